@@ -1,0 +1,1 @@
+"""Numbers: search, subscriptions, the 24-hour trial guard and the Xoxzo client."""

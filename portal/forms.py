@@ -1,0 +1,76 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Role, Tenant
+
+
+def role_choices_for(membership) -> list[tuple[str, str]]:
+    """The roles this member may hand out: owners any, admins up to admin."""
+    limit = Role.rank(membership.role)
+    return [(role.value, role.label) for role in Role if Role.rank(role) <= limit]
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
+
+    def __init__(self, *args, membership, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices_for(membership)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class TenantSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "timezone", "language"]
+
+
+class AcceptInvitationForm(forms.Form):
+    """Creates the account of an invited person who has none yet."""
+
+    name = forms.CharField(label=_("Your name"), max_length=150)
+    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
+
+    def __init__(self, *args, email: str, **kwargs):
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ."))
+        elif first:
+            from portal.models import User
+
+            try:
+                password_validation.validate_password(first, User(email=self.email))
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    object_type = forms.ChoiceField(label=_("Object"), required=False)
+    actor = forms.ChoiceField(label=_("Who"), required=False)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    query = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+    def __init__(self, *args, facets: dict, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["action"].choices = everything + [(a, a) for a in facets["actions"]]
+        self.fields["object_type"].choices = everything + [(t, t) for t in facets["object_types"]]
+        self.fields["actor"].choices = everything + [(str(m.code), str(m.user)) for m in members]

@@ -1,0 +1,203 @@
+"""Tenants, their members, invitations and the audit log."""
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.scoping import TenantManager
+
+
+class Language(models.TextChoices):
+    JAPANESE = "ja", _("Japanese")
+    ENGLISH = "en", _("English")
+
+
+TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in with an e-mail address; tenants come through memberships."""
+
+    username = None
+    email = models.EmailField(_("e-mail address"), unique=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.JAPANESE
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+
+class Tenant(models.Model):
+    """A company using the portal. Everything it owns points here."""
+
+    id = models.BigAutoField(primary_key=True)
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, choices=TIMEZONE_CHOICES, default="Asia/Tokyo"
+    )
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.JAPANESE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class TenantOwned(models.Model):
+    """Base of every tenant-owned row: scoped manager, opaque code, timestamps."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The default manager is scoped; Django's internal base manager (forward foreign keys,
+    # deletion) stays plain, which only ever follows rows already reached through a scope.
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True
+
+
+class Role(models.TextChoices):
+    """Roles in rising order of power; compare with ``Role.rank``."""
+
+    VIEWER = "viewer", _("Viewer")
+    STAFF = "staff", _("Staff")
+    ADMIN = "admin", _("Admin")
+    OWNER = "owner", _("Owner")
+
+    @classmethod
+    def rank(cls, role: str) -> int:
+        return [choice.value for choice in cls].index(role)
+
+
+class Membership(TenantOwned):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Meta:
+        ordering = ["tenant__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user"),
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+    def has_role(self, role: str) -> bool:
+        return Role.rank(self.role) >= Role.rank(role)
+
+
+class Invitation(TenantOwned):
+    """An e-mailed link that lets a person join the tenant with a role."""
+
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open invitation per address and tenant; a new one replaces the old.
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} → {self.tenant}"
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
+class AuditEvent(TenantOwned):
+    """Who did what to which object, from where, with the values before and after."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept beside the foreign key so the log still names a person who was deleted since.
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_code = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The audit page lists one tenant's newest events first, optionally by action.
+            models.Index(fields=["tenant", "-created_at"], name="audit_tenant_recent"),
+            models.Index(fields=["tenant", "action", "-created_at"], name="audit_tenant_action"),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_label} {self.action} {self.object_repr}"

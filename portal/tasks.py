@@ -1,0 +1,28 @@
+"""Celery tasks of the portal app: thin wrappers around services."""
+
+import smtplib
+
+from celery import shared_task
+
+from portal import emails, services
+from portal.tasks_base import TenantTask
+
+# E-mail delivery problems that go away by themselves: retried with backoff.
+TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
+
+
+@shared_task(
+    name="portal.send_invitation_email",
+    base=TenantTask,
+    autoretry_for=TRANSIENT_MAIL_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    max_retries=8,
+)
+def send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
+    emails.invitation_send(invitation_id=invitation_id, accept_url=accept_url)
+
+
+@shared_task(name="portal.prune_invitations")
+def prune_invitations() -> int:
+    return services.invitation_prune()

@@ -1,0 +1,72 @@
+"""Root URL configuration.
+
+Tenant objects appear in URLs as ``<uuid:<model>_code>`` (e.g. ``membership_code``): the
+tenant-isolation test finds every such pattern by that name and proves another tenant's
+member gets 404 for it.
+"""
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from portal import views
+
+account_patterns = [
+    path("login/", views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            html_email_template_name="registration/password_reset_email.html",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("language/", views.language_switch, name="language_switch"),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+]
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+    path("account/", include(account_patterns)),
+    path("tenant/switch/", views.tenant_switch, name="tenant_switch"),
+    path("tenant/none/", views.no_tenant, name="no_tenant"),
+    path("settings/", views.tenant_settings, name="tenant_settings"),
+    path("members/", views.members, name="members"),
+    path("members/invite/", views.member_invite, name="member_invite"),
+    path("members/<uuid:membership_code>/role/", views.member_role, name="member_role"),
+    path("members/<uuid:membership_code>/remove/", views.member_remove, name="member_remove"),
+    path(
+        "invitations/<uuid:invitation_code>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -1,0 +1,1 @@
+"""The embedded Xoxzo-compatible sandbox carrier (plays another company's system)."""
