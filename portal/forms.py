@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Role, Tenant
+from portal.models import TIMEZONE_CHOICES, Language, Role, Tenant
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -24,10 +24,19 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
-class TenantSettingsForm(forms.ModelForm):
-    class Meta:
-        model = Tenant
-        fields = ["name", "timezone", "language"]
+class TenantSettingsForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=Language.choices,
+        help_text=_("Used for e-mails to the whole company and for calls' default voice."),
+    )
+
+    @classmethod
+    def for_tenant(cls, tenant: Tenant, data=None):
+        initial = {field: getattr(tenant, field) for field in ("name", "timezone", "language")}
+        return cls(data, initial=initial)
 
 
 class AcceptInvitationForm(forms.Form):

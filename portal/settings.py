@@ -184,6 +184,8 @@ INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The sign-in form posts the e-mail address as "username" (Django's AuthenticationForm).
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
@@ -208,6 +210,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # No MEDIA_URL is routed: nothing in media is public except what a view chooses to serve.
 MEDIA_URL = "/media-not-served/"
@@ -259,12 +262,13 @@ BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # A broker that needs no server: queued messages are files under var/broker/.
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -314,6 +318,13 @@ if IS_PRODUCTION and not (XOXZO_SID and XOXZO_AUTH_TOKEN):
 XOXZO_LOCAL_CALLER_ID_PARAM = env.str("XOXZO_LOCAL_CALLER_ID_PARAM", default="local_caller_id")
 XOXZO_CONNECT_TIMEOUT = env.float("XOXZO_CONNECT_TIMEOUT", default=3.05)
 XOXZO_READ_TIMEOUT = env.float("XOXZO_READ_TIMEOUT", default=10.0)
+# The sandbox carrier's account starts with this many credits (1 credit = 1 JPY).
+SANDBOX_INITIAL_BALANCE = env.int("SANDBOX_INITIAL_BALANCE", default=50_000)
+# Xoxzo charges a "discounted 24 hours price" for a number released within 24 hours but does
+# not publish it; the sandbox's choice is this fraction of the monthly cost.
+SANDBOX_TRIAL_PRICE_RATIO = env.float("SANDBOX_TRIAL_PRICE_RATIO", default=0.05)
+# Seconds after which a sandbox outbound call ends (the sandbox.complete_call countdown).
+SANDBOX_CALL_COMPLETION_DELAY = env.int("SANDBOX_CALL_COMPLETION_DELAY", default=5)
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -10,3 +10,13 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="dinportal-media-")
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 AXES_ENABLED = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    # Tests that use the real broker must not share a queue with a running `make run`.
+    _test_broker = tempfile.mkdtemp(prefix="dinportal-broker-")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _test_broker,
+        "data_folder_out": _test_broker,
+        "control_folder": _test_broker + "/control",
+        "store_processed": False,
+    }

@@ -19,7 +19,7 @@ TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, O
     retry_backoff_max=30 * 60,
     max_retries=8,
 )
-def send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
+def send_invitation_email(*, tenant_id: int, invitation_id: int, accept_url: str) -> None:
     emails.invitation_send(invitation_id=invitation_id, accept_url=accept_url)
 
 

@@ -7,20 +7,20 @@ from portal.scoping import tenant_scope
 
 
 class TenantTask(Task):
-    """Runs the task body inside the scope of the tenant named by ``tenant_id``.
+    """Runs the task body inside the scope of the tenant named by its ``tenant_id`` argument.
 
-    Enqueue with ``task.delay(..., tenant_id=tenant.pk)``; the body receives the other
-    arguments and reads the tenant through ``portal.scoping.current_tenant()``. The tenant's
-    time zone and language are active too, so e-mails and dates come out as the tenant expects.
-    Retries re-send the original keyword arguments, ``tenant_id`` included.
+    Bodies declare a keyword-only ``tenant_id`` and read the tenant's rows through the scoped
+    managers as usual; the tenant's time zone and language are active too, so e-mails and dates
+    come out as the tenant expects. ``tenant_id`` stays in the task's own arguments (rather
+    than being stripped here) so that Celery's retries re-send it in every execution path.
     """
 
     abstract = True
 
-    def __call__(self, *args, tenant_id: int, **kwargs):
+    def __call__(self, *args, **kwargs):
         from portal.models import Tenant
 
-        tenant = Tenant.objects.get(pk=tenant_id)
+        tenant = Tenant.objects.get(pk=kwargs["tenant_id"])
         with (
             tenant_scope(tenant),
             timezone.override(tenant.zone),

@@ -102,6 +102,7 @@ def healthz(request):
 # --- Dashboard and tenant settings ------------------------------------------------------------
 
 
+@require_GET
 @member_required
 def dashboard(request):
     return render(request, "portal/dashboard.html", {"figures": selectors.dashboard_figures()})
@@ -109,7 +110,7 @@ def dashboard(request):
 
 @member_required
 def tenant_settings(request):
-    form = TenantSettingsForm(request.POST or None, instance=request.tenant)
+    form = TenantSettingsForm.for_tenant(request.tenant, request.POST or None)
     if request.method == "POST":
         ensure_role(request, Role.ADMIN)
         if form.is_valid():
@@ -136,6 +137,7 @@ def _members_page(request, *, invite_form=None, status=200):
     return render(request, "portal/members.html", context, status=status)
 
 
+@require_GET
 @member_required
 def members(request):
     return _members_page(request)
@@ -270,6 +272,7 @@ def _day_start(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_current_timezone())
 
 
+@require_GET
 @member_required
 def audit_log(request):
     members = list(selectors.membership_list())

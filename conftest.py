@@ -1,0 +1,141 @@
+"""Personas for every app's tests: two companies, every role in A, an owner in B."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from portal.models import Membership, Role, Tenant, User
+from portal.scoping import scopes_disabled, tenant_scope
+from portal.testing import MembershipFactory, TenantFactory, UserFactory
+
+
+@dataclass
+class Personas:
+    tenant_a: Tenant
+    tenant_b: Tenant
+    owner_a: User
+    admin_a: User
+    staff_a: User
+    viewer_a: User
+    owner_b: User
+    both: User  # staff in A and in B: for switching between tenants
+
+    def membership(self, user: User, tenant: Tenant) -> Membership:
+        with scopes_disabled():
+            return Membership.objects.get(user=user, tenant=tenant)
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    tenant_a = TenantFactory(name="Alpha Clinic")
+    tenant_b = TenantFactory(name="Beta Trading")
+    people = {}
+    for key, tenant, role in [
+        ("owner_a", tenant_a, Role.OWNER),
+        ("admin_a", tenant_a, Role.ADMIN),
+        ("staff_a", tenant_a, Role.STAFF),
+        ("viewer_a", tenant_a, Role.VIEWER),
+        ("owner_b", tenant_b, Role.OWNER),
+    ]:
+        people[key] = UserFactory(email=f"{key.replace('_', '.')}@example.com")
+        MembershipFactory(tenant=tenant, user=people[key], role=role)
+    both = UserFactory(email="both@example.com")
+    MembershipFactory(tenant=tenant_a, user=both, role=Role.STAFF)
+    MembershipFactory(tenant=tenant_b, user=both, role=Role.STAFF)
+    return Personas(tenant_a=tenant_a, tenant_b=tenant_b, both=both, **people)
+
+
+@pytest.fixture
+def in_tenant_a(personas):
+    """Run the test body inside tenant A's scope (for calling services directly)."""
+    with tenant_scope(personas.tenant_a):
+        yield personas.tenant_a
+
+
+class TaskQueue:
+    """Tasks enqueued during a test, kept instead of sent to a broker; run them as functions."""
+
+    def __init__(self):
+        self.sent: list[tuple] = []
+
+    def names(self) -> list[str]:
+        return [task.name for task, _args, _kwargs in self.sent]
+
+    def run_all(self) -> int:
+        ran = 0
+        while self.sent:
+            task, args, kwargs = self.sent.pop(0)
+            task(*args, **kwargs)
+            ran += 1
+        return ran
+
+
+@pytest.fixture(autouse=True)
+def task_queue(monkeypatch, request):
+    """No test publishes to a real broker by accident; tests that need one say `real_broker`."""
+    queue = TaskQueue()
+    if "real_broker" in request.keywords:
+        yield queue
+        return
+    from celery.app.task import Task
+
+    def record(self, args=None, kwargs=None, **options):
+        queue.sent.append((self, tuple(args or ()), dict(kwargs or {})))
+
+    monkeypatch.setattr(Task, "apply_async", record)
+    yield queue
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (browser downloads do not work here)."""
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing but REQUIRE_BROWSER is set (CI installs it).")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe
+    # here because the test and the live server never share a connection concurrently.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(page):
+    from portal.testing import PASSWORD
+
+    def sign_in_as(email: str):
+        page.goto("/account/login/")
+        page.fill("input[name=username]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/")
+
+    return sign_in_as
