@@ -256,6 +256,23 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DIN Portal <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Numbers ----------------------------------------------------------------------------------
+
+# A trial is released this long before the carrier's 24-hour deadline.
+TRIAL_RELEASE_MARGIN_MINUTES = env.int("TRIAL_RELEASE_MARGIN_MINUTES", default=30)
+# Reminders to owners and admins, in minutes before the deadline; each goes once.
+TRIAL_REMINDER_MINUTES = env.list("TRIAL_REMINDER_MINUTES", cast=int, default=[360, 60])
+# Xoxzo's "discounted 24 hours price" is not published (XOXZO.md): shown as this fraction of
+# the monthly cost. Keep it equal to what your Xoxzo contract says.
+TRIAL_PRICE_RATIO = env.float("TRIAL_PRICE_RATIO", default=0.05)
+# A release task that has not finished after this long (worker died) is enqueued again.
+RELEASE_LEASE_MINUTES = env.int("RELEASE_LEASE_MINUTES", default=10)
+# How often the carrier's subscription list is compared with ours.
+RECONCILE_INTERVAL_MINUTES = env.int("RECONCILE_INTERVAL_MINUTES", default=10)
+# A subscribe whose outcome is unknown is settled by reconciliation after this grace period.
+SUBSCRIBE_SETTLE_AFTER_SECONDS = env.int("SUBSCRIBE_SETTLE_AFTER_SECONDS", default=60)
+RENEWAL_DAYS = 30
+
 # --- Celery -----------------------------------------------------------------------------------
 
 BROKER_DIR = VAR_DIR / "broker"
@@ -293,6 +310,15 @@ CELERY_BEAT_SCHEDULE = {
     "prune-expired-invitations": {
         "task": "portal.prune_invitations",
         "schedule": 60 * 60,
+    },
+    # The trial guard: releases due trials, re-drives stuck releases, sends reminders.
+    "dins-trial-sweep": {
+        "task": "dins.trial_sweep",
+        "schedule": 60,
+    },
+    "dins-reconcile": {
+        "task": "dins.reconcile",
+        "schedule": 60 * RECONCILE_INTERVAL_MINUTES,
     },
 }
 

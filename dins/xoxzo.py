@@ -1,0 +1,521 @@
+"""The portal's client for Xoxzo's Dial-In-Numbers and voice API (contract: XOXZO.md).
+
+Only ``dins`` services call this module. It speaks HTTP Basic ``SID:AUTH_TOKEN`` with
+form-encoded bodies, reads its settings at call time (tests point ``XOXZO_API_URL`` at the
+sandbox's live server), puts a connect and a read timeout on every request and turns every
+failure into a ``XoxzoError`` subclass.
+
+Retries: only calls that are safe to repeat (GETs, unsubscribe, setting the action URL) are
+retried, a few times with a short backoff, on 5xx, 429, timeouts and connection errors.
+Subscribing and placing a call are never retried, because a second attempt can buy a second
+number or ring someone twice. When such a call fails after the request may have reached Xoxzo,
+the error says ``outcome_unknown=True`` and the caller must look (list subscriptions, check
+the call) before trying again.
+
+The auth token never appears in log lines, exception messages or reprs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+from django.conf import settings
+from urllib3.exceptions import NewConnectionError
+
+logger = logging.getLogger(__name__)
+
+# Bounded and short: these retries happen inside a request or a task, never for long.
+MAX_ATTEMPTS = 3
+BACKOFF_SECONDS = 0.25
+# A Retry-After longer than this is not waited out here; the error goes to the caller (a
+# Celery task can retry later with its own countdown).
+MAX_RETRY_AFTER_SECONDS = 5.0
+
+# Call statuses as Xoxzo spells them.
+CALL_IN_PROGRESS = "IN PROGRESS"
+CALL_ANSWERED = "ANSWERED"
+CALL_NO_ANSWER = "NO ANSWER"
+CALL_FAILED = "FAILED"
+FINAL_CALL_STATUSES = frozenset({CALL_ANSWERED, CALL_NO_ANSWER, CALL_FAILED})
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+class XoxzoError(Exception):
+    """Any failure talking to Xoxzo.
+
+    ``outcome_unknown`` is true when a call that is not retried may have taken effect at Xoxzo
+    although no success answer arrived (read timeout, dropped connection, a 5xx after the
+    request was delivered): look before repeating it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        outcome_unknown: bool = False,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.outcome_unknown = outcome_unknown
+
+
+class XoxzoAuthError(XoxzoError):
+    """401: the SID or auth token was refused."""
+
+
+class XoxzoValidationError(XoxzoError):
+    """400: Xoxzo refused a field; ``errors`` maps field name to messages (DRF style)."""
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]], status: int = 400):
+        super().__init__(message, status=status)
+        self.errors = errors
+
+
+class XoxzoNotFound(XoxzoError):
+    """404: unknown din_uid or callid (or not this account's)."""
+
+
+class XoxzoRateLimited(XoxzoError):
+    """429: too many requests; ``retry_after`` in seconds when Xoxzo said so."""
+
+    def __init__(self, message: str, *, retry_after: float | None, status: int = 429):
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class XoxzoUnavailable(XoxzoError):
+    """Xoxzo could not be reached or failed: 5xx, timeout, connection error."""
+
+
+class XoxzoBadResponse(XoxzoError):
+    """Xoxzo answered with a status or a body this client does not understand."""
+
+
+# --- Results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Din:
+    """A number offered by the search (``din`` is E.164 digits without ``+``)."""
+
+    din_uid: str
+    din: str
+    country_code: str
+    prefix: str
+    monthly_cost: Decimal
+    minute_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A number the account holds; ``action_url`` is "" when none is set."""
+
+    din_uid: str
+    din: str
+    country_code: str
+    prefix: str
+    monthly_cost: Decimal | None
+    minute_cost: Decimal | None
+    action_url: str
+    subscribed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    callid: str
+    caller: str
+    recipient: str
+    status: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration: int | None
+    cost: Decimal | None
+    url: str
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_CALL_STATUSES
+
+
+# --- Parsing ----------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise XoxzoBadResponse(f"Xoxzo sent a cost that is not a number: {value!r:.40}") from None
+
+
+def _datetime(value: Any) -> datetime | None:
+    """Xoxzo does not document its time format: accept ISO 8601 with or without a zone (UTC)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise XoxzoBadResponse(f"Xoxzo sent a time that is not ISO 8601: {value!r:.40}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _din_from(item: dict) -> Din:
+    try:
+        return Din(
+            din_uid=str(item["din_uid"]),
+            din=str(item["din"]).lstrip("+"),
+            country_code=str(item["country_code"]),
+            prefix=str(item["prefix"]),
+            monthly_cost=_decimal(item["monthly_cost"]),
+            minute_cost=_decimal(item["minute_cost"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise XoxzoBadResponse(f"Xoxzo sent a number without {exc}.") from None
+
+
+def _subscription_from(item: dict) -> Subscription:
+    # Only din_uid and action.url are known from Xoxzo's own clients; the rest is read if there.
+    try:
+        din_uid = str(item["din_uid"])
+    except (KeyError, TypeError):
+        raise XoxzoBadResponse("Xoxzo sent a subscription without din_uid.") from None
+    action = item.get("action") or {}
+    return Subscription(
+        din_uid=din_uid,
+        din=str(item.get("din") or "").lstrip("+"),
+        country_code=str(item.get("country_code") or ""),
+        prefix=str(item.get("prefix") or ""),
+        monthly_cost=_decimal(item.get("monthly_cost")),
+        minute_cost=_decimal(item.get("minute_cost")),
+        action_url=str(action.get("url") or "") if isinstance(action, dict) else "",
+        subscribed_at=_datetime(item.get("subscribed_at")),
+    )
+
+
+def _call_status_from(item: dict) -> CallStatus:
+    try:
+        duration = item.get("duration")
+        return CallStatus(
+            callid=str(item["callid"]),
+            caller=str(item.get("caller") or ""),
+            recipient=str(item.get("recipient") or ""),
+            status=str(item["status"]),
+            start_time=_datetime(item.get("start_time")),
+            end_time=_datetime(item.get("end_time")),
+            duration=None if duration in (None, "") else int(duration),
+            cost=_decimal(item.get("cost")),
+            url=str(item.get("url") or ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise XoxzoBadResponse(f"Xoxzo sent a call status that does not parse: {exc}") from None
+
+
+def _field_errors(body: Any) -> dict[str, list[str]]:
+    """DRF-style ``{"field": ["message", ...]}``, tolerating a bare string per field."""
+    if not isinstance(body, dict):
+        return {"non_field_errors": [str(body)[:200]]} if body else {}
+    errors: dict[str, list[str]] = {}
+    for field, messages in body.items():
+        if isinstance(messages, list):
+            errors[str(field)] = [str(message) for message in messages]
+        else:
+            errors[str(field)] = [str(messages)]
+    return errors
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare enough to treat as "not said"
+
+
+# --- Client -----------------------------------------------------------------------------------
+
+
+class XoxzoClient:
+    """One object per process is enough: it holds a ``requests.Session`` for keep-alive.
+
+    Every argument left ``None`` is read from settings at each call.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        sid: str | None = None,
+        auth_token: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._base_url = base_url
+        self._sid = sid
+        self._auth_token = auth_token
+        self._sleep = sleep
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"<XoxzoClient {self.base_url} sid={self.sid}>"
+
+    def close(self) -> None:
+        """Close the kept-alive connections (tests; processes that end)."""
+        self._session.close()
+
+    def __enter__(self) -> XoxzoClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        return (self._base_url or settings.XOXZO_API_URL).rstrip("/")
+
+    @property
+    def sid(self) -> str:
+        return self._sid if self._sid is not None else settings.XOXZO_SID
+
+    def _auth(self) -> tuple[str, str]:
+        token = self._auth_token if self._auth_token is not None else settings.XOXZO_AUTH_TOKEN
+        return (self.sid, token)
+
+    # -- Numbers --
+
+    def search_dins(self, *, country: str | None = None, prefix: str | None = None) -> list[Din]:
+        """Numbers free to subscribe; ``prefix`` includes the country code (``8150``)."""
+        params = {
+            name: value for name, value in (("country", country), ("prefix", prefix)) if value
+        }
+        body = self._json("GET", "/voice/dins/", params=params, retry=True)
+        return [_din_from(item) for item in self._list(body)]
+
+    def subscribe(self, *, din_uid: str) -> None:
+        """Buy the number (charged at once). Never retried: see the module docstring.
+
+        Xoxzo does not document the body of its 201, so nothing is read from it; callers that
+        need the subscription read ``list_subscriptions()``.
+        """
+        self._json("POST", "/voice/dins/subscriptions/", data={"din_uid": din_uid}, retry=False)
+
+    def list_subscriptions(self) -> list[Subscription]:
+        body = self._json("GET", "/voice/dins/subscriptions/", retry=True)
+        return [_subscription_from(item) for item in self._list(body)]
+
+    def set_action_url(self, *, din_uid: str, action_url: str) -> None:
+        # Setting the same URL twice is harmless, so this one is retried.
+        self._json(
+            "POST",
+            f"/voice/dins/subscriptions/{din_uid}/",
+            data={"action_url": action_url},
+            retry=True,
+        )
+
+    def unsubscribe(self, *, din_uid: str) -> None:
+        self._json("DELETE", f"/voice/dins/subscriptions/{din_uid}/", retry=True)
+
+    # -- Calls --
+
+    def simple_playback(
+        self,
+        *,
+        caller: str,
+        recipient: str,
+        recording_url: str | None = None,
+        tts_message: str | None = None,
+        tts_lang: str | None = None,
+        callbackurl: str | None = None,
+        local_caller_id: bool = False,
+    ) -> str:
+        """Place an outbound call playing an MP3 or a TTS message; returns the callid.
+
+        ``local_caller_id`` shows one of the account's Japanese DINs (given as ``caller``) as
+        caller ID, through the option named by ``XOXZO_LOCAL_CALLER_ID_PARAM``.
+        Never retried: a second attempt rings the recipient twice.
+        """
+        if (recording_url is None) == (tts_message is None):
+            raise ValueError("Give either recording_url or tts_message (with tts_lang).")
+        data = {"caller": caller, "recipient": recipient}
+        if recording_url is not None:
+            data["recording_url"] = recording_url
+        else:
+            data["tts_message"] = tts_message
+            data["tts_lang"] = tts_lang or ""
+        if callbackurl:
+            data["callbackurl"] = callbackurl
+        if local_caller_id:
+            data[settings.XOXZO_LOCAL_CALLER_ID_PARAM] = "1"
+        body = self._json("POST", "/voice/simple/playbacks/", data=data, retry=False)
+        try:
+            return str(self._list(body)[0]["callid"])
+        except (IndexError, KeyError, TypeError):
+            raise XoxzoBadResponse("Xoxzo accepted the call but sent no callid.") from None
+
+    def call_status(self, *, callid: str) -> CallStatus:
+        body = self._json("GET", f"/voice/calls/{callid}/", retry=True)
+        if not isinstance(body, dict):
+            raise XoxzoBadResponse("Xoxzo sent a call status that is not an object.")
+        return _call_status_from(body)
+
+    # -- Transport --
+
+    @staticmethod
+    def _list(body: Any) -> list:
+        if not isinstance(body, list):
+            raise XoxzoBadResponse("Xoxzo sent something other than a list.")
+        return body
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        data: dict | None = None,
+        retry: bool,
+    ) -> Any:
+        response = self._send(method, path, params=params, data=data, retry=retry)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise XoxzoBadResponse(
+                f"Xoxzo {method} {path}: HTTP {response.status_code} with a body that is not JSON.",
+                status=response.status_code,
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None,
+        data: dict | None,
+        retry: bool,
+    ) -> requests.Response:
+        attempts = MAX_ATTEMPTS if retry else 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    data=data,
+                    auth=self._auth(),
+                    timeout=(settings.XOXZO_CONNECT_TIMEOUT, settings.XOXZO_READ_TIMEOUT),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                error = self._transport_error(method, path, exc, retry=retry)
+                logger.warning("xoxzo %s %s attempt %d: %s", method, path, attempt, error)
+                wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
+            else:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                logger.info(
+                    "xoxzo %s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms
+                )
+                if response.status_code < 300:
+                    return response
+                error = self._status_error(method, path, response, retry=retry)
+                if isinstance(error, XoxzoRateLimited):
+                    if (
+                        error.retry_after is not None
+                        and error.retry_after > MAX_RETRY_AFTER_SECONDS
+                    ):
+                        raise error
+                    wait = error.retry_after
+                    if wait is None:
+                        wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
+                elif isinstance(error, XoxzoUnavailable):
+                    wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
+                else:
+                    raise error
+            if attempt == attempts:
+                raise error
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _transport_error(
+        method: str, path: str, exc: requests.RequestException, *, retry: bool
+    ) -> XoxzoError:
+        # Did the request leave? A connect timeout or a refused/unresolvable connection proves
+        # it did not; anything else (read timeout, reset mid-way) may have been processed.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(
+            reason, NewConnectionError
+        )
+        if isinstance(exc, requests.Timeout):
+            what = "timed out connecting" if never_sent else "timed out waiting for the answer"
+        elif isinstance(exc, requests.ConnectionError):
+            what = "could not connect" if never_sent else "connection failed"
+        else:
+            what = f"request failed ({type(exc).__name__})"
+            never_sent = True  # InvalidURL and the like fail before anything is sent
+        outcome_unknown = not retry and not never_sent
+        suffix = " (the outcome is unknown)" if outcome_unknown else ""
+        return XoxzoUnavailable(
+            f"Xoxzo {method} {path}: {what}{suffix}.", outcome_unknown=outcome_unknown
+        )
+
+    @staticmethod
+    def _status_error(
+        method: str, path: str, response: requests.Response, *, retry: bool
+    ) -> XoxzoError:
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text[:200]
+        where = f"Xoxzo {method} {path}: HTTP {status}"
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if status == 400:
+            errors = _field_errors(body)
+            summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+            return XoxzoValidationError(f"{where}: {summary[:300]}", errors=errors)
+        if status == 401:
+            return XoxzoAuthError(f"{where}: {detail or 'credentials refused'}", status=status)
+        if status == 404:
+            return XoxzoNotFound(f"{where}: not found", status=status)
+        if status == 429:
+            return XoxzoRateLimited(f"{where}: rate limited", retry_after=_retry_after(response))
+        if status >= 500:
+            # 503 means "not processed"; any other 5xx may follow work already done.
+            outcome_unknown = not retry and status != 503
+            suffix = " (the outcome is unknown)" if outcome_unknown else ""
+            return XoxzoUnavailable(
+                f"{where}{suffix}", status=status, outcome_unknown=outcome_unknown
+            )
+        return XoxzoBadResponse(f"{where}: unexpected status", status=status)
+
+
+_client: XoxzoClient | None = None
+
+
+def get_client() -> XoxzoClient:
+    """The process-wide client (settings are still read at each call)."""
+    global _client  # one keep-alive session per process
+    if _client is None:
+        _client = XoxzoClient()
+    return _client
+
+
+def close_client() -> None:
+    """Close the process-wide client's kept-alive connections (tests, worker shutdown).
+
+    The client stays usable: the next call opens a new connection.
+    """
+    if _client is not None:
+        _client.close()

@@ -1,0 +1,76 @@
+"""How the sandbox's REST views authenticate and answer errors, the way Xoxzo (DRF) does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import wraps
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox import services
+
+REALM = 'Basic realm="api"'
+
+
+def basic_credentials(request) -> tuple[str, str] | None:
+    """(sid, token) from an ``Authorization: Basic`` header, or None if absent or malformed."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    sid, separator, token = decoded.partition(":")
+    if not separator:
+        return None
+    return sid, token
+
+
+def _unauthorized(detail: str) -> JsonResponse:
+    response = JsonResponse({"detail": detail}, status=401)
+    response["WWW-Authenticate"] = REALM
+    return response
+
+
+def xoxzo_api(*methods: str):
+    """Decorate a sandbox REST view: no CSRF, Basic auth, allowed methods, JSON errors.
+
+    The view receives ``request.sandbox_account``. Service errors become DRF-style answers:
+    ``SandboxValidationError`` → 400 ``{"field": [...]}``, ``SandboxNotFound`` → 404.
+    """
+
+    def decorator(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            credentials = basic_credentials(request)
+            if credentials is None:
+                return _unauthorized("Authentication credentials were not provided.")
+            account = services.sandbox_account_authenticate(
+                sid=credentials[0], auth_token=credentials[1]
+            )
+            if account is None:
+                return _unauthorized("Invalid username/password.")
+            if request.method not in methods:
+                response = JsonResponse(
+                    {"detail": f'Method "{request.method}" not allowed.'}, status=405
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            # The inventory appears on first use, also after a test flushed the tables.
+            services.sandbox_inventory_ensure()
+            request.sandbox_account = account
+            try:
+                return view(request, *args, **kwargs)
+            except services.SandboxValidationError as exc:
+                return JsonResponse(exc.errors, status=400)
+            except services.SandboxNotFound:
+                return JsonResponse({"detail": "Not found."}, status=404)
+
+        return wrapper
+
+    return decorator
