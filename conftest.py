@@ -46,6 +46,13 @@ def personas(db) -> Personas:
 
 
 @pytest.fixture
+def client(client, settings):
+    """Test clients read the English UI unless a test switches (the default is Japanese)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+@pytest.fixture
 def in_tenant_a(personas):
     """Run the test body inside tenant A's scope (for calling services directly)."""
     with tenant_scope(personas.tenant_a):

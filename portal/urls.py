@@ -65,6 +65,7 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit_log"),
+    path("numbers/", include("dins.urls")),
     path("admin/", admin.site.urls),
 ]
 

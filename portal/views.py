@@ -105,7 +105,13 @@ def healthz(request):
 @require_GET
 @member_required
 def dashboard(request):
-    return render(request, "portal/dashboard.html", {"figures": selectors.dashboard_figures()})
+    from dins.selectors import numbers_figures
+
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"figures": selectors.dashboard_figures(), "numbers": numbers_figures()},
+    )
 
 
 @member_required

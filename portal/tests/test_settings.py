@@ -30,8 +30,9 @@ def _load_settings(env: dict, tmp_path) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-c",
-            "import portal.settings as s; print(s.SECRET_KEY); print(s.DATABASES['default']['ENGINE']);"
-            "print(s.CELERY_BROKER_URL); print(s.SANDBOX_ENABLED); print(s.CACHES['default']['BACKEND'])",
+            "import portal.settings as s; print(s.SECRET_KEY);"
+            "print(s.DATABASES['default']['ENGINE']); print(s.CELERY_BROKER_URL);"
+            "print(s.SANDBOX_ENABLED); print(s.CACHES['default']['BACKEND'])",
         ],
         env={**clean, "VAR_DIR": str(tmp_path), **env},
         cwd=settings.BASE_DIR,

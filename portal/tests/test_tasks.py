@@ -28,7 +28,7 @@ def test_it_enqueues_the_email_only_after_commit(client, personas, task_queue):
 
 
 def test_it_runs_a_tenant_task_inside_its_tenants_scope(invitation, task_queue):
-    task, _args, kwargs = task_queue.sent[0]
+    _task, _args, kwargs = task_queue.sent[0]
     assert kwargs["tenant_id"] == invitation.tenant_id
     task_queue.run_all()
     assert mail.outbox[0].to == ["new@example.com"]

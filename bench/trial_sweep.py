@@ -1,0 +1,142 @@
+"""Benchmark of the trial sweep: its cost must follow the number of due trials, not the total.
+
+Builds a throw-away database (``<DATABASE_URL's name>_bench`` on PostgreSQL, a temporary
+file on SQLite), fills it with subscriptions in every state, and times ``trial_sweep()`` with
+its query count for several (total, due) pairs. Nothing is sent to a broker: the release
+tasks the sweep enqueues are counted instead.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dinportal .venv/bin/python bench/trial_sweep.py
+    .venv/bin/python bench/trial_sweep.py --scenarios 100000:5000 10000:500
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        base, _, name = url.rpartition("/")
+        return f"{base}/{name.split('?')[0] or 'dinportal'}_bench"
+    return f"sqlite:///{tempfile.mkdtemp(prefix='dinportal-bench-')}/bench.sqlite3"
+
+
+def _prepare_database(url: str) -> None:
+    if url.startswith("postgres"):
+        import psycopg
+
+        base, _, name = url.rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=["100000:5000", "100000:500", "10000:500", "100000:0"],
+        help="total:due pairs",
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    url = _bench_database_url()
+    _prepare_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from celery.app.task import Task
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from dins.models import Status, Subscription
+    from dins.services import trial_sweep, trial_times
+    from portal.models import Tenant
+    from portal.scoping import scopes_disabled
+
+    call_command("migrate", verbosity=0)
+    enqueued = []
+    Task.apply_async = lambda self, args=None, kwargs=None, **options: enqueued.append(self.name)
+
+    def fill(total: int, due: int) -> None:
+        with scopes_disabled():
+            Subscription.objects.all().delete()
+            tenants = [Tenant.objects.create(name=f"Bench {i}") for i in range(10)]
+            now = timezone.now()
+            rows = []
+            for i in range(total):
+                tenant = tenants[i % len(tenants)]
+                row = Subscription(
+                    tenant=tenant,
+                    din_uid=f"B{i:012d}",
+                    din=f"8150{i:08d}",
+                    country_code="81",
+                    prefix="50",
+                    monthly_cost=Decimal(650),
+                    minute_cost=Decimal(1),
+                    trial_price=Decimal("32.5"),
+                    action_token=f"bench-token-{i}",
+                )
+                if i < due:  # trials accepted 23h40m ago: 10 minutes past release_at
+                    accepted = now - timedelta(hours=23, minutes=40)
+                    row.status, row.is_trial = Status.ACTIVE, True
+                elif i % 5 == 0:  # trials still running, deadline 7-24 h ahead
+                    accepted = now - timedelta(minutes=(i * 7) % (17 * 60))
+                    row.status, row.is_trial = Status.ACTIVE, True
+                elif i % 5 == 1:
+                    accepted = now - timedelta(days=40)
+                    row.status, row.released_at = Status.RELEASED, now - timedelta(days=9)
+                else:
+                    accepted = now - timedelta(days=(i % 300) + 1)
+                    row.status = Status.ACTIVE
+                row.carrier_accepted_at = accepted
+                if row.is_trial:
+                    row.trial_deadline, row.release_at = trial_times(accepted)
+                rows.append(row)
+            Subscription.objects.bulk_create(rows, batch_size=5000)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE dins_subscription")
+
+    print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
+    print(
+        f"{'total':>8} {'due':>6} {'claimed':>8} {'enqueued':>8} {'queries':>7} "
+        f"{'best ms':>8} {'ms/due':>7}"
+    )
+    for scenario in args.scenarios:
+        total, due = (int(part) for part in scenario.split(":"))
+        timings, queries, claimed = [], 0, 0
+        for _ in range(args.repeat):
+            fill(total, due)
+            enqueued.clear()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                result = trial_sweep()
+                timings.append((time.perf_counter() - started) * 1000)
+            queries, claimed = len(captured), len(result.claimed)
+        best = min(timings)
+        per_due = f"{best / due:.3f}" if due else "-"
+        print(
+            f"{total:>8} {due:>6} {claimed:>8} {len(enqueued):>8} {queries:>7} "
+            f"{best:>8.1f} {per_due:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()

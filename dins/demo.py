@@ -1,0 +1,30 @@
+"""Demo numbers: each demo company gets a few real subscriptions through the sandbox.
+
+Runs as a Celery task once the worker is up (the sandbox is served by the web process, so the
+task retries until that answers). Idempotent: a company that has numbers gets none added.
+"""
+
+from dins import selectors, services
+from dins.models import Subscription
+from portal.models import Membership, Role
+
+# (business choice, trial?) per demo number; the first one is a running trial.
+DEMO_NUMBERS = [("jp-050", True), ("jp-050", False), ("jp-0120", False)]
+
+
+def demo_numbers_subscribe() -> int:
+    """Subscribe the active tenant's demo numbers; answers how many were requested."""
+    if Subscription.objects.exists():
+        return 0
+    owner = Membership.objects.filter(role=Role.OWNER).select_related("user").first()
+    if owner is None:
+        return 0
+    requested = 0
+    taken: set[str] = set()
+    for key, is_trial in DEMO_NUMBERS:
+        choice = next(c for c in selectors.PREFIX_CHOICES if c.key == key)
+        offer = next(o for o in selectors.din_search(choice=choice) if o.din.din_uid not in taken)
+        taken.add(offer.din.din_uid)
+        services.subscription_request(din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user)
+        requested += 1
+    return requested

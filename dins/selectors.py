@@ -1,0 +1,134 @@
+"""Read-side queries for numbers; carrier reads go through ``dins.xoxzo``."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dins import xoxzo
+from dins.models import LIVE_STATUSES, Status, Subscription
+from dins.services import trial_price_for
+from portal.models import Membership, Role
+from portal.scoping import scopes_disabled
+
+
+@dataclass(frozen=True)
+class PrefixChoice:
+    key: str
+    label: str
+    country: str
+    prefix: str  # with the country code, as the carrier's search wants it
+
+
+# Business words for what the carrier calls prefixes (XOXZO.md: 03 numbers are withdrawn).
+PREFIX_CHOICES = [
+    PrefixChoice("jp-050", _("050 IP phone (Japan)"), "JP", "8150"),
+    PrefixChoice("jp-0120", _("0120 toll-free (Japan)"), "JP", "81120"),
+    PrefixChoice("jp-0800", _("0800 toll-free (Japan)"), "JP", "81800"),
+    PrefixChoice("jp-all", _("All Japanese numbers"), "JP", ""),
+    PrefixChoice("us", _("United States"), "US", ""),
+    PrefixChoice("all", _("All countries"), "", ""),
+]
+
+
+@dataclass(frozen=True)
+class Offer:
+    din: xoxzo.Din
+    trial_price: Decimal
+
+    @property
+    def e164(self) -> str:
+        return f"+{self.din.din}"
+
+
+def din_search(*, choice: PrefixChoice) -> list[Offer]:
+    """The carrier's free numbers for a business choice; raises ``XoxzoError``."""
+    dins = xoxzo.get_client().search_dins(
+        country=choice.country or None, prefix=choice.prefix or None
+    )
+    # A number some company here is subscribing to right now is not offered again (the
+    # carrier still lists it until that subscribe lands). Only uids are read across tenants.
+    with scopes_disabled():
+        busy = set(
+            Subscription.objects.filter(
+                status__in=LIVE_STATUSES, din_uid__in=[d.din_uid for d in dins]
+            ).values_list("din_uid", flat=True)
+        )
+    dins = sorted((d for d in dins if d.din_uid not in busy), key=lambda d: (d.prefix, d.din))
+    return [Offer(din=d, trial_price=trial_price_for(d.monthly_cost)) for d in dins]
+
+
+def subscription_list() -> QuerySet[Subscription]:
+    return Subscription.objects.exclude(status=Status.FAILED, created_at__lt=_days_ago(7)).order_by(
+        "-created_at"
+    )
+
+
+def _days_ago(days: int) -> datetime:
+    return timezone.now() - timedelta(days=days)
+
+
+def next_renewal(subscription: Subscription, *, now: datetime | None = None) -> datetime | None:
+    """Xoxzo renews every 30 days from the subscription; None for numbers not held."""
+    if subscription.status != Status.ACTIVE or subscription.carrier_accepted_at is None:
+        return None
+    now = now or timezone.now()
+    cycle = timedelta(days=settings.RENEWAL_DAYS)
+    elapsed = now - subscription.carrier_accepted_at
+    return subscription.carrier_accepted_at + cycle * (elapsed // cycle + 1)
+
+
+def notification_recipients() -> list[tuple[str, str]]:
+    """(e-mail, language) of the active tenant's owners and admins."""
+    return list(
+        Membership.objects.filter(role__in=[Role.OWNER, Role.ADMIN])
+        .order_by("user__email")
+        .values_list("user__email", "user__language")
+    )
+
+
+def numbers_figures() -> dict:
+    """Headline figures of the active tenant's numbers for the dashboard."""
+    counts = Subscription.objects.aggregate(
+        live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
+        active=Count("id", filter=Q(status=Status.ACTIVE)),
+        trials=Count("id", filter=Q(status=Status.ACTIVE, is_trial=True)),
+        monthly=Sum("monthly_cost", filter=Q(status=Status.ACTIVE)),
+    )
+    released_trials = Subscription.objects.filter(
+        status=Status.RELEASED, trial_deadline__isnull=False, released_at__lte=F("trial_deadline")
+    ).only("monthly_cost", "trial_price")
+    saved = sum((s.monthly_cost - s.trial_price for s in released_trials), Decimal(0))
+    return {
+        **counts,
+        "monthly": counts["monthly"] or Decimal(0),
+        "saved": saved,
+        "running_trials": list(
+            Subscription.objects.filter(status=Status.ACTIVE, is_trial=True).order_by("release_at")
+        ),
+        "attention": list(
+            Subscription.objects.filter(
+                Q(overdue_alerted_at__isnull=False, status__in=LIVE_STATUSES)
+                | Q(carrier_missing_since__isnull=False, status=Status.ACTIVE)
+            )
+        ),
+    }
+
+
+def release_impact(subscription: Subscription) -> dict:
+    """What releasing this number means, shown before the user confirms."""
+    now = timezone.now()
+    within_trial_window = (
+        subscription.carrier_accepted_at is not None
+        and now - subscription.carrier_accepted_at < timedelta(hours=24)
+    )
+    return {
+        "within_trial_window": within_trial_window,
+        "refund": subscription.monthly_cost - subscription.trial_price
+        if within_trial_window
+        else Decimal(0),
+    }

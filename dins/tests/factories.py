@@ -1,0 +1,43 @@
+"""Rows of the numbers app for tests (registered for the tenant-isolation walk)."""
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from dins.models import Status, Subscription, TrialReminder
+from dins.services import trial_times
+from portal.testing import TenantOwnedFactory, tenant_object_factory
+
+
+class SubscriptionFactory(TenantOwnedFactory):
+    class Meta:
+        model = Subscription
+
+    din_uid = factory.Sequence(lambda n: f"JPtest{n:010d}")
+    din = factory.Sequence(lambda n: f"8150{n:08d}")
+    country_code = "81"
+    prefix = "50"
+    monthly_cost = Decimal("650")
+    minute_cost = Decimal("1")
+    trial_price = Decimal("32.50")
+    status = Status.ACTIVE
+    carrier_accepted_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        trial = factory.Trait(
+            is_trial=True,
+            trial_deadline=factory.LazyAttribute(lambda o: trial_times(o.carrier_accepted_at)[0]),
+            release_at=factory.LazyAttribute(lambda o: trial_times(o.carrier_accepted_at)[1]),
+        )
+
+
+@tenant_object_factory(Subscription)
+def make_subscription(tenant):
+    return SubscriptionFactory(tenant=tenant, trial=True)
+
+
+@tenant_object_factory(TrialReminder)
+def make_trial_reminder(tenant):
+    subscription = SubscriptionFactory(tenant=tenant, trial=True)
+    return TrialReminder.objects.create(tenant=tenant, subscription=subscription, minutes_before=60)

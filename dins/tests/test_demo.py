@@ -1,0 +1,26 @@
+import pytest
+from django.core.management import call_command
+
+from dins.models import Status, Subscription
+from portal.models import Tenant
+from portal.scoping import scopes_disabled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(sandbox_url, task_queue):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert task_queue.names() == ["dins.demo_numbers", "dins.demo_numbers"]
+    task_queue.run_all()
+
+    with scopes_disabled():
+        for tenant in Tenant.objects.all():
+            numbers = Subscription.objects.filter(tenant=tenant)
+            assert numbers.filter(status=Status.ACTIVE).count() == 3
+            assert numbers.filter(is_trial=True).count() == 1
+
+    # seeding again adds nothing
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    task_queue.run_all()
+    with scopes_disabled():
+        assert Subscription.objects.count() == 6

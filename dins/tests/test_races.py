@@ -1,0 +1,76 @@
+"""Keep against release, both at once, on real database connections (PostgreSQL locks)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import RequestFactory
+
+from dins import services
+from dins.models import Status, Subscription
+from dins.tests.factories import SubscriptionFactory
+from portal.scoping import scopes_disabled, tenant_scope
+from portal.services import ServiceError
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="row locks need PostgreSQL (CI runs it); SQLite serialises whole transactions",
+    ),
+]
+
+
+def _race(subscription, user) -> tuple[bool, bool]:
+    """Run keep and the sweep at the same instant; answer (keep won, sweep claimed it)."""
+    barrier = threading.Barrier(2)
+    outcome = {}
+    request = RequestFactory().post("/")
+    request.user = user
+
+    def keep():
+        barrier.wait()
+        try:
+            with tenant_scope(subscription.tenant):
+                services.subscription_keep(subscription=subscription, request=request)
+            outcome["keep"] = True
+        except ServiceError:
+            outcome["keep"] = False
+        finally:
+            connection.close()
+
+    def sweep():
+        barrier.wait()
+        try:
+            outcome["sweep"] = subscription.pk in services.trial_sweep().claimed
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=keep), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome["keep"], outcome["sweep"]
+
+
+def test_it_lets_exactly_one_of_keep_and_release_win_every_time(personas, task_queue):
+    winners = {"keep": 0, "release": 0}
+    for _round in range(15):
+        subscription = SubscriptionFactory(tenant=personas.tenant_a, trial=True)
+        with time_machine.travel(subscription.release_at + timedelta(seconds=1), tick=True):
+            kept, released = _race(subscription, personas.owner_a)
+        subscription.refresh_from_db()
+        # exactly one side won, and the row says the same as the side that won
+        assert kept != released
+        if kept:
+            assert (subscription.status, subscription.is_trial) == (Status.ACTIVE, False)
+            winners["keep"] += 1
+        else:
+            assert (subscription.status, subscription.is_trial) == (Status.RELEASING, True)
+            winners["release"] += 1
+        with scopes_disabled():
+            Subscription.objects.filter(pk=subscription.pk).update(status=Status.RELEASED)
+    assert sum(winners.values()) == 15

@@ -1,0 +1,193 @@
+"""Pages of the numbers app: search, subscribe, the number page, keep and release."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from dins import selectors, services
+from dins.forms import NumberEditForm, ReleaseForm, SearchForm
+from dins.models import Status, Subscription
+from dins.xoxzo import (
+    XoxzoAuthError,
+    XoxzoError,
+    XoxzoRateLimited,
+    XoxzoUnavailable,
+    XoxzoValidationError,
+)
+from portal.access import get_tenant_object, member_required
+from portal.models import Role
+from portal.services import ServiceError
+
+SEARCH_PAGE_SIZE = 20
+
+
+def carrier_problem(error: XoxzoError) -> str:
+    """What a user can do about a carrier error, in their words (never the raw error)."""
+    if isinstance(error, XoxzoAuthError):
+        return _(
+            "The carrier rejected the portal's credentials. An operator must update "
+            "XOXZO_SID / XOXZO_AUTH_TOKEN; nothing was changed."
+        )
+    if isinstance(error, XoxzoRateLimited):
+        return _("The carrier asks us to slow down. Try again in a minute.")
+    if isinstance(error, XoxzoUnavailable):
+        return _("The carrier is unavailable right now. Try again in a few minutes.")
+    if isinstance(error, XoxzoValidationError):
+        return _("The carrier refused the request: %(why)s") % {
+            "why": "; ".join(" ".join(m) for m in error.errors.values())
+        }
+    return _("The carrier answered unexpectedly. Try again later.")
+
+
+@require_GET
+@member_required
+def number_list(request):
+    subscriptions = list(selectors.subscription_list())
+    rows = [(s, selectors.next_renewal(s)) for s in subscriptions]
+    return render(request, "dins/list.html", {"rows": rows})
+
+
+@require_GET
+@member_required
+def number_search(request):
+    form = SearchForm(request.GET or None)
+    offers, problem = [], None
+    if request.GET:
+        try:
+            offers = selectors.din_search(choice=form.choice())
+        except XoxzoError as error:
+            problem = carrier_problem(error)
+    page = Paginator(offers, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = (
+        "dins/_search_results.html" if request.headers.get("HX-Request") else "dins/search.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "problem": problem,
+            "searched": bool(request.GET),
+            "query": query.urlencode(),
+            "can_subscribe": request.membership.has_role(Role.ADMIN),
+        },
+    )
+
+
+@require_POST
+@member_required(role=Role.ADMIN)
+def number_subscribe(request):
+    back = reverse("number_search") + "?" + request.POST.get("query", "")
+    try:
+        subscription = services.subscription_request(
+            din_uid=request.POST.get("din_uid", ""),
+            is_trial=request.POST.get("mode") == "trial",
+            by=request.user,
+            request=request,
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return redirect(back)
+    except XoxzoError as error:
+        messages.error(request, carrier_problem(error))
+        return redirect(back)
+    return redirect("number_detail", subscription_code=subscription.code)
+
+
+def _number_context(request, subscription, **extra):
+    return {
+        "subscription": subscription,
+        "renewal": selectors.next_renewal(subscription),
+        "can_manage": request.membership.has_role(Role.ADMIN),
+        "can_edit": request.membership.has_role(Role.STAFF),
+        "saved": subscription.monthly_cost - subscription.trial_price,
+        "following": subscription.status in (Status.PENDING, Status.UNKNOWN, Status.RELEASING),
+        **extra,
+    }
+
+
+@require_GET
+@member_required
+def number_detail(request, subscription_code):
+    subscription = get_tenant_object(Subscription, subscription_code)
+    if request.headers.get("HX-Request"):
+        response = render(request, "dins/_status.html", _number_context(request, subscription))
+        if request.GET.get("was", subscription.status) != subscription.status:
+            # The state moved on (e.g. pending → active): reload so every control fits it.
+            response["HX-Refresh"] = "true"
+        return response
+    form = NumberEditForm(
+        initial={"label": subscription.label, "description": subscription.description}
+    )
+    return render(request, "dins/detail.html", _number_context(request, subscription, form=form))
+
+
+@require_POST
+@member_required(role=Role.STAFF)
+def number_edit(request, subscription_code):
+    subscription = get_tenant_object(Subscription, subscription_code)
+    form = NumberEditForm(request.POST)
+    if not form.is_valid():
+        context = _number_context(request, subscription, form=form)
+        return render(request, "dins/detail.html", context, status=400)
+    services.subscription_update(subscription=subscription, request=request, **form.cleaned_data)
+    messages.success(request, _("Saved."))
+    return redirect("number_detail", subscription_code=subscription.code)
+
+
+@require_POST
+@member_required(role=Role.ADMIN)
+def number_keep(request, subscription_code):
+    subscription = get_tenant_object(Subscription, subscription_code)
+    try:
+        services.subscription_keep(subscription=subscription, request=request)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("You keep %(number)s. It is no longer a trial.") % {"number": subscription.e164},
+        )
+    return redirect("number_detail", subscription_code=subscription.code)
+
+
+@require_POST
+@member_required(role=Role.ADMIN)
+def number_rotate_token(request, subscription_code):
+    subscription = get_tenant_object(Subscription, subscription_code)
+    services.subscription_rotate_token(subscription=subscription, request=request)
+    messages.success(request, _("A new action URL was issued and is being sent to the carrier."))
+    return redirect("number_detail", subscription_code=subscription.code)
+
+
+@member_required(role=Role.ADMIN)
+def number_release(request, subscription_code):
+    subscription = get_tenant_object(Subscription, subscription_code)
+    form = ReleaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.subscription_release_request(
+                subscription=subscription,
+                typed_number=form.cleaned_data["typed_number"],
+                request=request,
+            )
+        except ServiceError as error:
+            form.add_error("typed_number", str(error))
+        else:
+            messages.success(request, _("Releasing %(number)s.") % {"number": subscription.e164})
+            return redirect("number_detail", subscription_code=subscription.code)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "dins/release.html",
+        _number_context(
+            request, subscription, form=form, impact=selectors.release_impact(subscription)
+        ),
+        status=status,
+    )
