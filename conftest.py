@@ -78,6 +78,18 @@ class TaskQueue:
 
 
 @pytest.fixture(autouse=True)
+def fresh_action_url_state():
+    """Each test starts with no compiled flows in memory and an empty call-log buffer."""
+    from callflows import runtime
+
+    runtime.forget_memory()
+    runtime.call_log_buffer.clear()
+    yield
+    runtime.forget_memory()
+    runtime.call_log_buffer.clear()
+
+
+@pytest.fixture(autouse=True)
 def task_queue(monkeypatch, request):
     """No test publishes to a real broker by accident; tests that need one say `real_broker`."""
     queue = TaskQueue()

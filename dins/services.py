@@ -110,6 +110,13 @@ def subscription_request(*, din_uid: str, is_trial: bool, by: User, request=None
     return subscription
 
 
+def _stop_answering(token: str) -> None:
+    """The action URL of ``token`` answers 404 from the next cache check (after commit)."""
+    from callflows.services import flow_invalidate
+
+    transaction.on_commit(lambda: flow_invalidate(token=token))
+
+
 def _fail(subscription: Subscription, reason: str) -> None:
     changed = Subscription.objects.filter(
         pk=subscription.pk, status__in=[Status.PENDING, Status.UNKNOWN]
@@ -174,6 +181,7 @@ def _activate(subscription: Subscription, *, accepted_at: datetime) -> bool:
         transaction.on_commit(
             lambda: push_action_url.delay(subscription_id=subscription.pk, tenant_id=tenant_id)
         )
+        _stop_answering(subscription.action_token)  # a cached "unknown token" must go too
     return bool(changed)
 
 
@@ -195,6 +203,7 @@ def subscription_rotate_token(*, subscription: Subscription, request) -> None:
     from dins.models import new_action_token
     from dins.tasks import push_action_url
 
+    _stop_answering(subscription.action_token)
     subscription.action_token = new_action_token()
     subscription.save(update_fields=["action_token", "updated_at"])
     audit_record(action="subscription.rotate_token", obj=subscription, request=request)
@@ -272,6 +281,7 @@ def subscription_release_request(*, subscription: Subscription, typed_number: st
         before={"status": Status.ACTIVE},
         after={"status": Status.RELEASING},
     )
+    _stop_answering(subscription.action_token)
     transaction.on_commit(
         lambda: release_number.delay(
             subscription_id=subscription.pk, tenant_id=subscription.tenant_id
@@ -360,6 +370,10 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
                 pk__in=[pk for pk, _tenant in due], status=Status.ACTIVE, is_trial=True
             ).update(status=Status.RELEASING, release_claimed_at=now, updated_at=now)
         result.claimed = [pk for pk, _tenant in due]
+        for token in Subscription.objects.filter(pk__in=result.claimed).values_list(
+            "action_token", flat=True
+        ):
+            _stop_answering(token)
 
         lease_expired = now - timedelta(minutes=settings.RELEASE_LEASE_MINUTES)
         stuck = list(

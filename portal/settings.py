@@ -148,17 +148,29 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# "flows" holds the compiled call flows and their version stamps, shared by every web process
+# (each also keeps its own in-memory copy, see callflows/runtime.py). Short socket timeouts:
+# the action URL must answer from its last known good flow when Redis is down, not wait.
 if REDIS_URL:
+    _redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    }
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "dinportal",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
+        "default": {**_redis, "KEY_PREFIX": "dinportal"},
+        "flows": {**_redis, "KEY_PREFIX": "dinportal-flows", "TIMEOUT": None},
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "flows": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache" / "flows"),
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
 
 # --- Accounts ---------------------------------------------------------------------------------
 
@@ -272,6 +284,11 @@ RECONCILE_INTERVAL_MINUTES = env.int("RECONCILE_INTERVAL_MINUTES", default=10)
 # A subscribe whose outcome is unknown is settled by reconciliation after this grace period.
 SUBSCRIBE_SETTLE_AFTER_SECONDS = env.int("SUBSCRIBE_SETTLE_AFTER_SECONDS", default=60)
 RENEWAL_DAYS = 30
+
+# --- Call flows -------------------------------------------------------------------------------
+
+# Each web process writes the call log in batches from a background thread (tests flush by hand).
+CALL_LOG_BACKGROUND_FLUSH = True
 
 # --- Celery -----------------------------------------------------------------------------------
 

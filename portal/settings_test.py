@@ -20,3 +20,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
         "control_folder": _test_broker + "/control",
         "store_processed": False,
     }
+
+CALL_LOG_BACKGROUND_FLUSH = False
+if CACHES["flows"]["BACKEND"].endswith("FileBasedCache"):  # noqa: F405
+    CACHES["flows"]["LOCATION"] = tempfile.mkdtemp(prefix="dinportal-flows-")  # noqa: F405
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not memory: tests that cut the database connection must not destroy it.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": tempfile.mkdtemp(prefix="dinportal-test-db-") + "/test.sqlite3"
+    }

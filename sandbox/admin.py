@@ -11,8 +11,11 @@ from sandbox.models import (
     SandboxAccount,
     SandboxCall,
     SandboxDin,
+    SandboxFault,
+    SandboxIncomingCall,
     SandboxLedgerEntry,
     SandboxSubscription,
+    SandboxVoicemail,
 )
 
 
@@ -63,3 +66,38 @@ class SandboxLedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SandboxIncomingCall)
+class SandboxIncomingCallAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "caller", "recipient", "outcome", "billed_minutes", "cost"]
+    list_filter = ["outcome"]
+    search_fields = ["call_id", "caller", "recipient", "failure_reason"]
+    readonly_fields = [field.name for field in SandboxIncomingCall._meta.fields]
+
+
+@admin.register(SandboxVoicemail)
+class SandboxVoicemailAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "caller", "recipient", "greeting", "duration_seconds"]
+    search_fields = ["caller", "recipient"]
+    # The recording is bytes: the operators' page plays it; admin shows everything else.
+    exclude = ["recording"]
+    readonly_fields = [
+        field.name for field in SandboxVoicemail._meta.fields if field.name != "recording"
+    ]
+
+
+@admin.register(SandboxFault)
+class SandboxFaultAdmin(admin.ModelAdmin):
+    """Faults can be written here too; the operators' page and sandbox_fault_add validate."""
+
+    list_display = [
+        "created_at",
+        "method",
+        "path_pattern",
+        "status",
+        "when",
+        "delay_seconds",
+        "remaining",
+    ]
+    list_filter = ["method", "when", "status"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from functools import wraps
 
 from django.http import JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import services
@@ -41,6 +43,8 @@ def xoxzo_api(*methods: str):
 
     The view receives ``request.sandbox_account``. Service errors become DRF-style answers:
     ``SandboxValidationError`` → 400 ``{"field": [...]}``, ``SandboxNotFound`` → 404.
+    Injected faults (``SandboxFault``) apply here, once authentication has passed, so that
+    every API view fails alike and a refused request never uses a fault up.
     """
 
     def decorator(view):
@@ -55,6 +59,13 @@ def xoxzo_api(*methods: str):
             )
             if account is None:
                 return _unauthorized("Invalid username/password.")
+            request.sandbox_account = account
+            fault = services.sandbox_fault_claim(method=request.method, path=api_path(request))
+            if fault is None:
+                return answer(request, *args, **kwargs)
+            return _with_fault(fault, answer, request, *args, **kwargs)
+
+        def answer(request, *args, **kwargs):
             if request.method not in methods:
                 response = JsonResponse(
                     {"detail": f'Method "{request.method}" not allowed.'}, status=405
@@ -63,7 +74,6 @@ def xoxzo_api(*methods: str):
                 return response
             # The inventory appears on first use, also after a test flushed the tables.
             services.sandbox_inventory_ensure()
-            request.sandbox_account = account
             try:
                 return view(request, *args, **kwargs)
             except services.SandboxValidationError as exc:
@@ -74,3 +84,26 @@ def xoxzo_api(*methods: str):
         return wrapper
 
     return decorator
+
+
+def api_path(request) -> str:
+    """The request's path relative to /sandbox (``/voice/dins/``), as fault patterns see it."""
+    # Derived from the URLconf rather than written down: the sandbox is mounted by portal.urls.
+    mount = reverse("sandbox:account").removesuffix("account/").rstrip("/")
+    return request.path_info.removeprefix(mount) or "/"
+
+
+def _with_fault(fault, answer, request, *args, **kwargs):
+    """Answer ``request`` the way the claimed fault says (see ``SandboxFault``)."""
+    injected = None
+    if fault.status is not None:
+        injected = JsonResponse(
+            {"detail": f"Injected sandbox fault: HTTP {fault.status}."}, status=fault.status
+        )
+        injected["X-Sandbox-Fault"] = str(fault.pk)
+    if fault.when == fault.When.AFTER:
+        response = answer(request, *args, **kwargs)
+        time.sleep(fault.delay_seconds)
+        return injected or response
+    time.sleep(fault.delay_seconds)
+    return injected or answer(request, *args, **kwargs)

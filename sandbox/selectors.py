@@ -10,8 +10,11 @@ from sandbox.models import (
     SandboxAccount,
     SandboxCall,
     SandboxDin,
+    SandboxFault,
+    SandboxIncomingCall,
     SandboxLedgerEntry,
     SandboxSubscription,
+    SandboxVoicemail,
 )
 
 
@@ -56,3 +59,43 @@ def sandbox_ledger_list(*, account: SandboxAccount, limit: int = 50) -> list[San
     return list(
         SandboxLedgerEntry.objects.filter(account=account).order_by("-created_at", "-id")[:limit]
     )
+
+
+def sandbox_action_url_map(*, account: SandboxAccount) -> dict[str, str]:
+    """The account's active numbers as "+E.164" → action URL ("" when none is set).
+
+    The incoming-call engine's ``lookup_action_url`` (``.get``): a plain dict read once, so
+    transfers and burst worker threads need no database.
+    """
+    rows = SandboxSubscription.objects.filter(account=account, released_at__isnull=True)
+    return {f"+{din}": url for din, url in rows.values_list("din__din", "action_url")}
+
+
+def sandbox_incoming_call_list(
+    *, account: SandboxAccount, limit: int = 50
+) -> list[SandboxIncomingCall]:
+    return list(
+        SandboxIncomingCall.objects.filter(account=account)
+        .select_related("din")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+
+def sandbox_voicemail_list(*, account: SandboxAccount, limit: int = 50) -> list[SandboxVoicemail]:
+    # The recordings stay in the database until the operator plays one.
+    return list(
+        SandboxVoicemail.objects.filter(incoming_call__account=account)
+        .defer("recording")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def sandbox_voicemail_get(*, code: uuid.UUID) -> SandboxVoicemail | None:
+    return SandboxVoicemail.objects.filter(code=code).first()
+
+
+def sandbox_fault_list(*, include_used: bool = False) -> list[SandboxFault]:
+    faults = SandboxFault.objects.all()
+    if not include_used:
+        faults = faults.filter(remaining__gt=0)
+    return list(faults.order_by("created_at", "id"))

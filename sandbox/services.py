@@ -4,7 +4,9 @@ Billing follows Xoxzo (XOXZO.md): the first 30 days are charged at subscription;
 released within 24 hours of subscribing only costs the "discounted 24 hours price", which
 Xoxzo does not publish. Our choice: ``SANDBOX_TRIAL_PRICE_RATIO`` times the monthly cost, so the
 release refunds the rest. Renewals every 30 days are not simulated. Outbound calls need at least
-``MINIMUM_CALL_BALANCE`` credits and are charged per started minute when they end.
+``MINIMUM_CALL_BALANCE`` credits and are charged per started minute when they end. Simulated
+incoming calls are charged the dialled number's ``minute_cost`` per billed minute (every
+action-URL request bills its first minute [doc]), once, when they are recorded.
 
 Every balance change goes through ``_balance_change``: one ``UPDATE … SET balance =
 balance + amount`` on the locked account row plus one ledger row, in one transaction.
@@ -27,13 +29,17 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from sandbox import inventory
+from sandbox import incoming, inventory, selectors
+from sandbox.incoming import Transcript
 from sandbox.models import (
     SandboxAccount,
     SandboxCall,
     SandboxDin,
+    SandboxFault,
+    SandboxIncomingCall,
     SandboxLedgerEntry,
     SandboxSubscription,
+    SandboxVoicemail,
 )
 from sandbox.serializers import call_data
 
@@ -138,6 +144,7 @@ def _balance_change(
     description: str,
     subscription: SandboxSubscription | None = None,
     call: SandboxCall | None = None,
+    incoming_call: SandboxIncomingCall | None = None,
 ) -> SandboxLedgerEntry:
     """Move the balance by ``amount`` and record it. Call inside ``transaction.atomic()``."""
     SandboxAccount.objects.filter(pk=account_id).update(
@@ -153,6 +160,7 @@ def _balance_change(
         description=description[:200],
         subscription=subscription,
         call=call,
+        incoming_call=incoming_call,
     )
 
 
@@ -478,3 +486,365 @@ def sandbox_call_callback_send(*, call: SandboxCall) -> None:
     call.callback_sent_at = timezone.now()
     call.callback_result = result
     call.save(update_fields=["callback_sent_at", "callback_result", "updated_at"])
+
+
+# --- Fault injection --------------------------------------------------------------------------
+
+FAULT_METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH", "*")
+MAX_FAULT_DELAY_SECONDS = 60  # also a check constraint: a fault must not hang a server thread
+
+
+def sandbox_fault_add(
+    *,
+    method: str,
+    path_pattern: str,
+    status: int | None = None,
+    when: str = SandboxFault.When.BEFORE,
+    delay_seconds: float = 0,
+    times: int = 1,
+) -> SandboxFault:
+    """Make the next ``times`` API requests matching ``method`` and ``path_pattern`` fail.
+
+    ``path_pattern`` is a regex searched in the path relative to /sandbox (e.g.
+    ``^/voice/dins/subscriptions/[^/]+/?$``). ``when="before"`` answers ``status`` without
+    processing the request; ``when="after"`` processes it and answers ``status`` instead of the
+    real answer. ``delay_seconds`` is slept before answering (with "after", a client whose read
+    timeout is shorter sees a timeout although the request took effect). ``status=None`` keeps
+    the real answer, so the fault is a pure delay. Raises ``SandboxValidationError``.
+    """
+    method = (method or "").strip().upper()
+    errors: dict[str, list[str]] = {}
+    if method not in FAULT_METHODS:
+        errors["method"] = [f"Choose one of: {', '.join(FAULT_METHODS)}."]
+    if not path_pattern:
+        errors["path_pattern"] = ["This field is required."]
+    else:
+        try:
+            re.compile(path_pattern)
+        except re.error as error:
+            errors["path_pattern"] = [f"Not a valid regular expression: {error}."]
+    if status is not None and not 100 <= status <= 599:
+        errors["status"] = ["Enter an HTTP status between 100 and 599."]
+    if when not in SandboxFault.When.values:
+        errors["when"] = [f"Choose one of: {', '.join(SandboxFault.When.values)}."]
+    if not 0 <= delay_seconds <= MAX_FAULT_DELAY_SECONDS:
+        errors["delay_seconds"] = [f"Enter 0 to {MAX_FAULT_DELAY_SECONDS} seconds."]
+    if times < 1:
+        errors["times"] = ["Enter at least 1."]
+    if status is None and not delay_seconds and "status" not in errors:
+        errors["status"] = ["Give a status, a delay, or both: this fault would change nothing."]
+    if errors:
+        raise SandboxValidationError(errors)
+    return SandboxFault.objects.create(
+        method=method,
+        path_pattern=path_pattern,
+        status=status,
+        when=when,
+        delay_seconds=delay_seconds,
+        remaining=times,
+    )
+
+
+def sandbox_faults_clear() -> int:
+    """Remove every fault, used up or not; returns how many there were."""
+    deleted, _ = SandboxFault.objects.all().delete()
+    return deleted
+
+
+def sandbox_fault_claim(*, method: str, path: str) -> SandboxFault | None:
+    """The oldest fault matching this request, with one of its uses taken, or None.
+
+    Each use is taken by a conditional ``UPDATE … SET remaining = remaining - 1 WHERE
+    remaining > 0``: of concurrent requests, exactly ``remaining`` get the fault.
+    """
+    candidates = SandboxFault.objects.filter(remaining__gt=0, method__in=(method.upper(), "*"))
+    for fault in candidates.order_by("created_at", "id"):
+        try:
+            matches = re.search(fault.path_pattern, path) is not None
+        except re.error:  # written around the service (admin, SQL): such a fault never applies
+            matches = False
+        if not matches:
+            continue
+        taken = SandboxFault.objects.filter(pk=fault.pk, remaining__gt=0).update(
+            remaining=F("remaining") - 1
+        )
+        if taken:
+            fault.remaining -= 1
+            return fault
+    return None
+
+
+# --- Incoming calls ---------------------------------------------------------------------------
+
+NOT_IN_SERVICE = "number not in service"
+NO_ACTION_URL = "no action URL set"
+_DIALLED_NUMBER = re.compile(r"[1-9][0-9]{6,14}", re.ASCII)
+
+
+def dialled_din_digits(number: str) -> str | None:
+    """E.164 digits without "+" for a dialled number, or None when it is no number at all.
+
+    Accepts what people type for a sandbox DIN: ``+815012345678``, ``815012345678`` or the
+    Japanese national form ``05012345678`` (the sandbox's numbers are mostly Japanese).
+    """
+    cleaned = re.sub(r"[\s()-]", "", number or "")
+    if cleaned.startswith("+"):
+        digits = cleaned[1:]
+    elif cleaned.startswith("0") and not cleaned.startswith("00"):
+        digits = "81" + cleaned[1:]
+    else:
+        digits = cleaned
+    return digits if _DIALLED_NUMBER.fullmatch(digits) else None
+
+
+def incoming_caller(caller: str | None) -> str:
+    """The ``caller`` Xoxzo sends: "" for a withheld number ("anonymous", empty or None)."""
+    value = (caller or "").strip()
+    return "" if value.lower() == "anonymous" else value
+
+
+def failed_transcript(*, to: str, caller: str, reason: str, action_url: str = "") -> Transcript:
+    """The transcript of a call that failed before (or around) the engine: nothing was asked."""
+    return Transcript(
+        action_url=action_url,
+        caller=caller,
+        recipient=to,
+        outcome="failed",
+        failure_reason=reason,
+        steps=(),
+        answers=(),
+        dins=(to,),
+        transferred_to=None,
+        voicemail=None,
+        audio_seconds=0.0,
+        billed_seconds=0,
+        action_url_latency_ms=None,
+        total_ms=0.0,
+    )
+
+
+def sandbox_incoming_call(
+    *,
+    to: str,
+    caller: str | None,
+    http: requests.Session | None = None,
+    timeout: float = 5.0,
+    account: SandboxAccount | None = None,
+) -> tuple[SandboxIncomingCall, Transcript]:
+    """Ring one of the account's numbers, run its action URL and keep what happened.
+
+    ``to`` is the dialled number ("+8150…", "8150…" or "050…"); it must be one of the account's
+    active subscriptions (else the call fails with "number not in service", no HTTP) with an
+    action URL (else "no action URL set"). Transfers to the account's other numbers follow
+    their action URLs. The call, its voicemail and its charge (the dialled number's
+    ``minute_cost`` per billed minute, every leg included) are written in one transaction.
+    ``account`` defaults to the one the portal is configured with (XOXZO_SID).
+    """
+    if account is None:
+        account = sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+    caller = incoming_caller(caller)
+    started_at = timezone.now()
+    digits = dialled_din_digits(to)
+    subscription = None
+    if digits is not None:
+        subscription = (
+            SandboxSubscription.objects.filter(
+                account=account, released_at__isnull=True, din__din=digits
+            )
+            .select_related("din")
+            .first()
+        )
+    if subscription is None:
+        transcript = failed_transcript(to=to, caller=caller, reason=NOT_IN_SERVICE)
+    elif not subscription.action_url:
+        transcript = failed_transcript(to=subscription.din.din, caller=caller, reason=NO_ACTION_URL)
+    else:
+        transcript = _run_incoming_call(
+            account=account,
+            subscription=subscription,
+            caller=caller,
+            http=http,
+            timeout=timeout,
+        )
+    call = _incoming_call_record(
+        account=account,
+        din=subscription.din if subscription else None,
+        to=to,
+        transcript=transcript,
+        started_at=started_at,
+    )
+    return call, transcript
+
+
+def _run_incoming_call(
+    *,
+    account: SandboxAccount,
+    subscription: SandboxSubscription,
+    caller: str,
+    http: requests.Session | None,
+    timeout: float,
+) -> Transcript:
+    # Read once, before any HTTP: no query (and no transaction) is open while the engine waits
+    # on the customer's server, and a burst's worker threads never touch the database.
+    action_urls = selectors.sandbox_action_url_map(account=account)
+    try:
+        return incoming.simulate_incoming_call(
+            action_url=subscription.action_url,
+            caller=caller,
+            # Xoxzo lists DINs as E.164 digits without "+" and sends them so (our choice: the
+            # query format is undocumented, XOXZO.md); the portal accepts both forms.
+            recipient=subscription.din.din,
+            lookup_action_url=action_urls.get,
+            http=http,
+            timeout=timeout,
+        )
+    except Exception as error:  # a bug of the engine must not lose the call or answer 500
+        logger.exception("sandbox incoming call to +%s crashed", subscription.din.din)
+        return failed_transcript(
+            to=subscription.din.din,
+            caller=caller,
+            reason=f"sandbox error: {type(error).__name__}",
+            action_url=subscription.action_url,
+        )
+
+
+def _incoming_call_record(
+    *,
+    account: SandboxAccount,
+    din: SandboxDin | None,
+    to: str,
+    transcript: Transcript,
+    started_at,
+) -> SandboxIncomingCall:
+    billed_minutes = math.ceil(transcript.billed_seconds / 60)
+    cost = din.minute_cost * billed_minutes if din is not None else Decimal(0)
+    with transaction.atomic():
+        # Account first, as everywhere else: the rows below point at it (a share lock).
+        _lock_account(account.pk)
+        call = SandboxIncomingCall.objects.create(
+            account=account,
+            din=din,
+            caller=transcript.caller[:32],
+            recipient=(to or "")[:32],
+            action_url=transcript.action_url[:2000],
+            outcome=transcript.outcome,
+            failure_reason=transcript.failure_reason[:500],
+            transcript=transcript.as_dict(),
+            audio_seconds=transcript.audio_seconds,
+            billed_seconds=transcript.billed_seconds,
+            billed_minutes=billed_minutes,
+            cost=cost,
+            started_at=started_at,
+            duration_ms=transcript.total_ms,
+        )
+        if (recording := transcript.voicemail) is not None:
+            greeting = next(
+                (step.detail for step in transcript.steps if step.kind == "greeting"), ""
+            )
+            SandboxVoicemail.objects.create(
+                incoming_call=call,
+                caller=recording.caller[:32],
+                recipient=recording.recipient[:32],
+                greeting=recording.greeting,
+                greeting_summary=greeting[:300],
+                duration_seconds=recording.duration_seconds,
+                content_type=recording.content_type,
+                recording=recording.wav_bytes,
+            )
+        sandbox_incoming_call_charge(incoming_call=call)
+    return call
+
+
+def sandbox_incoming_call_charge(
+    *, incoming_call: SandboxIncomingCall
+) -> SandboxLedgerEntry | None:
+    """Charge the call's cost once; a second run (or a free call) writes nothing.
+
+    Like outbound calls: the move of ``charged_at`` from NULL is the compare-and-set that
+    decides who charges, and the ledger's unique constraint backs it up.
+    """
+    if not incoming_call.cost:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_account(incoming_call.account_id)
+        moved = SandboxIncomingCall.objects.filter(
+            pk=incoming_call.pk, charged_at__isnull=True
+        ).update(charged_at=now)
+        if not moved:
+            return None
+        incoming_call.charged_at = now
+        return _balance_change(
+            account_id=incoming_call.account_id,
+            amount=-incoming_call.cost,
+            kind=SandboxLedgerEntry.Kind.INCOMING_CALL,
+            description=(
+                f"Incoming call from {incoming_call.caller or 'anonymous'} to "
+                f"{incoming_call.recipient}, {incoming_call.billed_minutes} min"
+            ),
+            incoming_call=incoming_call,
+        )
+
+
+def _varied_caller(index: int) -> str:
+    """A different caller for each call of a burst; every tenth one withholds its number."""
+    if index % 10 == 9:
+        return ""
+    return f"+8190{(index * 7919) % 10**8:08d}"
+
+
+def sandbox_incoming_burst(
+    *,
+    to: list[str] | None,
+    calls: int,
+    concurrency: int,
+    caller: str | None = None,
+    timeout: float = 5.0,
+    account: SandboxAccount | None = None,
+) -> incoming.BurstResult:
+    """Replay ``calls`` incoming calls, ``concurrency`` at a time, for benchmarks.
+
+    Round-robin over the numbers in ``to`` (each an active subscription with an action URL) or,
+    when ``to`` is empty, over every such number of the account. Callers vary unless ``caller``
+    is given. Nothing is persisted or charged: the figures measure the action URLs, not the
+    sandbox's database.
+    """
+    if account is None:
+        account = sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+    if calls < 1:
+        raise SandboxValidationError({"calls": ["Enter at least 1."]})
+    if concurrency < 1:
+        raise SandboxValidationError({"concurrency": ["Enter at least 1."]})
+    action_urls = selectors.sandbox_action_url_map(account=account)
+    targets: list[tuple[str, str]] = []
+    errors = []
+    for number in to or []:
+        digits = dialled_din_digits(number)
+        url = action_urls.get(f"+{digits}") if digits else None
+        if url is None:
+            errors.append(f"{number}: {NOT_IN_SERVICE}.")
+        elif not url:
+            errors.append(f"{number}: {NO_ACTION_URL}.")
+        else:
+            targets.append((digits, url))
+    if errors:
+        raise SandboxValidationError({"to": errors})
+    if not to:
+        targets = [(number[1:], url) for number, url in sorted(action_urls.items()) if url]
+        if not targets:
+            raise SandboxValidationError(
+                {"to": ["No active sandbox number has an action URL to call."]}
+            )
+    burst = []
+    for index in range(calls):
+        digits, url = targets[index % len(targets)]
+        burst.append(
+            {
+                "action_url": url,
+                "caller": incoming_caller(caller) if caller is not None else _varied_caller(index),
+                "recipient": digits,
+            }
+        )
+    return incoming.simulate_burst(
+        burst, concurrency, lookup_action_url=action_urls.get, timeout=timeout
+    )

@@ -21,5 +21,14 @@ urlpatterns = [
     ),
     re_path(r"^voice/simple/playbacks/?$", views.playback_create, name="playback_create"),
     re_path(r"^voice/calls/(?P<callid>[^/]+)/?$", views.call_detail, name="call_detail"),
+    # Not Xoxzo's: the portal's "Test call" button (Basic auth like the API).
+    re_path(r"^internal/test-call/?$", views.internal_test_call, name="internal_test_call"),
     path("account/", views.account_overview, name="account"),
+    path("account/faults/", views.account_fault_add, name="account_fault_add"),
+    path("account/faults/clear/", views.account_faults_clear, name="account_faults_clear"),
+    path(
+        "account/voicemail/<uuid:code>.wav",
+        views.account_voicemail_audio,
+        name="account_voicemail_audio",
+    ),
 ]

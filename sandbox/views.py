@@ -4,15 +4,25 @@ REST views parse the form or query, call one service or selector and render JSON
 shapes (sandbox.serializers); ``sandbox.auth.xoxzo_api`` does authentication and error answers.
 """
 
+import logging
+from functools import wraps
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import selectors, services
 from sandbox.auth import xoxzo_api
+from sandbox.forms import FaultForm, SimulatedCallForm
 from sandbox.serializers import call_data, din_data, subscription_data
+
+logger = logging.getLogger(__name__)
 
 SEARCH_PARAMETERS = ("country", "prefix")
 
@@ -73,12 +83,54 @@ def call_detail(request, callid: str):
     return JsonResponse(call_data(call))
 
 
-def account_overview(request):
-    """Operators only: the sandbox account the portal uses, its money, numbers and calls."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    if not request.user.is_superuser:
-        raise PermissionDenied
+@xoxzo_api("POST")
+def internal_test_call(request):
+    """Not Xoxzo's: ring one of the account's numbers now, for the portal's "Test call" button.
+
+    Answers 200 with the transcript for every call, failed ones included, and never 500: an
+    error of the sandbox itself becomes a failed transcript (``call_id`` null when even
+    recording the call failed).
+    """
+    form = SimulatedCallForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {field: list(errors) for field, errors in form.errors.items()}, status=400
+        )
+    to, caller = form.cleaned_data["to"], form.cleaned_data["from"]
+    try:
+        call, transcript = services.sandbox_incoming_call(
+            to=to, caller=caller, account=request.sandbox_account
+        )
+        call_id = str(call.call_id)
+    except Exception as error:
+        logger.exception("sandbox test call to %s could not be recorded", to)
+        transcript = services.failed_transcript(
+            to=to, caller=caller, reason=f"sandbox error: {type(error).__name__}"
+        )
+        call_id = None
+    return JsonResponse(
+        {"call_id": call_id, "transcript": transcript.as_dict(), "text": transcript.format_text()}
+    )
+
+
+# --- The operators' page ------------------------------------------------------------------------
+
+
+def operator_required(view):
+    """Platform operators (superusers) only; anonymous visitors are sent to sign in."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _account_page(request, *, fault_form: FaultForm | None = None, status: int = 200):
     account = services.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
     context = {
         "account": account,
@@ -87,7 +139,54 @@ def account_overview(request):
             account=account, include_released=True
         ),
         "calls": selectors.sandbox_call_list(account=account),
-        # Filled by the incoming-call simulator (sandbox.incoming) once it records voicemail.
-        "voicemail_records": [],
+        "incoming_calls": selectors.sandbox_incoming_call_list(account=account),
+        "voicemail_records": selectors.sandbox_voicemail_list(account=account),
+        "faults": selectors.sandbox_fault_list(),
+        "fault_form": fault_form or FaultForm(),
     }
-    return render(request, "sandbox/account.html", context)
+    return render(request, "sandbox/account.html", context, status=status)
+
+
+@require_GET
+@operator_required
+def account_overview(request):
+    """The sandbox account the portal uses: money, numbers, calls, voicemail and faults."""
+    return _account_page(request)
+
+
+@require_POST
+@operator_required
+def account_fault_add(request):
+    form = FaultForm(request.POST)
+    if form.is_valid():
+        try:
+            services.sandbox_fault_add(**form.cleaned_data)
+        except services.SandboxValidationError as error:
+            for field, field_errors in error.errors.items():
+                for message in field_errors:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, _("Fault added."))
+            return redirect("sandbox:account")
+    return _account_page(request, fault_form=form, status=400)
+
+
+@require_POST
+@operator_required
+def account_faults_clear(request):
+    cleared = services.sandbox_faults_clear()
+    message = ngettext("%(count)d fault cleared.", "%(count)d faults cleared.", cleared)
+    messages.success(request, message % {"count": cleared})
+    return redirect("sandbox:account")
+
+
+@require_GET
+@operator_required
+def account_voicemail_audio(request, code):
+    voicemail = selectors.sandbox_voicemail_get(code=code)
+    if voicemail is None:
+        raise Http404
+    response = HttpResponse(bytes(voicemail.recording), content_type=voicemail.content_type)
+    response["Content-Disposition"] = f'inline; filename="voicemail-{voicemail.code}.wav"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

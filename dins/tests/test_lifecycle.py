@@ -325,3 +325,27 @@ def test_it_is_a_no_op_to_run_a_release_task_for_a_row_not_releasing(owner, task
     subscription.refresh_from_db()
     assert subscription.status == Status.ACTIVE
     assert _carrier_holds(xoxzo, subscription.din_uid) is not None
+
+
+def test_it_stops_answering_the_action_url_at_once_on_release(owner, task_queue, xoxzo):
+    subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
+    action = f"/a/{subscription.action_token}/"
+    assert owner.get(action, {"caller": "+819012345678"}).content == b"voicemail\n"
+
+    national = "0" + subscription.din[2:]
+    owner.post(reverse("number_release", args=[subscription.code]), {"typed_number": national})
+
+    response = owner.get(action, {"caller": "+819012345678"})
+    assert (response.status_code, response.content) == (404, b"")
+
+
+def test_it_shows_calls_and_the_flow_before_a_release(owner, task_queue, xoxzo):
+    from callflows import runtime
+
+    subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
+    for caller in ("+819012345678", "+819012345679", ""):
+        owner.get(f"/a/{subscription.action_token}/", {"caller": caller})
+    runtime.call_log_buffer.flush()
+    page = owner.get(reverse("number_release", args=[subscription.code])).content.decode()
+    assert "3 calls in the last 30 days" in page
+    assert "no call flow of its own" in page

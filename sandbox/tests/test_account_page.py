@@ -1,6 +1,9 @@
 """The operators' sandbox page and the sandbox models in Django admin."""
 
+import uuid
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from portal.models import User
@@ -9,8 +12,11 @@ from sandbox.models import (
     SandboxAccount,
     SandboxCall,
     SandboxDin,
+    SandboxFault,
+    SandboxIncomingCall,
     SandboxLedgerEntry,
     SandboxSubscription,
+    SandboxVoicemail,
 )
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +117,173 @@ def test_it_keeps_the_ledger_read_only_in_admin(client, operator, sandbox_accoun
 
     assert response.status_code == 403
     assert SandboxLedgerEntry.objects.filter(pk=entry.pk).exists()
+
+
+# --- incoming calls, voicemail and faults on the page --------------------------------------------
+
+
+@pytest.fixture
+def incoming_history(sandbox_account, action_server):
+    subscription = SandboxSubscription.objects.get()
+    services.sandbox_subscription_set_action_url(
+        account=sandbox_account,
+        din_uid=subscription.din.din_uid,
+        action_url=action_server.url("/voicemail-say"),
+    )
+    answered, _ = services.sandbox_incoming_call(
+        to=f"+{subscription.din.din}", caller="+819011112222"
+    )
+    failed, _ = services.sandbox_incoming_call(to="+815099999999", caller="anonymous")
+    return answered, failed
+
+
+def test_it_shows_incoming_calls_and_voicemail(client, operator, incoming_history):
+    answered, failed = incoming_history
+    client.force_login(operator)
+
+    response = client.get(PAGE)
+
+    body = response.content.decode()
+    assert response.context["incoming_calls"] == [failed, answered]
+    assert 'id="sandbox-incoming-calls"' in body
+    assert "+819011112222" in body
+    assert "+815099999999" in body
+    assert "number not in service" in body
+    [voicemail] = response.context["voicemail_records"]
+    assert voicemail.incoming_call == answered
+    audio = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
+    assert f'<audio controls preload="none" src="{audio}">' in body
+
+
+def test_it_plays_a_voicemail_recording_to_operators(client, operator, incoming_history):
+    voicemail = SandboxVoicemail.objects.get()
+    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
+    client.force_login(operator)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/wav"
+    assert response.content == bytes(voicemail.recording)
+    assert response.content[:4] == b"RIFF"
+
+
+def test_it_refuses_voicemail_recordings_to_everybody_else(client, incoming_history):
+    voicemail = SandboxVoicemail.objects.get()
+    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
+    member = User.objects.create_user(email="member@example.com", password="x", is_staff=True)
+
+    anonymous = client.get(url)
+    client.force_login(member)
+    refused = client.get(url)
+
+    assert anonymous.status_code == 302
+    assert refused.status_code == 403
+
+
+def test_it_answers_404_for_an_unknown_recording(client, operator):
+    client.force_login(operator)
+    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": uuid.uuid4()})
+
+    assert client.get(url).status_code == 404
+
+
+FAULT = {
+    "method": "DELETE",
+    "path_pattern": r"^/voice/dins/subscriptions/[^/]+/?$",
+    "status": "503",
+    "when": "before",
+    "delay_seconds": "0",
+    "times": "2",
+}
+
+
+def test_it_lets_operators_add_and_see_a_fault(client, operator, sandbox_account):
+    client.force_login(operator)
+
+    response = client.post(reverse("sandbox:account_fault_add"), FAULT)
+    page = client.get(PAGE)
+
+    assert response.status_code == 302
+    fault = SandboxFault.objects.get()
+    assert (fault.method, fault.status, fault.when, fault.remaining) == ("DELETE", 503, "before", 2)
+    assert page.context["faults"] == [fault]
+    assert "^/voice/dins/subscriptions/[^/]+/?$" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"path_pattern": "("}, "path_pattern"),
+        ({"status": "", "delay_seconds": "0"}, "status"),
+        ({"status": "700"}, "status"),
+        ({"method": "FETCH"}, "method"),
+    ],
+)
+def test_it_shows_why_a_fault_is_refused(client, operator, sandbox_account, change, field):
+    client.force_login(operator)
+
+    response = client.post(reverse("sandbox:account_fault_add"), {**FAULT, **change})
+
+    assert response.status_code == 400
+    assert field in response.context["fault_form"].errors
+    assert not SandboxFault.objects.exists()
+
+
+def test_it_lets_operators_clear_the_faults(client, operator, sandbox_account):
+    services.sandbox_fault_add(method="*", path_pattern=".", status=500, times=3)
+    client.force_login(operator)
+
+    response = client.post(reverse("sandbox:account_faults_clear"))
+
+    assert response.status_code == 302
+    assert not SandboxFault.objects.exists()
+
+
+def test_it_hides_used_up_faults(client, operator, sandbox_account):
+    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    SandboxFault.objects.filter(pk=fault.pk).update(remaining=0)
+    client.force_login(operator)
+
+    assert client.get(PAGE).context["faults"] == []
+
+
+def test_it_refuses_fault_changes_without_a_csrf_token(operator, sandbox_account):
+    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(operator)
+
+    added = csrf_client.post(reverse("sandbox:account_fault_add"), FAULT)
+    cleared = csrf_client.post(reverse("sandbox:account_faults_clear"))
+
+    assert (added.status_code, cleared.status_code) == (403, 403)
+    assert list(SandboxFault.objects.all()) == [fault]
+
+
+def test_it_refuses_fault_changes_to_non_operators(client, sandbox_account):
+    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    member = User.objects.create_user(email="member@example.com", password="x", is_staff=True)
+    client.force_login(member)
+
+    added = client.post(reverse("sandbox:account_fault_add"), FAULT)
+    cleared = client.post(reverse("sandbox:account_faults_clear"))
+
+    assert (added.status_code, cleared.status_code) == (403, 403)
+    assert list(SandboxFault.objects.all()) == [fault]
+
+
+@pytest.mark.parametrize("model", [SandboxIncomingCall, SandboxVoicemail, SandboxFault])
+def test_it_lists_incoming_calls_voicemail_and_faults_in_admin(
+    client, operator, incoming_history, model
+):
+    services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    client.force_login(operator)
+    meta = model._meta
+
+    changelist = client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+    change = client.get(
+        reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[model.objects.first().pk])
+    )
+
+    assert changelist.status_code == 200
+    assert change.status_code == 200

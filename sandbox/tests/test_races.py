@@ -7,7 +7,13 @@ import pytest
 from django.db import connection, connections
 
 from sandbox import services
-from sandbox.models import SandboxAccount, SandboxDin, SandboxLedgerEntry, SandboxSubscription
+from sandbox.models import (
+    SandboxAccount,
+    SandboxDin,
+    SandboxFault,
+    SandboxLedgerEntry,
+    SandboxSubscription,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -89,3 +95,24 @@ def test_it_keeps_the_balance_exact_under_concurrent_charges(setup):
     assert sum(entry.amount for entry in entries) == account.balance
     balances_after = sorted(entries.values_list("balance_after", flat=True))
     assert len(set(balances_after)) == len(balances_after)  # every change saw the one before
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_it_spends_a_fault_exactly_as_often_as_it_allows_under_concurrency(attempt):
+    fault = services.sandbox_fault_add(
+        method="DELETE", path_pattern="^/voice/", status=503, times=3
+    )
+
+    results = _run_together(
+        *[
+            lambda: services.sandbox_fault_claim(
+                method="DELETE", path="/voice/dins/subscriptions/x/"
+            )
+            for _ in range(8)
+        ]
+    )
+
+    claimed = [result for result in results if result is not None]
+    assert len(claimed) == 3, results
+    assert all(result.pk == fault.pk for result in claimed)
+    assert SandboxFault.objects.get().remaining == 0

@@ -1,0 +1,147 @@
+"""Call flows as plain data: the stored document, its compiled form, and its evaluation.
+
+A *document* is what staff edit (JSON on ``CallFlow``)::
+
+    {"rules": [{"label": "Business hours",
+                "when": {"type": "hours", "weekdays": [0, 1, 2, 3, 4],
+                         "start": "09:00", "end": "18:00"},
+                "then": {"type": "say", "script": "<TtsScript code>"}}, …],
+     "default": {"type": "voicemail", "greeting": {"type": "say", "script": "<code>"}}}
+
+Conditions: ``always``, ``hours`` (weekdays 0 = Monday, from/to in the tenant's time zone; a
+window whose end is not after its start crosses midnight and belongs to the day it starts),
+``holiday`` (Japanese public holidays and the tenant's closed dates), ``anonymous``,
+``caller_list`` (``"list": <CallerList code>``). Actions: ``playback`` (``audio``), ``say``
+(``script``), ``transfer`` (``number``, E.164), ``voicemail`` (optional ``greeting``: a
+playback or say action).
+
+A *compiled* flow is what the action URL serves from: rules with their answer lines already
+rendered, holidays expanded to dates, caller lists to digit sets, plus the override and the
+fallback. ``evaluate`` is a pure function of a compiled flow, the time and the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CONDITIONS = ("always", "hours", "holiday", "anonymous", "caller_list")
+ACTIONS = ("playback", "say", "transfer", "voicemail")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# What carriers send for a withheld number (besides an empty or missing parameter).
+ANONYMOUS_CALLERS = frozenset({"", "anonymous", "unknown", "private", "withheld", "0"})
+
+
+class FlowError(ValueError):
+    """A document that cannot be a flow; ``path`` says where (e.g. ``rules[2].when``)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def minutes_of(hhmm: str, path: str) -> int:
+    match = _HHMM.match(hhmm or "")
+    if not match:
+        raise FlowError(path, "times are written HH:MM, 00:00 to 23:59")
+    return int(match[1]) * 60 + int(match[2])
+
+
+def check_condition(when: dict, path: str) -> None:
+    kind = when.get("type") if isinstance(when, dict) else None
+    if kind not in CONDITIONS:
+        raise FlowError(path, f"unknown condition {kind!r}")
+    if kind == "hours":
+        days = when.get("weekdays")
+        if not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+            raise FlowError(path, "choose at least one weekday")
+        minutes_of(when.get("start"), f"{path}.start")
+        minutes_of(when.get("end"), f"{path}.end")
+    if kind == "caller_list" and not when.get("list"):
+        raise FlowError(path, "choose a caller list")
+
+
+def check_action(then: dict, path: str, *, greeting: bool = False) -> None:
+    kind = then.get("type") if isinstance(then, dict) else None
+    allowed = ("playback", "say") if greeting else ACTIONS
+    if kind not in allowed:
+        raise FlowError(path, f"unknown action {kind!r}")
+    required = {"playback": "audio", "say": "script", "transfer": "number"}.get(kind)
+    if required and not then.get(required):
+        raise FlowError(path, f"{kind} needs {required}")
+    if kind == "voicemail" and then.get("greeting") is not None:
+        check_action(then["greeting"], f"{path}.greeting", greeting=True)
+
+
+def check_document(document: dict) -> None:
+    """Raise ``FlowError`` unless ``document`` has the shape of a flow (references unchecked)."""
+    if not isinstance(document, dict):
+        raise FlowError("flow", "a flow is an object")
+    rules = document.get("rules", [])
+    if not isinstance(rules, list):
+        raise FlowError("rules", "rules are a list")
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            raise FlowError(f"rules[{index}]", "a rule is an object")
+        check_condition(rule.get("when"), f"rules[{index}].when")
+        check_action(rule.get("then"), f"rules[{index}].then")
+    if "default" not in document:
+        raise FlowError("default", "a flow needs a default action")
+    check_action(document["default"], "default")
+
+
+# --- Evaluation (the hot path) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    command: str
+    rule: str  # the label of the rule that answered, "default", "override" or "fallback"
+    source: str  # "flow", "override" or "fallback"
+
+
+def caller_digits(caller: str | None) -> str:
+    """Digits of a caller number as Xoxzo sends it (with or without "+"); "" if withheld."""
+    text = (caller or "").strip()
+    if text.lower() in ANONYMOUS_CALLERS:
+        return ""
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _in_window(when: dict, weekday: int, minute: int) -> bool:
+    start, end, days = when["start"], when["end"], when["weekdays"]
+    if start < end:
+        return weekday in days and start <= minute < end
+    # Crosses midnight (or lasts 24 h when start == end): the day the window starts owns it.
+    return (weekday in days and minute >= start) or ((weekday - 1) % 7 in days and minute < end)
+
+
+def matches(when: dict, local: datetime, caller: str) -> bool:
+    kind = when["type"]
+    if kind == "always":
+        return True
+    if kind == "hours":
+        return _in_window(when, local.weekday(), local.hour * 60 + local.minute)
+    if kind == "holiday":
+        return local.date().isoformat() in when["dates"]
+    if kind == "anonymous":
+        return caller == ""
+    if kind == "caller_list":
+        return caller != "" and caller in when["numbers"]
+    return False
+
+
+def evaluate(compiled: dict, now: datetime, caller: str | None) -> Answer:
+    """The answer of a compiled flow at ``now`` (aware) for ``caller``: first match wins."""
+    override = compiled.get("override")
+    if override and now.timestamp() < override["until"]:
+        return Answer(override["command"], "override", "override")
+    local = now.astimezone(ZoneInfo(compiled["tz"]))
+    digits = caller_digits(caller)
+    for rule in compiled["rules"]:
+        if matches(rule["when"], local, digits):
+            return Answer(rule["command"], rule["label"], "flow")
+    return Answer(compiled["default"], "default", "flow")

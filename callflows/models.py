@@ -1,0 +1,143 @@
+"""What callers hear: audio files, TTS scripts, caller lists, call flows and the call log."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Language, TenantOwned
+
+
+def new_public_id() -> str:
+    # Xoxzo accepts MP3 paths of [A-Za-z0-9_/-] only; token_urlsafe stays inside that set.
+    return secrets.token_urlsafe(24)
+
+
+def audio_upload_path(instance, filename: str) -> str:
+    return f"audio/{instance.public_id}.mp3"
+
+
+class AudioFile(TenantOwned):
+    """An uploaded MP3, served to the carrier at an unguessable public URL."""
+
+    label = models.CharField(_("label"), max_length=100)
+    file = models.FileField(upload_to=audio_upload_path)
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id)
+    original_name = models.CharField(max_length=200, blank=True)
+    size_bytes = models.PositiveIntegerField()
+    duration_seconds = models.FloatField()
+    bitrate = models.PositiveIntegerField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class TtsScript(TenantOwned):
+    """A text the carrier reads aloud (Xoxzo's TTS speaks Japanese and English)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    text = models.TextField(_("text"), max_length=500)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CallerList(TenantOwned):
+    """A named list of caller numbers (E.164), e.g. VIP or blocked."""
+
+    name = models.CharField(_("name"), max_length=100)
+    numbers = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ClosedDate(TenantOwned):
+    """A day the company is closed besides Japanese public holidays."""
+
+    date = models.DateField(_("date"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "date"], name="closed_date_once")]
+
+    def __str__(self):
+        return f"{self.date} {self.note}".strip()
+
+
+class CallFlow(TenantOwned):
+    """The call flow of one number: its current document and a day/night override.
+
+    The document (rules in order, a default action, see ``callflows.flow``) is versioned in
+    ``FlowVersion``; ``version`` bumps on every change and is what the action URL's caches
+    compare, so a change reaches every web process within the documented staleness window.
+    """
+
+    subscription = models.OneToOneField(
+        "dins.Subscription", on_delete=models.CASCADE, related_name="call_flow"
+    )
+    document = models.JSONField()
+    version = models.PositiveIntegerField(default=1)
+    override_document = models.JSONField(null=True, blank=True)
+    override_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"flow of {self.subscription}"
+
+
+class FlowVersion(TenantOwned):
+    """Every saved state of a flow, with who saved it and when; restorable."""
+
+    flow = models.ForeignKey(CallFlow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "number"], name="flow_version_unique")
+        ]
+
+
+class CallLog(TenantOwned):
+    """One answered action-URL request (written in batches, off the request path)."""
+
+    subscription = models.ForeignKey(
+        "dins.Subscription", on_delete=models.CASCADE, related_name="+"
+    )
+    at = models.DateTimeField()
+    caller = models.CharField(max_length=32, blank=True)  # "" = anonymous
+    recipient = models.CharField(max_length=32, blank=True)
+    rule = models.CharField(max_length=100, blank=True)
+    command = models.CharField(max_length=1100)
+    source = models.CharField(max_length=16)  # "flow", "override", "stale", "fallback"
+    latency_us = models.PositiveIntegerField()
+    flow_version = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # Call log pages and the dashboard: a tenant's, or a number's, recent calls.
+            models.Index(fields=["tenant", "-at"], name="calllog_tenant_recent"),
+            models.Index(fields=["subscription", "-at"], name="calllog_number_recent"),
+        ]

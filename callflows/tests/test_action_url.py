@@ -1,0 +1,280 @@
+"""The action URL: one line for every call, no SQL on a cache hit, answers when things fail."""
+
+import datetime
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from callflows import runtime, services
+from callflows.models import CallLog
+from callflows.tests.factories import make_audio, make_script
+from dins.models import Status, Subscription
+from dins.tests.factories import SubscriptionFactory
+from portal.scoping import scopes_disabled, tenant_scope
+from portal.wsgi import application
+from sandbox import grammar
+
+TOKYO = datetime.timezone(datetime.timedelta(hours=9))
+
+
+def call(token: str, **params) -> tuple[int, str, dict]:
+    """One request through the real WSGI entry point (the minimal path for /a/)."""
+    environ = RequestFactory().get(f"/a/{token}/", params).environ
+    status_headers = {}
+
+    def start_response(status, headers, exc_info=None):
+        status_headers["status"] = int(status.split()[0])
+        status_headers["headers"] = dict(headers)
+
+    # As Django's test client does: the test's transaction must outlive the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        body = b"".join(response).decode()
+        response.close()  # as a WSGI server does: request_finished resets the URLconf
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return status_headers["status"], body, status_headers["headers"]
+
+
+@pytest.fixture
+def number(personas, settings):
+    settings.PUBLIC_BASE_URL = "https://portal.example.com"
+    return SubscriptionFactory(tenant=personas.tenant_a)
+
+
+@pytest.fixture
+def business_hours_flow(number, personas, rf):
+    script = make_script(personas.tenant_a, text='Welcome to "Alpha" Clinic.')
+    audio = make_audio(personas.tenant_a)
+    document = {
+        "rules": [
+            {
+                "label": "Anonymous",
+                "when": {"type": "anonymous"},
+                "then": {"type": "say", "script": str(script.code)},
+            },
+            {
+                "label": "Open",
+                "when": {
+                    "type": "hours",
+                    "weekdays": [0, 1, 2, 3, 4],
+                    "start": "09:00",
+                    "end": "18:00",
+                },
+                "then": {"type": "playback", "audio": str(audio.code)},
+            },
+        ],
+        "default": {"type": "voicemail", "greeting": {"type": "say", "script": str(script.code)}},
+    }
+    request = rf.post("/")
+    request.user = personas.owner_a
+    with tenant_scope(personas.tenant_a):
+        services.flow_save(subscription=number, document=document, request=request)
+    return audio, script
+
+
+def test_it_answers_voicemail_for_a_number_without_a_flow(number):
+    status, body, headers = call(number.action_token, caller="+819012345678", recipient=number.din)
+    assert (status, body) == (200, "voicemail\n")
+    assert headers["Content-Type"].startswith("text/plain")
+
+
+def test_it_answers_one_line_the_carrier_parses(number, business_hours_flow, time_machine):
+    audio, _script = business_hours_flow
+    time_machine.move_to(datetime.datetime(2026, 11, 27, 10, 0, tzinfo=TOKYO))  # a Friday
+    _, open_line, _ = call(number.action_token, caller="819012345678", recipient=number.din)
+    assert grammar.parse(open_line) == grammar.Playback(
+        f"https://portal.example.com/media/audio/{audio.public_id}.mp3"
+    )
+    _, anonymous_line, _ = call(number.action_token, caller="", recipient=number.din)
+    assert grammar.parse(anonymous_line) == grammar.Say("ja", 'Welcome to "Alpha" Clinic.')
+    _, no_param_line, _ = call(number.action_token, recipient=number.din)
+    assert no_param_line == anonymous_line
+
+    runtime.forget_memory()
+    time_machine.move_to(datetime.datetime(2026, 11, 27, 19, 0, tzinfo=TOKYO))
+    _, closed_line, _ = call(number.action_token, caller="+819012345678")
+    assert grammar.parse(closed_line) == grammar.Voicemail(
+        grammar.Say("ja", 'Welcome to "Alpha" Clinic.')
+    )
+
+
+def test_it_makes_no_sql_query_on_a_cache_hit(number, business_hours_flow):
+    call(number.action_token, caller="+819012345678")  # warms this process
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(20):
+            status, _, _ = call(number.action_token, caller="+819012345678")
+            assert status == 200
+    assert len(queries) == 0
+
+
+def test_it_answers_404_with_an_empty_body_for_unknown_and_released_tokens(number):
+    assert call("not-a-token")[:2] == (404, "")
+    assert call(number.action_token)[0] == 200
+    with scopes_disabled():
+        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+    services.flow_invalidate(token=number.action_token)
+    runtime.forget_memory()
+    assert call(number.action_token)[:2] == (404, "")
+
+
+def test_it_reaches_every_process_after_a_change_within_the_window(
+    number, business_hours_flow, personas, rf, monkeypatch
+):
+    call(number.action_token, caller="")
+    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
+    request = rf.post("/")
+    request.user = personas.owner_a
+    with tenant_scope(personas.tenant_a):
+        services.flow_save(
+            subscription=number,
+            document={"rules": [], "default": {"type": "transfer", "number": "+81336042000"}},
+            request=request,
+        )
+    services.flow_invalidate(token=number.action_token)  # on_commit does this in production
+    assert call(number.action_token, caller="")[1] == "transfer +81336042000\n"
+
+
+def test_it_logs_every_answer_off_the_request_path(number, business_hours_flow, personas):
+    for caller in ("+819012345678", ""):
+        call(number.action_token, caller=caller, recipient=number.din)
+    with scopes_disabled():
+        assert CallLog.objects.count() == 0  # nothing written while answering
+    assert runtime.call_log_buffer.flush() == 2
+    with tenant_scope(personas.tenant_a):
+        rows = list(CallLog.objects.order_by("at").values_list("caller", "rule", "source"))
+    assert rows[0][0] == "819012345678" and rows[1][0] == ""
+    assert {row[2] for row in rows} == {"flow"}
+
+
+# --- When dependencies fail -------------------------------------------------------------------
+
+
+def _break_database(monkeypatch):
+    """Point the connection at a database that cannot be opened, for real."""
+    connection.close()
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(settings_dict, "NAME", "/nonexistent-dir/db.sqlite3")
+    else:
+        monkeypatch.setitem(settings_dict, "PORT", str(_closed_port()))
+        monkeypatch.setitem(settings_dict, "HOST", "127.0.0.1")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_the_last_known_command_when_the_database_is_down(
+    personas, settings, monkeypatch
+):
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    services.flow_invalidate(token=number.action_token)
+    assert call(number.action_token, caller="")[1] == "voicemail\n"
+    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
+    services.flow_cache().clear()  # the shared copy is gone too: only memory remains
+    _break_database(monkeypatch)
+
+    status, body, _ = call(number.action_token, caller="")
+    assert (status, body) == (200, "voicemail\n")
+    # and the call log waits in memory instead of failing the call
+    assert runtime.call_log_buffer.flush() == 0
+    assert runtime.call_log_buffer.pending() == 2
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_the_fallback_when_nothing_is_known_and_the_database_is_down(
+    personas, monkeypatch
+):
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    services.flow_cache().clear()
+    _break_database(monkeypatch)
+    assert call(number.action_token, caller="")[:2] == (200, "voicemail\n")
+    connection.close()
+
+
+@pytest.fixture
+def private_redis(settings):
+    """A Redis server of this test's own, so stopping it stops nothing else."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    port = _closed_port()
+    process = subprocess.Popen(  # noqa: S603
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    settings.CACHES = {
+        **settings.CACHES,
+        "flows": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        },
+    }
+    yield process  # (Django resets its cache handlers when the CACHES setting changes)
+    process.kill()
+    process.wait()
+
+
+def test_it_answers_from_memory_when_redis_is_stopped(
+    number, business_hours_flow, private_redis, monkeypatch, time_machine
+):
+    time_machine.move_to(datetime.datetime(2026, 11, 27, 10, 0, tzinfo=TOKYO))
+    before = call(number.action_token, caller="+819012345678")[1]
+    private_redis.kill()
+    private_redis.wait()
+    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
+    status, body, _ = call(number.action_token, caller="+819012345678")
+    assert (status, body) == (200, before)
+
+
+def test_it_builds_from_the_database_when_redis_is_stopped_and_memory_is_empty(
+    number, business_hours_flow, private_redis
+):
+    private_redis.kill()
+    private_redis.wait()
+    status, body, _ = call(number.action_token, caller="")
+    assert status == 200 and body.startswith("say ja ")
+
+
+def test_it_answers_voicemail_even_when_the_flow_code_itself_breaks(number, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(runtime, "answer", broken)
+    status, body, _ = call(number.action_token)
+    assert (status, body) == (200, "voicemail\n")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_drops_only_the_log_entries_of_a_deleted_number(personas, settings):
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    other = SubscriptionFactory(tenant=personas.tenant_a)
+    call(number.action_token, caller="+819012345678")
+    call(other.action_token, caller="+819012345678")
+    with scopes_disabled():
+        Subscription.objects.filter(pk=other.pk).delete()
+    assert runtime.call_log_buffer.flush() == 1
+    assert runtime.call_log_buffer.pending() == 0
