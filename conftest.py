@@ -68,6 +68,14 @@ class TaskQueue:
     def names(self) -> list[str]:
         return [task.name for task, _args, _kwargs in self.sent]
 
+    def run_all_named(self, name: str) -> int:
+        """Run only the tasks called ``name``; the others stay queued."""
+        mine = [entry for entry in self.sent if entry[0].name == name]
+        self.sent = [entry for entry in self.sent if entry[0].name != name]
+        for task, args, kwargs in mine:
+            task(*args, **kwargs)
+        return len(mine)
+
     def run_all(self) -> int:
         ran = 0
         while self.sent:

@@ -74,3 +74,38 @@ def test_it_lets_exactly_one_of_keep_and_release_win_every_time(personas, task_q
         with scopes_disabled():
             Subscription.objects.filter(pk=subscription.pk).update(status=Status.RELEASED)
     assert sum(winners.values()) == 15
+
+
+def test_it_creates_one_subscription_when_two_people_click_at_once(
+    personas, sandbox_url, xoxzo, task_queue
+):
+    din = xoxzo.search_dins(country="JP", prefix="8150")[0]
+    barrier = threading.Barrier(2)
+    results = []
+
+    def click(user):
+        barrier.wait()
+        try:
+            with tenant_scope(personas.tenant_a):
+                results.append(
+                    services.subscription_request(din_uid=din.din_uid, is_trial=True, by=user)
+                )
+        except ServiceError as error:
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=click, args=(user,))
+        for user in (personas.owner_a, personas.admin_a)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    with scopes_disabled():
+        assert Subscription.objects.filter(din_uid=din.din_uid).count() == 1
+    # both clicks land on the same subscription: nobody sees an error
+    assert [r.pk for r in results if isinstance(r, Subscription)] == [results[0].pk] * 2
+    assert task_queue.names() == ["dins.subscribe"]
