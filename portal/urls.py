@@ -66,6 +66,7 @@ urlpatterns = [
     ),
     path("audit/", views.audit_log, name="audit_log"),
     path("numbers/", include("dins.urls")),
+    path("", include("callflows.urls")),
     path("admin/", admin.site.urls),
     # Also served on a minimal path by portal.wsgi; here for the test client and runserver.
     path("", include("callflows.action_urls")),
