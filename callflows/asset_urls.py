@@ -1,3 +1,48 @@
-from django.urls import path  # noqa: F401
+"""Pages of the call-flow assets. The carrier's public MP3 route is in action_urls.py.
 
-urlpatterns: list = []
+Object codes are named ``<model>_code`` so the tenant-isolation walk checks every one.
+"""
+
+from django.urls import path
+
+from callflows import asset_views as views
+
+urlpatterns = [
+    path("callflows/audio/", views.audio_list, name="audio_list"),
+    path("callflows/audio/upload/", views.audio_upload, name="audio_upload"),
+    path("callflows/audio/<uuid:audiofile_code>/", views.audio_edit, name="audio_edit"),
+    path("callflows/audio/<uuid:audiofile_code>/delete/", views.audio_delete, name="audio_delete"),
+    path(
+        "callflows/audio/<uuid:audiofile_code>/listen.mp3", views.audio_listen, name="audio_listen"
+    ),
+    path("callflows/scripts/", views.script_list, name="script_list"),
+    path("callflows/scripts/new/", views.script_create, name="script_create"),
+    path("callflows/scripts/<uuid:ttsscript_code>/", views.script_edit, name="script_edit"),
+    path(
+        "callflows/scripts/<uuid:ttsscript_code>/delete/",
+        views.script_delete,
+        name="script_delete",
+    ),
+    path(
+        "callflows/scripts/<uuid:ttsscript_code>/listen.wav",
+        views.script_listen,
+        name="script_listen",
+    ),
+    path("callflows/lists/", views.caller_lists, name="caller_lists"),
+    path("callflows/lists/new/", views.caller_list_create, name="caller_list_create"),
+    path(
+        "callflows/lists/<uuid:callerlist_code>/", views.caller_list_edit, name="caller_list_edit"
+    ),
+    path(
+        "callflows/lists/<uuid:callerlist_code>/delete/",
+        views.caller_list_delete,
+        name="caller_list_delete",
+    ),
+    path("callflows/closed-dates/", views.closed_dates, name="closed_dates"),
+    path("callflows/closed-dates/add/", views.closed_date_add, name="closed_date_add"),
+    path(
+        "callflows/closed-dates/<uuid:closeddate_code>/delete/",
+        views.closed_date_delete,
+        name="closed_date_delete",
+    ),
+]

@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+"""The call log: the tenant's calls, one number's calls, the CSV export (read-only)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from callflows import calllog_views
+
+urlpatterns = [
+    path("calls/", calllog_views.call_log, name="call_log"),
+    path("calls/export.csv", calllog_views.call_log_export, name="call_log_export"),
+    path(
+        "numbers/<uuid:subscription_code>/calls/",
+        calllog_views.number_calls,
+        name="number_calls",
+    ),
+]

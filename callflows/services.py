@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callflows import commands
-from callflows.flow import FlowError, caller_digits, check_document, minutes_of
+from callflows.flow import (
+    FlowError,
+    caller_digits,
+    check_document,
+    minutes_of,
+    normalise_transfer,
+)
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, FlowVersion, TtsScript
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled, tenant_scope
@@ -57,8 +63,9 @@ def audio_public_url(audio: AudioFile) -> str:
 class _Resolver:
     """Turns one tenant's document references into answer lines (all of it, or FlowError)."""
 
-    def __init__(self, tenant):
+    def __init__(self, tenant, own_number: str = ""):
         self.tenant = tenant
+        self.own_number = own_number
 
     def action(self, then: dict, path: str) -> str:
         kind = then["type"]
@@ -68,7 +75,15 @@ class _Resolver:
             script = self._get(TtsScript, then["script"], path)
             return commands.say(script.language, script.text)
         if kind == "transfer":
-            return commands.transfer(then["number"])
+            try:
+                number = normalise_transfer(
+                    then["number"],
+                    own_number=self.own_number,
+                    allow_international=self.tenant.allow_international_transfer,
+                )
+            except ValueError as error:
+                raise FlowError(path, str(error)) from None
+            return commands.transfer(number)
         greeting = then.get("greeting")
         return commands.voicemail(self.action(greeting, f"{path}.greeting") if greeting else None)
 
@@ -103,10 +118,10 @@ class _Resolver:
             raise FlowError(path, f"{model._meta.verbose_name} not found") from None
 
 
-def flow_compile(document: dict, *, tenant, override=None) -> dict:
+def flow_compile(document: dict, *, tenant, own_number: str = "", override=None) -> dict:
     """Resolve and render a document: the plain data the action URL evaluates."""
     check_document(document)
-    resolve = _Resolver(tenant)
+    resolve = _Resolver(tenant, own_number)
     compiled = {
         "tz": tenant.timezone,
         "rules": [
@@ -149,7 +164,9 @@ def flow_build_for_token(token: str) -> dict | None:
         override = None
         if flow and flow.override_document and flow.override_until:
             override = (flow.override_document, flow.override_until)
-        compiled = flow_compile(document, tenant=subscription.tenant, override=override)
+        compiled = flow_compile(
+            document, tenant=subscription.tenant, own_number=subscription.e164, override=override
+        )
     compiled.update(
         tenant_id=subscription.tenant_id,
         subscription_id=subscription.pk,
@@ -161,13 +178,13 @@ def flow_build_for_token(token: str) -> dict | None:
 # --- Saving -----------------------------------------------------------------------------------
 
 
-def flow_save(*, subscription: Subscription, document: dict, request, note: str = "") -> CallFlow:
+def flow_save(
+    *, subscription: Subscription, document: dict, by, request=None, note: str = ""
+) -> CallFlow:
     """Validate (references included), store as a new version, audit, invalidate caches."""
     try:
-        flow_compile(document, tenant=subscription.tenant)
-    except FlowError as error:
-        raise ServiceError(_("The flow cannot be saved: %(why)s") % {"why": error}) from None
-    except ValueError as error:
+        flow_compile(document, tenant=subscription.tenant, own_number=subscription.e164)
+    except ValueError as error:  # FlowError included
         raise ServiceError(_("The flow cannot be saved: %(why)s") % {"why": error}) from None
     with transaction.atomic():
         flow = CallFlow.objects.select_for_update().filter(subscription=subscription).first()
@@ -185,11 +202,16 @@ def flow_save(*, subscription: Subscription, document: dict, request, note: str 
             flow=flow,
             number=flow.version,
             document=document,
-            created_by=request.user,
+            created_by=by,
             note=note[:200],
         )
         audit_record(
-            action="callflow.save", obj=subscription, request=request, before=before, after=document
+            action="callflow.save",
+            obj=subscription,
+            actor=by,
+            request=request,
+            before=before,
+            after=document,
         )
         token = subscription.action_token
         transaction.on_commit(lambda: flow_invalidate(token=token))
@@ -203,7 +225,15 @@ def flow_set_override(
     if action is not None:
         if until is None or until <= timezone.now():
             raise ServiceError(_("An override needs an end in the future."))
-        flow_compile(DEFAULT_DOCUMENT, tenant=subscription.tenant, override=(action, until))
+        try:
+            flow_compile(
+                DEFAULT_DOCUMENT,
+                tenant=subscription.tenant,
+                own_number=subscription.e164,
+                override=(action, until),
+            )
+        except ValueError as error:
+            raise ServiceError(_("The override cannot be set: %(why)s") % {"why": error}) from None
     with transaction.atomic():
         flow = CallFlow.objects.filter(subscription=subscription).first()
         if flow is None:

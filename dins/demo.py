@@ -27,4 +27,8 @@ def demo_numbers_subscribe() -> int:
         taken.add(offer.din.din_uid)
         services.subscription_request(din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user)
         requested += 1
+    # The flows are ready before the numbers are active: the first call is answered by them.
+    from callflows.demo import demo_flows_seed
+
+    demo_flows_seed(tenant=owner.tenant, owner=owner.user)
     return requested

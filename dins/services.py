@@ -573,3 +573,15 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
         CarrierOrphan.objects.exclude(din_uid__in=list(orphans)).delete()
         result.orphans = sorted(orphans)
     return result
+
+
+def number_test_call(*, subscription: Subscription, caller: str) -> dict:
+    """Ring the number through the sandbox carrier, as a caller would; the call's transcript.
+
+    Only the sandbox can place such a call; with the real carrier this raises ServiceError.
+    """
+    if not settings.SANDBOX_ENABLED:
+        raise ServiceError(_("Test calls need the sandbox carrier, which is off here."))
+    if subscription.status != Status.ACTIVE:
+        raise ServiceError(_("Only an active number can be called."))
+    return xoxzo.get_client().sandbox_test_call(to=subscription.e164, caller=caller or "anonymous")

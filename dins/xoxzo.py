@@ -324,6 +324,17 @@ class XoxzoClient:
     def unsubscribe(self, *, din_uid: str) -> None:
         self._json("DELETE", f"/voice/dins/subscriptions/{din_uid}/", retry=True)
 
+    # -- The sandbox's own extension (not part of Xoxzo's API) --
+
+    def sandbox_test_call(self, *, to: str, caller: str) -> dict:
+        """Have the sandbox carrier place a simulated incoming call; its transcript as JSON."""
+        body = self._json(
+            "POST", "/internal/test-call/", data={"to": to, "from": caller}, retry=False
+        )
+        if not isinstance(body, dict) or "transcript" not in body:
+            raise XoxzoBadResponse("sandbox test call: unexpected answer")
+        return body
+
     # -- Calls --
 
     def simple_playback(

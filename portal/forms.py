@@ -32,11 +32,16 @@ class TenantSettingsForm(forms.Form):
         choices=Language.choices,
         help_text=_("Used for e-mails to the whole company and for calls' default voice."),
     )
+    allow_international_transfer = forms.BooleanField(
+        label=_("Allow call flows to transfer to numbers outside Japan"),
+        required=False,
+        help_text=_("Off by default: a transfer abroad can be abused for expensive calls."),
+    )
 
     @classmethod
     def for_tenant(cls, tenant: Tenant, data=None):
-        initial = {field: getattr(tenant, field) for field in ("name", "timezone", "language")}
-        return cls(data, initial=initial)
+        fields = ("name", "timezone", "language", "allow_international_transfer")
+        return cls(data, initial={field: getattr(tenant, field) for field in fields})
 
 
 class AcceptInvitationForm(forms.Form):

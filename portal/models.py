@@ -71,6 +71,10 @@ class Tenant(models.Model):
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.JAPANESE
     )
+    # Toll-fraud guard: call flows may transfer abroad only once an admin allowed it.
+    allow_international_transfer = models.BooleanField(
+        _("allow transfers to numbers outside Japan"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

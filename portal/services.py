@@ -58,7 +58,7 @@ def audit_record(
 
 # --- Tenants ----------------------------------------------------------------------------------
 
-TENANT_FIELDS = ("name", "timezone", "language")
+TENANT_FIELDS = ("name", "timezone", "language", "allow_international_transfer")
 
 
 def tenant_update(*, tenant: Tenant, request, **values) -> Tenant:

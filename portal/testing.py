@@ -1,9 +1,11 @@
 """Factories and personas shared by every app's tests.
 
 ``tenant_object_factory`` registers, for each tenant-owned model, how to make one row of it
-in a given tenant. The tenant-isolation test walks every URL that takes an object code and
-uses this registry to create the object in another tenant, so a new model with a URL but no
-factory fails that test loudly instead of going unchecked.
+in a given tenant: ``factory(tenant, **related)``, where ``related`` holds the objects already
+made for the same URL by model name (e.g. ``subscription``), for rows that belong to them.
+The tenant-isolation test walks every URL that takes an object code and uses this registry to
+create the object in another tenant, so a new model with a URL but no factory fails that test
+loudly instead of going unchecked.
 """
 
 from collections.abc import Callable
@@ -77,17 +79,17 @@ class InvitationFactory(TenantOwnedFactory):
 
 
 @tenant_object_factory(Membership)
-def make_membership(tenant):
+def make_membership(tenant, **related):
     return MembershipFactory(tenant=tenant)
 
 
 @tenant_object_factory(Invitation)
-def make_invitation(tenant):
+def make_invitation(tenant, **related):
     return InvitationFactory(tenant=tenant)
 
 
 @tenant_object_factory(AuditEvent)
-def make_audit_event(tenant):
+def make_audit_event(tenant, **related):
     with tenant_scope(tenant):
         return AuditEvent.objects.create(
             tenant=tenant, actor_label="system", action="test.event", object_type="tenant"

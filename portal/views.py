@@ -105,12 +105,17 @@ def healthz(request):
 @require_GET
 @member_required
 def dashboard(request):
+    from callflows.calllog import calls_today_figures
     from dins.selectors import numbers_figures
 
     return render(
         request,
         "portal/dashboard.html",
-        {"figures": selectors.dashboard_figures(), "numbers": numbers_figures()},
+        {
+            "figures": selectors.dashboard_figures(),
+            "numbers": numbers_figures(),
+            "calls": calls_today_figures(),
+        },
     )
 
 

@@ -3,10 +3,15 @@
 ``/a/…`` is handled by a Django handler with no middleware at all (no session, auth, CSRF,
 locale or security headers: the carrier needs none of them and every call pays for them), and
 its own small URLconf. Everything else goes through the full stack.
+
+With ``BENCH_VIEWS_ENABLED`` (benchmarks only, never in production) ``/bench/…`` takes the same
+minimal path, with ``bench.urls`` as its URLconf: the action URL plus reference views to measure
+it against (bench/action_url.py).
 """
 
 import os
 
+from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
@@ -15,8 +20,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 portal_application = get_wsgi_application()
 
 
+MINIMAL_PREFIXES = ("/a/", "/bench/") if settings.BENCH_VIEWS_ENABLED else "/a/"
+
+
 class ActionURLHandler(WSGIHandler):
-    urlconf = "callflows.action_urls"
+    urlconf = "bench.urls" if settings.BENCH_VIEWS_ENABLED else "callflows.action_urls"
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []
@@ -33,6 +41,6 @@ action_url_application = ActionURLHandler()
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO", "").startswith("/a/"):
+    if environ.get("PATH_INFO", "").startswith(MINIMAL_PREFIXES):
         return action_url_application(environ, start_response)
     return portal_application(environ, start_response)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 
-from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
+from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, FlowVersion, TtsScript
+from callflows.services import DEFAULT_DOCUMENT
 from portal.scoping import tenant_scope
 from portal.testing import tenant_object_factory
 
@@ -25,17 +26,38 @@ def make_script(tenant, *, language="ja", text="お電話ありがとうござ�
         return TtsScript.objects.create(tenant=tenant, name="Welcome", language=language, text=text)
 
 
-tenant_object_factory(AudioFile)(make_audio)
-tenant_object_factory(TtsScript)(make_script)
+@tenant_object_factory(AudioFile)
+def make_audio_for_url(tenant, **related):
+    return make_audio(tenant)
+
+
+@tenant_object_factory(TtsScript)
+def make_script_for_url(tenant, **related):
+    return make_script(tenant)
+
+
+@tenant_object_factory(FlowVersion)
+def make_flow_version(tenant, *, subscription=None, **related):
+    """A saved flow of ``subscription`` (the number earlier in the URL), or of a new number."""
+    from dins.tests.factories import SubscriptionFactory
+
+    subscription = subscription or SubscriptionFactory(tenant=tenant)
+    with tenant_scope(tenant):
+        flow, _created = CallFlow.objects.get_or_create(
+            tenant=tenant, subscription=subscription, defaults={"document": DEFAULT_DOCUMENT}
+        )
+        return FlowVersion.objects.create(
+            tenant=tenant, flow=flow, number=flow.versions.count() + 1, document=DEFAULT_DOCUMENT
+        )
 
 
 @tenant_object_factory(CallerList)
-def make_caller_list(tenant):
+def make_caller_list(tenant, **related):
     with tenant_scope(tenant):
         return CallerList.objects.create(tenant=tenant, name="VIP", numbers=["+819012345678"])
 
 
 @tenant_object_factory(ClosedDate)
-def make_closed_date(tenant):
+def make_closed_date(tenant, **related):
     with tenant_scope(tenant):
         return ClosedDate.objects.create(tenant=tenant, date="2026-12-29", note="Year end")

@@ -53,7 +53,7 @@ def number(personas, settings):
 
 
 @pytest.fixture
-def business_hours_flow(number, personas, rf):
+def business_hours_flow(number, personas):
     script = make_script(personas.tenant_a, text='Welcome to "Alpha" Clinic.')
     audio = make_audio(personas.tenant_a)
     document = {
@@ -76,10 +76,8 @@ def business_hours_flow(number, personas, rf):
         ],
         "default": {"type": "voicemail", "greeting": {"type": "say", "script": str(script.code)}},
     }
-    request = rf.post("/")
-    request.user = personas.owner_a
     with tenant_scope(personas.tenant_a):
-        services.flow_save(subscription=number, document=document, request=request)
+        services.flow_save(subscription=number, document=document, by=personas.owner_a)
     return audio, script
 
 
@@ -129,17 +127,15 @@ def test_it_answers_404_with_an_empty_body_for_unknown_and_released_tokens(numbe
 
 
 def test_it_reaches_every_process_after_a_change_within_the_window(
-    number, business_hours_flow, personas, rf, monkeypatch
+    number, business_hours_flow, personas, monkeypatch
 ):
     call(number.action_token, caller="")
     monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
-    request = rf.post("/")
-    request.user = personas.owner_a
     with tenant_scope(personas.tenant_a):
         services.flow_save(
             subscription=number,
             document={"rules": [], "default": {"type": "transfer", "number": "+81336042000"}},
-            request=request,
+            by=personas.owner_a,
         )
     services.flow_invalidate(token=number.action_token)  # on_commit does this in production
     assert call(number.action_token, caller="")[1] == "transfer +81336042000\n"

@@ -33,11 +33,11 @@ class SubscriptionFactory(TenantOwnedFactory):
 
 
 @tenant_object_factory(Subscription)
-def make_subscription(tenant):
+def make_subscription(tenant, **related):
     return SubscriptionFactory(tenant=tenant, trial=True)
 
 
 @tenant_object_factory(TrialReminder)
-def make_trial_reminder(tenant):
+def make_trial_reminder(tenant, **related):
     subscription = SubscriptionFactory(tenant=tenant, trial=True)
     return TrialReminder.objects.create(tenant=tenant, subscription=subscription, minutes_before=60)

@@ -8,7 +8,10 @@ from portal.scoping import scopes_disabled
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(sandbox_url, task_queue):
+def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
+    sandbox_url, task_queue, client, settings, live_server
+):
+    settings.PUBLIC_BASE_URL = live_server.url
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert task_queue.names() == ["dins.demo_numbers", "dins.demo_numbers"]
     task_queue.run_all()
@@ -18,6 +21,12 @@ def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(sandbox_url,
             numbers = Subscription.objects.filter(tenant=tenant)
             assert numbers.filter(status=Status.ACTIVE).count() == 3
             assert numbers.filter(is_trial=True).count() == 1
+        tokens = list(Subscription.objects.values_list("action_token", flat=True))
+    # every demo number answers its realistic flow from the first call
+    for token in tokens:
+        call = client.get(f"/a/{token}/", {"caller": ""})
+        assert call.status_code == 200
+        assert call.content.decode().startswith("say ja ")  # the anonymous-caller refusal
 
     # seeding again adds nothing
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

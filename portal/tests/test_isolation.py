@@ -84,8 +84,14 @@ def _make_objects(pattern, tenant):
                 f"No tenant_object_factory for {model.__name__}: register one in "
                 f"{model._meta.app_label}/tests/factories.py"
             )
-            objects[kwarg] = TENANT_OBJECT_FACTORIES[model](tenant)
+            # Factories may use the objects made before them for the same URL (a version
+            # belongs to the number named earlier in the path).
+            objects[kwarg] = TENANT_OBJECT_FACTORIES[model](tenant, **_related(objects))
     return objects
+
+
+def _related(objects: dict) -> dict:
+    return {type(obj)._meta.model_name: obj for obj in objects.values()}
 
 
 def _snapshot(objects):

@@ -1,0 +1,656 @@
+"""Write side of the call-flow assets: MP3s, TTS scripts, caller lists and closed dates.
+
+Every change is audited in the same transaction and, on commit, invalidates the compiled flows
+of the numbers that use the asset (``callflows.services.flow_invalidate``): a flow is compiled
+with the asset's URL, text or numbers baked in, so an edit reaches callers only through that.
+An asset a live number's flow still uses cannot be deleted; the message names the numbers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mutagen
+import mutagen.mp3
+import phonenumbers
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from callflows import services as flow_services
+from callflows.assets_selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, flows_of_tenant
+from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
+from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
+from dins.models import Subscription
+from portal.scoping import current_tenant, scopes_disabled
+from portal.services import ServiceError, audit_record
+
+# [choice] Xoxzo publishes no limits (XOXZO.md). 10 MB is ~40 min at 32 kbit/s; 10 minutes is
+# far longer than any greeting a caller sits through. Overridable in settings for deployments
+# (and tests) as AUDIO_MAX_BYTES / AUDIO_MAX_SECONDS.
+AUDIO_MAX_BYTES = 10 * 1024 * 1024
+AUDIO_MAX_SECONDS = 10 * 60
+MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
+ESPEAK = "espeak-ng"
+TTS_PREVIEW_TIMEOUT_SECONDS = 10
+
+
+def audio_limits() -> tuple[int, float]:
+    """(bytes, seconds): read at call time so settings overrides apply."""
+    return (
+        getattr(settings, "AUDIO_MAX_BYTES", AUDIO_MAX_BYTES),
+        getattr(settings, "AUDIO_MAX_SECONDS", AUDIO_MAX_SECONDS),
+    )
+
+
+def _invalidate_flows_of(subscriptions: Iterable[Subscription]) -> None:
+    """After commit, make every process recompile these numbers' flows."""
+    for token in sorted({subscription.action_token for subscription in subscriptions}):
+        # Looked up at commit time (not bound at import) so tests can observe the calls.
+        transaction.on_commit(lambda token=token: flow_services.flow_invalidate(token=token))
+
+
+def _numbers_text(subscriptions: list[Subscription]) -> str:
+    return ", ".join(subscription.e164 for subscription in subscriptions)
+
+
+def _refuse_delete_while_used(*, kind: str, asset, label: str) -> None:
+    users = asset_users(kind=kind, code=asset.code)
+    if users:
+        raise ServiceError(
+            ngettext(
+                "“%(label)s” cannot be deleted: the call flow of %(numbers)s uses it. "
+                "Change that flow first.",
+                "“%(label)s” cannot be deleted: the call flows of %(numbers)s use it. "
+                "Change those flows first.",
+                len(users),
+            )
+            % {"label": label, "numbers": _numbers_text(users)}
+        )
+
+
+# --- MP3 inspection -------------------------------------------------------------------------
+
+# A chain of this many MPEG frames whose lengths fit exactly is needed: one "sync" (11 set bits)
+# turns up by chance in WAV samples and random bytes; three chained ones practically never do.
+MIN_FRAME_CHAIN = 3
+_VERSIONS = {0b00: "2.5", 0b10: "2", 0b11: "1"}
+_LAYERS = {0b01: 3, 0b10: 2, 0b11: 1}
+_SAMPLE_RATES = {
+    "1": (44100, 48000, 32000),
+    "2": (22050, 24000, 16000),
+    "2.5": (11025, 12000, 8000),
+}
+# Layer III kbit/s by bitrate index 1..14; index 0 (free format) and 15 are refused.
+_LAYER3_BITRATES = {
+    "1": (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    "2": (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3", b"3DI")
+
+
+class AudioRejected(ServiceError):
+    """The upload is not an MP3 the carrier can play, or breaks a limit; the message says why."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration_seconds: float
+    bitrate: int  # bit/s
+    sample_rate: int  # Hz
+
+
+@dataclass(frozen=True)
+class _Frame:
+    layer: int
+    sample_rate: int
+    length: int  # bytes, header included (Layer III only; 0 for the other layers)
+
+
+def _frame_at(data: bytes, offset: int) -> _Frame | None:
+    """The MPEG audio frame whose header starts at ``offset``, or None."""
+    header = data[offset : offset + 4]
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = _VERSIONS.get((header[1] >> 3) & 0b11)
+    layer = _LAYERS.get((header[1] >> 1) & 0b11)
+    bitrate_index, rate_index = header[2] >> 4, (header[2] >> 2) & 0b11
+    if version is None or layer is None or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    sample_rate = _SAMPLE_RATES[version][rate_index]
+    if layer != 3:
+        return _Frame(layer=layer, sample_rate=sample_rate, length=0)
+    bitrate = _LAYER3_BITRATES["1" if version == "1" else "2"][bitrate_index - 1] * 1000
+    padding = (header[2] >> 1) & 1
+    # MPEG-2 and 2.5 Layer III frames carry half the samples of MPEG-1 ones.
+    length = (144 if version == "1" else 72) * bitrate // sample_rate + padding
+    return _Frame(layer=layer, sample_rate=sample_rate, length=length)
+
+
+def _skip_id3v2(data: bytes) -> int:
+    """Offset just past the leading ID3v2 tag(s) (several in a row do occur)."""
+    offset = 0
+    while data[offset : offset + 3] == b"ID3" and len(data) >= offset + 10:
+        size = 0
+        for byte in data[offset + 6 : offset + 10]:
+            size = (size << 7) | (byte & 0x7F)  # "syncsafe": 7 bits per byte
+        footer = 10 if data[offset + 5] & 0x10 else 0
+        offset += 10 + size + footer
+    return offset
+
+
+def _other_format(data: bytes) -> str | None:
+    """The name of a well-known non-MP3 format ``data`` is in, to say precisely what is wrong."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "WAV"
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if data[4:8] == b"ftyp":
+        return "MP4/M4A"
+    for magic, name in ((b"OggS", "Ogg"), (b"fLaC", "FLAC"), (b"%PDF", "PDF")):
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        # final=False: a multi-byte character cut at byte 512 is not a decoding error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(data[:512], final=False)
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(char.isprintable() or char in "\r\n\t" for char in text)
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def audio_inspect(data: bytes) -> AudioInfo:
+    """Check that ``data`` is MP3 audio within the limits and measure it, or ``AudioRejected``.
+
+    Two checks must agree, since each alone accepts files that do not play: the MPEG frame
+    sync at the first byte after any ID3 tag, chained over a few frames, and mutagen's parse.
+    """
+    max_bytes, max_seconds = audio_limits()
+    if not data:
+        raise AudioRejected(_("The file is empty."))
+    if len(data) > max_bytes:
+        raise AudioRejected(_too_big_message(len(data), max_bytes))
+    other = _other_format(data)
+    if other:
+        raise AudioRejected(
+            _("This is a %(format)s file renamed to .mp3; export it as MP3.") % {"format": other}
+        )
+    start = _skip_id3v2(data)
+    if start >= len(data):
+        raise AudioRejected(
+            _("The file holds only an ID3 tag (title, artist…) and no audio; export it again.")
+        )
+    if _is_text(data[start:]):
+        raise AudioRejected(_("This is a text file, not MP3 audio."))
+    first = _frame_at(data, start)
+    if first is None:
+        raise AudioRejected(
+            _("This is not MP3 audio: no MPEG audio frame starts at byte %(offset)d.")
+            % {"offset": start}
+        )
+    if first.layer != 3:
+        raise AudioRejected(
+            _("This is MPEG Layer %(layer)s audio, not MP3 (Layer III); export it as MP3.")
+            % {"layer": "I" * first.layer}
+        )
+    _check_frame_chain(data, start, first)
+    try:
+        audio = mutagen.mp3.MP3(io.BytesIO(data))
+    except (mutagen.MutagenError, ValueError, EOFError) as error:
+        raise AudioRejected(
+            _("The file cannot be read as MP3 audio (%(why)s).") % {"why": error}
+        ) from None
+    if audio.info.sample_rate != first.sample_rate or audio.info.length <= 0:
+        raise AudioRejected(_("The file is corrupt: its MPEG frames contradict each other."))
+    if audio.info.length > max_seconds:
+        raise AudioRejected(
+            _("The recording lasts %(duration)s; at most %(limit)s is allowed. Shorten it.")
+            % {"duration": _minutes(audio.info.length), "limit": _minutes(max_seconds)}
+        )
+    return AudioInfo(
+        duration_seconds=round(audio.info.length, 3),
+        bitrate=int(audio.info.bitrate),
+        sample_rate=first.sample_rate,
+    )
+
+
+def _check_frame_chain(data: bytes, offset: int, frame: _Frame) -> None:
+    if offset + frame.length > len(data):
+        raise AudioRejected(_("The file is cut off inside its first MPEG frame."))
+    for count in range(1, MIN_FRAME_CHAIN):
+        offset += frame.length
+        if offset >= len(data) or data[offset:].startswith(_TRAILING_TAGS):
+            return  # a very short file: every frame it has chains up to its end
+        frame = _frame_at(data, offset)
+        if frame is None or frame.layer != 3:
+            raise AudioRejected(
+                ngettext(
+                    "The file breaks off after %(count)d MPEG frame: it is corrupt or "
+                    "not MPEG audio.",
+                    "The file breaks off after %(count)d MPEG frames: it is corrupt or "
+                    "not MPEG audio.",
+                    count,
+                )
+                % {"count": count}
+            )
+
+
+def _too_big_message(size: int, limit: int) -> str:
+    return _(
+        "The file is %(size)s; at most %(limit)s is allowed. "
+        "Shorten it or export it at a lower bitrate."
+    ) % {"size": filesizeformat(size), "limit": filesizeformat(limit)}
+
+
+# --- MP3 library ----------------------------------------------------------------------------
+
+
+def _audio_values(audio: AudioFile) -> dict:
+    return {
+        "label": audio.label,
+        "file": audio.original_name,
+        "size_bytes": audio.size_bytes,
+        "duration_seconds": audio.duration_seconds,
+    }
+
+
+def audio_create(*, label: str, upload, request) -> AudioFile:
+    """Store an uploaded MP3 after checking it (``AudioRejected`` says why not)."""
+    max_bytes, _seconds = audio_limits()
+    if upload.size > max_bytes:  # before reading it into memory
+        raise AudioRejected(_too_big_message(upload.size, max_bytes))
+    data = b"".join(upload.chunks())
+    info = audio_inspect(data)
+    audio = AudioFile(
+        tenant=current_tenant(),
+        label=label,
+        original_name=os.path.basename(upload.name or "")[:200],
+        size_bytes=len(data),
+        duration_seconds=info.duration_seconds,
+        bitrate=info.bitrate,
+        sample_rate=info.sample_rate,
+        uploaded_by=request.user,
+    )
+    # upload_to names the file after the unguessable public_id; the given name is ignored.
+    audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            audio.save()
+            audit_record(
+                action="audio.create", obj=audio, request=request, after=_audio_values(audio)
+            )
+    except BaseException:
+        audio.file.storage.delete(audio.file.name)
+        raise
+    return audio
+
+
+def audio_update(*, audio: AudioFile, label: str, request) -> AudioFile:
+    before = _audio_values(audio)
+    if label == audio.label:
+        return audio
+    with transaction.atomic():
+        audio.label = label
+        audio.save(update_fields=["label", "updated_at"])
+        audit_record(
+            action="audio.update",
+            obj=audio,
+            request=request,
+            before=before,
+            after=_audio_values(audio),
+        )
+        _invalidate_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
+    return audio
+
+
+def audio_delete(*, audio: AudioFile, request) -> None:
+    """Delete the row, and its file once the deletion is committed."""
+    _refuse_delete_while_used(kind=AUDIO, asset=audio, label=audio.label)
+    storage, name = audio.file.storage, audio.file.name
+    with transaction.atomic():
+        # Released numbers' flows may still name it: they recompile to the fallback.
+        _invalidate_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
+        audit_record(action="audio.delete", obj=audio, request=request, before=_audio_values(audio))
+        audio.delete()
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+# --- TTS scripts ----------------------------------------------------------------------------
+
+
+def script_text_clean(text: str) -> str:
+    """The text as the carrier will read it (``say_text_clean``), or ``ServiceError`` why not."""
+    try:
+        return say_text_clean(text)
+    except UnsayableText as error:
+        reason = str(error)
+    if reason == "empty":
+        message = _("Write the text callers should hear.")
+    elif reason.startswith("control character"):
+        # "control character U+0007 at 12", from callflows.commands
+        code_point, _at, position = reason.removeprefix("control character ").partition(" at ")
+        message = _(
+            "The text contains an invisible control character (%(code_point)s) at position "
+            "%(position)s; delete it (it often comes with copied text)."
+        ) % {"code_point": code_point, "position": position}
+    elif "characters" in reason:
+        length = reason.split()[0]
+        message = _(
+            "The text has %(length)s characters; the carrier reads at most %(limit)d. Shorten it."
+        ) % {"length": length, "limit": MAX_SAY_LENGTH}
+    else:
+        message = _("This text cannot be read aloud: %(why)s") % {"why": reason}
+    raise ServiceError(message)
+
+
+def _script_values(script: TtsScript) -> dict:
+    return {"name": script.name, "language": script.language, "text": script.text}
+
+
+def script_create(*, name: str, language: str, text: str, request) -> TtsScript:
+    text = script_text_clean(text)
+    with transaction.atomic():
+        script = TtsScript.objects.create(
+            tenant=current_tenant(), name=name, language=language, text=text
+        )
+        audit_record(
+            action="ttsscript.create", obj=script, request=request, after=_script_values(script)
+        )
+    return script
+
+
+def script_update(*, script: TtsScript, name: str, language: str, text: str, request) -> TtsScript:
+    text = script_text_clean(text)
+    before = _script_values(script)
+    after = {"name": name, "language": language, "text": text}
+    if after == before:
+        return script
+    with transaction.atomic():
+        script.name, script.language, script.text = name, language, text
+        script.save(update_fields=["name", "language", "text", "updated_at"])
+        audit_record(
+            action="ttsscript.update", obj=script, request=request, before=before, after=after
+        )
+        _invalidate_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
+        _forget_preview_on_commit(language=before["language"], text=before["text"])
+    return script
+
+
+def script_delete(*, script: TtsScript, request) -> None:
+    _refuse_delete_while_used(kind=SCRIPT, asset=script, label=script.name)
+    with transaction.atomic():
+        _invalidate_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
+        audit_record(
+            action="ttsscript.delete", obj=script, request=request, before=_script_values(script)
+        )
+        _forget_preview_on_commit(language=script.language, text=script.text)
+        script.delete()
+
+
+# --- TTS preview (espeak-ng) ----------------------------------------------------------------
+
+
+class PreviewUnavailable(Exception):
+    """No preview can be rendered here; the message says why, for the user."""
+
+
+def _preview_cache_dir() -> Path:
+    # Under MEDIA_ROOT, which no URL serves: previews reach members through an authenticated view.
+    return Path(settings.MEDIA_ROOT) / "tts-cache"
+
+
+def script_preview_path(*, language: str, text: str) -> Path:
+    """Where the preview of ``text`` in ``language`` is cached (it may not exist yet)."""
+    digest = hashlib.sha256(f"{language}{text}".encode()).hexdigest()
+    return _preview_cache_dir() / f"{digest}.wav"
+
+
+def preview_available() -> bool:
+    return shutil.which(ESPEAK) is not None
+
+
+def script_preview_render(*, script: TtsScript) -> Path:
+    """The path of a WAV file speaking the script (rendered once, then cached on disk).
+
+    espeak-ng only approximates the carrier's voice; it is a preview of the words and their
+    pace. Raises ``PreviewUnavailable`` when espeak-ng is missing, fails or takes too long.
+    """
+    path = script_preview_path(language=script.language, text=script.text)
+    if path.exists():
+        return path
+    executable = shutil.which(ESPEAK)
+    if executable is None:
+        raise PreviewUnavailable(
+            _("Preview unavailable: the speech engine (espeak-ng) is not installed on the server.")
+        )
+    timeout = getattr(settings, "TTS_PREVIEW_TIMEOUT_SECONDS", TTS_PREVIEW_TIMEOUT_SECONDS)
+    # The text goes through stdin, never argv: a text starting with "-" is not an option.
+    command = [executable, "-v", script.language, "-b", "1", "--stdin", "--stdout"]
+    try:
+        completed = subprocess.run(  # noqa: S603 (fixed argv, text on stdin)
+            command,
+            input=script.text.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise PreviewUnavailable(
+            _("Preview unavailable: the speech engine took longer than %(seconds)s seconds.")
+            % {"seconds": timeout}
+        ) from None
+    except OSError:
+        raise PreviewUnavailable(
+            _("Preview unavailable: the speech engine could not start.")
+        ) from None
+    try:
+        if completed.returncode != 0:
+            raise ValueError(completed.returncode)
+        wav = _fix_streamed_wav(completed.stdout)
+    except ValueError:
+        raise PreviewUnavailable(_("Preview unavailable: the speech engine failed.")) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed: two members listening at once never read half a file.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    with os.fdopen(handle, "wb") as file:
+        file.write(wav)
+    os.replace(temporary, path)
+    return path
+
+
+def _fix_streamed_wav(data: bytes) -> bytes:
+    """``data`` with true RIFF and data sizes.
+
+    espeak-ng writing to a pipe cannot seek back, so its header claims ~2 GB of audio; browsers
+    then show a wrong duration or refuse to seek.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a RIFF/WAVE stream")
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id = data[offset : offset + 4]
+        (chunk_size,) = struct.unpack_from("<I", data, offset + 4)
+        if chunk_id == b"data":
+            fixed = bytearray(data)
+            struct.pack_into("<I", fixed, 4, len(data) - 8)
+            struct.pack_into("<I", fixed, offset + 4, len(data) - offset - 8)
+            return bytes(fixed)
+        offset += 8 + chunk_size + (chunk_size & 1)
+    raise ValueError("no data chunk")
+
+
+def _forget_preview_on_commit(*, language: str, text: str) -> None:
+    """Drop a cached preview no script speaks any more (the cache would grow with every edit)."""
+    path = script_preview_path(language=language, text=text)
+
+    def forget():
+        # The cache is shared by all tenants (same words, same audio): ask across them.
+        with scopes_disabled():
+            still_spoken = TtsScript.objects.filter(language=language, text=text).exists()
+        if not still_spoken:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(forget)
+
+
+# --- Caller lists ---------------------------------------------------------------------------
+
+
+class CallerNumbersInvalid(ServiceError):
+    """Some lines are not phone numbers; ``messages`` has one message per bad line."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+def caller_numbers_parse(text: str) -> list[str]:
+    """The numbers of ``text`` (one a line) in E.164, in order, without duplicates.
+
+    A number without a country code is read as Japanese (090-1234-5678, 03 1234 5678); others
+    start with "+". Blank lines are skipped; every bad line is reported by its number.
+    """
+    numbers: list[str] = []
+    errors: list[str] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        entry = line.strip()
+        if not entry:
+            continue
+        shown = entry if len(entry) <= 40 else entry[:40] + "…"
+        try:
+            parsed = phonenumbers.parse(entry, "JP")
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
+            errors.append(
+                _(
+                    "Line %(line)d: “%(entry)s” is not a valid phone number. Write Japanese "
+                    "numbers like 090-1234-5678 and others with their country code, like "
+                    "+1 415 555 0123."
+                )
+                % {"line": line_number, "entry": shown}
+            )
+            continue
+        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if number not in numbers:
+            numbers.append(number)
+    if errors:
+        raise CallerNumbersInvalid(errors)
+    if len(numbers) > MAX_CALLER_LIST_NUMBERS:
+        raise CallerNumbersInvalid(
+            [
+                _("The list has %(count)d numbers; at most %(limit)d are allowed.")
+                % {"count": len(numbers), "limit": MAX_CALLER_LIST_NUMBERS}
+            ]
+        )
+    return numbers
+
+
+def _caller_list_values(caller_list: CallerList) -> dict:
+    return {"name": caller_list.name, "numbers": list(caller_list.numbers)}
+
+
+def caller_list_create(*, name: str, numbers: list[str], request) -> CallerList:
+    with transaction.atomic():
+        caller_list = CallerList.objects.create(tenant=current_tenant(), name=name, numbers=numbers)
+        audit_record(
+            action="callerlist.create",
+            obj=caller_list,
+            request=request,
+            after=_caller_list_values(caller_list),
+        )
+    return caller_list
+
+
+def caller_list_update(
+    *, caller_list: CallerList, name: str, numbers: list[str], request
+) -> CallerList:
+    before = _caller_list_values(caller_list)
+    after = {"name": name, "numbers": list(numbers)}
+    if after == before:
+        return caller_list
+    with transaction.atomic():
+        caller_list.name, caller_list.numbers = name, list(numbers)
+        caller_list.save(update_fields=["name", "numbers", "updated_at"])
+        audit_record(
+            action="callerlist.update", obj=caller_list, request=request, before=before, after=after
+        )
+        _invalidate_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
+    return caller_list
+
+
+def caller_list_delete(*, caller_list: CallerList, request) -> None:
+    _refuse_delete_while_used(kind=CALLER_LIST, asset=caller_list, label=caller_list.name)
+    with transaction.atomic():
+        _invalidate_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
+        audit_record(
+            action="callerlist.delete",
+            obj=caller_list,
+            request=request,
+            before=_caller_list_values(caller_list),
+        )
+        caller_list.delete()
+
+
+# --- Closed dates ---------------------------------------------------------------------------
+
+
+def _invalidate_all_flows() -> None:
+    # Closed dates are compiled into every flow's "holiday" rule; a number without a flow of its
+    # own answers the default document, which has none.
+    _invalidate_flows_of(flow.subscription for flow in flows_of_tenant())
+
+
+def closed_date_create(*, date, note: str, request) -> ClosedDate:
+    already = _("%(date)s is already a closed date.") % {"date": date.isoformat()}
+    if date < timezone.localdate():
+        raise ServiceError(_("%(date)s is in the past.") % {"date": date.isoformat()})
+    if ClosedDate.objects.filter(date=date).exists():
+        raise ServiceError(already)
+    try:
+        with transaction.atomic():
+            closed_date = ClosedDate.objects.create(tenant=current_tenant(), date=date, note=note)
+            audit_record(
+                action="closeddate.create",
+                obj=closed_date,
+                request=request,
+                after={"date": date.isoformat(), "note": note},
+            )
+            _invalidate_all_flows()
+    except IntegrityError:  # added by someone else in the same instant
+        raise ServiceError(already) from None
+    return closed_date
+
+
+def closed_date_delete(*, closed_date: ClosedDate, request) -> None:
+    with transaction.atomic():
+        audit_record(
+            action="closeddate.delete",
+            obj=closed_date,
+            request=request,
+            before={"date": closed_date.date.isoformat(), "note": closed_date.note},
+        )
+        closed_date.delete()
+        _invalidate_all_flows()

@@ -1,0 +1,240 @@
+"""The call-flow editor: rules as a Django formset, turned into a flow document and back.
+
+No JavaScript needed: each rule is one form (condition + action), ordering and deletion are
+the formset's own fields, and one extra blank form adds a rule.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from callflows.flow import normalise_transfer
+from callflows.models import AudioFile, CallerList, TtsScript
+
+WEEKDAYS = [
+    (0, _("Mon")),
+    (1, _("Tue")),
+    (2, _("Wed")),
+    (3, _("Thu")),
+    (4, _("Fri")),
+    (5, _("Sat")),
+    (6, _("Sun")),
+]
+CONDITION_CHOICES = [
+    ("always", _("Always")),
+    ("hours", _("During these hours")),
+    ("holiday", _("On public holidays and our closed dates")),
+    ("anonymous", _("Caller withholds their number")),
+    ("caller_list", _("Caller is in a list")),
+]
+ACTION_CHOICES = [
+    ("playback", _("Play an MP3")),
+    ("say", _("Read a script aloud")),
+    ("transfer", _("Transfer to a number")),
+    ("voicemail", _("Take a voicemail")),
+]
+
+
+CHOOSE = _("— choose —")
+
+
+def _choices(queryset):
+    return [("", CHOOSE)] + [(str(obj.code), str(obj)) for obj in queryset]
+
+
+class ActionForm(forms.Form):
+    """What the caller hears: one of the four carrier actions and its argument."""
+
+    action = forms.ChoiceField(label=_("Then"), choices=ACTION_CHOICES)
+    audio = forms.ChoiceField(label=_("MP3"), required=False)
+    script = forms.ChoiceField(label=_("Script"), required=False)
+    number = forms.CharField(label=_("Number"), required=False, max_length=30)
+    greeting = forms.ChoiceField(label=_("Greeting before the message"), required=False)
+
+    def __init__(self, *args, subscription, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subscription = subscription
+        audio = list(AudioFile.objects.all())
+        scripts = list(TtsScript.objects.all())
+        self.fields["audio"].choices = _choices(audio)
+        self.fields["script"].choices = _choices(scripts)
+        self.fields["greeting"].choices = (
+            [("", _("No greeting"))]
+            + [(f"say:{s.code}", _("Script: %(name)s") % {"name": s}) for s in scripts]
+            + [(f"playback:{a.code}", _("MP3: %(name)s") % {"name": a}) for a in audio]
+        )
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("action")
+        if kind == "playback" and not data.get("audio"):
+            self.add_error("audio", _("Choose the MP3 to play."))
+        if kind == "say" and not data.get("script"):
+            self.add_error("script", _("Choose the script to read."))
+        if kind == "transfer":
+            tenant = self.subscription.tenant
+            try:
+                data["number"] = normalise_transfer(
+                    data.get("number", ""),
+                    own_number=self.subscription.e164,
+                    allow_international=tenant.allow_international_transfer,
+                )
+            except ValueError as error:
+                self.add_error("number", str(error))
+        return data
+
+    def action_document(self) -> dict:
+        data = self.cleaned_data
+        kind = data["action"]
+        if kind == "playback":
+            return {"type": kind, "audio": data["audio"]}
+        if kind == "say":
+            return {"type": kind, "script": data["script"]}
+        if kind == "transfer":
+            return {"type": kind, "number": data["number"]}
+        greeting = None
+        if data.get("greeting"):
+            greeting_kind, code = data["greeting"].split(":", 1)
+            greeting = {
+                "type": greeting_kind,
+                ("audio" if greeting_kind == "playback" else "script"): code,
+            }
+        return {"type": kind, "greeting": greeting}
+
+    @staticmethod
+    def initial_from(action: dict) -> dict:
+        initial = {"action": action["type"]}
+        if action["type"] == "playback":
+            initial["audio"] = action["audio"]
+        elif action["type"] == "say":
+            initial["script"] = action["script"]
+        elif action["type"] == "transfer":
+            initial["number"] = action["number"]
+        elif action.get("greeting"):
+            greeting = action["greeting"]
+            code = greeting.get("audio") or greeting.get("script")
+            initial["greeting"] = f"{greeting['type']}:{code}"
+        return initial
+
+
+class RuleForm(ActionForm):
+    label = forms.CharField(label=_("Rule name"), max_length=100, required=False)
+    when = forms.ChoiceField(label=_("When"), choices=CONDITION_CHOICES)
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start = forms.TimeField(
+        label=_("From"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    end = forms.TimeField(
+        label=_("To"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    caller_list = forms.ChoiceField(label=_("List"), required=False)
+
+    field_order = ["label", "when", "weekdays", "start", "end", "caller_list"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["caller_list"].choices = _choices(CallerList.objects.all())
+
+    def clean(self):
+        data = super().clean()
+        if data.get("when") == "hours":
+            if not data.get("weekdays"):
+                self.add_error("weekdays", _("Choose at least one day."))
+            if data.get("start") is None or data.get("end") is None:
+                self.add_error(
+                    "start",
+                    _("Give the hours as from and to (an end before the start crosses midnight)."),
+                )
+        if data.get("when") == "caller_list" and not data.get("caller_list"):
+            self.add_error("caller_list", _("Choose the list."))
+        return data
+
+    def rule_document(self) -> dict:
+        data = self.cleaned_data
+        when: dict = {"type": data["when"]}
+        if data["when"] == "hours":
+            when.update(
+                weekdays=sorted(data["weekdays"]),
+                start=data["start"].strftime("%H:%M"),
+                end=data["end"].strftime("%H:%M"),
+            )
+        elif data["when"] == "caller_list":
+            when["list"] = data["caller_list"]
+        return {"label": data.get("label", ""), "when": when, "then": self.action_document()}
+
+    @staticmethod
+    def initial_from(rule: dict) -> dict:
+        initial = ActionForm.initial_from(rule["then"])
+        when = rule["when"]
+        initial.update(label=rule.get("label", ""), when=when["type"])
+        if when["type"] == "hours":
+            initial.update(weekdays=when["weekdays"], start=when["start"], end=when["end"])
+        elif when["type"] == "caller_list":
+            initial["caller_list"] = when["list"]
+        return initial
+
+
+class BaseRuleFormSet(forms.BaseFormSet):
+    def __init__(self, *args, subscription, **kwargs):
+        self.subscription = subscription
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {"subscription": self.subscription}
+
+    @property
+    def empty_form(self):
+        form = self.form(
+            auto_id=self.auto_id,
+            prefix=self.add_prefix("__prefix__"),
+            empty_permitted=True,
+            use_required_attribute=False,
+            subscription=self.subscription,
+            renderer=self.renderer,
+        )
+        self.add_fields(form, None)
+        return form
+
+    def rules_document(self) -> list[dict]:
+        forms_in_order = [
+            form
+            for form in self.ordered_forms
+            if form.has_changed() and form not in self.deleted_forms
+        ]
+        return [form.rule_document() for form in forms_in_order]
+
+
+RuleFormSet = forms.formset_factory(
+    RuleForm, formset=BaseRuleFormSet, extra=1, can_order=True, can_delete=True, max_num=30
+)
+
+
+class OverrideForm(ActionForm):
+    until = forms.DateTimeField(
+        label=_("Until"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+
+
+class PreviewForm(forms.Form):
+    at = forms.DateTimeField(
+        label=_("Date and time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    caller = forms.CharField(
+        label=_("Caller"),
+        required=False,
+        max_length=30,
+        help_text=_("Leave empty for a caller who withholds their number."),
+    )
+
+
+class TestCallForm(forms.Form):
+    caller = forms.CharField(label=_("Call as"), required=False, max_length=30)

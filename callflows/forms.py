@@ -1,0 +1,87 @@
+"""Forms of the call-flow asset pages: they parse input; the checks live in assets_services."""
+
+from django import forms
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from callflows import assets_services
+from callflows.models import AudioFile, CallerList, TtsScript
+from portal.models import Language
+from portal.services import ServiceError
+
+
+class AudioUploadForm(forms.Form):
+    label = forms.CharField(label=_("Label"), max_length=100)
+    file = forms.FileField(
+        label=_("MP3 file"), widget=forms.ClearableFileInput(attrs={"accept": ".mp3,audio/mpeg"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        max_bytes, max_seconds = assets_services.audio_limits()
+        self.fields["file"].help_text = _(
+            "MP3 audio, at most %(size)s and %(minutes)s minutes."
+        ) % {"size": filesizeformat(max_bytes), "minutes": f"{max_seconds / 60:g}"}
+
+
+class AudioLabelForm(forms.Form):
+    label = forms.CharField(label=_("Label"), max_length=100)
+
+    @classmethod
+    def for_audio(cls, audio: AudioFile, data=None):
+        return cls(data, initial={"label": audio.label})
+
+
+class TtsScriptForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    # No max_length here: the length that counts is that of the cleaned text (line breaks
+    # become spaces), and clean_text says it in words. The widget bound only stops abuse.
+    text = forms.CharField(
+        label=_("Text"),
+        strip=False,
+        help_text=_(
+            "Read aloud by the carrier; at most 500 characters. Line breaks become spaces."
+        ),
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
+    )
+
+    @classmethod
+    def for_script(cls, script: TtsScript, data=None):
+        initial = {"name": script.name, "language": script.language, "text": script.text}
+        return cls(data, initial=initial)
+
+    def clean_text(self) -> str:
+        try:
+            return assets_services.script_text_clean(self.cleaned_data["text"])
+        except ServiceError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class CallerListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    numbers = forms.CharField(
+        label=_("Numbers"),
+        required=False,
+        help_text=_(
+            "One a line. Japanese numbers as you dial them (090-1234-5678), others with their "
+            "country code (+1 415 555 0123)."
+        ),
+        widget=forms.Textarea(attrs={"rows": 12}),
+    )
+
+    @classmethod
+    def for_list(cls, caller_list: CallerList, data=None):
+        initial = {"name": caller_list.name, "numbers": "\n".join(caller_list.numbers)}
+        return cls(data, initial=initial)
+
+    def clean_numbers(self) -> list[str]:
+        try:
+            return assets_services.caller_numbers_parse(self.cleaned_data["numbers"])
+        except assets_services.CallerNumbersInvalid as error:
+            raise forms.ValidationError(error.messages) from None
+
+
+class ClosedDateForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=100, required=False)

@@ -1,0 +1,277 @@
+"""Caller lists (numbers normalised to E.164, errors by line) and closed dates."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from callflows import services as flow_services
+from callflows.assets_services import CallerNumbersInvalid, caller_numbers_parse
+from callflows.models import CallerList, CallFlow, ClosedDate
+from dins.tests.factories import SubscriptionFactory
+from portal.models import AuditEvent
+from portal.scoping import scopes_disabled, tenant_scope
+
+NEXT_YEAR = timezone.localdate().year + 1
+
+
+def give_flow(subscription, document):
+    with tenant_scope(subscription.tenant):
+        return CallFlow.objects.create(
+            tenant=subscription.tenant, subscription=subscription, document=document
+        )
+
+
+def list_flow(caller_list) -> dict:
+    return {
+        "rules": [
+            {
+                "label": "VIP",
+                "when": {"type": "caller_list", "list": str(caller_list.code)},
+                "then": {"type": "transfer", "number": "+81312345678"},
+            }
+        ],
+        "default": {"type": "voicemail", "greeting": None},
+    }
+
+
+def make_list(tenant, *, name="VIP", numbers=("+819012345678",)) -> CallerList:
+    with tenant_scope(tenant):
+        return CallerList.objects.create(tenant=tenant, name=name, numbers=list(numbers))
+
+
+def audit_actions(tenant) -> list[str]:
+    with tenant_scope(tenant):
+        return list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+
+
+@pytest.fixture
+def invalidated(monkeypatch):
+    tokens: list[str] = []
+    monkeypatch.setattr(flow_services, "flow_invalidate", lambda *, token: tokens.append(token))
+    return tokens
+
+
+# --- Caller lists ---------------------------------------------------------------------------
+
+
+def test_it_normalises_numbers_to_e164_in_order_without_duplicates():
+    text = "090-1234-5678\n\n  +81 3-1234-5678 \n03 1234 5678\n+1 (415) 555-0123\n09012345678\n"
+
+    assert caller_numbers_parse(text) == ["+819012345678", "+81312345678", "+14155550123"]
+
+
+def test_it_reports_every_bad_line_by_its_number():
+    with pytest.raises(CallerNumbersInvalid) as raised:
+        caller_numbers_parse("090-1234-5678\nTanaka\n\n12\n+81 3-1234-5678\n+999 123\n")
+
+    assert [message.split(":")[0] for message in raised.value.messages] == [
+        "Line 2",
+        "Line 4",
+        "Line 6",
+    ]
+    assert "“Tanaka” is not a valid phone number" in raised.value.messages[0]
+
+
+def test_it_saves_a_caller_list_from_the_form(client, personas):
+    client.force_login(personas.staff_a)
+
+    response = client.post(
+        reverse("caller_list_create"), {"name": "VIP", "numbers": "090-1234-5678\n+14155550123"}
+    )
+
+    assert response.status_code == 302
+    with tenant_scope(personas.tenant_a):
+        caller_list = CallerList.objects.get()
+    assert caller_list.numbers == ["+819012345678", "+14155550123"]
+    assert audit_actions(personas.tenant_a) == ["callerlist.create"]
+
+
+def test_it_shows_line_numbered_errors_and_keeps_the_text(client, personas):
+    client.force_login(personas.staff_a)
+
+    response = client.post(
+        reverse("caller_list_create"), {"name": "VIP", "numbers": "090-1234-5678\n0901234\n"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Line 2: “0901234” is not a valid phone number." in page
+    assert "090-1234-5678\n0901234" in page  # what was typed is still there to fix
+    with tenant_scope(personas.tenant_a):
+        assert not CallerList.objects.exists()
+    assert audit_actions(personas.tenant_a) == []
+
+
+def test_it_recompiles_the_flows_of_a_changed_list(
+    client, personas, invalidated, django_capture_on_commit_callbacks
+):
+    caller_list = make_list(personas.tenant_a)
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    give_flow(number, list_flow(caller_list))
+    SubscriptionFactory(tenant=personas.tenant_a)  # a number without a flow: untouched
+    client.force_login(personas.staff_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("caller_list_edit", args=[caller_list.code]),
+            {"name": "VIP", "numbers": "080-9999-0000"},
+        )
+
+    assert response.status_code == 302
+    assert invalidated == [number.action_token]
+    compiled = flow_services.flow_build_for_token(number.action_token)
+    assert compiled["rules"][0]["when"]["numbers"] == ["818099990000"]
+    with tenant_scope(personas.tenant_a):
+        event = AuditEvent.objects.get(action="callerlist.update")
+    assert event.before["numbers"] == ["+819012345678"]
+    assert event.after["numbers"] == ["+818099990000"]
+
+
+def test_it_refuses_to_delete_a_list_in_use_and_names_the_number(client, personas):
+    caller_list = make_list(personas.tenant_a, name="Blocked")
+    give_flow(
+        SubscriptionFactory(tenant=personas.tenant_a, din="815055550000"), list_flow(caller_list)
+    )
+    client.force_login(personas.staff_a)
+
+    response = client.post(reverse("caller_list_delete", args=[caller_list.code]), follow=True)
+
+    assert (
+        "“Blocked” cannot be deleted: the call flow of +815055550000 uses it."
+        in response.content.decode()
+    )
+    with tenant_scope(personas.tenant_a):
+        assert CallerList.objects.filter(pk=caller_list.pk).exists()
+
+
+def test_it_deletes_an_unused_list(client, personas):
+    caller_list = make_list(personas.tenant_a, name="Old")
+    client.force_login(personas.staff_a)
+
+    client.post(reverse("caller_list_delete", args=[caller_list.code]))
+
+    with tenant_scope(personas.tenant_a):
+        assert not CallerList.objects.exists()
+    assert audit_actions(personas.tenant_a) == ["callerlist.delete"]
+
+
+def test_it_lists_caller_lists_with_their_size_and_users(client, personas):
+    caller_list = make_list(personas.tenant_a, numbers=["+819012345678", "+819012345679"])
+    give_flow(
+        SubscriptionFactory(tenant=personas.tenant_a, din="815066660000"), list_flow(caller_list)
+    )
+    make_list(personas.tenant_b, name="Beta secret")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("caller_lists")).content.decode()
+
+    row = page.split('data-list="VIP"')[1].split("</tr>")[0]
+    assert "<td>2</td>" in row and "+815066660000" in row
+    assert "Beta secret" not in page
+    assert reverse("caller_list_create") not in page
+
+
+# --- Closed dates ---------------------------------------------------------------------------
+
+
+def test_it_adds_a_closed_date_and_recompiles_every_flow(
+    client, personas, invalidated, django_capture_on_commit_callbacks
+):
+    with_flows = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(2)]
+    closed_on_holidays = {
+        "rules": [{"label": "Closed", "when": {"type": "holiday"}, "then": {"type": "voicemail"}}],
+        "default": {"type": "voicemail", "greeting": None},
+    }
+    for number in with_flows:
+        give_flow(number, closed_on_holidays)
+    SubscriptionFactory(tenant=personas.tenant_a)  # no flow of its own
+    give_flow(
+        SubscriptionFactory(tenant=personas.tenant_b),
+        {"rules": [], "default": {"type": "voicemail"}},
+    )
+    client.force_login(personas.staff_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("closed_date_add"), {"date": f"{NEXT_YEAR}-08-13", "note": "Obon"}
+        )
+
+    assert response.status_code == 302
+    assert sorted(invalidated) == sorted(number.action_token for number in with_flows)
+    with tenant_scope(personas.tenant_a):
+        closed = ClosedDate.objects.get()
+    assert (closed.date, closed.note) == (datetime.date(NEXT_YEAR, 8, 13), "Obon")
+    assert audit_actions(personas.tenant_a) == ["closeddate.create"]
+    compiled = flow_services.flow_build_for_token(with_flows[0].action_token)
+    assert f"{NEXT_YEAR}-08-13" in compiled["rules"][0]["when"]["dates"]
+
+
+@pytest.mark.parametrize(
+    "date,message",
+    [(f"{NEXT_YEAR}-12-29", "is already a closed date"), ("2001-01-01", "is in the past")],
+)
+def test_it_refuses_a_duplicate_or_past_closed_date(client, personas, date, message):
+    with tenant_scope(personas.tenant_a):
+        ClosedDate.objects.create(
+            tenant=personas.tenant_a, date=datetime.date(NEXT_YEAR, 12, 29), note="Year end"
+        )
+    client.force_login(personas.staff_a)
+
+    response = client.post(reverse("closed_date_add"), {"date": date, "note": "Again"})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    with tenant_scope(personas.tenant_a):
+        assert ClosedDate.objects.count() == 1
+    assert audit_actions(personas.tenant_a) == []
+
+
+def test_it_allows_the_same_date_in_another_company(client, personas):
+    with tenant_scope(personas.tenant_b):
+        ClosedDate.objects.create(tenant=personas.tenant_b, date=datetime.date(NEXT_YEAR, 5, 1))
+    client.force_login(personas.staff_a)
+
+    response = client.post(reverse("closed_date_add"), {"date": f"{NEXT_YEAR}-05-01"})
+
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert ClosedDate.objects.count() == 2
+
+
+def test_it_removes_a_closed_date_and_recompiles_every_flow(
+    client, personas, invalidated, django_capture_on_commit_callbacks
+):
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    give_flow(number, {"rules": [], "default": {"type": "voicemail", "greeting": None}})
+    with tenant_scope(personas.tenant_a):
+        closed = ClosedDate.objects.create(
+            tenant=personas.tenant_a, date=datetime.date(NEXT_YEAR, 1, 2)
+        )
+    client.force_login(personas.staff_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("closed_date_delete", args=[closed.code]))
+
+    with tenant_scope(personas.tenant_a):
+        assert not ClosedDate.objects.exists()
+    assert invalidated == [number.action_token]
+    assert audit_actions(personas.tenant_a) == ["closeddate.delete"]
+
+
+def test_it_shows_closed_dates_to_viewers_without_the_add_form(client, personas):
+    with tenant_scope(personas.tenant_a):
+        ClosedDate.objects.create(
+            tenant=personas.tenant_a, date=datetime.date(NEXT_YEAR, 12, 30), note="Year end"
+        )
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("closed_dates")).content.decode()
+    refused = client.post(reverse("closed_date_add"), {"date": f"{NEXT_YEAR}-12-31"})
+
+    assert "Year end" in page and f'data-date="{NEXT_YEAR}-12-30"' in page
+    assert reverse("closed_date_add") not in page
+    assert refused.status_code == 403
+    with tenant_scope(personas.tenant_a):
+        assert ClosedDate.objects.count() == 1

@@ -1,0 +1,479 @@
+"""The call log pages: filters, pagination, tenancy, the per-day chart, query counts."""
+
+import datetime
+import re
+import zoneinfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from callflows import calllog
+from callflows.models import CallLog
+from dins.models import Status
+from dins.tests.factories import SubscriptionFactory
+from portal.scoping import tenant_scope
+
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+# Noon in Tokyo: "today" is 2026-03-10 there (and in UTC); the chart covers 02-09 … 03-10.
+NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=TOKYO)
+
+
+def log_call(
+    subscription,
+    *,
+    at: datetime.datetime,
+    caller: str = "819012345678",
+    rule: str = "Business hours",
+    source: str = "flow",
+    command: str = "playback|https://portal.example.com/m/x.mp3",
+    latency_us: int = 420,
+) -> CallLog:
+    """One call-log row, as the runtime's buffer would have written it."""
+    with tenant_scope(subscription.tenant):
+        return CallLog.objects.create(
+            tenant=subscription.tenant,
+            subscription=subscription,
+            at=at,
+            caller=caller,
+            recipient=subscription.din,
+            rule=rule,
+            command=command,
+            source=source,
+            latency_us=latency_us,
+            flow_version=3,
+        )
+
+
+def tokyo(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime.datetime:
+    return datetime.datetime(2026, month, day, hour, minute, tzinfo=TOKYO)
+
+
+@pytest.fixture(autouse=True)
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def numbers(personas):
+    """Two numbers of tenant A and one of tenant B."""
+    return {
+        "front": SubscriptionFactory(tenant=personas.tenant_a, label="Front desk"),
+        "sales": SubscriptionFactory(tenant=personas.tenant_a, label="Sales"),
+        "beta": SubscriptionFactory(tenant=personas.tenant_b, label="Beta main"),
+    }
+
+
+def row_times(content: str) -> list[str]:
+    return re.findall(r'<time datetime="([^"]+)"', content)
+
+
+def rows(response) -> int:
+    return response.content.decode().count('<tr class="source-')
+
+
+# --- The tenant's call log -------------------------------------------------------------------
+
+
+def test_it_lists_the_tenants_calls_newest_first_in_the_tenant_time_zone(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(9, 23, 30), caller="", rule="Night")
+    log_call(numbers["sales"], at=tokyo(10, 9, 15), caller="819011112222")
+    client.force_login(personas.viewer_a)
+
+    response = client.get(reverse("call_log"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    # 09:15 Tokyo is 00:15 UTC: shown in the tenant's zone, newest first
+    assert page.index("2026-03-10 09:15:00") < page.index("2026-03-09 23:30:00")
+    assert "+819011112222" in page
+    assert "anonymous" in page
+    assert "Front desk" in page and "Sales" in page
+    assert "Night" in page
+
+
+def test_it_never_shows_another_tenants_calls(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811111")
+    log_call(numbers["beta"], at=tokyo(10, 10), caller="819999999999", rule="Beta rule")
+    client.force_login(personas.owner_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert "+811111" in page
+    assert "819999999999" not in page
+    assert "Beta rule" not in page
+    assert numbers["beta"].e164 not in page
+    # not even by asking for the other tenant's number in the filter
+    other = client.get(reverse("call_log"), {"number": str(numbers["beta"].code)})
+    assert "819999999999" not in other.content.decode()
+    assert "Select a valid choice" in other.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params,expected_callers",
+    [
+        ({}, {"+819011110000", "+819022220000", "anonymous", "+815033330000"}),
+        ({"caller": "+81 90-2222"}, {"+819022220000"}),
+        ({"caller": "0000"}, {"+819011110000", "+819022220000", "+815033330000"}),
+        ({"anonymous": "on"}, {"anonymous"}),
+        ({"rule": "Night"}, {"anonymous", "+815033330000"}),
+        ({"source": "fallback"}, {"+815033330000"}),
+        ({"source": "override"}, {"+819022220000"}),
+        ({"since": "2026-03-10"}, {"+819011110000", "+819022220000"}),
+        ({"until": "2026-03-09"}, {"anonymous", "+815033330000"}),
+        ({"since": "2026-03-09", "until": "2026-03-09"}, {"anonymous", "+815033330000"}),
+    ],
+)
+def test_it_filters_the_calls(client, personas, numbers, params, expected_callers):
+    log_call(numbers["front"], at=tokyo(10, 0, 30), caller="819011110000")
+    log_call(numbers["sales"], at=tokyo(10, 8), caller="819022220000", source="override")
+    log_call(numbers["front"], at=tokyo(9, 23, 30), caller="", rule="Night")
+    # 00:01 on the 9th in Tokyo is still the 8th in UTC
+    log_call(
+        numbers["sales"], at=tokyo(9, 0, 1), caller="815033330000", rule="Night", source="fallback"
+    )
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), params).content.decode()
+
+    shown = set(re.findall(r"<td>(\+\d+)</td>", page))
+    if "anonymous</span></td>" in page:
+        shown.add("anonymous")
+    assert shown == expected_callers
+
+
+def test_it_filters_by_number(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    log_call(numbers["sales"], at=tokyo(10, 10), caller="822")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), {"number": str(numbers["sales"].code)})
+
+    assert "+822" in page.content.decode()
+    assert "+811" not in page.content.decode()
+
+
+def test_it_uses_tenant_days_for_the_date_filter(client, personas, numbers):
+    # 00:30 on the 10th in Tokyo is 15:30 UTC on the 9th: it belongs to the 10th
+    log_call(numbers["front"], at=tokyo(10, 0, 30), caller="8110")
+    log_call(numbers["front"], at=tokyo(9, 23, 30), caller="8109")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), {"since": "2026-03-10", "until": "2026-03-10"})
+
+    assert "+8110" in page.content.decode()
+    assert "+8109" not in page.content.decode()
+
+
+def test_it_explains_a_caller_filter_without_digits(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), {"caller": "abc"}).content.decode()
+
+    assert "Enter digits of a phone number." in page
+
+
+def test_it_finds_nothing_when_the_dates_are_reversed(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), {"since": "2026-03-10", "until": "2026-03-01"})
+
+    assert "The start date is after the end date." in page.content.decode()
+    assert rows(page) == 0
+
+
+def test_it_offers_rules_and_sources_including_fallback_in_the_filters(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), rule="Lunch break")
+    log_call(numbers["beta"], at=tokyo(10, 9), rule="Beta secret rule")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert '<option value="Lunch break">' in page
+    assert "Beta secret rule" not in page
+    assert '<option value="fallback">Fallback</option>' in page
+    assert f'<option value="{numbers["front"].code}">' in page
+    assert str(numbers["beta"].code) not in page
+
+
+def test_it_keeps_a_released_number_in_the_number_filter(client, personas):
+    released = SubscriptionFactory(tenant=personas.tenant_a, status=Status.RELEASED)
+    failed = SubscriptionFactory(tenant=personas.tenant_a, status=Status.FAILED)
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert f"{released.e164} (released)" in page
+    assert str(failed.code) not in page
+
+
+def test_it_paginates_fifty_calls_a_page(client, personas, numbers):
+    for minute in range(55):
+        log_call(numbers["front"], at=tokyo(10, 8, minute), caller=f"8190{minute:04d}")
+    client.force_login(personas.viewer_a)
+
+    first = client.get(reverse("call_log"), {"rule": "Business hours"})
+    second = client.get(reverse("call_log"), {"rule": "Business hours", "page": 2})
+
+    assert rows(first) == 50
+    assert "55 calls" in first.content.decode()
+    assert "Page 1 of 2" in first.content.decode()
+    # the pager keeps the filters
+    assert "?rule=Business+hours&amp;page=2" in first.content.decode()
+    assert rows(second) == 5
+    assert "+81900004" in second.content.decode()  # the oldest five are on page 2
+    assert "+81900054" in first.content.decode()
+
+
+def test_it_answers_htmx_with_the_rows_only(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    response = client.get(reverse("call_log"), {"caller": "811"}, HTTP_HX_REQUEST="true")
+
+    page = response.content.decode()
+    assert "<html" not in page
+    assert "<form" not in page
+    assert "+811" in page
+    assert "call-chart" in page  # the chart follows the filters too
+
+
+def test_it_shortens_long_commands_and_keeps_the_whole_one_in_the_title(client, personas, numbers):
+    command = "playback|https://portal.example.com/m/" + "x" * 100 + ".mp3"
+    log_call(numbers["front"], at=tokyo(10, 9), command=command)
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert f'title="{command}"' in page
+    assert f">{command}<" not in page
+    assert command[:40] in page
+
+
+def test_it_shows_latency_in_milliseconds(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), latency_us=1234)
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert '<td class="numeric">1.23</td>' in page
+
+
+def test_it_escapes_what_callers_and_users_wrote(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), rule="<script>alert(1)</script>")
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_it_sends_anonymous_visitors_to_sign_in(client, personas):
+    response = client.get(reverse("call_log"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_it_lists_in_a_bounded_number_of_queries(
+    client, personas, numbers, django_assert_max_num_queries
+):
+    for minute in range(60):
+        number = numbers["front"] if minute % 2 else numbers["sales"]
+        log_call(number, at=tokyo(10, 8, minute), rule=f"Rule {minute % 5}")
+    client.force_login(personas.viewer_a)
+    client.get(reverse("call_log"))  # session and login caches warm
+
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("call_log"))
+    assert rows(response) == 50
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("call_log"), {"source": "flow", "page": 2})
+    assert rows(response) == 10
+
+
+# --- One number's calls ----------------------------------------------------------------------
+
+
+def test_it_lists_one_numbers_calls(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    log_call(numbers["sales"], at=tokyo(10, 10), caller="822")
+    client.force_login(personas.viewer_a)
+
+    response = client.get(reverse("number_calls", args=[numbers["front"].code]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "+811" in page
+    assert "+822" not in page
+    assert "Calls to " + numbers["front"].e164 in page
+    assert 'name="number"' not in page  # the number is the page's, not a filter
+    # its export link asks for this number only
+    assert f"/calls/export.csv?number={numbers['front'].code}" in page
+
+
+def test_it_filters_one_numbers_calls(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811", source="fallback")
+    log_call(numbers["front"], at=tokyo(10, 10), caller="812")
+    client.force_login(personas.viewer_a)
+
+    response = client.get(
+        reverse("number_calls", args=[numbers["front"].code]), {"source": "fallback"}
+    )
+
+    assert "+811" in response.content.decode()
+    assert "+812" not in response.content.decode()
+
+
+def test_it_answers_404_for_another_tenants_number(client, personas, numbers):
+    log_call(numbers["beta"], at=tokyo(10, 10), caller="819999999999")
+    client.force_login(personas.owner_a)
+
+    response = client.get(reverse("number_calls", args=[numbers["beta"].code]))
+
+    assert response.status_code == 404
+    assert "819999999999" not in response.content.decode()
+
+
+def test_it_lists_one_number_in_a_bounded_number_of_queries(
+    client, personas, numbers, django_assert_max_num_queries
+):
+    for minute in range(60):
+        log_call(numbers["front"], at=tokyo(10, 8, minute))
+    client.force_login(personas.viewer_a)
+    url = reverse("number_calls", args=[numbers["front"].code])
+    client.get(url)
+
+    with django_assert_max_num_queries(8):
+        response = client.get(url)
+    assert rows(response) == 50
+
+
+def test_it_gives_the_last_calls_of_a_number(personas, numbers):
+    for minute in range(12):
+        log_call(numbers["front"], at=tokyo(10, 8, minute), caller=f"81{minute:02d}")
+    log_call(numbers["sales"], at=tokyo(10, 9), caller="8199")
+
+    with tenant_scope(personas.tenant_a):
+        recent = calllog.calls_recent_for_number(subscription=numbers["front"])
+        three = calllog.calls_recent_for_number(subscription=numbers["front"], limit=3)
+
+    assert [c.caller for c in recent] == [f"81{m:02d}" for m in range(11, 1, -1)]
+    assert [c.caller for c in three] == ["8111", "8110", "8109"]
+
+
+def test_it_renders_the_recent_calls_box(client, personas, numbers, rf):
+    from django.template.loader import render_to_string
+
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811", rule="Lunch")
+    with tenant_scope(personas.tenant_a):
+        recent = calllog.calls_recent_for_number(subscription=numbers["front"])
+    html = render_to_string(
+        "callflows/calls/_recent.html",
+        {"recent_calls": recent, "subscription": numbers["front"]},
+    )
+    empty = render_to_string(
+        "callflows/calls/_recent.html", {"recent_calls": [], "subscription": numbers["front"]}
+    )
+
+    assert "+811" in html and "Lunch" in html
+    assert reverse("number_calls", args=[numbers["front"].code]) in html
+    assert "<th>Number</th>" not in html
+    assert "No calls yet." in empty
+
+
+# --- Calls per day ---------------------------------------------------------------------------
+
+
+def test_it_counts_calls_per_tenant_day_across_midnight(personas, numbers):
+    # 23:30 and 00:30 in Tokyo are 14:30 and 15:30 UTC on the same UTC day
+    log_call(numbers["front"], at=tokyo(9, 23, 30))
+    log_call(numbers["front"], at=tokyo(10, 0, 30))
+    log_call(numbers["sales"], at=tokyo(10, 11, 59))
+    log_call(numbers["front"], at=tokyo(9, 0, 0, month=2))  # the first day of the window
+    log_call(numbers["front"], at=tokyo(8, 23, 59, month=2))  # one minute too old
+    log_call(numbers["beta"], at=tokyo(10, 9))  # another tenant's
+
+    with tenant_scope(personas.tenant_a):
+        per_day = calllog.call_counts_per_day()
+
+    assert len(per_day) == 30
+    assert per_day[0].day == datetime.date(2026, 2, 9)
+    assert per_day[-1].day == datetime.date(2026, 3, 10)
+    counts = {d.day: d.count for d in per_day if d.count}
+    assert counts == {
+        datetime.date(2026, 2, 9): 1,
+        datetime.date(2026, 3, 9): 1,
+        datetime.date(2026, 3, 10): 2,
+    }
+    assert sum(d.count for d in per_day) == 4  # every other day is there, as zero
+
+
+def test_it_counts_days_in_another_tenant_time_zone(personas, numbers):
+    personas.tenant_a.timezone = "America/New_York"
+    personas.tenant_a.save(update_fields=["timezone"])
+    # 2026-03-10 12:00 Tokyo is 2026-03-09 23:00 in New York: "today" there is the 9th
+    log_call(numbers["front"], at=tokyo(10, 11))  # 21:00 on the 9th in New York
+    log_call(numbers["front"], at=tokyo(9, 13, 30))  # 00:30 on the 9th in New York
+
+    with tenant_scope(personas.tenant_a):
+        per_day = calllog.call_counts_per_day()
+
+    assert per_day[-1].day == datetime.date(2026, 3, 9)
+    assert per_day[-1].count == 2
+
+
+def test_it_counts_per_day_in_one_query(personas, numbers, django_assert_num_queries):
+    for day in range(1, 11):
+        log_call(numbers["front"], at=tokyo(day, 10))
+
+    with tenant_scope(personas.tenant_a), django_assert_num_queries(1):
+        per_day = calllog.call_counts_per_day()
+
+    assert sum(d.count for d in per_day) == 10
+
+
+def test_it_draws_the_chart_with_a_titled_bar_per_day(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(9, 23, 30))
+    log_call(numbers["front"], at=tokyo(10, 0, 30))
+    log_call(numbers["front"], at=tokyo(10, 1, 30))
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count('<g class="chart-day"') == 30
+    assert "<title>2026-03-10: 2 calls</title>" in svg
+    assert "<title>2026-03-09: 1 call</title>" in svg
+    assert "<title>2026-02-09: 0 calls</title>" in svg
+    assert 'data-day="2026-03-10" data-count="2"' in svg
+    assert "style=" not in svg  # CSP: no inline styles
+    assert "<script>" not in page  # CSP: no inline script either
+    # the busiest day is full height, the others in proportion
+    assert re.search(
+        r'<rect class="chart-bar" x="[\d.]+" y="0.0" width="[\d.]+" height="120.0"', svg
+    )
+    assert re.search(r'<rect class="chart-bar" x="[\d.]+" y="60.0" [^>]*height="60.0"', svg)
+
+
+def test_it_draws_the_chart_for_the_filtered_calls(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), source="fallback")
+    log_call(numbers["front"], at=tokyo(10, 10))
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log"), {"source": "fallback"}).content.decode()
+
+    assert "<title>2026-03-10: 1 call</title>" in page
+
+
+def test_it_draws_an_empty_chart_without_dividing_by_zero(client, personas):
+    client.force_login(personas.viewer_a)
+
+    page = client.get(reverse("call_log")).content.decode()
+
+    assert page.count('height="0"') == 30
+    assert "No calls match." in page
