@@ -377,6 +377,20 @@ def wrk(server: Server, path: str, lua: Path, tokens_file: Path, *, connections,
     return result
 
 
+def cold_start(server, lua, tokens_file, args) -> None:
+    """Fresh processes fetch each number's flow from the shared cache once: load them all."""
+    if args.server_warmup:
+        r = wrk(
+            server,
+            "/a/",
+            lua,
+            tokens_file,
+            connections=args.connections,
+            seconds=args.server_warmup,
+        )
+        print(f"{server.name}: cold start, first {args.server_warmup} s: {r['rps']:.0f} req/s")
+
+
 def measure(server, target, lua, tokens_file, args) -> dict:
     path = PATHS[target]
     wrk(server, path, lua, tokens_file, connections=args.connections, seconds=args.warmup)
@@ -407,6 +421,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds before each measurement")
+    parser.add_argument(
+        "--server-warmup",
+        type=int,
+        default=20,
+        help="seconds of action-URL load after each server start, so that every process holds "
+        "the flows in memory as a long-running one does (its req/s is printed: the cold start)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="measured runs per cell (median)")
     parser.add_argument("--serial-duration", type=int, default=5, help="seconds at 1 connection")
     parser.add_argument("--sample", type=int, default=200, help="numbers verified before timing")
@@ -472,12 +493,14 @@ def main() -> None:
         try:
             kinds = verify(server, numbers, args.sample)
             print(f"{name}: verified {args.sample} numbers x 3 callers, answers: {kinds}")
+            cold_start(server, lua, tokens_file, args)
             for target in ("constant", "lookup", "action"):
                 results[name, target] = measure(server, target, lua, tokens_file, args)
         finally:
             server.stop()
         server = Server(name, {**env, "BENCH_CALL_LOG_DISABLED": "true"}, work / f"{name}.log")
         try:
+            cold_start(server, lua, tokens_file, args)
             results[name, "action-nolog"] = measure(server, "action", lua, tokens_file, args)
         finally:
             server.stop()

@@ -6,7 +6,7 @@ from callflows import asset_views, views
 
 urlpatterns = [
     path("a/<str:token>/", views.action_url, name="action_url"),
-    # Xoxzo plays MP3s only from paths of [A-Za-z0-9_/-] ending in .mp3 (XOXZO.md); the view
+    # Xoxzo plays MP3s only from paths of [A-Za-z0-9_/-] ending in .mp3 (documented); the view
     # checks the id's shape before any query. Nothing else under media/ is routed.
     path("media/audio/<str:public_id>.mp3", asset_views.audio_public, name="audio_public"),
 ]

@@ -1,6 +1,6 @@
 """The portal's side of the carrier's grammar: turning actions into one answer line.
 
-This is the only place that knows how Xoxzo reads an action-URL answer (XOXZO.md): one line,
+This is the only place that knows how Xoxzo reads an action-URL answer: one line,
 a command and space-separated arguments, text in double quotes, E.164 numbers with "+", MP3
 URLs whose path holds only ``[A-Za-z0-9_/-]``. Its inverse is the sandbox's strict parser
 (``sandbox.grammar.parse``); a property test holds the two together.

@@ -3,7 +3,10 @@
 Layers, fastest first (DESIGN-NOTES.md §3):
 
 1. this process's memory: served with no I/O at all for ``STALE_SECONDS`` after it was last
-   checked (the documented staleness window: a flow change reaches every process within it);
+   checked (the documented staleness window: a flow change reaches every process within it).
+   A background thread re-checks every entry's stamp in one batch (``MGET``) each
+   ``REFRESH_SECONDS``, so a busy process serves from memory instead of paying one shared-cache
+   round trip per call on each number it has not seen for ``STALE_SECONDS``;
 2. the shared ``flows`` cache (Redis in production): one GET of the token's version stamp
    revalidates the memory copy; a changed stamp brings the compiled flow from there;
 3. the database: ``callflows.services.flow_build_for_token`` builds and stores it.
@@ -33,6 +36,7 @@ from portal.scoping import scopes_disabled
 logger = logging.getLogger(__name__)
 
 STALE_SECONDS = 2.0
+REFRESH_SECONDS = 1.5  # < STALE_SECONDS, so the batch lands before an entry goes stale
 NEGATIVE = None  # a token known to answer nothing
 
 
@@ -105,7 +109,61 @@ def compiled_for(token: str) -> tuple[dict | None, str]:
         return {"fallback": True}, "fallback"
     with _memory_lock:
         _memory[token] = fresh
+    if settings.CALL_LOG_BACKGROUND_FLUSH:  # the process's background threads (not in tests)
+        _refresher.ensure_thread()
     return fresh.compiled, "shared"
+
+
+def refresh_memory() -> int:
+    """Re-check the stamps of every entry in memory in one shared-cache round trip.
+
+    An entry whose stamp is unchanged counts as checked at the moment the batch was sent; any
+    other is left to age out and be revalidated by its next call, exactly as without this.
+    Returns how many entries were confirmed.
+    """
+    from callflows import services
+
+    entries = list(_memory.items())
+    if not entries:
+        return 0
+    sent_at = time.monotonic()
+    keys = [services.stamp_key(token) for token, _ in entries]
+    stamps = services.flow_cache().get_many(keys)
+    confirmed = 0
+    for key, (_token, entry) in zip(keys, entries, strict=True):
+        stamp = stamps.get(key)
+        if stamp is not None and stamp == entry.stamp and entry.checked_at < sent_at:
+            entry.checked_at = sent_at
+            confirmed += 1
+    return confirmed
+
+
+class _Refresher:
+    """The daemon thread behind ``refresh_memory`` (one per process, started on first use)."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="flow-refresher", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(REFRESH_SECONDS)
+            try:
+                refresh_memory()
+            except Exception as error:  # the request path revalidates on its own meanwhile
+                logger.warning("action URL: flow refresh failed (%s)", type(error).__name__)
+
+
+_refresher = _Refresher()
 
 
 def answer(token: str, caller: str | None, recipient: str | None) -> Answer | None:

@@ -24,7 +24,7 @@ class PrefixChoice:
     prefix: str  # with the country code, as the carrier's search wants it
 
 
-# Business words for what the carrier calls prefixes (XOXZO.md: 03 numbers are withdrawn).
+# Business words for what the carrier calls prefixes (Xoxzo: 03 numbers are withdrawn).
 PREFIX_CHOICES = [
     PrefixChoice("jp-050", _("050 IP phone (Japan)"), "JP", "8150"),
     PrefixChoice("jp-0120", _("0120 toll-free (Japan)"), "JP", "81120"),

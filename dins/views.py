@@ -122,10 +122,18 @@ def number_detail(request, subscription_code):
             # The state moved on (e.g. pending → active): reload so every control fits it.
             response["HX-Refresh"] = "true"
         return response
+    from callflows.calllog import calls_recent_for_number
+
     form = NumberEditForm(
         initial={"label": subscription.label, "description": subscription.description}
     )
-    return render(request, "dins/detail.html", _number_context(request, subscription, form=form))
+    context = _number_context(
+        request,
+        subscription,
+        form=form,
+        recent_calls=calls_recent_for_number(subscription=subscription),
+    )
+    return render(request, "dins/detail.html", context)
 
 
 @require_POST

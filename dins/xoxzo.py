@@ -1,4 +1,4 @@
-"""The portal's client for Xoxzo's Dial-In-Numbers and voice API (contract: XOXZO.md).
+"""The portal's client for Xoxzo's Dial-In-Numbers and voice API.
 
 Only ``dins`` services call this module. It speaks HTTP Basic ``SID:AUTH_TOKEN`` with
 form-encoded bodies, reads its settings at call time (tests point ``XOXZO_API_URL`` at the

@@ -274,7 +274,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TRIAL_RELEASE_MARGIN_MINUTES = env.int("TRIAL_RELEASE_MARGIN_MINUTES", default=30)
 # Reminders to owners and admins, in minutes before the deadline; each goes once.
 TRIAL_REMINDER_MINUTES = env.list("TRIAL_REMINDER_MINUTES", cast=int, default=[360, 60])
-# Xoxzo's "discounted 24 hours price" is not published (XOXZO.md): shown as this fraction of
+# Xoxzo's "discounted 24 hours price" is not published: shown as this fraction of
 # the monthly cost. Keep it equal to what your Xoxzo contract says.
 TRIAL_PRICE_RATIO = env.float("TRIAL_PRICE_RATIO", default=0.05)
 # A release task that has not finished after this long (worker died) is enqueued again.
@@ -357,7 +357,7 @@ XOXZO_AUTH_TOKEN = env.str(
 )
 if IS_PRODUCTION and not (XOXZO_SID and XOXZO_AUTH_TOKEN):
     raise ImproperlyConfigured("DEPLOYMENT=production needs XOXZO_SID and XOXZO_AUTH_TOKEN.")
-# Xoxzo does not publish the name of its JP local-caller-ID option (see XOXZO.md): configurable.
+# Xoxzo does not publish the name of its JP local-caller-ID option: configurable.
 XOXZO_LOCAL_CALLER_ID_PARAM = env.str("XOXZO_LOCAL_CALLER_ID_PARAM", default="local_caller_id")
 XOXZO_CONNECT_TIMEOUT = env.float("XOXZO_CONNECT_TIMEOUT", default=3.05)
 XOXZO_READ_TIMEOUT = env.float("XOXZO_READ_TIMEOUT", default=10.0)

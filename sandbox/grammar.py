@@ -6,7 +6,7 @@ property test (``sandbox/tests/test_grammar.py``) holds ``parse(render(command))
 and ``render(parse(line)) == line``: every command has exactly one textual form.
 
 Xoxzo documents the answer only loosely ("one line: a command and space-separated arguments",
-see /work/shared/XOXZO.md). The sandbox is deliberately STRICTER than the carrier can be
+see its API documentation). The sandbox is deliberately STRICTER than the carrier can be
 assumed to be, so that a sloppy renderer is caught here and not by a lost call in production.
 
 The grammar (ABNF-ish; SP is exactly one U+0020 space; nothing else separates tokens)::

@@ -9,7 +9,7 @@ voicemail produces a small generated recording. Nothing is persisted here: the r
 store or print. No Django, no models: this module only needs a way to find a DIN's action URL,
 passed in as ``lookup_action_url``.
 
-Choices where Xoxzo documents nothing (see /work/shared/XOXZO.md), each kept in one place:
+Choices where Xoxzo documents nothing (see its API documentation), each kept in one place:
 
 - the action URL has ``timeout`` seconds (default 5) for connecting, for each read and for the
   whole answer; redirects are not followed (a 3xx is a failed call);
@@ -412,7 +412,7 @@ class _Call:
             "transfer", f"to sandbox DIN {number}, following its action URL", True, step_started
         )
         # The next action URL sees the DIN written the way the dialled one was (Xoxzo's format
-        # for numbers in the query is undocumented; see XOXZO.md).
+        # for numbers in the query is undocumented by Xoxzo).
         next_din = number if self.recipient.startswith("+") else digits
         self.dins.append(next_din)
         self.leg += 1

@@ -1,7 +1,7 @@
 """The sandbox's number inventory: deterministic, so every install offers the same numbers.
 
 Prices are credits (1 credit = 1 JPY). The 050 price is the one Xoxzo's docs show; the
-toll-free and foreign prices are our choice, toll-free deliberately dearer (XOXZO.md).
+toll-free and foreign prices are our choice, toll-free deliberately dearer.
 """
 
 import base64

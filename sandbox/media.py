@@ -1,6 +1,6 @@
 """MP3 greetings as the sandbox carrier fetches and checks them before "playing" them.
 
-Xoxzo only says an MP3 must be publicly reachable (see /work/shared/XOXZO.md); a customer finds
+Xoxzo only says an MP3 must be publicly reachable (see its API documentation); a customer finds
 out about a broken file when a caller hears silence. The sandbox is stricter than a forgiving
 player so the portal can warn early: the bytes must really be MPEG-1/2/2.5 Layer III audio.
 

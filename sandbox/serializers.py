@@ -1,4 +1,4 @@
-"""The JSON shapes of the sandbox API, as Xoxzo documents them (XOXZO.md)."""
+"""The JSON shapes of the sandbox API, as Xoxzo documents them."""
 
 from decimal import Decimal
 

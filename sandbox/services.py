@@ -1,6 +1,6 @@
 """Write-side operations of the sandbox carrier: accounts, billing, subscriptions, calls.
 
-Billing follows Xoxzo (XOXZO.md): the first 30 days are charged at subscription; a number
+Billing follows Xoxzo's published rules: the first 30 days are charged at subscription; a number
 released within 24 hours of subscribing only costs the "discounted 24 hours price", which
 Xoxzo does not publish. Our choice: ``SANDBOX_TRIAL_PRICE_RATIO`` times the monthly cost, so the
 release refunds the rest. Renewals every 30 days are not simulated. Outbound calls need at least
@@ -692,7 +692,7 @@ def _run_incoming_call(
             action_url=subscription.action_url,
             caller=caller,
             # Xoxzo lists DINs as E.164 digits without "+" and sends them so (our choice: the
-            # query format is undocumented, XOXZO.md); the portal accepts both forms.
+            # query format is undocumented); the portal accepts both forms.
             recipient=subscription.din.din,
             lookup_action_url=action_urls.get,
             http=http,

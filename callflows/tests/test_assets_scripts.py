@@ -265,3 +265,27 @@ def test_it_says_preview_unavailable_when_espeak_hangs(client, personas, monkeyp
 
     assert listen.status_code == 503
     assert "took longer than 10 seconds" in listen.content.decode()
+
+
+@needs_espeak
+def test_it_drops_a_cached_preview_nobody_speaks_any_more(
+    client, personas, django_capture_on_commit_callbacks
+):
+    script = make_script(personas.tenant_a, language="en", text="Soon replaced 77.")
+    make_script(personas.tenant_b, language="en", text="Shared words 78.")
+    shared = make_script(personas.tenant_a, language="en", text="Shared words 78.")
+    client.force_login(personas.staff_a)
+    for each in (script, shared):
+        assert client.get(reverse("script_listen", args=[each.code])).status_code == 200
+    replaced = assets_services.script_preview_path(language="en", text="Soon replaced 77.")
+    kept = assets_services.script_preview_path(language="en", text="Shared words 78.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for each in (script, shared):
+            client.post(
+                reverse("script_edit", args=[each.code]),
+                {"name": "Welcome", "language": "en", "text": "Something new 79."},
+            )
+
+    assert not replaced.exists()
+    assert kept.exists()  # tenant B's script still speaks these words

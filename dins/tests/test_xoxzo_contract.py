@@ -1,6 +1,6 @@
 """Contract tests: the portal's Xoxzo client against the sandbox carrier, over real HTTP.
 
-Every endpoint of XOXZO.md, its success and failure statuses and its error bodies. Where the
+Every endpoint of Xoxzo's API, its success and failure statuses and its error bodies. Where the
 client cannot produce a request (an unknown query parameter, no credentials), plain
 ``requests`` calls the live sandbox directly.
 """
