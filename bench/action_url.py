@@ -263,6 +263,18 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
     return [(s.action_token, s.din) for s in subscriptions]
 
 
+def reuse() -> list[tuple[str, str]]:
+    from dins.models import Subscription
+    from portal.scoping import scopes_disabled
+
+    with scopes_disabled():
+        rows = Subscription.objects.filter(din_uid__startswith="BENCH").order_by("pk")
+        numbers = list(rows.values_list("action_token", "din"))
+    if not numbers:
+        sys.exit("--reuse: the benchmark database holds no numbers; run once without it")
+    return numbers
+
+
 def warm_shared_cache(tokens: list[str]) -> float:
     """Build every compiled flow into the shared cache, as a running portal has them."""
     from callflows import runtime
@@ -430,6 +442,9 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=1, help="measured runs per cell (median)")
     parser.add_argument("--serial-duration", type=int, default=5, help="seconds at 1 connection")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the numbers of the previous run's database"
+    )
     parser.add_argument("--sample", type=int, default=200, help="numbers verified before timing")
     args = parser.parse_args()
 
@@ -440,7 +455,8 @@ def main() -> None:
             sys.exit(f"{name} is not installed in {VENV_BIN}: pip install -r requirements-dev.txt")
 
     url = _bench_database_url()
-    _prepare_database(url)
+    if not args.reuse:
+        _prepare_database(url)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -462,7 +478,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    numbers = fill(args.numbers, args.tenants)
+    numbers = reuse() if args.reuse else fill(args.numbers, args.tenants)
     filled = time.perf_counter() - started
     built = warm_shared_cache([token for token, _ in numbers])
     connection.close()

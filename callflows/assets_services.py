@@ -545,11 +545,8 @@ def caller_numbers_parse(text: str) -> list[str]:
             parsed = None
         if parsed is None or not phonenumbers.is_valid_number(parsed):
             errors.append(
-                _(
-                    "Line %(line)d: “%(entry)s” is not a valid phone number. Write Japanese "
-                    "numbers like 090-1234-5678 and others with their country code, like "
-                    "+1 415 555 0123."
-                )
+                # The form's help text explains the accepted formats once, not on every line.
+                _("Line %(line)d: “%(entry)s” is not a valid phone number.")
                 % {"line": line_number, "entry": shown}
             )
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 
 from django.utils.translation import gettext as _
@@ -109,3 +110,20 @@ def flow_preview(subscription: Subscription, *, at: datetime, caller: str) -> An
         override=override,
     )
     return evaluate(compiled, at, caller)
+
+
+_PUBLIC_AUDIO = re.compile(r"/media/audio/([A-Za-z0-9_-]+)\.mp3")
+_SAY = re.compile(r'say (ja|en) "((?:[^"\\]|\\.)*)"')
+
+
+def preview_media(answer: Answer) -> dict:
+    """The MP3 or script an answer line plays, so the preview can be listened to."""
+    media = {"audio": None, "script": None}
+    audio = _PUBLIC_AUDIO.search(answer.command)
+    if audio:
+        media["audio"] = AudioFile.objects.filter(public_id=audio[1]).first()
+    said = _SAY.search(answer.command)
+    if said:
+        text = re.sub(r"\\(.)", r"\1", said[2])  # undo the renderer's \" and \\
+        media["script"] = TtsScript.objects.filter(language=said[1], text=text).first()
+    return media

@@ -188,7 +188,8 @@ def flow_preview(request, subscription_code):
         preview = flow_selectors.flow_preview(
             subscription, at=form.cleaned_data["at"], caller=form.cleaned_data["caller"]
         )
-    return _page(request, subscription, preview_form=form, preview=preview)
+    media = flow_selectors.preview_media(preview) if preview else {}
+    return _page(request, subscription, preview_form=form, preview=preview, media=media)
 
 
 @require_POST

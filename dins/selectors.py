@@ -12,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from dins import xoxzo
 from dins.models import LIVE_STATUSES, Status, Subscription
 from dins.services import trial_price_for
-from portal.models import Membership, Role
 from portal.scoping import scopes_disabled
 
 
@@ -80,15 +79,6 @@ def next_renewal(subscription: Subscription, *, now: datetime | None = None) -> 
     cycle = timedelta(days=settings.RENEWAL_DAYS)
     elapsed = now - subscription.carrier_accepted_at
     return subscription.carrier_accepted_at + cycle * (elapsed // cycle + 1)
-
-
-def notification_recipients() -> list[tuple[str, str]]:
-    """(e-mail, language) of the active tenant's owners and admins."""
-    return list(
-        Membership.objects.filter(role__in=[Role.OWNER, Role.ADMIN])
-        .order_by("user__email")
-        .values_list("user__email", "user__language")
-    )
 
 
 def numbers_figures() -> dict:

@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from dins import xoxzo
 from dins.models import LIVE_STATUSES, CarrierOrphan, Status, Subscription, TrialReminder
-from portal.models import User
+from portal.alerts import alert_raise
+from portal.models import AlertKind, User
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -74,7 +75,12 @@ def subscription_request(*, din_uid: str, is_trial: bool, by: User, request=None
     existing = Subscription.objects.filter(din_uid=din_uid, status__in=LIVE_STATUSES).first()
     if existing is not None:
         return existing
-    offer = next((d for d in xoxzo.get_client().search_dins() if d.din_uid == din_uid), None)
+    try:
+        offers = xoxzo.get_client().search_dins()
+    except xoxzo.XoxzoAuthError as error:
+        _credentials_rejected(error, operation="search")
+        raise
+    offer = next((d for d in offers if d.din_uid == din_uid), None)
     if offer is None:
         raise ServiceError(_("This number is no longer available. Search again."))
     try:
@@ -117,12 +123,30 @@ def _stop_answering(token: str) -> None:
     transaction.on_commit(lambda: flow_invalidate(token=token))
 
 
-def _fail(subscription: Subscription, reason: str) -> None:
+def _credentials_rejected(
+    error: xoxzo.XoxzoError, *, operation: str, subscription: Subscription | None = None
+) -> None:
+    """Alert the tenant that the carrier refused the portal's credentials (HTTP 401)."""
+    logger.error("carrier credentials rejected during %s: %s", operation, error)
+    alert_raise(
+        kind=AlertKind.CARRIER_CREDENTIALS,
+        subscription=subscription,
+        context={"operation": operation, "error": str(error)[:300]},
+    )
+
+
+def _fail(
+    subscription: Subscription, reason: str, *, kind: str = AlertKind.SUBSCRIPTION_FAILED
+) -> None:
     changed = Subscription.objects.filter(
         pk=subscription.pk, status__in=[Status.PENDING, Status.UNKNOWN]
     ).update(status=Status.FAILED, failure_reason=reason[:300], updated_at=timezone.now())
     if changed:
         audit_record(action="subscription.fail", obj=subscription, after={"reason": reason})
+        # One alert for one failure: a 401 says so in the credentials alert's own words.
+        alert_raise(
+            kind=kind, subscription=subscription, context={"operation": "subscribe", "reason": reason}
+        )
 
 
 def subscription_subscribe(*, subscription_id: int) -> None:
@@ -144,7 +168,9 @@ def subscription_subscribe(*, subscription_id: int) -> None:
         _fail(subscription, " ".join(" ".join(m) for m in error.errors.values()) or str(error))
         return
     except xoxzo.XoxzoAuthError:
-        _fail(subscription, "credentials rejected (HTTP 401)")
+        _fail(
+            subscription, "credentials rejected (HTTP 401)", kind=AlertKind.CARRIER_CREDENTIALS
+        )
         return
     except xoxzo.XoxzoError as error:
         if not error.outcome_unknown:
@@ -196,6 +222,9 @@ def subscription_push_action_url(*, subscription_id: int) -> None:
     except xoxzo.XoxzoNotFound:
         _flag_missing(subscription)
         return
+    except xoxzo.XoxzoAuthError as error:
+        _credentials_rejected(error, operation="action_url", subscription=subscription)
+        raise
     Subscription.objects.filter(pk=subscription.pk).update(action_url_pushed=url)
 
 
@@ -295,7 +324,7 @@ def subscription_release(*, subscription_id: int) -> bool:
     Transient carrier errors propagate so the task retries with backoff; the sweep re-drives
     the release after its lease if the task gives up, until the number is released.
     """
-    from dins.tasks import send_number_email
+    from dins.tasks import TRANSIENT_CARRIER_ERRORS
 
     subscription = Subscription.objects.filter(pk=subscription_id, status=Status.RELEASING).first()
     if subscription is None:
@@ -310,6 +339,16 @@ def subscription_release(*, subscription_id: int) -> bool:
         pass  # released already (an earlier attempt's answer was lost, or by hand)
     except xoxzo.XoxzoError as error:
         Subscription.objects.filter(pk=subscription.pk).update(release_error=str(error)[:300])
+        # Transient errors are retried quietly (the overdue alert covers a carrier that stays
+        # down); anything else will not go away by retrying, so people are told now.
+        if isinstance(error, xoxzo.XoxzoAuthError):
+            _credentials_rejected(error, operation="release", subscription=subscription)
+        elif not isinstance(error, TRANSIENT_CARRIER_ERRORS):
+            alert_raise(
+                kind=AlertKind.RELEASE_FAILED,
+                subscription=subscription,
+                context={"reason": str(error)[:300]},
+            )
         raise
     changed = Subscription.objects.filter(pk=subscription.pk, status=Status.RELEASING).update(
         status=Status.RELEASED, released_at=timezone.now(), release_error="", updated_at=now
@@ -326,10 +365,10 @@ def subscription_release(*, subscription_id: int) -> bool:
         after={"status": Status.RELEASED, "automatic": automatic},
     )
     if automatic:
-        transaction.on_commit(
-            lambda: send_number_email.delay(
-                subscription_id=subscription.pk, kind="released", tenant_id=subscription.tenant_id
-            )
+        alert_raise(
+            kind=AlertKind.TRIAL_RELEASED,
+            subscription=subscription,
+            context={"saved": str(subscription.monthly_cost - subscription.trial_price)},
         )
     return True
 
@@ -421,37 +460,29 @@ def _alert_overdue(now: datetime) -> list[int]:
     The claim above already moved every due trial to "releasing", so only releasing rows can
     be overdue; the partial index ``subscription_releasing`` keeps this query small.
     """
-    from dins.tasks import send_number_email
-
     late = list(
         Subscription.objects.filter(
             status=Status.RELEASING,
             is_trial=True,
             trial_deadline__lte=now,
             overdue_alerted_at__isnull=True,
-        ).values_list("id", "tenant_id")
+        ).select_related("tenant")
     )
     if late:
-        Subscription.objects.filter(pk__in=[pk for pk, _t in late]).update(overdue_alerted_at=now)
-    for pk, tenant_id in late:
-        transaction.on_commit(
-            lambda pk=pk, tenant_id=tenant_id: send_number_email.delay(
-                subscription_id=pk, kind="overdue", tenant_id=tenant_id
-            )
-        )
-    return [pk for pk, _tenant in late]
+        Subscription.objects.filter(pk__in=[s.pk for s in late]).update(overdue_alerted_at=now)
+    for subscription in late:
+        alert_raise(kind=AlertKind.TRIAL_OVERDUE, subscription=subscription)
+    return [s.pk for s in late]
 
 
 def _send_reminders(now: datetime) -> list[tuple[int, int]]:
-    """Remind owners and admins before a trial's deadline; each reminder goes once.
+    """Remind the alert recipients before a trial's deadline; each reminder goes once.
 
     Per reminder point, one query finds running trials inside its window that have no
     reminder row for it yet (a range on the indexed ``release_at``). When several points
     passed at once (the scheduler was down), only the nearest is e-mailed; the earlier ones
     are recorded as passed.
     """
-    from dins.tasks import send_number_email
-
     margin = timedelta(minutes=settings.TRIAL_RELEASE_MARGIN_MINUTES)
     fresh: dict[int, tuple[int, list[int]]] = {}
     for minutes in sorted(settings.TRIAL_REMINDER_MINUTES):
@@ -478,13 +509,14 @@ def _send_reminders(now: datetime) -> list[tuple[int, int]]:
             ignore_conflicts=True,  # belt and braces: sweeps are serialised by _sweep_lock
         )
     sent = []
-    for pk, (tenant_id, offsets) in fresh.items():
+    subscriptions = Subscription.objects.select_related("tenant").in_bulk(list(fresh))
+    for pk, (_tenant_id, offsets) in fresh.items():
         nearest = min(offsets)
         sent.append((pk, nearest))
-        transaction.on_commit(
-            lambda pk=pk, tenant_id=tenant_id, nearest=nearest: send_number_email.delay(
-                subscription_id=pk, kind="reminder", minutes_before=nearest, tenant_id=tenant_id
-            )
+        alert_raise(
+            kind=AlertKind.TRIAL_REMINDER,
+            subscription=subscriptions[pk],
+            context={"minutes_before": nearest, "hours_before": nearest // 60},
         )
     return sent
 

@@ -7,9 +7,8 @@ reconciliation. Every task is idempotent: a redelivered one finds its row moved 
 
 from celery import shared_task
 
-from dins import emails, services
+from dins import services
 from dins.xoxzo import XoxzoRateLimited, XoxzoUnavailable
-from portal.tasks import TRANSIENT_MAIL_ERRORS
 from portal.tasks_base import TenantTask
 
 TRANSIENT_CARRIER_ERRORS = (XoxzoUnavailable, XoxzoRateLimited)
@@ -69,22 +68,6 @@ def reconcile() -> dict:
 
 
 @shared_task(
-    name="dins.send_number_email",
-    base=TenantTask,
-    autoretry_for=TRANSIENT_MAIL_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=30 * 60,
-    max_retries=8,
-)
-def send_number_email(
-    *, tenant_id: int, subscription_id: int, kind: str, minutes_before: int | None = None
-) -> None:
-    emails.number_email_send(
-        subscription_id=subscription_id, kind=kind, minutes_before=minutes_before
-    )
-
-
-@shared_task(
     name="dins.demo_numbers",
     base=TenantTask,
     autoretry_for=TRANSIENT_CARRIER_ERRORS,
@@ -96,3 +79,56 @@ def demo_numbers(*, tenant_id: int) -> int:
     from dins.demo import demo_numbers_subscribe
 
     return demo_numbers_subscribe()
+
+
+# --- Outbound calls ---------------------------------------------------------------------------
+
+PLACE_CALL_MAX_RETRIES = 5
+
+
+@shared_task(name="dins.place_call", base=TenantTask, bind=True, max_retries=PLACE_CALL_MAX_RETRIES)
+def place_call(self, *, tenant_id: int, call_id: int) -> None:
+    """Place one outbound call. Retried only when the carrier provably did not get it.
+
+    ``outbound_call_place`` raises only errors that prove the call was not sent (connection
+    refused, 503, 429) and has put the row back in "queued"; every outcome after which the call
+    may exist is settled without placing it again (see ``dins.outbound``). No ``autoretry_for``:
+    the retry decision stays here, visible.
+    """
+    from dins import outbound
+
+    try:
+        outbound.outbound_call_place(call_id=call_id)
+    except TRANSIENT_CARRIER_ERRORS as error:
+        if self.request.retries >= self.max_retries:
+            outbound.outbound_call_give_up(call_id=call_id, reason=str(error))
+            return
+        raise self.retry(exc=error, countdown=min(5 * 2**self.request.retries, 60)) from None
+
+
+@shared_task(
+    name="dins.poll_call",
+    base=TenantTask,
+    autoretry_for=TRANSIENT_CARRIER_ERRORS,
+    retry_backoff=10,
+    retry_backoff_max=60,
+    max_retries=3,
+)
+def poll_call(*, tenant_id: int, call_id: int) -> bool:
+    # Safe to retry: the call-status API only reads.
+    from dins import outbound
+
+    return outbound.outbound_call_poll(call_id=call_id)
+
+
+@shared_task(name="dins.poll_calls")
+def poll_calls() -> dict:
+    from dins import outbound
+
+    result = outbound.outbound_calls_poll_due()
+    return {
+        "polled": len(result.polled),
+        "unknown": len(result.unknown),
+        "expired": len(result.expired),
+        "given_up": len(result.given_up),
+    }

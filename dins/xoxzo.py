@@ -530,3 +530,11 @@ def close_client() -> None:
     """
     if _client is not None:
         _client.close()
+
+
+def call_status_from_callback(data: dict) -> CallStatus:
+    """The final status Xoxzo POSTs to a call's ``callbackurl``: the call-status fields, form-encoded.
+
+    Raises ``XoxzoBadResponse`` when the body does not parse, like a bad call-status answer.
+    """
+    return _call_status_from({key: value for key, value in data.items() if value != ""})

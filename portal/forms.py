@@ -88,3 +88,49 @@ class AuditFilterForm(forms.Form):
         self.fields["action"].choices = everything + [(a, a) for a in facets["actions"]]
         self.fields["object_type"].choices = everything + [(t, t) for t in facets["object_types"]]
         self.fields["actor"].choices = everything + [(str(m.code), str(m.user)) for m in members]
+
+
+class NotificationSettingForm(forms.ModelForm):
+    """Who receives the company's alerts by e-mail, and in which language."""
+
+    MAX_EXTRA_ADDRESSES = 20
+
+    class Meta:
+        from portal.models import NotificationSetting
+
+        model = NotificationSetting
+        fields = ["notify_owners", "notify_admins", "notify_staff", "extra_addresses", "language"]
+        labels = {
+            "notify_owners": _("Owners"),
+            "notify_admins": _("Admins"),
+            "notify_staff": _("Staff"),
+            "extra_addresses": _("Extra addresses"),
+            "language": _("Language of the e-mails"),
+        }
+        help_texts = {
+            "extra_addresses": _(
+                "One e-mail address a line, e.g. a shared mailbox; written in the company's "
+                "language unless a language is chosen below."
+            ),
+        }
+        widgets = {"extra_addresses": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_extra_addresses(self):
+        lines = [
+            line.strip().lower()
+            for line in self.cleaned_data["extra_addresses"].splitlines()
+            if line.strip()
+        ]
+        validate = forms.EmailField().clean
+        for line in lines:
+            try:
+                validate(line)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    _("%(address)s is not an e-mail address.") % {"address": line}
+                ) from None
+        if len(lines) > self.MAX_EXTRA_ADDRESSES:
+            raise forms.ValidationError(
+                _("At most %(count)d extra addresses.") % {"count": self.MAX_EXTRA_ADDRESSES}
+            )
+        return "\n".join(dict.fromkeys(lines))

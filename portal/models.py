@@ -205,3 +205,116 @@ class AuditEvent(TenantOwned):
 
     def __str__(self):
         return f"{self.actor_label} {self.action} {self.object_repr}"
+
+
+# --- Alerts -----------------------------------------------------------------------------------
+
+
+class NotifyLanguage(models.TextChoices):
+    MEMBER = "member", _("Each member's own language")
+    JAPANESE = "ja", _("Japanese")
+    ENGLISH = "en", _("English")
+
+
+class NotificationSetting(TenantOwned):
+    """Who receives the tenant's alerts by e-mail, and in which language (one row per tenant).
+
+    A tenant without a row gets the defaults (owners and admins, each in their own language).
+    """
+
+    notify_owners = models.BooleanField(_("owners"), default=True)
+    notify_admins = models.BooleanField(_("admins"), default=True)
+    notify_staff = models.BooleanField(_("staff"), default=False)
+    # One address a line; extra addresses (a shared mailbox, an on-call service) need no account.
+    extra_addresses = models.TextField(_("extra addresses"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=6, choices=NotifyLanguage.choices, default=NotifyLanguage.MEMBER
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="notification_setting_one_per_tenant"),
+        ]
+        verbose_name = _("notification setting")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self):
+        return f"notifications of tenant {self.tenant_id}"
+
+    @property
+    def extra_address_list(self) -> list[str]:
+        return [line.strip().lower() for line in self.extra_addresses.splitlines() if line.strip()]
+
+
+class AlertKind(models.TextChoices):
+    TRIAL_REMINDER = "trial_reminder", _("Trial ends soon")
+    TRIAL_RELEASED = "trial_released", _("Trial released")
+    SUBSCRIPTION_FAILED = "subscription_failed", _("Subscription failed")
+    RELEASE_FAILED = "release_failed", _("Release failed")
+    TRIAL_OVERDUE = "trial_overdue", _("Trial not released in time")
+    ACTION_URL_FALLBACK = "action_url_fallback", _("Calls answered by the fallback")
+    CARRIER_CREDENTIALS = "carrier_credentials", _("Carrier credentials rejected")
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Alert(TenantOwned):
+    """Something a tenant should know about, e-mailed once and listed until acknowledged."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=AlertKind.choices)
+    subscription = models.ForeignKey(
+        "dins.Subscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # "<kind>:<subject>:<hour>": the unique constraint below is what makes "at most one alert
+    # per kind and number per hour" hold under concurrent workers (portal.alerts.alert_raise).
+    dedup_key = models.CharField(max_length=120)
+    # What the e-mail and the pages render from (numbers, reasons), kept as it was then.
+    context = models.JSONField(default=dict, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    email_status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_last_error = models.CharField(max_length=300, blank=True)
+    # Recipients already served, so a retry after a partial failure mails only the others.
+    email_sent_to = models.JSONField(default=list, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "dedup_key"], name="alert_dedup_once"),
+        ]
+        indexes = [
+            # The dashboard panel and the alerts page: a tenant's open alerts, newest first.
+            models.Index(
+                fields=["tenant", "-created_at"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="alert_tenant_open",
+            ),
+            # alert_raise's look-back for the same kind and number in the last hour.
+            models.Index(
+                fields=["tenant", "kind", "subscription", "-created_at"], name="alert_recent"
+            ),
+        ]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+
+    def __str__(self):
+        number = self.context.get("number", "")
+        return f"{self.get_kind_display()} {number}".strip()
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

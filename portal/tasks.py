@@ -4,7 +4,7 @@ import smtplib
 
 from celery import shared_task
 
-from portal import emails, services
+from portal import alerts, emails, services
 from portal.tasks_base import TenantTask
 
 # E-mail delivery problems that go away by themselves: retried with backoff.
@@ -26,3 +26,19 @@ def send_invitation_email(*, tenant_id: int, invitation_id: int, accept_url: str
 @shared_task(name="portal.prune_invitations")
 def prune_invitations() -> int:
     return services.invitation_prune()
+
+
+@shared_task(
+    name="portal.send_alert_email",
+    base=TenantTask,
+    bind=True,
+    autoretry_for=TRANSIENT_MAIL_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    max_retries=8,
+)
+def send_alert_email(self, *, tenant_id: int, alert_id: int) -> int:
+    # The service records each attempt; it marks the alert "failed" on the last one.
+    return alerts.alert_email_send(
+        alert_id=alert_id, final_attempt=self.request.retries >= self.max_retries
+    )

@@ -70,6 +70,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Also served on a minimal path by portal.wsgi; here for the test client and runserver.
     path("", include("callflows.action_urls")),
+    path("", include("dins.callback_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -1,0 +1,547 @@
+"""Outbound calls from a tenant's number: request, place, follow (callback, polling), settle.
+
+The life of a call (``OutboundCall.Status``), every arrow a compare-and-set:
+
+- ``outbound_call_request`` (the form) checks the rate limit and the daily cap with the tenant
+  row locked, inserts the call ``queued`` and enqueues ``dins.place_call`` on commit.
+- ``outbound_call_place`` (the task) claims ``queued → placing`` *and commits it* before the
+  one request to the carrier, so that nothing ever sends the same call twice:
+
+  * a callid → ``in_progress``;
+  * the carrier refused a field (e.g. ``caller``: a Japanese caller ID without the option),
+    or the credentials → ``failed`` with the carrier's words;
+  * proven not sent (connection refused, connect timeout, 503, 429) → back to ``queued`` and
+    the exception propagates, so the task retries with backoff;
+  * anything after which the call may exist (read timeout, a 5xx other than 503, a 2xx
+    without a callid) → ``unknown``. There is no "list my calls" API to look it up by, but
+    the call was given its own callback URL: if the carrier did place it, it POSTs the final
+    status there, callid included, and ``outbound_call_poll`` confirms that callid with the
+    call-status API. If nothing comes within ``OUTBOUND_UNKNOWN_GRACE_MINUTES``, the call is
+    marked failed with a reason that says so. It is never placed again by itself: ringing
+    someone twice is worse than asking the user to press the button again.
+
+- ``outbound_call_callback`` (``POST /c/<token>/``) records the final status the carrier sends.
+- ``outbound_calls_poll_due`` (beat, every 30 s) asks the call-status API about calls whose
+  callback is late, turns placements whose worker died into ``unknown``, and gives up on
+  unknown placements and stale queued calls.
+
+Caller ID (``caller_for``): Xoxzo requires a numeric ``caller`` on every call and refuses
+Japanese ones (+81…, 0…) unless the local-caller-ID option is set and the number is one of
+the account's Japanese DINs. So: the option ticked (Japanese numbers only) sends the DIN with
+the option; a non-Japanese DIN is sent as itself (not a domestic caller ID, so allowed); a
+Japanese DIN without the option sends the non-Japanese placeholder
+``OUTBOUND_CALLER_WITHOUT_LOCAL_ID`` and the call shows none of the tenant's numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from dins import xoxzo
+from dins.models import OutboundCall, Status, Subscription
+from portal.models import Tenant, User
+from portal.scoping import current_tenant, scopes_disabled, tenant_scope
+from portal.services import ServiceError, audit_record
+
+logger = logging.getLogger(__name__)
+
+CallState = OutboundCall.Status
+MessageKind = OutboundCall.MessageKind
+
+JAPAN_COUNTRY_CODE = "81"
+CARRIER_STATUSES = {
+    xoxzo.CALL_ANSWERED: CallState.ANSWERED,
+    xoxzo.CALL_NO_ANSWER: CallState.NO_ANSWER,
+    xoxzo.CALL_FAILED: CallState.FAILED,
+    xoxzo.CALL_IN_PROGRESS: CallState.IN_PROGRESS,
+}
+# Statuses from which a carrier report may still move the call.
+UNSETTLED = (CallState.PLACING, CallState.UNKNOWN, CallState.IN_PROGRESS)
+POLL_BATCH = 500
+_SEPARATORS = re.compile(r"[\s\-().\u3000\u2010-\u2015\u30fc\uff0d]")
+
+
+class OutboundLimitReached(ServiceError):
+    """The tenant's rate limit or daily cap; nothing was placed."""
+
+
+class CallbackRejected(Exception):
+    """A callback for a known token whose body does not fit the call; nothing changed."""
+
+
+# --- Pure helpers -----------------------------------------------------------------------------
+
+
+def recipient_normalise(text: str) -> str:
+    """The number as E.164 (``+818012345678``), or ``ValueError`` with a message for the user.
+
+    National Japanese numbers (``080-1234-5678``) are accepted; other countries need ``+``.
+    ``phonenumbers`` silently drops a trunk 0 after the country code (``+81 080…``), but Xoxzo
+    refuses such numbers, and the typist probably meant something else: say so instead.
+    """
+    compact = _SEPARATORS.sub("", text.strip())
+    compact = compact.translate(str.maketrans("０１２３４５６７８９＋", "0123456789+"))
+    if not compact:
+        raise ValueError(_("Enter the number to call."))
+    if not re.fullmatch(r"\+?\d{4,17}", compact):
+        raise ValueError(_("Enter a phone number: digits, optionally with a leading +."))
+    try:
+        parsed = phonenumbers.parse(compact, "JP")
+    except phonenumbers.NumberParseException:
+        raise ValueError(_("This is not a phone number.")) from None
+    canonical = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    country = str(parsed.country_code)
+    if compact.startswith("+") and compact != canonical and compact[1 + len(country) :][:1] == "0":
+        raise ValueError(
+            _(
+                "Remove the 0 after the country code: write %(right)s, not %(typed)s "
+                "(or type the number as dialled in the country, e.g. 0%(national)s)."
+            )
+            % {"right": canonical, "typed": compact, "national": parsed.national_number}
+        )
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(
+            _("%(number)s is not a valid phone number for its country.") % {"number": canonical}
+        )
+    return canonical
+
+
+def is_japanese(subscription: Subscription) -> bool:
+    return subscription.country_code == JAPAN_COUNTRY_CODE
+
+
+def caller_for(*, subscription: Subscription, local_caller_id: bool) -> tuple[str, str]:
+    """(the ``caller`` sent to the carrier, the caller ID the recipient sees or "").
+
+    See the module docstring for why a Japanese number without the option sends a placeholder.
+    """
+    if local_caller_id:
+        if not is_japanese(subscription):
+            raise ValueError("local caller ID needs a Japanese number")
+        return subscription.e164, subscription.e164
+    if not is_japanese(subscription):
+        return subscription.e164, subscription.e164
+    return settings.OUTBOUND_CALLER_WITHOUT_LOCAL_ID, ""
+
+
+def minute_cost_for(*, local_caller_id: bool) -> Decimal:
+    """The estimate shown on the form, in credits per started minute."""
+    rate = (
+        settings.OUTBOUND_LOCAL_CALLER_ID_MINUTE_COST
+        if local_caller_id
+        else settings.OUTBOUND_MINUTE_COST
+    )
+    return Decimal(str(rate)).quantize(Decimal("0.01"))
+
+
+def callback_url_for(call: OutboundCall) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("outbound_call_callback", args=[call.callback_token])
+
+
+def day_start(now: datetime, tenant: Tenant) -> datetime:
+    """Midnight of ``now``'s day in the tenant's time zone (the daily cap's window)."""
+    return now.astimezone(tenant.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _carrier_words(error: xoxzo.XoxzoValidationError) -> str:
+    text = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in error.errors.items())
+    return text or str(error)
+
+
+# --- Request ----------------------------------------------------------------------------------
+
+
+def outbound_call_request(
+    *,
+    subscription: Subscription,
+    recipient: str,
+    message_kind: str,
+    by: User,
+    audio=None,
+    script=None,
+    text: str = "",
+    tts_lang: str = "",
+    local_caller_id: bool = False,
+    request=None,
+) -> OutboundCall:
+    """Queue a call from ``subscription`` to ``recipient`` for the active tenant.
+
+    ``recipient`` must already be E.164 (``recipient_normalise``). The message is snapshotted
+    now: the carrier gets what the user chose, whatever happens to the library afterwards.
+    Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
+    """
+    from callflows.commands import UnsayableText, say_text_clean
+    from callflows.services import audio_public_url
+    from dins.tasks import place_call
+
+    tenant = current_tenant()
+    if subscription.status != Status.ACTIVE:
+        raise ServiceError(_("Calls can only be placed from an active number."))
+    if local_caller_id and not is_japanese(subscription):
+        raise ServiceError(_("Only Japanese numbers can be shown as caller ID."))
+    caller_sent, caller_id_used = caller_for(
+        subscription=subscription, local_caller_id=local_caller_id
+    )
+    message = {"message_kind": message_kind}
+    try:
+        if message_kind == MessageKind.AUDIO and audio is not None:
+            message.update(
+                audio=audio, message_label=audio.label[:100], recording_url=audio_public_url(audio)
+            )
+        elif message_kind == MessageKind.SCRIPT and script is not None:
+            message.update(
+                script=script,
+                message_label=script.name[:100],
+                tts_text=say_text_clean(script.text),
+                tts_lang=script.language,
+            )
+        elif message_kind == MessageKind.TEXT and tts_lang in ("ja", "en"):
+            message.update(tts_text=say_text_clean(text), tts_lang=tts_lang)
+        else:
+            raise ServiceError(_("Choose what the call plays."))
+    except UnsayableText as error:
+        raise ServiceError(_("This text cannot be read aloud: %(why)s") % {"why": error}) from None
+
+    with transaction.atomic():
+        # One tenant places its calls one at a time through here: the lock makes the counts
+        # below exact under concurrent clicks (a no-op on SQLite, which serialises writes).
+        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        now = timezone.now()
+        recent = OutboundCall.objects.filter(created_at__gt=now - timedelta(minutes=1)).count()
+        if recent >= settings.OUTBOUND_RATE_LIMIT_PER_MINUTE:
+            raise OutboundLimitReached(
+                _(
+                    "Too many calls: your company may place %(limit)s calls per minute. "
+                    "Nothing was placed; try again in a minute."
+                )
+                % {"limit": settings.OUTBOUND_RATE_LIMIT_PER_MINUTE}
+            )
+        today = OutboundCall.objects.filter(created_at__gte=day_start(now, tenant)).count()
+        if today >= settings.OUTBOUND_DAILY_CAP:
+            raise OutboundLimitReached(
+                _(
+                    "Your company reached its limit of %(cap)s calls today. Nothing was placed; "
+                    "calls are possible again from midnight (%(zone)s)."
+                )
+                % {"cap": settings.OUTBOUND_DAILY_CAP, "zone": tenant.timezone}
+            )
+        call = OutboundCall.objects.create(
+            tenant=tenant,
+            subscription=subscription,
+            recipient=recipient,
+            caller_sent=caller_sent,
+            caller_id_used=caller_id_used,
+            local_caller_id=local_caller_id,
+            estimated_minute_cost=minute_cost_for(local_caller_id=local_caller_id),
+            placed_by=by,
+            **message,
+        )
+        audit_record(
+            action="outbound_call.request",
+            obj=call,
+            actor=by,
+            request=request,
+            after={
+                "recipient": recipient,
+                "caller_id": caller_id_used,
+                "local_caller_id": local_caller_id,
+                "message": message_kind,
+            },
+        )
+        transaction.on_commit(lambda: place_call.delay(tenant_id=tenant.pk, call_id=call.pk))
+    return call
+
+
+# --- Place ------------------------------------------------------------------------------------
+
+
+def _may_have_been_placed(error: xoxzo.XoxzoError) -> bool:
+    if error.outcome_unknown:
+        return True
+    # A success status whose body made no sense: the carrier took the call.
+    return isinstance(error, xoxzo.XoxzoBadResponse) and (error.status or 200) < 300
+
+
+def _fail(call: OutboundCall, *, reason: str, from_statuses) -> bool:
+    now = timezone.now()
+    changed = OutboundCall.objects.filter(pk=call.pk, status__in=from_statuses).update(
+        status=CallState.FAILED, failure_reason=reason[:300], ended_at=now, updated_at=now
+    )
+    if changed:
+        audit_record(
+            action="outbound_call.fail", obj=call, tenant=call.tenant, after={"reason": reason}
+        )
+    return bool(changed)
+
+
+def outbound_call_place(*, call_id: int) -> None:
+    """Place the call at the carrier, once (the ``dins.place_call`` task body).
+
+    Raises only ``XoxzoUnavailable`` / ``XoxzoRateLimited`` that prove the call was not sent,
+    after putting the row back in ``queued``: the task may retry those, and only those.
+    """
+    call = OutboundCall.objects.filter(pk=call_id, status=CallState.QUEUED).first()
+    if call is None:
+        return  # a redelivered task: the first delivery claimed it
+    now = timezone.now()
+    claimed = OutboundCall.objects.filter(pk=call.pk, status=CallState.QUEUED).update(
+        status=CallState.PLACING, placing_at=now, updated_at=now
+    )
+    if not claimed:
+        return
+    # Committed (tasks run in autocommit): from here a crash leaves "placing", which the
+    # sweep turns into "unknown", never back into "queued".
+    if call.message_kind == MessageKind.AUDIO:
+        message = {"recording_url": call.recording_url}
+    else:
+        message = {"tts_message": call.tts_text, "tts_lang": call.tts_lang}
+    try:
+        callid = xoxzo.get_client().simple_playback(
+            caller=call.caller_sent,
+            recipient=call.recipient,
+            callbackurl=callback_url_for(call),
+            local_caller_id=call.local_caller_id,
+            **message,
+        )
+    except xoxzo.XoxzoValidationError as error:
+        # In the carrier's own words (e.g. "caller: Japanese caller IDs … are only allowed with
+        # the local caller ID option …"); the pages add translated context around it.
+        _fail(call, reason=_carrier_words(error), from_statuses=[CallState.PLACING])
+        return
+    except xoxzo.XoxzoAuthError:
+        _fail(
+            call,
+            reason=_("The carrier rejected the portal's credentials (HTTP 401)."),
+            from_statuses=[CallState.PLACING],
+        )
+        return
+    except xoxzo.XoxzoError as error:
+        if _may_have_been_placed(error):
+            changed = OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
+                status=CallState.UNKNOWN, updated_at=timezone.now()
+            )
+            if changed:
+                audit_record(
+                    action="outbound_call.unknown",
+                    obj=call,
+                    tenant=call.tenant,
+                    after={"why": str(error)[:300]},
+                )
+            return
+        if isinstance(error, xoxzo.XoxzoUnavailable | xoxzo.XoxzoRateLimited):
+            OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
+                status=CallState.QUEUED, placing_at=None, updated_at=timezone.now()
+            )
+            raise
+        _fail(call, reason=str(error), from_statuses=[CallState.PLACING])
+        return
+    now = timezone.now()
+    # "unknown" too: a slow answer may arrive after the sweep gave the worker up for dead.
+    OutboundCall.objects.filter(
+        pk=call.pk, status__in=[CallState.PLACING, CallState.UNKNOWN], callid__isnull=True
+    ).update(status=CallState.IN_PROGRESS, callid=callid, placed_at=now, updated_at=now)
+
+
+def outbound_call_give_up(*, call_id: int, reason: str) -> None:
+    """The carrier stayed unreachable through every retry: the call was never sent."""
+    call = OutboundCall.objects.filter(pk=call_id).first()
+    if call is not None:
+        _fail(call, reason=reason, from_statuses=[CallState.QUEUED])
+
+
+# --- Follow -----------------------------------------------------------------------------------
+
+
+def _apply(call: OutboundCall, report: xoxzo.CallStatus, *, source: str) -> bool:
+    """Record what the carrier says about ``call`` (whose callid ``report`` is); True if moved."""
+    state = CARRIER_STATUSES.get(report.status)
+    if state is None:
+        logger.warning("outbound call %s: unknown carrier status %r", call.pk, report.status)
+        return False
+    now = timezone.now()
+    if state == CallState.IN_PROGRESS:
+        return bool(
+            OutboundCall.objects.filter(
+                pk=call.pk, status__in=[CallState.PLACING, CallState.UNKNOWN]
+            ).update(status=CallState.IN_PROGRESS, placed_at=now, updated_at=now)
+        )
+    values = {
+        "status": state,
+        "duration": report.duration or 0,
+        "cost": report.cost if report.cost is not None else Decimal("0"),
+        "ended_at": report.end_time or now,
+        "updated_at": now,
+    }
+    changed = OutboundCall.objects.filter(pk=call.pk, status__in=UNSETTLED).update(**values)
+    if changed and call.status != CallState.IN_PROGRESS:
+        # Settling a placement we had lost track of is worth a line in the audit log.
+        audit_record(
+            action="outbound_call.settle",
+            obj=call,
+            tenant=call.tenant,
+            after={"status": state, "callid": report.callid, "source": source},
+        )
+    return bool(changed)
+
+
+def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
+    """Record the status the carrier POSTs to ``/c/<token>/``; safe to receive twice.
+
+    Raises ``OutboundCall.DoesNotExist`` for an unknown token and ``CallbackRejected`` for a
+    body that does not fit the call. A call whose callid we never learnt (its placement's
+    answer was lost) adopts the callid of the callback, but since only the token vouches for
+    it, the call-status API confirms it (``dins.poll_call``) before any outcome is recorded.
+    """
+    from dins.tasks import poll_call
+
+    with scopes_disabled():
+        call = OutboundCall.objects.select_related("tenant").get(callback_token=token)
+    with tenant_scope(call.tenant):
+        try:
+            report = xoxzo.call_status_from_callback(data)
+        except xoxzo.XoxzoBadResponse as error:
+            raise CallbackRejected(str(error)) from None
+        now = timezone.now()
+        OutboundCall.objects.filter(pk=call.pk, callback_received_at__isnull=True).update(
+            callback_received_at=now
+        )
+        if call.callid is None:
+            try:
+                with transaction.atomic():
+                    adopted = OutboundCall.objects.filter(
+                        pk=call.pk,
+                        callid__isnull=True,
+                        status__in=[CallState.PLACING, CallState.UNKNOWN],
+                    ).update(callid=report.callid, updated_at=now)
+            except IntegrityError:
+                raise CallbackRejected("callid belongs to another call") from None
+            if adopted:
+                tenant_id = call.tenant_id
+                transaction.on_commit(
+                    lambda: poll_call.delay(tenant_id=tenant_id, call_id=call.pk)
+                )
+            return call
+        if report.callid != call.callid:
+            raise CallbackRejected("callid does not match the call")
+        _apply(call, report, source="callback")
+    return call
+
+
+def outbound_call_poll(*, call_id: int) -> bool:
+    """Ask the carrier's call-status API about one call (``dins.poll_call``); True if it moved."""
+    call = (
+        OutboundCall.objects.filter(pk=call_id, status__in=UNSETTLED, callid__isnull=False)
+        .select_related("tenant")
+        .first()
+    )
+    if call is None:
+        return False
+    OutboundCall.objects.filter(pk=call.pk).update(last_polled_at=timezone.now())
+    try:
+        report = xoxzo.get_client().call_status(callid=call.callid)
+    except xoxzo.XoxzoNotFound:
+        if call.status == CallState.IN_PROGRESS:
+            return _fail(
+                call,
+                reason=_("The carrier has no record of this call."),
+                from_statuses=[CallState.IN_PROGRESS],
+            )
+        _forget_callid(call, why="the carrier does not know it")
+        return False
+    if report.recipient and report.recipient.lstrip("+") != call.recipient.lstrip("+"):
+        # Only possible for a callid adopted from a callback: it was not this call's.
+        _forget_callid(call, why=f"it is a call to {report.recipient}")
+        return False
+    return _apply(call, report, source="poll")
+
+
+def _forget_callid(call: OutboundCall, *, why: str) -> None:
+    logger.warning("outbound call %s: callid %s not confirmed: %s", call.pk, call.callid, why)
+    if call.status != CallState.IN_PROGRESS:
+        OutboundCall.objects.filter(pk=call.pk, callid=call.callid).update(callid=None)
+
+
+@dataclass
+class PollDueResult:
+    polled: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)  # placements whose worker died
+    expired: list[int] = field(default_factory=list)  # queued too long, never sent
+    given_up: list[int] = field(default_factory=list)  # unknown, and nothing ever came
+
+
+def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
+    """The beat sweep (all tenants): settle what the callbacks and the workers left open.
+
+    One ``dins.poll_call`` per call to ask about; the rest are single compare-and-sets.
+    """
+    from dins.tasks import poll_call
+
+    now = now or timezone.now()
+    result = PollDueResult()
+    lease = now - timedelta(minutes=settings.OUTBOUND_PLACING_LEASE_MINUTES)
+    grace = now - timedelta(minutes=settings.OUTBOUND_UNKNOWN_GRACE_MINUTES)
+    expiry = now - timedelta(minutes=settings.OUTBOUND_QUEUED_EXPIRY_MINUTES)
+    first_poll = now - timedelta(seconds=settings.OUTBOUND_POLL_AFTER_SECONDS)
+    next_poll = now - timedelta(seconds=settings.OUTBOUND_POLL_INTERVAL_SECONDS)
+    with scopes_disabled():
+        calls = OutboundCall.objects.select_related("tenant")
+        for call in calls.filter(status=CallState.PLACING, placing_at__lt=lease):
+            moved = OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
+                status=CallState.UNKNOWN, updated_at=now
+            )
+            if moved:
+                result.unknown.append(call.pk)
+                audit_record(
+                    action="outbound_call.unknown",
+                    obj=call,
+                    tenant=call.tenant,
+                    after={"why": "the worker stopped while placing the call"},
+                )
+        for call in calls.filter(status=CallState.QUEUED, created_at__lt=expiry):
+            with translation.override(call.tenant.language):
+                reason = _(
+                    "Not placed: the carrier could not be reached in time. Place it again if "
+                    "it is still needed."
+                )
+            if _fail(call, reason=reason, from_statuses=[CallState.QUEUED]):
+                result.expired.append(call.pk)
+        for call in calls.filter(
+            status=CallState.UNKNOWN, callid__isnull=True, placing_at__lt=grace
+        ):
+            with translation.override(call.tenant.language):
+                reason = _(
+                    "The carrier did not confirm the call and never reported on it, so it was "
+                    "most likely not placed. It was not retried, so nobody is rung twice."
+                )
+            if _fail(call, reason=reason, from_statuses=[CallState.UNKNOWN]):
+                result.given_up.append(call.pk)
+        due = (
+            OutboundCall.objects.filter(status__in=UNSETTLED, callid__isnull=False)
+            .filter(
+                Q(status=CallState.UNKNOWN)  # an adopted callid: confirm it at once
+                | Q(last_polled_at__isnull=True, placed_at__lt=first_poll)
+                | Q(last_polled_at__lt=next_poll)
+            )
+            .order_by("last_polled_at", "pk")
+            .values_list("pk", "tenant_id")[:POLL_BATCH]
+        )
+        for call_id, tenant_id in due:
+            result.polled.append(call_id)
+            transaction.on_commit(
+                lambda call_id=call_id, tenant_id=tenant_id: poll_call.delay(
+                    tenant_id=tenant_id, call_id=call_id
+                )
+            )
+    return result
