@@ -285,13 +285,24 @@ class CallLogBuffer:
                 with scopes_disabled():  # one batch holds calls of many tenants
                     CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
         except IntegrityError:
-            return self._write_one_by_one(batch)
+            written = self._write_one_by_one(batch)
         except DatabaseError as error:
             logger.warning("call log: %d entries wait, database error %s", len(batch), error)
             with self._lock:
                 self._entries[:0] = batch
             return 0
-        return len(batch)
+        else:
+            written = len(batch)
+        # Alerts for calls the flow could not answer are raised here, off the request path
+        # (at most one per number and hour); a failure must not stop this writer thread.
+        if any(entry["source"] == "fallback" for entry in batch):
+            from portal.alerts import alert_raise_for_fallback_calls
+
+            try:
+                alert_raise_for_fallback_calls(calls=batch)
+            except Exception:
+                logger.exception("call log: could not raise the fallback alerts")
+        return written
 
     def _write_one_by_one(self, batch: list[dict]) -> int:
         """A batch refused as a whole (a number deleted since its call): keep what fits."""

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -91,8 +92,8 @@ def recipient_normalise(text: str) -> str:
     ``phonenumbers`` silently drops a trunk 0 after the country code (``+81 080…``), but Xoxzo
     refuses such numbers, and the typist probably meant something else: say so instead.
     """
-    compact = _SEPARATORS.sub("", text.strip())
-    compact = compact.translate(str.maketrans("０１２３４５６７８９＋", "0123456789+"))
+    # NFKC: full-width digits and "+" typed with a Japanese input method become ASCII.
+    compact = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).strip())
     if not compact:
         raise ValueError(_("Enter the number to call."))
     if not re.fullmatch(r"\+?\d{4,17}", compact):
@@ -429,9 +430,7 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
                 raise CallbackRejected("callid belongs to another call") from None
             if adopted:
                 tenant_id = call.tenant_id
-                transaction.on_commit(
-                    lambda: poll_call.delay(tenant_id=tenant_id, call_id=call.pk)
-                )
+                transaction.on_commit(lambda: poll_call.delay(tenant_id=tenant_id, call_id=call.pk))
             return call
         if report.callid != call.callid:
             raise CallbackRejected("callid does not match the call")

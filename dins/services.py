@@ -145,7 +145,9 @@ def _fail(
         audit_record(action="subscription.fail", obj=subscription, after={"reason": reason})
         # One alert for one failure: a 401 says so in the credentials alert's own words.
         alert_raise(
-            kind=kind, subscription=subscription, context={"operation": "subscribe", "reason": reason}
+            kind=kind,
+            subscription=subscription,
+            context={"operation": "subscribe", "reason": reason},
         )
 
 
@@ -168,9 +170,7 @@ def subscription_subscribe(*, subscription_id: int) -> None:
         _fail(subscription, " ".join(" ".join(m) for m in error.errors.values()) or str(error))
         return
     except xoxzo.XoxzoAuthError:
-        _fail(
-            subscription, "credentials rejected (HTTP 401)", kind=AlertKind.CARRIER_CREDENTIALS
-        )
+        _fail(subscription, "credentials rejected (HTTP 401)", kind=AlertKind.CARRIER_CREDENTIALS)
         return
     except xoxzo.XoxzoError as error:
         if not error.outcome_unknown:

@@ -533,7 +533,7 @@ def close_client() -> None:
 
 
 def call_status_from_callback(data: dict) -> CallStatus:
-    """The final status Xoxzo POSTs to a call's ``callbackurl``: the call-status fields, form-encoded.
+    """The final status Xoxzo POSTs to a call's ``callbackurl`` (call-status fields, form-encoded).
 
     Raises ``XoxzoBadResponse`` when the body does not parse, like a bad call-status answer.
     """

@@ -103,9 +103,7 @@ def alert_raise(
                 )
         except IntegrityError:
             return None  # raised by someone else within the same hour
-    transaction.on_commit(
-        lambda: send_alert_email.delay(tenant_id=tenant.pk, alert_id=alert.pk)
-    )
+    transaction.on_commit(lambda: send_alert_email.delay(tenant_id=tenant.pk, alert_id=alert.pk))
     return alert
 
 
@@ -151,7 +149,13 @@ def alert_acknowledge(*, alert: Alert, request) -> bool:
 
 # --- Notification settings ------------------------------------------------------------------
 
-NOTIFICATION_FIELDS = ("notify_owners", "notify_admins", "notify_staff", "extra_addresses", "language")
+NOTIFICATION_FIELDS = (
+    "notify_owners",
+    "notify_admins",
+    "notify_staff",
+    "extra_addresses",
+    "language",
+)
 
 
 def notification_setting_get() -> NotificationSetting:
@@ -236,7 +240,9 @@ def alert_message_context(alert: Alert) -> dict[str, Any]:
 
 def alert_title(alert: Alert) -> str:
     """The alert's one-line summary in the active language (its e-mail subject)."""
-    text = render_to_string(f"{alert_template(alert.kind)}_subject.txt", alert_message_context(alert))
+    text = render_to_string(
+        f"{alert_template(alert.kind)}_subject.txt", alert_message_context(alert)
+    )
     return " ".join(text.split())
 
 
@@ -300,9 +306,9 @@ def alert_open_list() -> QuerySet[Alert]:
 def alert_recent_list() -> QuerySet[Alert]:
     """Acknowledged alerts of the last ``RECENT_DAYS`` days."""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
-    return Alert.objects.filter(acknowledged_at__isnull=False, created_at__gte=since).select_related(
-        "tenant", "subscription", "acknowledged_by"
-    )
+    return Alert.objects.filter(
+        acknowledged_at__isnull=False, created_at__gte=since
+    ).select_related("tenant", "subscription", "acknowledged_by")
 
 
 def alerts_for_dashboard() -> dict[str, Any]:

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import TIMEZONE_CHOICES, Language, Role, Tenant
+from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -96,8 +96,6 @@ class NotificationSettingForm(forms.ModelForm):
     MAX_EXTRA_ADDRESSES = 20
 
     class Meta:
-        from portal.models import NotificationSetting
-
         model = NotificationSetting
         fields = ["notify_owners", "notify_admins", "notify_staff", "extra_addresses", "language"]
         labels = {

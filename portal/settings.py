@@ -382,7 +382,9 @@ OUTBOUND_LOCAL_CALLER_ID_MINUTE_COST = env.float("OUTBOUND_LOCAL_CALLER_ID_MINUT
 # Xoxzo requires a numeric "caller" and refuses Japanese ones (+81…, 0…) without the local-
 # caller-ID option. A call from a Japanese number without the option sends this non-Japanese
 # placeholder instead (carriers show it, or "unknown", at best effort). [choice]
-OUTBOUND_CALLER_WITHOUT_LOCAL_ID = env.str("OUTBOUND_CALLER_WITHOUT_LOCAL_ID", default="+10000000000")
+OUTBOUND_CALLER_WITHOUT_LOCAL_ID = env.str(
+    "OUTBOUND_CALLER_WITHOUT_LOCAL_ID", default="+10000000000"
+)
 # The callback should report a call's end; a call still in progress this long after it was
 # placed is asked for by the call-status API, then again every interval.
 OUTBOUND_POLL_AFTER_SECONDS = env.int("OUTBOUND_POLL_AFTER_SECONDS", default=120)

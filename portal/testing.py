@@ -14,7 +14,16 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from portal.models import AuditEvent, Invitation, Membership, Role, Tenant, User
+from portal.models import (
+    Alert,
+    AlertKind,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+    User,
+)
 from portal.scoping import tenant_scope
 
 PASSWORD = "correct horse battery"  # noqa: S105 (test accounts only)
@@ -93,4 +102,15 @@ def make_audit_event(tenant, **related):
     with tenant_scope(tenant):
         return AuditEvent.objects.create(
             tenant=tenant, actor_label="system", action="test.event", object_type="tenant"
+        )
+
+
+@tenant_object_factory(Alert)
+def make_alert(tenant, **related):
+    with tenant_scope(tenant):
+        return Alert.objects.create(
+            tenant=tenant,
+            kind=AlertKind.CARRIER_CREDENTIALS,
+            dedup_key=f"test:{Alert.objects.count()}",
+            context={"operation": "release"},
         )

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
+from portal import alert_views, views
 
 account_patterns = [
     path("login/", views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -65,6 +65,17 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit_log"),
+    path("alerts/", alert_views.alert_list, name="alert_list"),
+    path(
+        "alerts/<uuid:alert_code>/acknowledge/",
+        alert_views.alert_acknowledge,
+        name="alert_acknowledge",
+    ),
+    path(
+        "settings/notifications/",
+        alert_views.notification_settings,
+        name="notification_settings",
+    ),
     path("numbers/", include("dins.urls")),
     path("", include("callflows.urls")),
     path("admin/", admin.site.urls),

@@ -107,6 +107,7 @@ def healthz(request):
 def dashboard(request):
     from callflows.calllog import calls_today_figures
     from dins.selectors import numbers_figures
+    from portal.alerts import alerts_for_dashboard
 
     return render(
         request,
@@ -115,6 +116,8 @@ def dashboard(request):
             "figures": selectors.dashboard_figures(),
             "numbers": numbers_figures(),
             "calls": calls_today_figures(),
+            "alerts": alerts_for_dashboard(),
+            "can_acknowledge": request.membership.has_role(Role.STAFF),
         },
     )
 

@@ -73,7 +73,7 @@ def test_it_flags_a_trial_the_carrier_keeps_refusing_and_releases_it_when_it_rec
     with time_machine.travel(subscription.trial_deadline + timedelta(minutes=1)):
         result = services.trial_sweep()
         assert result.overdue == [subscription.pk]
-        task_queue.run_all_named("dins.send_number_email")
+        task_queue.run_all_named("portal.send_alert_email")
     assert any("could not be released" in m.subject for m in mail.outbox)
     page = owner.get(reverse("dashboard")).content.decode()
     assert "not released before its deadline" in page

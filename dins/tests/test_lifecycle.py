@@ -15,7 +15,7 @@ from django.utils import timezone
 from dins import services
 from dins.models import CarrierOrphan, Status, Subscription
 from dins.tasks import release_number
-from portal.models import AuditEvent
+from portal.models import Alert, AlertKind, AuditEvent, EmailStatus
 from portal.scoping import scopes_disabled, tenant_scope
 from sandbox.models import SandboxLedgerEntry
 
@@ -294,8 +294,13 @@ def test_it_marks_a_trial_released_after_its_deadline_as_overdue_once(owner, tas
         result = services.trial_sweep()
         assert result.overdue == [subscription.pk]
         assert services.trial_sweep().overdue == []
-        kinds = [kwargs.get("kind") for _t, _a, kwargs in task_queue.sent]
-        assert "overdue" in kinds
+        task_queue.run_all_named("portal.send_alert_email")
+    with tenant_scope(subscription.tenant):
+        alerts = list(Alert.objects.values_list("kind", "subscription_id", "email_status"))
+    assert alerts == [(AlertKind.TRIAL_OVERDUE, subscription.pk, EmailStatus.SENT)]
+    # owners and admins were told once, the number in the subject
+    assert sorted(m.to[0] for m in mail.outbox) == ["admin.a@example.com", "owner.a@example.com"]
+    assert all(subscription.e164 in m.subject for m in mail.outbox)
 
 
 def test_it_redrives_a_release_whose_worker_died(owner, task_queue, xoxzo, settings):

@@ -20,8 +20,9 @@ from portal.scoping import scopes_disabled
 from portal.testing import TENANT_OBJECT_FACTORIES
 
 # URLs that are not tenant data: the carrier sandbox (its own account), Django admin
-# (operators), the action URL (token-addressed, tested by its own suite) and static files.
-OUTSIDE_TENANCY_PREFIXES = ("admin/", "sandbox/", "a/", "static/", "media/")
+# (operators), the action URL and the outbound-call callback (token-addressed, tested by their
+# own suites) and static files.
+OUTSIDE_TENANCY_PREFIXES = ("admin/", "sandbox/", "a/", "c/", "static/", "media/")
 
 # Personal or public endpoints: they touch only the visitor's own session, language, password
 # or invitation, never a tenant's data.

@@ -1,0 +1,78 @@
+"""The "Place a call" form of a number."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from callflows.commands import MAX_SAY_LENGTH
+from callflows.models import AudioFile, TtsScript
+from dins import outbound
+from dins.models import OutboundCall, Subscription
+from portal.models import Language
+
+
+class OutboundCallForm(forms.Form):
+    recipient = forms.CharField(
+        label=_("Number to call"),
+        max_length=30,
+        help_text=_("E.164 (+818012345678) or as dialled in Japan (080-1234-5678)."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    message_kind = forms.ChoiceField(
+        label=_("The call plays"),
+        choices=OutboundCall.MessageKind.choices,
+        initial=OutboundCall.MessageKind.AUDIO,
+        widget=forms.RadioSelect,
+    )
+    # Placeholders (the scoped managers refuse to build a query at import time); the real,
+    # tenant-scoped querysets are set in __init__.
+    audio = forms.ModelChoiceField(
+        label=_("MP3"),
+        queryset=AudioFile._base_manager.none(),
+        to_field_name="code",
+        required=False,
+    )
+    script = forms.ModelChoiceField(
+        label=_("TTS script"),
+        queryset=TtsScript._base_manager.none(),
+        to_field_name="code",
+        required=False,
+    )
+    text = forms.CharField(
+        label=_("Text to read"),
+        max_length=MAX_SAY_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    tts_lang = forms.ChoiceField(
+        label=_("Language of the text"), choices=Language.choices, initial=Language.JAPANESE
+    )
+    local_caller_id = forms.BooleanField(
+        label=_("Show this number as caller ID (local caller ID option)"), required=False
+    )
+
+    def __init__(self, *args, subscription: Subscription, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Built per request: the scoped managers only ever list the active tenant's library.
+        self.fields["audio"].queryset = AudioFile.objects.all()
+        self.fields["script"].queryset = TtsScript.objects.all()
+        if not outbound.is_japanese(subscription):
+            # Xoxzo offers local caller ID for Japanese numbers only.
+            del self.fields["local_caller_id"]
+
+    def clean_recipient(self) -> str:
+        try:
+            return outbound.recipient_normalise(self.cleaned_data["recipient"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("message_kind")
+        needed = {
+            OutboundCall.MessageKind.AUDIO: ("audio", _("Choose an MP3 from the library.")),
+            OutboundCall.MessageKind.SCRIPT: ("script", _("Choose a TTS script.")),
+            OutboundCall.MessageKind.TEXT: ("text", _("Type the text to read.")),
+        }.get(kind)
+        if needed and not data.get(needed[0]) and needed[0] not in self.errors:
+            self.add_error(needed[0], needed[1])
+        return data
