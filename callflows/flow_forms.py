@@ -6,6 +6,7 @@ the formset's own fields, and one extra blank form adds a rule.
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from callflows.flow import normalise_transfer
 from callflows.models import AudioFile, CallerList, TtsScript
@@ -118,7 +119,9 @@ class ActionForm(forms.Form):
 
 class RuleForm(ActionForm):
     label = forms.CharField(label=_("Rule name"), max_length=100, required=False)
-    when = forms.ChoiceField(label=_("When"), choices=CONDITION_CHOICES)
+    when = forms.ChoiceField(
+        label=pgettext_lazy("call flow condition", "When"), choices=CONDITION_CHOICES
+    )
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Days"),
         choices=WEEKDAYS,
@@ -127,10 +130,14 @@ class RuleForm(ActionForm):
         widget=forms.CheckboxSelectMultiple,
     )
     start = forms.TimeField(
-        label=_("From"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=pgettext_lazy("time of day", "From"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )
     end = forms.TimeField(
-        label=_("To"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=pgettext_lazy("time of day", "To"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )
     caller_list = forms.ChoiceField(label=_("List"), required=False)
 

@@ -1,14 +1,13 @@
 """The action URL's hot path: find the compiled flow for a token, answer, log off the path.
 
-Layers, fastest first (DESIGN-NOTES.md §3):
+Layers, fastest first:
 
-1. this process's memory: served with no I/O at all for ``STALE_SECONDS`` after it was last
-   checked (the documented staleness window: a flow change reaches every process within it).
-   A background thread re-checks every entry's stamp in one batch (``MGET``) each
-   ``REFRESH_SECONDS``, so a busy process serves from memory instead of paying one shared-cache
-   round trip per call on each number it has not seen for ``STALE_SECONDS``;
-2. the shared ``flows`` cache (Redis in production): one GET of the token's version stamp
-   revalidates the memory copy; a changed stamp brings the compiled flow from there;
+1. this process's memory: served with no I/O at all. Every ``STALE_SECONDS`` (the documented
+   staleness window: a flow change reaches every process within it) one request reads the
+   shared generation counter; while it is unchanged, nothing anywhere changed and every entry
+   stays valid, however many numbers the process holds;
+2. the shared ``flows`` cache (Redis in production): when the generation moved, an entry older
+   than the window re-reads its own version stamp; a changed stamp brings the compiled flow;
 3. the database: ``callflows.services.flow_build_for_token`` builds and stores it.
 
 Whatever fails, a call gets an answer: the last known good flow of this process, else the
@@ -19,6 +18,7 @@ log in batches, so no database write sits on the request path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -37,7 +37,6 @@ from portal.scoping import scopes_disabled
 logger = logging.getLogger(__name__)
 
 STALE_SECONDS = 2.0
-REFRESH_SECONDS = 1.0  # a batch starts every second: entries it confirms never reach 2 s
 NEGATIVE = None  # a token known to answer nothing
 
 
@@ -46,6 +45,37 @@ class _Entry:
     compiled: dict | None
     stamp: str | None
     checked_at: float
+    generation: str | None = None
+
+
+class _Generation:
+    """The shared generation counter as this process last read it (at most once a window).
+
+    Every flow change bumps it (``services.flow_invalidate``), so a process holding thousands
+    of flows in memory learns "nothing changed" with one shared-cache GET per window instead
+    of one per number; when it did change, each entry revalidates its own stamp on its next
+    call. If the shared cache is down the last value stands and memory keeps answering.
+    """
+
+    def __init__(self):
+        self.value: str | None = None
+        self.checked_at = float("-inf")
+
+    def current(self) -> str | None:
+        now = time.monotonic()
+        if now - self.checked_at < STALE_SECONDS:
+            return self.value
+        self.checked_at = now  # one attempt per window, failed or not
+        from callflows import services
+
+        try:
+            self.value = services.flow_cache().get(services.GENERATION_KEY)
+        except Exception as error:  # serve what memory holds; try again next window
+            logger.warning("action URL: shared flow cache unavailable (%s)", type(error).__name__)
+        return self.value
+
+
+_generation = _Generation()
 
 
 _memory: dict[str, _Entry] = {}
@@ -95,77 +125,34 @@ def _load(token: str, entry: _Entry | None) -> _Entry:
     return _Entry(_freeze(compiled), stamp, time.monotonic())
 
 
+def _drop_connection() -> None:
+    """The bare WSGI path sends no request signals: reconnect on the next miss ourselves."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
+
 def compiled_for(token: str) -> tuple[dict | None, str]:
     """(compiled flow or None, how it was found: "memory", "shared", "stale", "fallback")."""
     entry = _memory.get(token)
-    if entry is not None and time.monotonic() - entry.checked_at < STALE_SECONDS:
+    generation = _generation.current()
+    if entry is not None and (
+        entry.generation == generation or time.monotonic() - entry.checked_at < STALE_SECONDS
+    ):
         return entry.compiled, "memory"
     try:
         fresh = _load(token, entry)
     except Exception as error:  # the database too: answer from what this process knows
         logger.warning("action URL: flows unavailable (%s)", type(error).__name__)
+        if isinstance(error, DatabaseError):
+            _drop_connection()
         if entry is not None:
             entry.checked_at = time.monotonic()  # try the stores again after the window
             return entry.compiled, "stale"
         return {"fallback": True}, "fallback"
+    fresh.generation = generation
     with _memory_lock:
         _memory[token] = fresh
-    if settings.CALL_LOG_BACKGROUND_FLUSH:  # the process's background threads (not in tests)
-        _refresher.ensure_thread()
     return fresh.compiled, "shared"
-
-
-def refresh_memory() -> int:
-    """Re-check the stamps of every entry in memory in one shared-cache round trip.
-
-    An entry whose stamp is unchanged counts as checked at the moment the batch was sent; any
-    other is left to age out and be revalidated by its next call, exactly as without this.
-    Returns how many entries were confirmed.
-    """
-    from callflows import services
-
-    entries = list(_memory.items())
-    if not entries:
-        return 0
-    sent_at = time.monotonic()
-    keys = [services.stamp_key(token) for token, _ in entries]
-    stamps = services.flow_cache().get_many(keys)
-    confirmed = 0
-    for key, (_token, entry) in zip(keys, entries, strict=True):
-        stamp = stamps.get(key)
-        if stamp is not None and stamp == entry.stamp and entry.checked_at < sent_at:
-            entry.checked_at = sent_at
-            confirmed += 1
-    return confirmed
-
-
-class _Refresher:
-    """The daemon thread behind ``refresh_memory`` (one per process, started on first use)."""
-
-    def __init__(self):
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="flow-refresher", daemon=True
-                    )
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                refresh_memory()
-            except Exception as error:  # the request path revalidates on its own meanwhile
-                logger.warning("action URL: flow refresh failed (%s)", type(error).__name__)
-            time.sleep(max(0.0, REFRESH_SECONDS - (time.monotonic() - started)))
-
-
-_refresher = _Refresher()
 
 
 def answer(token: str, caller: str | None, recipient: str | None) -> Answer | None:
@@ -205,6 +192,7 @@ def forget_memory() -> None:
     """Drop this process's copies (tests; a real process relies on the staleness window)."""
     with _memory_lock:
         _memory.clear()
+    _generation.checked_at = float("-inf")
 
 
 # --- The call log, off the request path ------------------------------------------------------

@@ -35,6 +35,10 @@ def flow_cache():
     return caches["flows"]
 
 
+# Bumped by every change: a process learns "nothing changed anywhere" from one GET (runtime.py).
+GENERATION_KEY = "af:generation"
+
+
 def stamp_key(token: str) -> str:
     return f"af:v:{token}"
 
@@ -50,6 +54,7 @@ def flow_invalidate(*, token: str) -> None:
     cache = flow_cache()
     cache.set(stamp_key(token), uuid.uuid4().hex, None)
     cache.delete(compiled_key(token))
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
     runtime.forget_token(token)
 
 

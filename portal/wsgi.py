@@ -1,8 +1,10 @@
-"""WSGI entry point. The carrier's action URL takes a minimal path through Django.
+"""WSGI entry point. What the carrier fetches takes the shortest path.
 
-``/a/…`` is handled by a Django handler with no middleware at all (no session, auth, CSRF,
-locale or security headers: the carrier needs none of them and every call pays for them), and
-its own small URLconf. Everything else goes through the full stack.
+``/a/…`` (the action URL, on every call) goes to ``callflows.wsgi_action``: a bare WSGI app
+with the same answers as the Django view, minus Django's request/response machinery.
+``/media/audio/…`` (public MP3s) goes to a Django handler with no middleware at all (no
+session, auth, CSRF, locale or security headers: the carrier needs none of them) and its own
+small URLconf. Everything else goes through the full stack.
 
 With ``BENCH_VIEWS_ENABLED`` (benchmarks only, never in production) ``/bench/…`` takes the same
 minimal path, with ``bench.urls`` as its URLconf: the action URL plus reference views to measure
@@ -19,8 +21,10 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 portal_application = get_wsgi_application()
 
+from callflows import wsgi_action as action_wsgi  # noqa: E402 (needs the settings above)
 
-MINIMAL_PREFIXES = ("/a/", "/bench/") if settings.BENCH_VIEWS_ENABLED else "/a/"
+# The carrier's public MP3s need range requests and caching headers, not sessions or CSRF.
+MINIMAL_PREFIXES = ("/media/audio/", "/bench/") if settings.BENCH_VIEWS_ENABLED else "/media/audio/"
 
 
 class ActionURLHandler(WSGIHandler):
@@ -41,6 +45,9 @@ action_url_application = ActionURLHandler()
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO", "").startswith(MINIMAL_PREFIXES):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/a/"):
+        return action_wsgi.application(environ, start_response)
+    if path.startswith(MINIMAL_PREFIXES):
         return action_url_application(environ, start_response)
     return portal_application(environ, start_response)

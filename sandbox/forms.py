@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from sandbox.models import SandboxFault
 from sandbox.services import (
@@ -57,7 +58,9 @@ class FaultForm(forms.Form):
         help_text=_("Empty: the real answer, after the delay."),
     )
     when = forms.ChoiceField(
-        label=_("When"), choices=SandboxFault.When.choices, initial=SandboxFault.When.BEFORE
+        label=pgettext_lazy("fault timing", "When"),
+        choices=SandboxFault.When.choices,
+        initial=SandboxFault.When.BEFORE,
     )
     delay_seconds = forms.FloatField(
         label=_("Delay (s)"), min_value=0, max_value=MAX_FAULT_DELAY_SECONDS, initial=0

@@ -39,7 +39,8 @@ def call(token: str, **params) -> tuple[int, str, dict]:
     try:
         response = application(environ, start_response)
         body = b"".join(response).decode()
-        response.close()  # as a WSGI server does: request_finished resets the URLconf
+        if hasattr(response, "close"):
+            response.close()  # as a WSGI server does: request_finished resets the URLconf
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
@@ -274,3 +275,57 @@ def test_it_drops_only_the_log_entries_of_a_deleted_number(personas, settings):
         Subscription.objects.filter(pk=other.pk).delete()
     assert runtime.call_log_buffer.flush() == 1
     assert runtime.call_log_buffer.pending() == 0
+
+
+def test_it_checks_the_shared_cache_once_per_window_however_many_numbers(personas, monkeypatch):
+    numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
+    for number in numbers:
+        call(number.action_token)  # each built once
+    reads = []
+    cache = services.flow_cache()
+    original = type(cache).get
+    monkeypatch.setattr(
+        type(cache),
+        "get",
+        lambda self, key, *a, **k: reads.append(key) or original(self, key, *a, **k),
+    )
+    monkeypatch.setattr(runtime._generation, "checked_at", float("-inf"))  # the window ends
+    for _round in range(3):
+        for number in numbers:
+            assert call(number.action_token)[0] == 200
+    assert reads == [services.GENERATION_KEY]
+
+
+def _raw(method: str, path: str, query: str = "") -> tuple[str, list, bytes]:
+    from callflows import wsgi_action
+
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, headers
+
+    body = b"".join(
+        wsgi_action.application(
+            {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}, start_response
+        )
+    )
+    return seen["status"], seen["headers"], body
+
+
+def test_it_answers_the_same_on_the_bare_path_as_the_django_view(
+    client, number, business_hours_flow
+):
+    for caller in ("%2B819012345678", "819012345678", "", "anonymous"):
+        status, headers, body = _raw(
+            "GET", f"/a/{number.action_token}/", f"caller={caller}&recipient=81"
+        )
+        django = client.get(f"/a/{number.action_token}/?caller={caller}&recipient=81")
+        assert (status, body) == ("200 OK", django.content)
+        assert ("Content-Length", str(len(body))) in headers
+
+
+def test_it_refuses_other_methods_and_paths_on_the_bare_path(number):
+    assert _raw("POST", f"/a/{number.action_token}/")[0] == "405 Method Not Allowed"
+    assert _raw("GET", f"/a/{number.action_token}/extra/")[:3:2] == ("404 Not Found", b"")
+    status, headers, body = _raw("HEAD", f"/a/{number.action_token}/")
+    assert (status, body) == ("200 OK", b"") and ("Content-Length", "10") in headers

@@ -1,0 +1,59 @@
+"""The action URL as a bare WSGI application: the hot path of every incoming call.
+
+It answers exactly what ``callflows.views.action_url`` answers (that Django view serves the
+same URL through the main URLconf: test client, runserver), but without building Django's
+request and response objects or sending request signals, which cost more than finding and
+evaluating the flow itself (``bench/action_url.py``). It never answers 5xx.
+
+No request signals means no ``close_old_connections`` per call: the database is only touched
+on a cache miss, and ``runtime`` drops a connection that failed so the next miss reconnects.
+"""
+
+import logging
+import re
+from urllib.parse import unquote_plus
+
+from callflows import commands, runtime
+
+logger = logging.getLogger(__name__)
+
+_PATH = re.compile(r"^/a/([^/]+)/$")
+_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+def _params(query: str) -> tuple[str | None, str | None]:
+    """``caller`` and ``recipient`` from the query string (the only two the carrier sends)."""
+    caller = recipient = None
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "caller":
+            caller = unquote_plus(value)
+        elif name == "recipient":
+            recipient = unquote_plus(value)
+    return caller, recipient
+
+
+def _respond(start_response, status: str, body: bytes, method: str, extra=()):
+    headers = [*_TEXT, ("Content-Length", str(len(body))), *extra]
+    start_response(status, headers)
+    return [] if method == "HEAD" else [body]
+
+
+def application(environ, start_response):
+    method = environ.get("REQUEST_METHOD", "GET")
+    match = _PATH.match(environ.get("PATH_INFO", ""))
+    if match is None:
+        return _respond(start_response, "404 Not Found", b"", method)
+    if method not in ("GET", "HEAD"):
+        return _respond(
+            start_response, "405 Method Not Allowed", b"", method, [("Allow", "GET, HEAD")]
+        )
+    try:
+        caller, recipient = _params(environ.get("QUERY_STRING", ""))
+        result = runtime.answer(match[1], caller, recipient)
+    except Exception:  # the last line of defence of a live phone call
+        logger.exception("action URL failed; answering the fallback")
+        return _respond(start_response, "200 OK", (commands.FALLBACK + "\n").encode(), method)
+    if result is None:
+        return _respond(start_response, "404 Not Found", b"", method)
+    return _respond(start_response, "200 OK", (result.command + "\n").encode(), method)
