@@ -8,9 +8,7 @@ An asset a live number's flow still uses cannot be deleted; the message names th
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import os
 import shutil
 import struct
@@ -20,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import mutagen
-import mutagen.mp3
 import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -31,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from callflows import mpeg
 from callflows import services as flow_services
 from callflows.assets_selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, flows_of_tenant
 from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
@@ -85,23 +82,6 @@ def _refuse_delete_while_used(*, kind: str, asset, label: str) -> None:
 
 # --- MP3 inspection -------------------------------------------------------------------------
 
-# A chain of this many MPEG frames whose lengths fit exactly is needed: one "sync" (11 set bits)
-# turns up by chance in WAV samples and random bytes; three chained ones practically never do.
-MIN_FRAME_CHAIN = 3
-_VERSIONS = {0b00: "2.5", 0b10: "2", 0b11: "1"}
-_LAYERS = {0b01: 3, 0b10: 2, 0b11: 1}
-_SAMPLE_RATES = {
-    "1": (44100, 48000, 32000),
-    "2": (22050, 24000, 16000),
-    "2.5": (11025, 12000, 8000),
-}
-# Layer III kbit/s by bitrate index 1..14; index 0 (free format) and 15 are refused.
-_LAYER3_BITRATES = {
-    "1": (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    "2": (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-}
-_TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3", b"3DI")
-
 
 class AudioRejected(ServiceError):
     """The upload is not an MP3 the carrier can play, or breaks a limit; the message says why."""
@@ -114,147 +94,61 @@ class AudioInfo:
     sample_rate: int  # Hz
 
 
-@dataclass(frozen=True)
-class _Frame:
-    layer: int
-    sample_rate: int
-    length: int  # bytes, header included (Layer III only; 0 for the other layers)
-
-
-def _frame_at(data: bytes, offset: int) -> _Frame | None:
-    """The MPEG audio frame whose header starts at ``offset``, or None."""
-    header = data[offset : offset + 4]
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return None
-    version = _VERSIONS.get((header[1] >> 3) & 0b11)
-    layer = _LAYERS.get((header[1] >> 1) & 0b11)
-    bitrate_index, rate_index = header[2] >> 4, (header[2] >> 2) & 0b11
-    if version is None or layer is None or bitrate_index in (0, 15) or rate_index == 3:
-        return None
-    sample_rate = _SAMPLE_RATES[version][rate_index]
-    if layer != 3:
-        return _Frame(layer=layer, sample_rate=sample_rate, length=0)
-    bitrate = _LAYER3_BITRATES["1" if version == "1" else "2"][bitrate_index - 1] * 1000
-    padding = (header[2] >> 1) & 1
-    # MPEG-2 and 2.5 Layer III frames carry half the samples of MPEG-1 ones.
-    length = (144 if version == "1" else 72) * bitrate // sample_rate + padding
-    return _Frame(layer=layer, sample_rate=sample_rate, length=length)
-
-
-def _skip_id3v2(data: bytes) -> int:
-    """Offset just past the leading ID3v2 tag(s) (several in a row do occur)."""
-    offset = 0
-    while data[offset : offset + 3] == b"ID3" and len(data) >= offset + 10:
-        size = 0
-        for byte in data[offset + 6 : offset + 10]:
-            size = (size << 7) | (byte & 0x7F)  # "syncsafe": 7 bits per byte
-        footer = 10 if data[offset + 5] & 0x10 else 0
-        offset += 10 + size + footer
-    return offset
-
-
-def _other_format(data: bytes) -> str | None:
-    """The name of a well-known non-MP3 format ``data`` is in, to say precisely what is wrong."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "WAV"
-    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
-        return "AIFF"
-    if data[4:8] == b"ftyp":
-        return "MP4/M4A"
-    for magic, name in ((b"OggS", "Ogg"), (b"fLaC", "FLAC"), (b"%PDF", "PDF")):
-        if data.startswith(magic):
-            return name
-    return None
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        # final=False: a multi-byte character cut at byte 512 is not a decoding error.
-        text = codecs.getincrementaldecoder("utf-8")().decode(data[:512], final=False)
-    except UnicodeDecodeError:
-        return False
-    return bool(text) and all(char.isprintable() or char in "\r\n\t" for char in text)
-
-
 def _minutes(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 60}:{whole % 60:02d}"
 
 
+def _rejection_message(error: mpeg.MediaError) -> str:
+    """What went wrong with the file, in the uploader's language (``mpeg`` says it in English)."""
+    params = error.params
+    messages = {
+        "empty": _("The file is empty."),
+        "other_format": _("This is a %(format)s file renamed to .mp3; export it as MP3."),
+        "id3_only": _(
+            "The file holds only an ID3 tag (title, artist…) and no audio; export it again."
+        ),
+        "id3_corrupt": _("The file starts with a corrupt ID3 tag; export it again."),
+        "text": _("This is a text file, not MP3 audio."),
+        "not_layer3": _(
+            "This is MPEG Layer %(layer)s audio, not MP3 (Layer III); export it as MP3."
+        ),
+        "no_frames": _("This is not MP3 audio: no MPEG audio frame starts at byte %(offset)d."),
+        "truncated": _("The file is cut off inside its first MPEG frame."),
+        "breaks_off": ngettext(
+            "The file breaks off after %(count)d MPEG frame: it is corrupt or not MPEG audio.",
+            "The file breaks off after %(count)d MPEG frames: it is corrupt or not MPEG audio.",
+            params.get("count", 0),
+        ),
+        "ambiguous": _("The file is corrupt: its MPEG frames contradict each other."),
+        "unreadable": _("The file cannot be read as MP3 audio (%(why)s)."),
+    }
+    message = messages.get(error.code)
+    return message % params if message else _("This is not MP3 audio.")
+
+
 def audio_inspect(data: bytes) -> AudioInfo:
     """Check that ``data`` is MP3 audio within the limits and measure it, or ``AudioRejected``.
 
-    Two checks must agree, since each alone accepts files that do not play: the MPEG frame
-    sync at the first byte after any ID3 tag, chained over a few frames, and mutagen's parse.
+    The bytes are checked by ``callflows.mpeg``, the same inspector the carrier sandbox uses.
     """
     max_bytes, max_seconds = audio_limits()
-    if not data:
-        raise AudioRejected(_("The file is empty."))
     if len(data) > max_bytes:
         raise AudioRejected(_too_big_message(len(data), max_bytes))
-    other = _other_format(data)
-    if other:
-        raise AudioRejected(
-            _("This is a %(format)s file renamed to .mp3; export it as MP3.") % {"format": other}
-        )
-    start = _skip_id3v2(data)
-    if start >= len(data):
-        raise AudioRejected(
-            _("The file holds only an ID3 tag (title, artist…) and no audio; export it again.")
-        )
-    if _is_text(data[start:]):
-        raise AudioRejected(_("This is a text file, not MP3 audio."))
-    first = _frame_at(data, start)
-    if first is None:
-        raise AudioRejected(
-            _("This is not MP3 audio: no MPEG audio frame starts at byte %(offset)d.")
-            % {"offset": start}
-        )
-    if first.layer != 3:
-        raise AudioRejected(
-            _("This is MPEG Layer %(layer)s audio, not MP3 (Layer III); export it as MP3.")
-            % {"layer": "I" * first.layer}
-        )
-    _check_frame_chain(data, start, first)
     try:
-        audio = mutagen.mp3.MP3(io.BytesIO(data))
-    except (mutagen.MutagenError, ValueError, EOFError) as error:
-        raise AudioRejected(
-            _("The file cannot be read as MP3 audio (%(why)s).") % {"why": error}
-        ) from None
-    if audio.info.sample_rate != first.sample_rate or audio.info.length <= 0:
-        raise AudioRejected(_("The file is corrupt: its MPEG frames contradict each other."))
-    if audio.info.length > max_seconds:
+        info = mpeg.inspect_mp3(data)
+    except mpeg.MediaError as error:
+        raise AudioRejected(_rejection_message(error)) from None
+    if info.duration_seconds > max_seconds:
         raise AudioRejected(
             _("The recording lasts %(duration)s; at most %(limit)s is allowed. Shorten it.")
-            % {"duration": _minutes(audio.info.length), "limit": _minutes(max_seconds)}
+            % {"duration": _minutes(info.duration_seconds), "limit": _minutes(max_seconds)}
         )
     return AudioInfo(
-        duration_seconds=round(audio.info.length, 3),
-        bitrate=int(audio.info.bitrate),
-        sample_rate=first.sample_rate,
+        duration_seconds=info.duration_seconds,
+        bitrate=info.bitrate,
+        sample_rate=info.sample_rate,
     )
-
-
-def _check_frame_chain(data: bytes, offset: int, frame: _Frame) -> None:
-    if offset + frame.length > len(data):
-        raise AudioRejected(_("The file is cut off inside its first MPEG frame."))
-    for count in range(1, MIN_FRAME_CHAIN):
-        offset += frame.length
-        if offset >= len(data) or data[offset:].startswith(_TRAILING_TAGS):
-            return  # a very short file: every frame it has chains up to its end
-        frame = _frame_at(data, offset)
-        if frame is None or frame.layer != 3:
-            raise AudioRejected(
-                ngettext(
-                    "The file breaks off after %(count)d MPEG frame: it is corrupt or "
-                    "not MPEG audio.",
-                    "The file breaks off after %(count)d MPEG frames: it is corrupt or "
-                    "not MPEG audio.",
-                    count,
-                )
-                % {"count": count}
-            )
 
 
 def _too_big_message(size: int, limit: int) -> str:
