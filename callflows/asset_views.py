@@ -263,16 +263,13 @@ def audio_edit(request, audiofile_code):
 @member_required(role=Role.STAFF)
 def audio_delete(request, audiofile_code):
     audio = get_tenant_object(AudioFile, audiofile_code)
-    if request.method == "POST":
-        try:
-            assets_services.audio_delete(audio=audio, request=request)
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, _("“%(label)s” deleted.") % {"label": audio.label})
-        return redirect("audio_list")
-    return _confirm_delete(
-        request, name=audio.label, kind=assets_selectors.AUDIO, code=audio.code, back="audio_list"
+    return _delete_page(
+        request,
+        name=audio.label,
+        kind=assets_selectors.AUDIO,
+        code=audio.code,
+        back="audio_list",
+        delete=lambda: assets_services.audio_delete(audio=audio, request=request),
     )
 
 
@@ -282,6 +279,19 @@ def audio_listen(request, audiofile_code):
     """The MP3 for the page's player: members of the tenant only."""
     audio = get_tenant_object(AudioFile, audiofile_code)
     return _serve_audio(request, audio, cache_control="private, max-age=3600")
+
+
+def _delete_page(request, *, name: str, kind: str, code, back: str, delete):
+    """GET: what deleting would affect; POST: ``delete()``, refused with its reason if in use."""
+    if request.method == "POST":
+        try:
+            delete()
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("“%(name)s” deleted.") % {"name": name})
+        return redirect(back)
+    return _confirm_delete(request, name=name, kind=kind, code=code, back=back)
 
 
 def _confirm_delete(request, *, name: str, kind: str, code, back: str):
@@ -349,20 +359,13 @@ def script_edit(request, ttsscript_code):
 @member_required(role=Role.STAFF)
 def script_delete(request, ttsscript_code):
     script = get_tenant_object(TtsScript, ttsscript_code)
-    if request.method == "POST":
-        try:
-            assets_services.script_delete(script=script, request=request)
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, _("“%(name)s” deleted.") % {"name": script.name})
-        return redirect("script_list")
-    return _confirm_delete(
+    return _delete_page(
         request,
         name=script.name,
         kind=assets_selectors.SCRIPT,
         code=script.code,
         back="script_list",
+        delete=lambda: assets_services.script_delete(script=script, request=request),
     )
 
 
@@ -453,20 +456,13 @@ def caller_list_edit(request, callerlist_code):
 @member_required(role=Role.STAFF)
 def caller_list_delete(request, callerlist_code):
     caller_list = get_tenant_object(CallerList, callerlist_code)
-    if request.method == "POST":
-        try:
-            assets_services.caller_list_delete(caller_list=caller_list, request=request)
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, _("“%(name)s” deleted.") % {"name": caller_list.name})
-        return redirect("caller_lists")
-    return _confirm_delete(
+    return _delete_page(
         request,
         name=caller_list.name,
         kind=assets_selectors.CALLER_LIST,
         code=caller_list.code,
         back="caller_lists",
+        delete=lambda: assets_services.caller_list_delete(caller_list=caller_list, request=request),
     )
 
 
