@@ -37,7 +37,6 @@ from portal.scoping import scopes_disabled
 logger = logging.getLogger(__name__)
 
 STALE_SECONDS = 2.0
-NEGATIVE = None  # a token known to answer nothing
 
 
 @dataclass
