@@ -6,12 +6,13 @@ import difflib
 import re
 from datetime import datetime
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flow import Answer, evaluate
 from callflows.flow_forms import WEEKDAYS
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
-from callflows.services import DEFAULT_DOCUMENT, flow_compile
 from dins.models import Subscription
 
 
@@ -98,7 +99,8 @@ def flow_history(flow: CallFlow) -> list[dict]:
 
 
 def flow_preview(subscription: Subscription, *, at: datetime, caller: str) -> Answer:
-    """What a caller would hear at ``at``: the same compile and evaluation as a real call."""
+    """What a caller would hear at ``at``: compiled as publishing compiles (holidays around
+    that day) and evaluated by the same function as a real call."""
     flow = flow_for_number(subscription)
     override = None
     if flow and flow.override_document and flow.override_until:
@@ -108,6 +110,8 @@ def flow_preview(subscription: Subscription, *, at: datetime, caller: str) -> An
         tenant=subscription.tenant,
         own_number=subscription.e164,
         override=override,
+        around=timezone.localdate(at, timezone=subscription.tenant.zone),
+        problems=[],
     )
     return evaluate(compiled, at, caller)
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callflows import flow_selectors, services
+from callflows import compiler, flow_selectors, services
 from callflows.flow_forms import (
     ActionForm,
     OverrideForm,
@@ -16,10 +16,9 @@ from callflows.flow_forms import (
     TestCallForm,
 )
 from callflows.models import FlowVersion
-from dins import services as dins_services
-from dins.models import Subscription
-from dins.views import carrier_problem
-from dins.xoxzo import XoxzoError
+from dins import sandbox_calls
+from dins.models import Subscription, TestCall
+from dins.views import CARRIER_PROBLEMS
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
@@ -27,7 +26,7 @@ from portal.services import ServiceError
 
 def _editor_forms(subscription, data=None):
     flow = flow_selectors.flow_for_number(subscription)
-    document = flow.document if flow else services.DEFAULT_DOCUMENT
+    document = flow.document if flow else compiler.DEFAULT_DOCUMENT
     # A bound formset must not get the stored rules as initial data: the browser's posted
     # forms are the whole truth (a blank extra form then counts as "unchanged" and is skipped).
     rules = RuleFormSet(
@@ -54,7 +53,7 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
         "rules": rules or initial_rules,
         "default": default or initial_default,
         "description": flow_selectors.flow_describe(
-            flow.document if flow else services.DEFAULT_DOCUMENT
+            flow.document if flow else compiler.DEFAULT_DOCUMENT
         ),
         "in_effect": flow_selectors.flow_preview(subscription, at=now, caller="+819000000000"),
         "override_form": OverrideForm(
@@ -195,17 +194,43 @@ def flow_preview(request, subscription_code):
 @require_POST
 @member_required(role=Role.STAFF)
 def flow_test_call(request, subscription_code):
+    """Queue a test call; the flow page then follows it (``flow_test_call_status``)."""
     subscription = get_tenant_object(Subscription, subscription_code)
     form = TestCallForm(request.POST)
     form.is_valid()
     try:
-        result = dins_services.number_test_call(
-            subscription=subscription, caller=form.cleaned_data.get("caller", "")
+        test_call = sandbox_calls.test_call_request(
+            subscription=subscription,
+            caller=form.cleaned_data.get("caller", ""),
+            by=request.user,
         )
     except ServiceError as error:
         messages.error(request, str(error))
         return redirect("flow_edit", subscription_code=subscription.code)
-    except XoxzoError as error:
-        messages.error(request, carrier_problem(error))
-        return redirect("flow_edit", subscription_code=subscription.code)
-    return _page(request, subscription, test_call=result)
+    return redirect("flow_test_call_status", subscription.code, test_call.code)
+
+
+@require_GET
+@member_required
+def flow_test_call_status(request, subscription_code, testcall_code):
+    """A test call as it goes: the fragment for the page's live update, else the flow page."""
+    subscription = get_tenant_object(Subscription, subscription_code)
+    test_call = get_tenant_object(
+        TestCall, testcall_code, queryset=TestCall.objects.filter(subscription=subscription)
+    )
+    context = {"test_call_problem": _test_call_problem(test_call)}
+    if request.headers.get("HX-Request"):
+        context.update(subscription=subscription, test_call=test_call)
+        return render(request, "callflows/_test_call.html", context)
+    return _page(request, subscription, test_call=test_call, **context)
+
+
+def _test_call_problem(test_call: TestCall) -> str:
+    if test_call.status != TestCall.Status.FAILED:
+        return ""
+    reason = test_call.failure_reason
+    if reason == "interrupted":
+        return _("The test call was interrupted (the worker stopped). Try again.")
+    if reason in CARRIER_PROBLEMS:
+        return str(CARRIER_PROBLEMS[reason])
+    return _("The carrier refused the test call: %(why)s") % {"why": reason}
