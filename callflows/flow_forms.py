@@ -6,10 +6,11 @@ the formset's own fields, and one extra blank form adds a rule.
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext_lazy, pgettext_lazy
 
-from callflows.flow import normalise_transfer
 from callflows.models import AudioFile, CallerList, TtsScript
+from dins.destinations import DestinationRefused, transfer_target_clean
+from portal.fields import BoundedDateTimeField
 
 WEEKDAYS = [
     (0, _("Mon")),
@@ -72,14 +73,13 @@ class ActionForm(forms.Form):
         if kind == "say" and not data.get("script"):
             self.add_error("script", _("Choose the script to read."))
         if kind == "transfer":
-            tenant = self.subscription.tenant
             try:
-                data["number"] = normalise_transfer(
+                data["number"] = transfer_target_clean(
                     data.get("number", ""),
+                    tenant=self.subscription.tenant,
                     own_number=self.subscription.e164,
-                    allow_international=tenant.allow_international_transfer,
                 )
-            except ValueError as error:
+            except DestinationRefused as error:
                 self.add_error("number", str(error))
         return data
 

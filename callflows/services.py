@@ -14,14 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callflows import commands
-from callflows.flow import (
-    FlowError,
-    caller_digits,
-    check_document,
-    minutes_of,
-    normalise_transfer,
-)
+from callflows.flow import FlowError, caller_digits, check_document, minutes_of
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, FlowVersion, TtsScript
+from dins.destinations import transfer_target_clean
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import ServiceError, audit_record
@@ -81,12 +76,10 @@ class _Resolver:
             return commands.say(script.language, script.text)
         if kind == "transfer":
             try:
-                number = normalise_transfer(
-                    then["number"],
-                    own_number=self.own_number,
-                    allow_international=self.tenant.allow_international_transfer,
+                number = transfer_target_clean(
+                    then["number"], tenant=self.tenant, own_number=self.own_number
                 )
-            except ValueError as error:
+            except ValueError as error:  # the destination policy's reason
                 raise FlowError(path, str(error)) from None
             return commands.transfer(number)
         greeting = then.get("greeting")

@@ -33,14 +33,28 @@ class TenantSettingsForm(forms.Form):
         help_text=_("Used for e-mails to the whole company and for calls' default voice."),
     )
     allow_international_transfer = forms.BooleanField(
-        label=_("Allow call flows to transfer to numbers outside Japan"),
+        label=_("Allow transfers and outbound calls to numbers outside Japan"),
         required=False,
-        help_text=_("Off by default: a transfer abroad can be abused for expensive calls."),
+        help_text=_("Off by default: calls abroad can be abused for expensive calls."),
+    )
+    allow_premium_destinations = forms.BooleanField(
+        label=_("Allow transfers and outbound calls to premium-rate and shared-cost numbers"),
+        required=False,
+        help_text=_(
+            "Off by default: numbers like 0990 (premium rate), 0570 (Navi Dial) or 060 "
+            "(personal forwarding) charge the caller more, and are what toll fraud calls."
+        ),
     )
 
     @classmethod
     def for_tenant(cls, tenant: Tenant, data=None):
-        fields = ("name", "timezone", "language", "allow_international_transfer")
+        fields = (
+            "name",
+            "timezone",
+            "language",
+            "allow_international_transfer",
+            "allow_premium_destinations",
+        )
         return cls(data, initial={field: getattr(tenant, field) for field in fields})
 
 

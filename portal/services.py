@@ -58,7 +58,13 @@ def audit_record(
 
 # --- Tenants ----------------------------------------------------------------------------------
 
-TENANT_FIELDS = ("name", "timezone", "language", "allow_international_transfer")
+TENANT_FIELDS = (
+    "name",
+    "timezone",
+    "language",
+    "allow_international_transfer",
+    "allow_premium_destinations",
+)
 
 
 def tenant_update(*, tenant: Tenant, request, **values) -> Tenant:
