@@ -219,7 +219,9 @@ def audio_list(request):
 def audio_upload(request):
     if request.method != "POST":
         return render(request, "callflows/assets/audio_upload.html", {"form": AudioUploadForm()})
-    form = AudioUploadForm(request.POST, request.FILES)
+    form = AudioUploadForm(
+        request.POST, request.FILES, refused_sizes=getattr(request, "upload_refused", None)
+    )
     if form.is_valid():
         try:
             audio = assets_services.audio_create(

@@ -116,25 +116,44 @@ def _rejection_message(error: mpeg.MediaError) -> str:
         "no_frames": _("This is not MP3 audio: no MPEG audio frame starts at byte %(offset)d."),
         "truncated": _("The file is cut off inside its first MPEG frame."),
         "breaks_off": ngettext(
-            "The file breaks off after %(count)d MPEG frame: it is corrupt or not MPEG audio.",
-            "The file breaks off after %(count)d MPEG frames: it is corrupt or not MPEG audio.",
+            "The audio breaks off after %(count)d MPEG frame, at byte %(offset)d, and "
+            "%(rest)s of other data follow: the file is corrupt or hides something else. "
+            "Export it again as MP3.",
+            "The audio breaks off after %(count)d MPEG frames, at byte %(offset)d, and "
+            "%(rest)s of other data follow: the file is corrupt or hides something else. "
+            "Export it again as MP3.",
             params.get("count", 0),
         ),
+        "mixed": _(
+            "The audio changes format at byte %(offset)d: these are two recordings joined "
+            "together. Export it again as one MP3."
+        ),
+        "metadata_too_large": _(
+            "The file's tags (title, cover art…) take %(size)s; at most %(limit)s is allowed. "
+            "Remove the cover art or export it again without tags."
+        ),
+        "tag_corrupt": _("The tags at the end of the file are corrupt; export it again."),
         "ambiguous": _("The file is corrupt: its MPEG frames contradict each other."),
         "unreadable": _("The file cannot be read as MP3 audio (%(why)s)."),
     }
     message = messages.get(error.code)
-    return message % params if message else _("This is not MP3 audio.")
+    if message is None:
+        return _("This is not MP3 audio.")
+    shown = dict(params)
+    for key in ("rest", "size", "limit"):
+        if key in shown:
+            shown[key] = filesizeformat(shown[key])
+    return message % shown
 
 
 def audio_inspect(data: bytes) -> AudioInfo:
     """Check that ``data`` is MP3 audio within the limits and measure it, or ``AudioRejected``.
 
-    The bytes are checked by ``callflows.mpeg``, the same inspector the carrier sandbox uses.
+    The bytes are checked by ``callflows.mpeg``, to the last byte.
     """
     max_bytes, max_seconds = audio_limits()
     if len(data) > max_bytes:
-        raise AudioRejected(_too_big_message(len(data), max_bytes))
+        raise AudioRejected(audio_too_big_message(len(data), max_bytes))
     try:
         info = mpeg.inspect_mp3(data)
     except mpeg.MediaError as error:
@@ -151,7 +170,7 @@ def audio_inspect(data: bytes) -> AudioInfo:
     )
 
 
-def _too_big_message(size: int, limit: int) -> str:
+def audio_too_big_message(size: int, limit: int) -> str:
     return _(
         "The file is %(size)s; at most %(limit)s is allowed. "
         "Shorten it or export it at a lower bitrate."
@@ -174,7 +193,8 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
     """Store an uploaded MP3 after checking it (``AudioRejected`` says why not)."""
     max_bytes, _seconds = audio_limits()
     if upload.size > max_bytes:  # before reading it into memory
-        raise AudioRejected(_too_big_message(upload.size, max_bytes))
+        raise AudioRejected(audio_too_big_message(upload.size, max_bytes))
+    _refuse_when_library_full(AUDIO)
     data = b"".join(upload.chunks())
     info = audio_inspect(data)
     audio = AudioFile(

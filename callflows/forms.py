@@ -16,12 +16,25 @@ class AudioUploadForm(forms.Form):
         label=_("MP3 file"), widget=forms.ClearableFileInput(attrs={"accept": ".mp3,audio/mpeg"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, refused_sizes: dict | None = None, **kwargs):
+        """``refused_sizes``: files the upload handler skipped for their size (by field)."""
         super().__init__(*args, **kwargs)
+        self.refused_sizes = refused_sizes or {}
         max_bytes, max_seconds = assets_services.audio_limits()
         self.fields["file"].help_text = _(
             "MP3 audio, at most %(size)s and %(minutes)s minutes."
         ) % {"size": filesizeformat(max_bytes), "minutes": f"{max_seconds / 60:g}"}
+
+    def clean(self):
+        data = super().clean()
+        if "file" in self.refused_sizes:
+            self.errors.pop("file", None)
+            max_bytes, _seconds = assets_services.audio_limits()
+            self.add_error(
+                "file",
+                assets_services.audio_too_big_message(self.refused_sizes["file"], max_bytes),
+            )
+        return data
 
 
 class AudioLabelForm(forms.Form):
