@@ -10,3 +10,9 @@ urlpatterns = [
     # checks the id's shape before any query. Nothing else under media/ is routed.
     path("media/audio/<str:public_id>.mp3", asset_views.audio_public, name="audio_public"),
 ]
+
+# Served without middleware or the portal's templates (portal/wsgi.py): errors answer empty,
+# with the same security headers as the MP3s. Only read when this is the request's URLconf.
+handler400 = "callflows.asset_views.carrier_bad_request"
+handler404 = "callflows.asset_views.carrier_not_found"
+handler500 = "callflows.asset_views.carrier_server_error"

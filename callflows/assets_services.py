@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -42,6 +43,16 @@ from portal.services import ServiceError, audit_record
 AUDIO_MAX_BYTES = 10 * 1024 * 1024
 AUDIO_MAX_SECONDS = 10 * 60
 MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
+# The text of a list at its limit, generously: 2,000 lines of a formatted number and a note.
+MAX_CALLER_LIST_CHARACTERS = MAX_CALLER_LIST_NUMBERS * 40
+# The form lists this many bad lines; a paste of 40,000 wrong lines does not become a page of
+# 40,000 messages.
+MAX_LINE_ERRORS_SHOWN = 20
+# [choice] Per company. Every asset is offered in each rule of the call-flow editor and every
+# MP3 is kept on disk: a library without a bound is a page and a disk without a bound.
+LIBRARY_LIMITS = {AUDIO: 200, SCRIPT: 200, CALLER_LIST: 50}
+# Closed dates are compiled into every flow; planning further ahead than this is not needed.
+CLOSED_DATE_MAX_DAYS_AHEAD = 2 * 366
 ESPEAK = "espeak-ng"
 TTS_PREVIEW_TIMEOUT_SECONDS = 10
 
@@ -52,6 +63,33 @@ def audio_limits() -> tuple[int, float]:
         getattr(settings, "AUDIO_MAX_BYTES", AUDIO_MAX_BYTES),
         getattr(settings, "AUDIO_MAX_SECONDS", AUDIO_MAX_SECONDS),
     )
+
+
+def library_limit(kind: str) -> int:
+    return LIBRARY_LIMITS[kind]
+
+
+def _refuse_when_library_full(kind: str) -> None:
+    model = {AUDIO: AudioFile, SCRIPT: TtsScript, CALLER_LIST: CallerList}[kind]
+    # Checked without a lock: two uploads in the same instant may pass one over the limit,
+    # which bounds the library just as well.
+    count = model.objects.count()
+    if count >= LIBRARY_LIMITS[kind]:
+        messages = {
+            AUDIO: _(
+                "Your company keeps %(count)d recordings, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            SCRIPT: _(
+                "Your company keeps %(count)d spoken texts, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            CALLER_LIST: _(
+                "Your company keeps %(count)d caller lists, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+        }
+        raise ServiceError(messages[kind] % {"count": count})
 
 
 def _invalidate_flows_of(subscriptions: Iterable[Subscription]) -> None:
@@ -285,6 +323,7 @@ def _script_values(script: TtsScript) -> dict:
 
 def script_create(*, name: str, language: str, text: str, request) -> TtsScript:
     text = script_text_clean(text)
+    _refuse_when_library_full(SCRIPT)
     with transaction.atomic():
         script = TtsScript.objects.create(
             tenant=current_tenant(), name=name, language=language, text=text
@@ -444,39 +483,63 @@ def caller_numbers_parse(text: str) -> list[str]:
     """The numbers of ``text`` (one a line) in E.164, in order, without duplicates.
 
     A number without a country code is read as Japanese (090-1234-5678, 03 1234 5678); others
-    start with "+". Blank lines are skipped; every bad line is reported by its number.
+    start with "+". Blank lines are skipped; bad lines are reported by their line number (the
+    first ``MAX_LINE_ERRORS_SHOWN``, then how many more). Linear in the length of the text, and
+    a text of more than ``MAX_CALLER_LIST_NUMBERS`` lines is refused before any is parsed.
     """
-    numbers: list[str] = []
+    if len(text) > MAX_CALLER_LIST_CHARACTERS:
+        raise CallerNumbersInvalid(
+            [
+                _("The text has %(count)d characters; a list holds at most %(limit)d.")
+                % {"count": len(text), "limit": MAX_CALLER_LIST_CHARACTERS}
+            ]
+        )
+    entries = [
+        (line_number, line.strip())
+        for line_number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if len(entries) > MAX_CALLER_LIST_NUMBERS:
+        raise CallerNumbersInvalid(
+            [
+                _(
+                    "The list has %(count)d lines; at most %(limit)d numbers are allowed. "
+                    "Split it into several lists."
+                )
+                % {"count": len(entries), "limit": MAX_CALLER_LIST_NUMBERS}
+            ]
+        )
+    numbers: dict[str, None] = {}  # insertion-ordered: first occurrence wins, O(1) per line
     errors: list[str] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        entry = line.strip()
-        if not entry:
-            continue
-        shown = entry if len(entry) <= 40 else entry[:40] + "…"
+    bad_lines = 0
+    for line_number, entry in entries:
         try:
             parsed = phonenumbers.parse(entry, "JP")
         except phonenumbers.NumberParseException:
             parsed = None
         if parsed is None or not phonenumbers.is_valid_number(parsed):
-            errors.append(
-                # The form's help text explains the accepted formats once, not on every line.
-                _("Line %(line)d: “%(entry)s” is not a valid phone number.")
-                % {"line": line_number, "entry": shown}
-            )
+            bad_lines += 1
+            if len(errors) < MAX_LINE_ERRORS_SHOWN:
+                shown = entry if len(entry) <= 40 else entry[:40] + "…"
+                errors.append(
+                    # The form's help text explains the accepted formats once, not every line.
+                    _("Line %(line)d: “%(entry)s” is not a valid phone number.")
+                    % {"line": line_number, "entry": shown}
+                )
             continue
-        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if number not in numbers:
-            numbers.append(number)
+        numbers[phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)] = None
+    if bad_lines > len(errors):
+        errors.append(
+            ngettext(
+                "…and %(count)d more line is not a phone number.",
+                "…and %(count)d more lines are not phone numbers.",
+                bad_lines - len(errors),
+            )
+            % {"count": bad_lines - len(errors)}
+        )
     if errors:
         raise CallerNumbersInvalid(errors)
-    if len(numbers) > MAX_CALLER_LIST_NUMBERS:
-        raise CallerNumbersInvalid(
-            [
-                _("The list has %(count)d numbers; at most %(limit)d are allowed.")
-                % {"count": len(numbers), "limit": MAX_CALLER_LIST_NUMBERS}
-            ]
-        )
-    return numbers
+    return list(numbers)
 
 
 def _caller_list_values(caller_list: CallerList) -> dict:
@@ -484,6 +547,7 @@ def _caller_list_values(caller_list: CallerList) -> dict:
 
 
 def caller_list_create(*, name: str, numbers: list[str], request) -> CallerList:
+    _refuse_when_library_full(CALLER_LIST)
     with transaction.atomic():
         caller_list = CallerList.objects.create(tenant=current_tenant(), name=name, numbers=numbers)
         audit_record(
@@ -528,6 +592,11 @@ def caller_list_delete(*, caller_list: CallerList, request) -> None:
 # --- Closed dates ---------------------------------------------------------------------------
 
 
+def closed_date_horizon(today=None):
+    """The last date a closed date may be set on (``CLOSED_DATE_MAX_DAYS_AHEAD`` from today)."""
+    return (today or timezone.localdate()) + timedelta(days=CLOSED_DATE_MAX_DAYS_AHEAD)
+
+
 def _invalidate_all_flows() -> None:
     # Closed dates are compiled into every flow's "holiday" rule; a number without a flow of its
     # own answers the default document, which has none.
@@ -536,8 +605,14 @@ def _invalidate_all_flows() -> None:
 
 def closed_date_create(*, date, note: str, request) -> ClosedDate:
     already = _("%(date)s is already a closed date.") % {"date": date.isoformat()}
-    if date < timezone.localdate():
+    today = timezone.localdate()
+    if date < today:
         raise ServiceError(_("%(date)s is in the past.") % {"date": date.isoformat()})
+    if date > closed_date_horizon(today):
+        raise ServiceError(
+            _("%(date)s is too far ahead: closed dates can be set up to %(max)s.")
+            % {"date": date.isoformat(), "max": closed_date_horizon(today).isoformat()}
+        )
     if ClosedDate.objects.filter(date=date).exists():
         raise ServiceError(already)
     try:

@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_safe
 
 from callflows import commands, runtime
+from portal.headers import with_carrier_headers
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,9 @@ def action_url(request, token):
         result = runtime.answer(token, request.GET.get("caller"), request.GET.get("recipient"))
     except Exception:  # the last line of defence of a live phone call
         logger.exception("action URL failed; answering the fallback")
-        return HttpResponse(commands.FALLBACK + "\n", content_type="text/plain; charset=utf-8")
+        response = HttpResponse(commands.FALLBACK + "\n", content_type="text/plain; charset=utf-8")
+        return with_carrier_headers(response)
     if result is None:
-        return HttpResponse(b"", status=404, content_type="text/plain")
-    return HttpResponse(result.command + "\n", content_type="text/plain; charset=utf-8")
+        return with_carrier_headers(HttpResponse(b"", status=404, content_type="text/plain"))
+    response = HttpResponse(result.command + "\n", content_type="text/plain; charset=utf-8")
+    return with_carrier_headers(response)

@@ -14,11 +14,12 @@ import re
 from urllib.parse import unquote_plus
 
 from callflows import commands, runtime
+from portal.headers import CARRIER_RESPONSE_HEADERS
 
 logger = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/a/([^/]+)/$")
-_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+_TEXT = [("Content-Type", "text/plain; charset=utf-8"), *CARRIER_RESPONSE_HEADERS]
 
 
 def _params(query: str) -> tuple[str | None, str | None]:

@@ -149,6 +149,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# [choice] Each invitation e-mails an address someone typed: bounded, the form cannot be used
+# to mail the world.
+MAX_OPEN_INVITATIONS = 50
+
+
 def invitation_create(
     *, email: str, role: str, by: Membership, request, accept_url_for
 ) -> Invitation:
@@ -163,6 +168,17 @@ def invitation_create(
     _ensure_may_manage(by=by, target_role=role)
     if Membership.objects.filter(user__email__iexact=email).exists():
         raise ServiceError(_("%(email)s is already a member.") % {"email": email})
+    open_invitations = Invitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exclude(email=email)
+    if open_invitations.count() >= MAX_OPEN_INVITATIONS:
+        raise ServiceError(
+            _(
+                "%(count)d invitations are still open, the most a company may have. Revoke "
+                "some, or wait until they are accepted or expire."
+            )
+            % {"count": MAX_OPEN_INVITATIONS}
+        )
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         now = timezone.now()
