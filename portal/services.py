@@ -35,9 +35,12 @@ def audit_record(
 ) -> AuditEvent:
     """Record that ``actor`` did ``action`` to ``obj`` (in the active tenant unless given).
 
-    ``request`` supplies the actor, source address and user agent when the change came from
-    the browser; tasks pass ``actor=None`` and the log shows the system as the actor.
+    ``request`` supplies the actor, source address (the client's, through trusted proxies:
+    ``portal.client_address``) and user agent when the change came from the browser; tasks
+    pass ``actor=None`` and the log shows the system as the actor.
     """
+    from portal.client_address import client_address
+
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     meta = request.META if request is not None else {}
@@ -49,7 +52,7 @@ def audit_record(
         object_type=obj._meta.model_name,
         object_code=str(getattr(obj, "code", "") or ""),
         object_repr=str(obj)[:200],
-        ip_address=meta.get("REMOTE_ADDR") or None,
+        ip_address=client_address(request) if request is not None else None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:300],
         before=before,
         after=after,
