@@ -109,3 +109,25 @@ def test_any_other_path_under_media_audio_is_an_empty_404(path):
     status, headers, _elapsed = _wsgi_get(path)
     assert status.startswith("404")
     assert headers["Content-Type"] == "text/plain"
+
+
+def test_it_refuses_a_nul_byte_in_the_flow_note_and_keeps_the_flow(client, personas):
+    from callflows.models import CallFlow
+
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    client.force_login(personas.staff_a)
+    data = {
+        "rules-TOTAL_FORMS": "0",
+        "rules-INITIAL_FORMS": "0",
+        "default-action": "voicemail",
+        "note": "closed\x00",
+    }
+    url = reverse("flow_edit", args=[number.code])
+
+    refused = client.post(url, data)
+    saved = client.post(url, {**data, "note": "closed"})
+
+    assert refused.status_code == 400 and NUL_MESSAGE in refused.content.decode()
+    assert saved.status_code == 302
+    with scopes_disabled():
+        assert CallFlow.objects.get().versions.get().note == "closed"
