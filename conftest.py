@@ -189,3 +189,19 @@ def sign_in(page):
         page.wait_for_url("**/")
 
     return sign_in_as
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The hostile-input suite's totals, when it ran (portal/tests/test_hostile_input.py)."""
+    import sys
+
+    module = sys.modules.get("portal.tests.test_hostile_input")
+    if module is None or not module.TOTALS["inputs"]:
+        return
+    totals = module.TOTALS
+    terminalreporter.write_line(
+        f"hostile input: {totals['inputs']} requests, {totals['5xx']} answered 5xx, "
+        f"{totals['slow']} slower than {module.SLOWEST_RESPONSE_SECONDS} s, "
+        f"{totals['wrongly saved']} wrongly saved or changed by a refused request; slowest "
+        f"{module.SLOWEST[0]:.2f} s: {module.SLOWEST[1][:100]}"
+    )

@@ -35,6 +35,7 @@ from callflows.forms import (
 )
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from portal.access import ensure_role, get_tenant_object, member_required
+from portal.headers import with_carrier_headers
 from portal.models import Role
 from portal.services import ServiceError
 
@@ -164,7 +165,21 @@ def serve_file(
 def _not_found() -> HttpResponse:
     # No template: on the minimal WSGI path the portal's 404 page (it links to portal URLs)
     # cannot be rendered. Empty either way, whether the id ever existed or not.
-    return HttpResponse(b"", status=404, content_type="text/plain")
+    return with_carrier_headers(HttpResponse(b"", status=404, content_type="text/plain"))
+
+
+def carrier_not_found(request, exception=None) -> HttpResponse:
+    """404 of the edge's URLconf (``portal.edge_urls``): any path there that
+    is not ``<id>.mp3`` or an action URL."""
+    return _not_found()
+
+
+def carrier_bad_request(request, exception=None) -> HttpResponse:
+    return with_carrier_headers(HttpResponse(b"", status=400, content_type="text/plain"))
+
+
+def carrier_server_error(request) -> HttpResponse:
+    return with_carrier_headers(HttpResponse(b"", status=500, content_type="text/plain"))
 
 
 def _serve_audio(request, audio: AudioFile, *, cache_control: str) -> HttpResponse:
@@ -193,7 +208,8 @@ def audio_public(request, public_id):
     if audio is None:
         return _not_found()
     max_age = getattr(settings, "AUDIO_PUBLIC_MAX_AGE", AUDIO_PUBLIC_MAX_AGE)
-    return _serve_audio(request, audio, cache_control=f"public, max-age={max_age}")
+    response = _serve_audio(request, audio, cache_control=f"public, max-age={max_age}")
+    return with_carrier_headers(response)
 
 
 # --- MP3 library ------------------------------------------------------------------------------
@@ -210,6 +226,7 @@ def audio_list(request):
         "rows": assets_selectors.audio_list(),
         "can_edit": _can_edit(request),
         "limits": assets_services.audio_limits(),
+        "library_limit": assets_services.library_limit(assets_selectors.AUDIO),
     }
     return render(request, "callflows/assets/audio_list.html", context)
 
@@ -219,7 +236,9 @@ def audio_list(request):
 def audio_upload(request):
     if request.method != "POST":
         return render(request, "callflows/assets/audio_upload.html", {"form": AudioUploadForm()})
-    form = AudioUploadForm(request.POST, request.FILES)
+    form = AudioUploadForm(
+        request.POST, request.FILES, refused_sizes=getattr(request, "upload_refused", None)
+    )
     if form.is_valid():
         try:
             audio = assets_services.audio_create(
@@ -313,6 +332,7 @@ def script_list(request):
         "rows": assets_selectors.script_list(),
         "can_edit": _can_edit(request),
         "preview_available": assets_services.preview_available(),
+        "library_limit": assets_services.library_limit(assets_selectors.SCRIPT),
     }
     return render(request, "callflows/assets/script_list.html", context)
 
@@ -322,9 +342,13 @@ def script_list(request):
 def script_create(request):
     form = TtsScriptForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        script = assets_services.script_create(**form.cleaned_data, request=request)
-        messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
-        return redirect("script_edit", ttsscript_code=script.code)
+        try:
+            script = assets_services.script_create(**form.cleaned_data, request=request)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
+            return redirect("script_edit", ttsscript_code=script.code)
     context = {"form": form, "can_edit": True}
     return render(
         request, "callflows/assets/script_form.html", context, status=400 if form.is_bound else 200
@@ -396,7 +420,11 @@ def script_listen(request, ttsscript_code):
 @require_GET
 @member_required
 def caller_lists(request):
-    context = {"rows": assets_selectors.caller_list_list(), "can_edit": _can_edit(request)}
+    context = {
+        "rows": assets_selectors.caller_list_list(),
+        "can_edit": _can_edit(request),
+        "library_limit": assets_services.library_limit(assets_selectors.CALLER_LIST),
+    }
     return render(request, "callflows/assets/caller_list_list.html", context)
 
 
@@ -405,13 +433,17 @@ def caller_lists(request):
 def caller_list_create(request):
     form = CallerListForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        caller_list = assets_services.caller_list_create(**form.cleaned_data, request=request)
-        messages.success(
-            request,
-            _("“%(name)s” saved with %(count)d numbers.")
-            % {"name": caller_list.name, "count": len(caller_list.numbers)},
-        )
-        return redirect("caller_lists")
+        try:
+            caller_list = assets_services.caller_list_create(**form.cleaned_data, request=request)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                _("“%(name)s” saved with %(count)d numbers.")
+                % {"name": caller_list.name, "count": len(caller_list.numbers)},
+            )
+            return redirect("caller_lists")
     context = {"form": form, "can_edit": True}
     return render(
         request,

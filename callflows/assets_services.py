@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -42,6 +43,16 @@ from portal.services import ServiceError, audit_record
 AUDIO_MAX_BYTES = 10 * 1024 * 1024
 AUDIO_MAX_SECONDS = 10 * 60
 MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
+# The text of a list at its limit, generously: 2,000 lines of a formatted number and a note.
+MAX_CALLER_LIST_CHARACTERS = MAX_CALLER_LIST_NUMBERS * 40
+# The form lists this many bad lines; a paste of 40,000 wrong lines does not become a page of
+# 40,000 messages.
+MAX_LINE_ERRORS_SHOWN = 20
+# [choice] Per company. Every asset is offered in each rule of the call-flow editor and every
+# MP3 is kept on disk: a library without a bound is a page and a disk without a bound.
+LIBRARY_LIMITS = {AUDIO: 200, SCRIPT: 200, CALLER_LIST: 50}
+# Closed dates are compiled into every flow; planning further ahead than this is not needed.
+CLOSED_DATE_MAX_DAYS_AHEAD = 2 * 366
 ESPEAK = "espeak-ng"
 TTS_PREVIEW_TIMEOUT_SECONDS = 10
 
@@ -52,6 +63,33 @@ def audio_limits() -> tuple[int, float]:
         getattr(settings, "AUDIO_MAX_BYTES", AUDIO_MAX_BYTES),
         getattr(settings, "AUDIO_MAX_SECONDS", AUDIO_MAX_SECONDS),
     )
+
+
+def library_limit(kind: str) -> int:
+    return LIBRARY_LIMITS[kind]
+
+
+def _refuse_when_library_full(kind: str) -> None:
+    model = {AUDIO: AudioFile, SCRIPT: TtsScript, CALLER_LIST: CallerList}[kind]
+    # Checked without a lock: two uploads in the same instant may pass one over the limit,
+    # which bounds the library just as well.
+    count = model.objects.count()
+    if count >= LIBRARY_LIMITS[kind]:
+        messages = {
+            AUDIO: _(
+                "Your company keeps %(count)d recordings, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            SCRIPT: _(
+                "Your company keeps %(count)d spoken texts, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            CALLER_LIST: _(
+                "Your company keeps %(count)d caller lists, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+        }
+        raise ServiceError(messages[kind] % {"count": count})
 
 
 def _republish_flows_of(subscriptions: Iterable[Subscription]) -> None:
@@ -116,25 +154,44 @@ def _rejection_message(error: mpeg.MediaError) -> str:
         "no_frames": _("This is not MP3 audio: no MPEG audio frame starts at byte %(offset)d."),
         "truncated": _("The file is cut off inside its first MPEG frame."),
         "breaks_off": ngettext(
-            "The file breaks off after %(count)d MPEG frame: it is corrupt or not MPEG audio.",
-            "The file breaks off after %(count)d MPEG frames: it is corrupt or not MPEG audio.",
+            "The audio breaks off after %(count)d MPEG frame, at byte %(offset)d, and "
+            "%(rest)s of other data follow: the file is corrupt or hides something else. "
+            "Export it again as MP3.",
+            "The audio breaks off after %(count)d MPEG frames, at byte %(offset)d, and "
+            "%(rest)s of other data follow: the file is corrupt or hides something else. "
+            "Export it again as MP3.",
             params.get("count", 0),
         ),
+        "mixed": _(
+            "The audio changes format at byte %(offset)d: these are two recordings joined "
+            "together. Export it again as one MP3."
+        ),
+        "metadata_too_large": _(
+            "The file's tags (title, cover art…) take %(size)s; at most %(limit)s is allowed. "
+            "Remove the cover art or export it again without tags."
+        ),
+        "tag_corrupt": _("The tags at the end of the file are corrupt; export it again."),
         "ambiguous": _("The file is corrupt: its MPEG frames contradict each other."),
         "unreadable": _("The file cannot be read as MP3 audio (%(why)s)."),
     }
     message = messages.get(error.code)
-    return message % params if message else _("This is not MP3 audio.")
+    if message is None:
+        return _("This is not MP3 audio.")
+    shown = dict(params)
+    for key in ("rest", "size", "limit"):
+        if key in shown:
+            shown[key] = filesizeformat(shown[key])
+    return message % shown
 
 
 def audio_inspect(data: bytes) -> AudioInfo:
     """Check that ``data`` is MP3 audio within the limits and measure it, or ``AudioRejected``.
 
-    The bytes are checked by ``callflows.mpeg``, the same inspector the carrier sandbox uses.
+    The bytes are checked by ``callflows.mpeg``, to the last byte.
     """
     max_bytes, max_seconds = audio_limits()
     if len(data) > max_bytes:
-        raise AudioRejected(_too_big_message(len(data), max_bytes))
+        raise AudioRejected(audio_too_big_message(len(data), max_bytes))
     try:
         info = mpeg.inspect_mp3(data)
     except mpeg.MediaError as error:
@@ -151,7 +208,7 @@ def audio_inspect(data: bytes) -> AudioInfo:
     )
 
 
-def _too_big_message(size: int, limit: int) -> str:
+def audio_too_big_message(size: int, limit: int) -> str:
     return _(
         "The file is %(size)s; at most %(limit)s is allowed. "
         "Shorten it or export it at a lower bitrate."
@@ -174,7 +231,8 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
     """Store an uploaded MP3 after checking it (``AudioRejected`` says why not)."""
     max_bytes, _seconds = audio_limits()
     if upload.size > max_bytes:  # before reading it into memory
-        raise AudioRejected(_too_big_message(upload.size, max_bytes))
+        raise AudioRejected(audio_too_big_message(upload.size, max_bytes))
+    _refuse_when_library_full(AUDIO)
     data = b"".join(upload.chunks())
     info = audio_inspect(data)
     audio = AudioFile(
@@ -265,6 +323,7 @@ def _script_values(script: TtsScript) -> dict:
 
 def script_create(*, name: str, language: str, text: str, request) -> TtsScript:
     text = script_text_clean(text)
+    _refuse_when_library_full(SCRIPT)
     with transaction.atomic():
         script = TtsScript.objects.create(
             tenant=current_tenant(), name=name, language=language, text=text
@@ -424,39 +483,63 @@ def caller_numbers_parse(text: str) -> list[str]:
     """The numbers of ``text`` (one a line) in E.164, in order, without duplicates.
 
     A number without a country code is read as Japanese (090-1234-5678, 03 1234 5678); others
-    start with "+". Blank lines are skipped; every bad line is reported by its number.
+    start with "+". Blank lines are skipped; bad lines are reported by their line number (the
+    first ``MAX_LINE_ERRORS_SHOWN``, then how many more). Linear in the length of the text, and
+    a text of more than ``MAX_CALLER_LIST_NUMBERS`` lines is refused before any is parsed.
     """
-    numbers: list[str] = []
+    if len(text) > MAX_CALLER_LIST_CHARACTERS:
+        raise CallerNumbersInvalid(
+            [
+                _("The text has %(count)d characters; a list holds at most %(limit)d.")
+                % {"count": len(text), "limit": MAX_CALLER_LIST_CHARACTERS}
+            ]
+        )
+    entries = [
+        (line_number, line.strip())
+        for line_number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if len(entries) > MAX_CALLER_LIST_NUMBERS:
+        raise CallerNumbersInvalid(
+            [
+                _(
+                    "The list has %(count)d lines; at most %(limit)d numbers are allowed. "
+                    "Split it into several lists."
+                )
+                % {"count": len(entries), "limit": MAX_CALLER_LIST_NUMBERS}
+            ]
+        )
+    numbers: dict[str, None] = {}  # insertion-ordered: first occurrence wins, O(1) per line
     errors: list[str] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        entry = line.strip()
-        if not entry:
-            continue
-        shown = entry if len(entry) <= 40 else entry[:40] + "…"
+    bad_lines = 0
+    for line_number, entry in entries:
         try:
             parsed = phonenumbers.parse(entry, "JP")
         except phonenumbers.NumberParseException:
             parsed = None
         if parsed is None or not phonenumbers.is_valid_number(parsed):
-            errors.append(
-                # The form's help text explains the accepted formats once, not on every line.
-                _("Line %(line)d: “%(entry)s” is not a valid phone number.")
-                % {"line": line_number, "entry": shown}
-            )
+            bad_lines += 1
+            if len(errors) < MAX_LINE_ERRORS_SHOWN:
+                shown = entry if len(entry) <= 40 else entry[:40] + "…"
+                errors.append(
+                    # The form's help text explains the accepted formats once, not every line.
+                    _("Line %(line)d: “%(entry)s” is not a valid phone number.")
+                    % {"line": line_number, "entry": shown}
+                )
             continue
-        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if number not in numbers:
-            numbers.append(number)
+        numbers[phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)] = None
+    if bad_lines > len(errors):
+        errors.append(
+            ngettext(
+                "…and %(count)d more line is not a phone number.",
+                "…and %(count)d more lines are not phone numbers.",
+                bad_lines - len(errors),
+            )
+            % {"count": bad_lines - len(errors)}
+        )
     if errors:
         raise CallerNumbersInvalid(errors)
-    if len(numbers) > MAX_CALLER_LIST_NUMBERS:
-        raise CallerNumbersInvalid(
-            [
-                _("The list has %(count)d numbers; at most %(limit)d are allowed.")
-                % {"count": len(numbers), "limit": MAX_CALLER_LIST_NUMBERS}
-            ]
-        )
-    return numbers
+    return list(numbers)
 
 
 def _caller_list_values(caller_list: CallerList) -> dict:
@@ -464,6 +547,7 @@ def _caller_list_values(caller_list: CallerList) -> dict:
 
 
 def caller_list_create(*, name: str, numbers: list[str], request) -> CallerList:
+    _refuse_when_library_full(CALLER_LIST)
     with transaction.atomic():
         caller_list = CallerList.objects.create(tenant=current_tenant(), name=name, numbers=numbers)
         audit_record(
@@ -508,7 +592,12 @@ def caller_list_delete(*, caller_list: CallerList, request) -> None:
 # --- Closed dates ---------------------------------------------------------------------------
 
 
-def _invalidate_all_flows() -> None:
+def closed_date_horizon(today=None):
+    """The last date a closed date may be set on (``CLOSED_DATE_MAX_DAYS_AHEAD`` from today)."""
+    return (today or timezone.localdate()) + timedelta(days=CLOSED_DATE_MAX_DAYS_AHEAD)
+
+
+def _republish_all_flows() -> None:
     # Closed dates are compiled into every flow's "holiday" rule; a number without a flow of its
     # own answers the default document, which has none.
     _republish_flows_of(flow.subscription for flow in flows_of_tenant())
@@ -516,8 +605,14 @@ def _invalidate_all_flows() -> None:
 
 def closed_date_create(*, date, note: str, request) -> ClosedDate:
     already = _("%(date)s is already a closed date.") % {"date": date.isoformat()}
-    if date < timezone.localdate():
+    today = timezone.localdate()
+    if date < today:
         raise ServiceError(_("%(date)s is in the past.") % {"date": date.isoformat()})
+    if date > closed_date_horizon(today):
+        raise ServiceError(
+            _("%(date)s is too far ahead: closed dates can be set up to %(max)s.")
+            % {"date": date.isoformat(), "max": closed_date_horizon(today).isoformat()}
+        )
     if ClosedDate.objects.filter(date=date).exists():
         raise ServiceError(already)
     try:
@@ -529,7 +624,7 @@ def closed_date_create(*, date, note: str, request) -> ClosedDate:
                 request=request,
                 after={"date": date.isoformat(), "note": note},
             )
-            _invalidate_all_flows()
+            _republish_all_flows()
     except IntegrityError:  # added by someone else in the same instant
         raise ServiceError(already) from None
     return closed_date
@@ -544,4 +639,4 @@ def closed_date_delete(*, closed_date: ClosedDate, request) -> None:
             before={"date": closed_date.date.isoformat(), "note": closed_date.note},
         )
         closed_date.delete()
-        _invalidate_all_flows()
+        _republish_all_flows()

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from callflows import calllog
 from dins.models import Status, Subscription
 from portal.access import get_tenant_object, member_required
+from portal.fields import BoundedDateField
 from portal.scoping import current_tenant, tenant_scope
 
 PAGE_SIZE = 50
@@ -30,14 +31,8 @@ PAGE_SIZE = 50
 
 class CallFilterForm(forms.Form):
     number = forms.ChoiceField(label=gettext_lazy("Number"), required=False)
-    since = forms.DateField(
-        label=gettext_lazy("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    until = forms.DateField(
-        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = BoundedDateField(label=gettext_lazy("From"), required=False)
+    until = BoundedDateField(label=gettext_lazy("To"), required=False)
     caller = forms.CharField(
         label=gettext_lazy("Caller contains"),
         required=False,

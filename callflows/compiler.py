@@ -16,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from callflows import commands
-from callflows.flow import FlowError, caller_digits, check_document, minutes_of, normalise_transfer
+from callflows.flow import FlowError, caller_digits, check_document, minutes_of
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
+from dins.destinations import transfer_target_clean
 
 # A number without a flow of its own answers this: a caller can always leave a message.
 DEFAULT_DOCUMENT = {"rules": [], "default": {"type": "voicemail", "greeting": None}}
@@ -29,6 +30,10 @@ DEFAULT_DOCUMENT = {"rules": [], "default": {"type": "voicemail", "greeting": No
 def audio_public_url(audio: AudioFile) -> str:
     return f"{settings.PUBLIC_BASE_URL}/media/audio/{audio.public_id}.mp3"
 
+
+# Bumped whenever compiling gives different answers for the same inputs (a new policy, a fix):
+# publishing recompiles every flow compiled by an older version (``flows_republish_due``).
+COMPILER_VERSION = 2
 
 # Holidays and closed dates are compiled as dates from the day before ``around`` to this many
 # days after it: longer than a published flow lives (``FLOW_PUBLISH_LIFETIME_DAYS``).
@@ -53,12 +58,10 @@ class _Resolver:
             return commands.say(script.language, script.text)
         if kind == "transfer":
             try:
-                number = normalise_transfer(
-                    then["number"],
-                    own_number=self.own_number,
-                    allow_international=self.tenant.allow_international_transfer,
+                number = transfer_target_clean(
+                    then["number"], tenant=self.tenant, own_number=self.own_number
                 )
-            except ValueError as error:
+            except ValueError as error:  # the destination policy's reason
                 raise FlowError(path, str(error)) from None
             return commands.transfer(number)
         greeting = then.get("greeting")
@@ -142,18 +145,22 @@ def flow_compile(
         when = attempt(resolve.condition, rule["when"], f"{path}.when", fallback=None)
         if when is None:
             continue  # a condition that cannot be checked never matches
-        command = attempt(resolve.action, rule["then"], f"{path}.then", fallback=commands.FALLBACK)
-        rules.append(
-            {"label": rule.get("label") or f"#{index + 1}", "when": when, "command": command}
-        )
+        command = attempt(resolve.action, rule["then"], f"{path}.then", fallback=None)
+        compiled_rule = {"label": rule.get("label") or f"#{index + 1}", "when": when}
+        if command is None:  # answered by the fallback, and counted as such (alerts)
+            compiled_rule.update(command=commands.FALLBACK, fallback=True)
+        else:
+            compiled_rule["command"] = command
+        rules.append(compiled_rule)
+    default = attempt(resolve.action, document["default"], "default", fallback=None)
     compiled = {
         "tz": tenant.timezone,
         "rules": rules,
-        "default": attempt(
-            resolve.action, document["default"], "default", fallback=commands.FALLBACK
-        ),
+        "default": default or commands.FALLBACK,
         "override": None,
     }
+    if default is None:
+        compiled["default_fallback"] = True
     if override is not None:
         action, until = override
         command = attempt(resolve.action, action, "override", fallback=None)

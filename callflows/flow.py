@@ -93,32 +93,6 @@ def check_document(document: dict) -> None:
     check_action(document["default"], "default")
 
 
-def normalise_transfer(text: str, *, own_number: str, allow_international: bool) -> str:
-    """E.164 of a transfer target typed by staff (national Japanese formats accepted).
-
-    Refuses what the carrier would refuse (``+8108…``), a transfer of the number to itself
-    (the call would ring back into its own flow), and numbers outside Japan unless the
-    tenant allowed them (toll fraud). Raises ``ValueError`` with the reason.
-    """
-    import phonenumbers
-
-    raw = (text or "").strip()
-    if re.match(r"^\+?810", raw.replace(" ", "").replace("-", "")):
-        raise ValueError("write it without the 0 after +81 (e.g. +81 3-1234-5678)")
-    try:
-        parsed = phonenumbers.parse(raw, "JP")
-    except phonenumbers.NumberParseException:
-        raise ValueError("this is not a phone number") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("this number does not exist")
-    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if number == own_number:
-        raise ValueError("a number cannot transfer to itself")
-    if parsed.country_code != 81 and not allow_international:
-        raise ValueError("transfers outside Japan are off for this company (Settings)")
-    return number
-
-
 # --- Evaluation (the hot path) ----------------------------------------------------------------
 
 
@@ -169,5 +143,10 @@ def evaluate(compiled: dict, now: datetime, caller: str | None) -> Answer:
     digits = caller_digits(caller)
     for rule in compiled["rules"]:
         if matches(rule["when"], local, digits):
-            return Answer(rule["command"], rule["label"], "flow")
-    return Answer(compiled["default"], "default", "flow")
+            return Answer(rule["command"], rule["label"], _source(rule.get("fallback")))
+    return Answer(compiled["default"], "default", _source(compiled.get("default_fallback")))
+
+
+def _source(is_fallback: bool | None) -> str:
+    """A part of the flow that could not be published as written answers the fallback."""
+    return "fallback" if is_fallback else "flow"

@@ -6,10 +6,11 @@ the formset's own fields, and one extra blank form adds a rule.
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext_lazy, pgettext_lazy
 
-from callflows.flow import normalise_transfer
 from callflows.models import AudioFile, CallerList, TtsScript
+from dins.destinations import DestinationRefused, transfer_target_clean
+from portal.fields import BoundedDateTimeField
 
 WEEKDAYS = [
     (0, _("Mon")),
@@ -72,14 +73,13 @@ class ActionForm(forms.Form):
         if kind == "say" and not data.get("script"):
             self.add_error("script", _("Choose the script to read."))
         if kind == "transfer":
-            tenant = self.subscription.tenant
             try:
-                data["number"] = normalise_transfer(
+                data["number"] = transfer_target_clean(
                     data.get("number", ""),
+                    tenant=self.subscription.tenant,
                     own_number=self.subscription.e164,
-                    allow_international=tenant.allow_international_transfer,
                 )
-            except ValueError as error:
+            except DestinationRefused as error:
                 self.add_error("number", str(error))
         return data
 
@@ -187,6 +187,14 @@ class RuleForm(ActionForm):
 
 
 class BaseRuleFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": ngettext_lazy(
+            "A call flow holds at most %(num)d rule.",
+            "A call flow holds at most %(num)d rules.",
+            "num",
+        ),
+    }
+
     def __init__(self, *args, subscription, **kwargs):
         self.subscription = subscription
         super().__init__(*args, **kwargs)
@@ -216,13 +224,26 @@ class BaseRuleFormSet(forms.BaseFormSet):
         return [form.rule_document() for form in forms_in_order]
 
 
+# [choice] Rules are checked one by one on every call; 30 cover any real business day. The
+# posted form count is believed only up to absolute_max (the rules and the blank one to add
+# another), so a forged rules-TOTAL_FORMS builds no more forms than that.
+MAX_RULES = 30
 RuleFormSet = forms.formset_factory(
-    RuleForm, formset=BaseRuleFormSet, extra=1, can_order=True, can_delete=True, max_num=30
+    RuleForm,
+    formset=BaseRuleFormSet,
+    extra=1,
+    can_order=True,
+    can_delete=True,
+    max_num=MAX_RULES,
+    validate_max=True,
+    absolute_max=MAX_RULES + 1,
 )
+# The history note of a save (the editor's text box says the same).
+MAX_NOTE_LENGTH = 200
 
 
 class OverrideForm(ActionForm):
-    until = forms.DateTimeField(
+    until = BoundedDateTimeField(
         label=_("Until"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
@@ -230,7 +251,7 @@ class OverrideForm(ActionForm):
 
 
 class PreviewForm(forms.Form):
-    at = forms.DateTimeField(
+    at = BoundedDateTimeField(
         label=_("Date and time"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],

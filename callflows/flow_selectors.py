@@ -6,6 +6,7 @@ import difflib
 import re
 from datetime import datetime
 
+from django.core.paginator import Page, Paginator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,13 +81,24 @@ def flow_describe(document: dict, names: dict | None = None) -> list[str]:
     return lines
 
 
-def flow_history(flow: CallFlow) -> list[dict]:
-    """Versions newest first, each with the lines it changed against the one before."""
+HISTORY_PAGE_SIZE = 50
+
+
+def flow_history(flow: CallFlow, *, page_number=None) -> tuple[Page, list[dict]]:
+    """One page of versions, newest first, each with the lines it changed against the one
+    before. Every save adds a version, so the history is read a page at a time."""
     names = _names()
-    versions = list(FlowVersion.objects.filter(flow=flow).select_related("created_by"))
+    versions = FlowVersion.objects.filter(flow=flow).select_related("created_by")
+    page = Paginator(versions, HISTORY_PAGE_SIZE).get_page(page_number)
+    on_page = list(page.object_list)
+    # The version just before the page's oldest, for that one's diff.
+    older = None
+    if on_page:
+        older = FlowVersion.objects.filter(flow=flow, number__lt=on_page[-1].number).first()
+    documents = [version.document for version in on_page] + [older.document if older else None]
     history = []
-    for index, version in enumerate(versions):
-        previous = versions[index + 1].document if index + 1 < len(versions) else None
+    for index, version in enumerate(on_page):
+        previous = documents[index + 1]
         before = flow_describe(previous, names) if previous else []
         after = flow_describe(version.document, names)
         diff = [
@@ -94,8 +106,9 @@ def flow_history(flow: CallFlow) -> list[dict]:
             for line in difflib.unified_diff(before, after, lineterm="", n=0)
             if line[:1] in "+-" and not line.startswith(("+++", "---"))
         ]
-        history.append({"version": version, "diff": diff, "is_current": index == 0})
-    return history
+        is_current = page.number == 1 and index == 0
+        history.append({"version": version, "diff": diff, "is_current": is_current})
+    return page, history
 
 
 def flow_preview(subscription: Subscription, *, at: datetime, caller: str) -> Answer:

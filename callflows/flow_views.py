@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from callflows import compiler, flow_selectors, services
 from callflows.flow_forms import (
+    MAX_NOTE_LENGTH,
     ActionForm,
     OverrideForm,
     PreviewForm,
@@ -65,6 +66,7 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
         or PreviewForm(initial={"at": now.strftime("%Y-%m-%dT%H:%M")}),
         "test_call_form": TestCallForm(initial={"caller": "+819012345678"}),
         "can_edit": request.membership.has_role(Role.STAFF),
+        "max_note_length": MAX_NOTE_LENGTH,
         **extra,
     }
     return render(request, "callflows/flow.html", context, status=status)
@@ -77,7 +79,15 @@ def flow_edit(request, subscription_code):
         return _page(request, subscription)
     ensure_role(request, Role.STAFF)
     _flow, rules, default = _editor_forms(subscription, request.POST)
-    if rules.is_valid() and default.is_valid():
+    note = request.POST.get("note", "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        # Refused, not cut: the editor shows the rules as posted, so nothing typed is lost.
+        messages.error(
+            request,
+            _("The note has %(count)d characters; at most %(limit)d are allowed.")
+            % {"count": len(note), "limit": MAX_NOTE_LENGTH},
+        )
+    elif rules.is_valid() and default.is_valid():
         document = {"rules": rules.rules_document(), "default": default.action_document()}
         try:
             services.flow_save(
@@ -85,14 +95,14 @@ def flow_edit(request, subscription_code):
                 document=document,
                 by=request.user,
                 request=request,
-                note=request.POST.get("note", ""),
+                note=note,
             )
         except ServiceError as error:
             messages.error(request, str(error))
         else:
             messages.success(request, _("Call flow saved. Calls follow it within seconds."))
             return redirect("flow_edit", subscription_code=subscription.code)
-    return _page(request, subscription, rules=rules, default=default, status=400)
+    return _page(request, subscription, rules=rules, default=default, status=400, note=note[:1000])
 
 
 @require_GET
@@ -100,13 +110,18 @@ def flow_edit(request, subscription_code):
 def flow_history(request, subscription_code):
     subscription = get_tenant_object(Subscription, subscription_code)
     flow = flow_selectors.flow_for_number(subscription)
-    history = flow_selectors.flow_history(flow) if flow else []
+    page, history = (
+        flow_selectors.flow_history(flow, page_number=request.GET.get("page"))
+        if flow
+        else (None, [])
+    )
     return render(
         request,
         "callflows/flow_history.html",
         {
             "subscription": subscription,
             "history": history,
+            "page": page,
             "can_edit": request.membership.has_role(Role.STAFF),
         },
     )

@@ -2,10 +2,14 @@
 
 from django import forms
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from callflows import assets_services
+from callflows.commands import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
+from portal.fields import BoundedDateField
 from portal.models import Language
 from portal.services import ServiceError
 
@@ -16,12 +20,25 @@ class AudioUploadForm(forms.Form):
         label=_("MP3 file"), widget=forms.ClearableFileInput(attrs={"accept": ".mp3,audio/mpeg"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, refused_sizes: dict | None = None, **kwargs):
+        """``refused_sizes``: files the upload handler skipped for their size (by field)."""
         super().__init__(*args, **kwargs)
+        self.refused_sizes = refused_sizes or {}
         max_bytes, max_seconds = assets_services.audio_limits()
         self.fields["file"].help_text = _(
             "MP3 audio, at most %(size)s and %(minutes)s minutes."
         ) % {"size": filesizeformat(max_bytes), "minutes": f"{max_seconds / 60:g}"}
+
+    def clean(self):
+        data = super().clean()
+        if "file" in self.refused_sizes:
+            self.errors.pop("file", None)
+            max_bytes, _seconds = assets_services.audio_limits()
+            self.add_error(
+                "file",
+                assets_services.audio_too_big_message(self.refused_sizes["file"], max_bytes),
+            )
+        return data
 
 
 class AudioLabelForm(forms.Form):
@@ -35,15 +52,16 @@ class AudioLabelForm(forms.Form):
 class TtsScriptForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
-    # No max_length here: the length that counts is that of the cleaned text (line breaks
-    # become spaces), and clean_text says it in words. The widget bound only stops abuse.
+    # The length that counts is that of the cleaned text (line breaks become spaces), and
+    # clean_text says it in words; max_length only stops abuse before that work.
     text = forms.CharField(
         label=_("Text"),
         strip=False,
+        max_length=10 * MAX_SAY_LENGTH,
         help_text=_(
             "Read aloud by the carrier; at most 500 characters. Line breaks become spaces."
         ),
-        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 5}),
     )
 
     @classmethod
@@ -63,11 +81,18 @@ class CallerListForm(forms.Form):
     numbers = forms.CharField(
         label=_("Numbers"),
         required=False,
-        help_text=_(
-            "One a line. Japanese numbers as you dial them (090-1234-5678), others with their "
-            "country code (+1 415 555 0123)."
+        help_text=format_lazy(
+            _(
+                "One a line, at most {limit} numbers. Japanese numbers as you dial them "
+                "(090-1234-5678), others with their country code (+1 415 555 0123)."
+            ),
+            limit=assets_services.MAX_CALLER_LIST_NUMBERS,
         ),
-        widget=forms.Textarea(attrs={"rows": 12}),
+        # The text's length is checked first, in caller_numbers_parse, with a clear message;
+        # the attribute stops a browser from sending more.
+        widget=forms.Textarea(
+            attrs={"rows": 12, "maxlength": assets_services.MAX_CALLER_LIST_CHARACTERS}
+        ),
     )
 
     @classmethod
@@ -83,5 +108,17 @@ class CallerListForm(forms.Form):
 
 
 class ClosedDateForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateField(
+        label=_("Date"),
+        min_date=timezone.localdate,
+        max_date=assets_services.closed_date_horizon,
+        help_text=format_lazy(
+            _("From today up to {days} days ahead."),
+            days=assets_services.CLOSED_DATE_MAX_DAYS_AHEAD,
+        ),
+        error_messages={
+            "too_early": _("%(date)s is in the past."),
+            "too_late": _("%(date)s is too far ahead: closed dates can be set up to %(max)s."),
+        },
+    )
     note = forms.CharField(label=_("Note"), max_length=100, required=False)

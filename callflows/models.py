@@ -137,6 +137,7 @@ class PublishedFlow(TenantOwned):
     compiled = models.JSONField(null=True)
     stamp = models.CharField(max_length=32)
     flow_version = models.PositiveIntegerField(default=0)
+    compiler_version = models.PositiveIntegerField(default=0)
     # What could not be answered as written (e.g. a transfer abroad after they were turned off),
     # each {"where": …, "why": …}: the flow page shows them; callers get the fallback there.
     problems = models.JSONField(default=list)

@@ -1,19 +1,25 @@
-"""Is it really MP3? The one MPEG audio inspector, for uploads and for the sandbox carrier.
+"""Is it really MP3? The portal's one MPEG audio inspector, for uploads.
 
 Xoxzo only says an MP3 must be publicly reachable; a customer finds out about a broken file
-when a caller hears silence. So the bytes must really be MPEG-1/2/2.5 Layer III audio, checked
-two independent ways that must agree, because each alone accepts files that do not play:
+when a caller hears silence, and whatever the portal accepts is served to anyone at its public
+URL. So the whole file must be MPEG-1/2/2.5 Layer III audio, checked two independent ways that
+must agree:
 
-- our own walk over MPEG frame headers (after any ID3v2 tag): at least ``MIN_FRAME_CHAIN``
-  consecutive frames whose lengths chain exactly, or an exact chain up to the end of the file.
-  A single false "sync" (11 set bits) turns up in WAV samples or random data; three chained ones
-  practically never do;
+- our own walk over the file from its first byte to its last: ID3v2 tags, then MPEG frames
+  whose lengths chain exactly (one stream format throughout), then at the end only ID3v1, APEv2
+  or ID3v2 tags, or a last frame cut short. Tags may also sit between frames. Nothing else is
+  allowed anywhere: a few valid frames in front of an HTML page or a ZIP archive, or junk in
+  front of hours of audio, are refused, with the byte where the audio stops;
 - mutagen, which must parse the file and see the same sample rate and channel count.
 
-The duration is the exact sum of the walked frames' samples, not mutagen's estimate (which, for a
-constant bitrate file without a Xing header, is derived from the file size and so counts junk).
+The duration is the exact sum of the walked frames' samples (a Xing/Info/VBRI header frame,
+where LAME keeps its tag, is metadata and not counted), not mutagen's estimate, which for a
+constant bitrate file without a Xing header is derived from the file size.
 Every refusal carries a ``code`` (and ``params``) so that the portal can say it in the user's
-language, and an English ``reason`` for the sandbox's transcripts. Pure: no Django, no I/O.
+language, and an English ``reason``. Pure: no Django, no I/O.
+
+The sandbox carrier has its own, separate check (``sandbox/media.py``): it plays another
+company's system and must not share the portal's judgement.
 """
 
 from __future__ import annotations
@@ -21,18 +27,14 @@ from __future__ import annotations
 import codecs
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mutagen
 import mutagen.mp3
 
-MIN_FRAME_CHAIN = 3
-# A file may put some bytes (an encoder's padding, a broken tag) before its first frame; the
-# frame search looks this far past the ID3v2 tags and no further, so a text file is not scanned
-# end to end looking for a lucky sync.
-MAX_LEADING_JUNK = 4096
-# Well-known files that get renamed to .mp3: (magic bytes, article, name) to say so precisely.
-_OTHER_FORMATS = ((b"OggS", "an", "Ogg"), (b"fLaC", "a", "FLAC"), (b"%PDF", "a", "PDF"))
-_TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3", b"3DI")
+# [choice] Tags (title, artist, cover art) are fine; a file that is mostly tags is not a
+# greeting but a container for something else.
+MAX_METADATA_BYTES = 1024 * 1024
 
 _VERSIONS = {0b00: "2.5", 0b10: "2", 0b11: "1"}
 _LAYERS = {0b01: 3, 0b10: 2, 0b11: 1}
@@ -91,21 +93,23 @@ class _Frame:
 
 
 def inspect_mp3(data: bytes) -> Mp3Info:
-    """Check that ``data`` is playable MP3 audio and measure it, or raise ``MediaError``."""
+    """Check that ``data`` is MP3 audio to its last byte and measure it, or raise ``MediaError``."""
     if not data:
         raise MediaError("the file is empty", code="empty")
     _refuse_known_other_formats(data)
     audio_start = _skip_id3v2(data)
     if audio_start >= len(data):
         raise MediaError("the file holds an ID3 tag and no audio frames", code="id3_only")
-    first_offset, frames = _find_frame_chain(data, audio_start)
-    first = frames[0]
-    if first.layer != 3:
+    audio_end = _trailing_tags_start(data, audio_start)
+    walk = _walk(data, audio_start, audio_end)
+    metadata = len(data) - walk.audio_bytes
+    if metadata > MAX_METADATA_BYTES:
         raise MediaError(
-            f"the audio is MPEG-{first.version} Layer {'I' * first.layer}, not MP3 (Layer III)",
-            code="not_layer3",
-            params={"layer": "I" * first.layer},
+            f"the file's tags take {metadata} bytes, more than {MAX_METADATA_BYTES}",
+            code="metadata_too_large",
+            params={"size": metadata, "limit": MAX_METADATA_BYTES},
         )
+    first = walk.first
     try:
         audio = mutagen.mp3.MP3(io.BytesIO(data))
     except (mutagen.MutagenError, ValueError, EOFError) as error:
@@ -115,17 +119,16 @@ def inspect_mp3(data: bytes) -> Mp3Info:
     if (audio.info.sample_rate, audio.info.channels) != (first.sample_rate, first.channels):
         raise MediaError(
             "the file is ambiguous: its frames say "
-            f"{first.sample_rate} Hz/{first.channels} ch at byte {first_offset}, mutagen reads "
-            f"{audio.info.sample_rate} Hz/{audio.info.channels} ch",
+            f"{first.sample_rate} Hz/{first.channels} ch at byte {walk.first_offset}, mutagen "
+            f"reads {audio.info.sample_rate} Hz/{audio.info.channels} ch",
             code="ambiguous",
         )
-    duration = sum(frame.samples for frame in frames) / first.sample_rate
     return Mp3Info(
-        duration_seconds=round(duration, 3),
+        duration_seconds=round(walk.samples / first.sample_rate, 3),
         bitrate=int(audio.info.bitrate),
         sample_rate=first.sample_rate,
         channels=first.channels,
-        frame_count=len(frames),
+        frame_count=walk.frame_count,
         kind=f"MPEG-{first.version} Layer III",
     )
 
@@ -201,6 +204,12 @@ def _frame_at(data: bytes, offset: int) -> _Frame | None:
     header = data[offset : offset + 4]
     if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
         return None
+    return _frame_of_header(header)
+
+
+@lru_cache(maxsize=4096)
+def _frame_of_header(header: bytes) -> _Frame | None:
+    """Parsed once per distinct header: a file has a handful, repeated thousands of times."""
     version = _VERSIONS.get((header[1] >> 3) & 0b11)
     layer = _LAYERS.get((header[1] >> 1) & 0b11)
     bitrate_index = header[2] >> 4
@@ -225,67 +234,147 @@ def _frame_at(data: bytes, offset: int) -> _Frame | None:
     return _Frame(version, layer, sample_rate, channels, length, samples)
 
 
-def _chain(data: bytes, offset: int) -> list[_Frame]:
-    """Complete frames following each other exactly from ``offset`` with the same stream format."""
-    frames: list[_Frame] = []
-    first = _frame_at(data, offset)
-    while first is not None:
-        frame = _frame_at(data, offset)
-        if frame is None or (frame.version, frame.layer, frame.sample_rate) != (
-            first.version,
-            first.layer,
-            first.sample_rate,
-        ):
-            break
-        if offset + frame.length > len(data):
-            break  # a truncated last frame is common and harmless; it is not counted
-        frames.append(frame)
-        offset += frame.length
-    return frames
+def _syncsafe(four: bytes) -> int | None:
+    if len(four) < 4 or any(byte & 0x80 for byte in four):
+        return None
+    size = 0
+    for byte in four:
+        size = (size << 7) | byte  # "syncsafe" integer: 7 bits per byte
+    return size
 
 
-def _find_frame_chain(data: bytes, start: int) -> tuple[int, list[_Frame]]:
-    search_end = min(len(data), start + MAX_LEADING_JUNK)
-    first_candidate: tuple[int, _Frame, list[_Frame]] | None = None
-    for offset in range(start, search_end):
-        if data[offset] != 0xFF:
+def _id3v2_length(data: bytes, offset: int) -> int | None:
+    """The length of the ID3v2 tag starting at ``offset`` (header and footer included)."""
+    if data[offset : offset + 3] != b"ID3" or len(data) < offset + 10:
+        return None
+    size = _syncsafe(data[offset + 6 : offset + 10])
+    if size is None:
+        return None
+    return 10 + size + (10 if data[offset + 5] & 0x10 else 0)
+
+
+def _ape_length(data: bytes, offset: int) -> int | None:
+    """The length of the APEv2 tag whose header starts at ``offset``."""
+    if data[offset : offset + 8] != b"APETAGEX" or len(data) < offset + 32:
+        return None
+    size = int.from_bytes(data[offset + 12 : offset + 16], "little")  # items and footer
+    return 32 + size
+
+
+def _trailing_tags_start(data: bytes, start: int) -> int:
+    """Where the tags at the end of the file begin (ID3v1, APEv2, ID3v2 with a footer; in any
+    order and number), or the file's length when there are none."""
+    end = len(data)
+    while end > start:
+        if end - start >= 128 and data[end - 128 : end - 125] == b"TAG":
+            end -= 128
             continue
+        if end - start >= 32 and data[end - 32 : end - 24] == b"APETAGEX":
+            size = int.from_bytes(data[end - 20 : end - 16], "little")  # items and footer
+            flags = int.from_bytes(data[end - 12 : end - 8], "little")
+            total = size + (32 if flags & 0x80000000 else 0)  # bit 31: a header too
+            if not 32 <= total <= end - start:
+                raise MediaError(
+                    "the APE tag at the end of the file is corrupt", code="tag_corrupt"
+                )
+            end -= total
+            continue
+        if end - start >= 20 and data[end - 10 : end - 7] == b"3DI":
+            size = _syncsafe(data[end - 4 : end])
+            total = None if size is None else size + 20
+            if (
+                total is None
+                or total > end - start
+                or data[end - total : end - total + 3] != (b"ID3")
+            ):
+                raise MediaError(
+                    "the ID3 tag at the end of the file is corrupt", code="tag_corrupt"
+                )
+            end -= total
+            continue
+        return end
+    return end
+
+
+_XING_OFFSETS = {("1", 2): 36, ("1", 1): 21, ("2", 2): 21, ("2", 1): 13}
+
+
+def _is_info_frame(data: bytes, offset: int, frame: _Frame) -> bool:
+    """True for the Xing/Info (LAME) or VBRI header frame an encoder puts first: metadata."""
+    version = "1" if frame.version == "1" else "2"
+    crc = 0 if data[offset + 1] & 1 else 2  # protection bit 0: a 16-bit CRC follows the header
+    at = offset + _XING_OFFSETS[(version, frame.channels)] + crc
+    return data[at : at + 4] in (b"Xing", b"Info") or data[offset + 36 : offset + 40] == b"VBRI"
+
+
+@dataclass
+class _Walk:
+    first: _Frame
+    first_offset: int
+    frame_count: int = 0
+    samples: int = 0
+    audio_bytes: int = 0
+
+
+def _walk(data: bytes, start: int, end: int) -> _Walk:
+    """Every byte from ``start`` to ``end`` accounted for as frames, tags or zero padding."""
+    offset = start
+    while offset < end and data[offset] == 0:  # padding an encoder left after the ID3 tag
+        offset += 1
+    first = _frame_at(data, offset)
+    if first is None:
+        where = "after the ID3 tag" if start else "at the start of the file"
+        raise MediaError(
+            f"no MPEG audio frames {where}: not MPEG audio",
+            code="no_frames",
+            params={"offset": start},
+        )
+    if first.layer != 3:
+        raise MediaError(
+            f"the audio is MPEG-{first.version} Layer {'I' * first.layer}, not MP3 (Layer III)",
+            code="not_layer3",
+            params={"layer": "I" * first.layer},
+        )
+    walk = _Walk(first=first, first_offset=offset)
+    stream = (first.version, first.layer, first.sample_rate)
+    frames_seen = 0
+    while offset < end:
         frame = _frame_at(data, offset)
         if frame is None:
-            continue
-        frames = _chain(data, offset)
-        end = offset + sum(f.length for f in frames)
-        if len(frames) >= MIN_FRAME_CHAIN or (frames and _nothing_but_end_after(data, end)):
-            return offset, frames
-        if first_candidate is None:
-            first_candidate = (offset, frame, frames)
-    if first_candidate is not None:
-        offset, frame, frames = first_candidate
-        if not frames and offset + frame.length > len(data):
+            tag = _id3v2_length(data, offset) or _ape_length(data, offset)
+            if tag is not None and offset + tag <= end:
+                offset += tag
+                continue
+            if not data[offset:end].strip(b"\x00"):
+                break  # zero padding to the end
             raise MediaError(
-                f"the MP3 is truncated: its first frame at byte {offset} needs {frame.length} "
-                f"bytes, only {len(data) - offset} are there",
-                code="truncated",
+                f"the audio breaks off after {frames_seen} MPEG frame(s) at byte {offset}, and "
+                f"{end - offset} bytes of other data follow: corrupt or not MPEG audio",
+                code="breaks_off",
+                params={"count": frames_seen, "offset": offset, "rest": len(data) - offset},
+            )
+        if (frame.version, frame.layer, frame.sample_rate) != stream:
+            raise MediaError(
+                f"the audio changes format at byte {offset} (MPEG-{frame.version}, "
+                f"{frame.sample_rate} Hz): two files joined together?",
+                code="mixed",
                 params={"offset": offset},
             )
-        if frames:
-            raise MediaError(
-                f"only {len(frames)} MPEG frame(s) at byte {offset} before the data breaks off: "
-                "corrupt or not MPEG audio",
-                code="breaks_off",
-                params={"count": len(frames), "offset": offset},
-            )
-    where = "after the ID3 tag" if start else "at the start of the file"
-    raise MediaError(
-        f"no MPEG audio frames {where}: not MPEG audio", code="no_frames", params={"offset": start}
-    )
-
-
-def _nothing_but_end_after(data: bytes, offset: int) -> bool:
-    """True when a frame chain ending at ``offset`` ends the audio: EOF, tags, padding or a
-    last frame cut short (a truncated download plays fine up to the cut)."""
-    rest = data[offset:]
-    if not rest or not rest.strip(b"\x00") or rest.startswith(_TRAILING_TAGS):
-        return True
-    frame = _frame_at(data, offset)
-    return frame is not None and offset + frame.length > len(data)
+        if offset + frame.length > end:
+            if frames_seen == 0:
+                raise MediaError(
+                    f"the MP3 is truncated: its first frame at byte {offset} needs "
+                    f"{frame.length} bytes, only {end - offset} are there",
+                    code="truncated",
+                    params={"offset": offset},
+                )
+            break  # a last frame cut short (an interrupted export) plays up to the cut
+        if not (frames_seen == 0 and _is_info_frame(data, offset, frame)):
+            walk.frame_count += 1
+            walk.samples += frame.samples
+            walk.audio_bytes += frame.length
+        frames_seen += 1
+        offset += frame.length
+    if walk.frame_count == 0:
+        raise MediaError("the file holds no audio frames", code="id3_only")
+    return walk

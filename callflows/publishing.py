@@ -22,11 +22,12 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from callflows import runtime
-from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
 from callflows.models import CallFlow, PublishedFlow
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled, tenant_scope
@@ -97,6 +98,7 @@ def flow_publish(*, subscription: Subscription) -> PublishedFlow | None:
             "compiled": compiled,
             "stamp": uuid.uuid4().hex,
             "flow_version": compiled["version"],
+            "compiler_version": COMPILER_VERSION,
             "problems": problems,
             "expires_at": expires_at,
         }
@@ -142,8 +144,9 @@ def flows_unpublish(*, tokens: Iterable[str]) -> int:
 
 
 def flows_republish_due(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Recompile published flows that run out within ``FLOW_REPUBLISH_AHEAD_DAYS``, publish
-    active numbers that have no publication (a safety net), and drop old tombstones.
+    """Recompile published flows that run out within ``FLOW_REPUBLISH_AHEAD_DAYS`` or were
+    compiled by an older compiler, publish active numbers that have no publication (a safety
+    net), and drop old tombstones. Run hourly and by every deployment (``publish_flows``).
 
     Each number is published in its own transaction: one that fails does not stop the rest.
     """
@@ -151,7 +154,8 @@ def flows_republish_due(*, now: datetime.datetime | None = None) -> dict[str, in
     ahead = now + datetime.timedelta(days=settings.FLOW_REPUBLISH_AHEAD_DAYS)
     with scopes_disabled():
         expiring = set(
-            PublishedFlow.objects.filter(compiled__isnull=False, expires_at__lte=ahead)
+            PublishedFlow.objects.filter(compiled__isnull=False)
+            .filter(Q(expires_at__lte=ahead) | ~Q(compiler_version=COMPILER_VERSION))
             .values_list("subscription_id", flat=True)
             .distinct()
         )

@@ -7,8 +7,10 @@ from callflows.publishing import flows_publish, flows_publish_for_tenant, flows_
 from dins.signals import numbers_stopped_answering, subscription_answering_changed
 from portal.signals import tenant_changed
 
-# Company settings a compiled flow depends on (time zone of the hours; transfer policy).
-ANSWER_FIELDS = frozenset({"timezone", "allow_international_transfer"})
+# Company settings a compiled flow depends on (time zone of the hours; destination policy).
+ANSWER_FIELDS = frozenset(
+    {"timezone", "allow_international_transfer", "allow_premium_destinations"}
+)
 
 
 def _publish_numbers(sender, *, subscriptions, **kwargs):

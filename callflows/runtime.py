@@ -340,7 +340,8 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
         compiled,
         at=now,
         caller=caller_digits(caller),
-        recipient=(recipient or "")[:32],
+        # NUL dropped: PostgreSQL refuses it, and one such row would hold back the whole batch.
+        recipient=(recipient or "").replace("\x00", "")[:32],
         answer=result,
         latency_us=(time.perf_counter_ns() - started) // 1000,
     )

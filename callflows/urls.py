@@ -1,4 +1,4 @@
-"""Pages of the call-flow app (signed-in staff). The carrier's URLs are in action_urls.py."""
+"""Pages of the call-flow app for signed-in staff (the carrier's URLs: portal/edge_urls.py)."""
 
 from django.urls import include, path
 

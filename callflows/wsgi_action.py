@@ -1,12 +1,11 @@
 """The action URL as a bare WSGI application: the hot path of every incoming call.
 
-It answers exactly what ``callflows.views.action_url`` answers (that Django view serves the
-same URL through the main URLconf: test client, runserver), but without building Django's
-request and response objects or sending request signals, which cost more than finding and
-evaluating the flow itself (``bench/action_url.py``). It never answers 5xx.
+Served by the edge (``portal.edge_wsgi``) without Django's request and response objects or
+request signals, which cost more than finding and evaluating the flow itself
+(``bench/action_url.py``). It never answers 5xx.
 
-No request signals means no ``close_old_connections`` per call: the database is only touched
-on a cache miss, and ``runtime`` drops a connection that failed so the next miss reconnects.
+No request signals means no ``close_old_connections`` per call: the database is only read on
+a miss, by ``runtime``'s loader threads, which keep their own connections.
 """
 
 import logging
@@ -14,11 +13,12 @@ import re
 from urllib.parse import unquote_plus
 
 from callflows import commands, runtime
+from portal.headers import CARRIER_RESPONSE_HEADERS
 
 logger = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/a/([^/]+)/$")
-_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+_TEXT = [("Content-Type", "text/plain; charset=utf-8"), *CARRIER_RESPONSE_HEADERS]
 
 
 def _params(query: str) -> tuple[str | None, str | None]:

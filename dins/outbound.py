@@ -185,11 +185,17 @@ def outbound_call_request(
     """
     from callflows.commands import UnsayableText, say_text_clean
     from callflows.compiler import audio_public_url
+    from dins.destinations import DestinationRefused, outbound_recipient_clean
     from dins.tasks import place_call
 
     tenant = current_tenant()
     if subscription.status != Status.ACTIVE:
         raise ServiceError(_("Calls can only be placed from an active number."))
+    try:
+        # Again here, whatever the form did: the policy is what stops toll fraud.
+        recipient = outbound_recipient_clean(recipient, tenant=tenant)
+    except DestinationRefused as error:
+        raise ServiceError(str(error)) from None
     if local_caller_id and not is_japanese(subscription):
         raise ServiceError(_("Only Japanese numbers can be shown as caller ID."))
     caller_sent, caller_id_used = caller_for(

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from callflows.commands import MAX_SAY_LENGTH
 from callflows.models import AudioFile, TtsScript
 from dins import outbound
+from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Subscription
 from portal.models import Language
 
@@ -52,6 +53,7 @@ class OutboundCallForm(forms.Form):
 
     def __init__(self, *args, subscription: Subscription, **kwargs):
         super().__init__(*args, **kwargs)
+        self.subscription = subscription
         # Built per request: the scoped managers only ever list the active tenant's library.
         self.fields["audio"].queryset = AudioFile.objects.all()
         self.fields["script"].queryset = TtsScript.objects.all()
@@ -61,8 +63,10 @@ class OutboundCallForm(forms.Form):
 
     def clean_recipient(self) -> str:
         try:
-            return outbound.recipient_normalise(self.cleaned_data["recipient"])
-        except ValueError as error:
+            return outbound_recipient_clean(
+                self.cleaned_data["recipient"], tenant=self.subscription.tenant
+            )
+        except DestinationRefused as error:
             raise forms.ValidationError(str(error)) from None
 
     def clean(self):

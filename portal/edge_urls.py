@@ -15,3 +15,9 @@ urlpatterns = [
     path("c/<str:token>/", outbound_views.outbound_call_callback, name="outbound_call_callback"),
     path("healthz", views.edge_healthz, name="edge_healthz"),
 ]
+
+# Served without middleware or the portal's templates (portal/edge_wsgi.py): errors answer
+# empty, with the same security headers as the MP3s.
+handler400 = "callflows.asset_views.carrier_bad_request"
+handler404 = "callflows.asset_views.carrier_not_found"
+handler500 = "callflows.asset_views.carrier_server_error"

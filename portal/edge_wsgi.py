@@ -33,6 +33,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from callflows import runtime  # noqa: E402
 from callflows import wsgi_action as action_wsgi  # noqa: E402
+from portal.headers import CARRIER_RESPONSE_HEADERS  # noqa: E402
 
 PROCESS_ID = uuid.uuid4().hex[:12]
 _PROCESS_HEADER = ("X-Edge-Process", PROCESS_ID)
@@ -61,7 +62,8 @@ django_application = EdgeHandler()
 
 
 def _not_found(environ, start_response):
-    start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+    headers = [("Content-Type", "text/plain"), ("Content-Length", "0"), *CARRIER_RESPONSE_HEADERS]
+    start_response("404 Not Found", headers)
     return []
 
 

@@ -1,8 +1,12 @@
 """E-mails the portal sends, each from a subject/text/html template triplet."""
 
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from portal.models import Invitation
 
@@ -32,3 +36,36 @@ def invitation_send(*, invitation_id: int, accept_url: str) -> bool:
         context={"invitation": invitation, "accept_url": accept_url},
     )
     return True
+
+
+def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+    """Mail a reset link to each active account with this address (none: nothing is sent).
+
+    Runs in a worker (``portal.send_password_reset``), never in the request: the page answers
+    the same, in the same time, whether the address has an account or not.
+    """
+    form = PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return 0
+    sent = 0
+    for user in form.get_users(form.cleaned_data["email"]):
+        context = {
+            "email": user.email,
+            "domain": domain,
+            "site_name": domain,
+            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+            "user": user,
+            "token": default_token_generator.make_token(user),
+            "protocol": "https" if use_https else "http",
+        }
+        with translation.override(user.language):
+            form.send_mail(
+                "registration/password_reset_subject.txt",
+                "registration/password_reset_email.txt",
+                context,
+                None,
+                user.email,
+                html_email_template_name="registration/password_reset_email.html",
+            )
+        sent += 1
+    return sent

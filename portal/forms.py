@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from portal.fields import BoundedDateField
 from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant
 
 
@@ -33,14 +35,28 @@ class TenantSettingsForm(forms.Form):
         help_text=_("Used for e-mails to the whole company and for calls' default voice."),
     )
     allow_international_transfer = forms.BooleanField(
-        label=_("Allow call flows to transfer to numbers outside Japan"),
+        label=_("Allow transfers and outbound calls to numbers outside Japan"),
         required=False,
-        help_text=_("Off by default: a transfer abroad can be abused for expensive calls."),
+        help_text=_("Off by default: calls abroad can be abused for expensive calls."),
+    )
+    allow_premium_destinations = forms.BooleanField(
+        label=_("Allow transfers and outbound calls to premium-rate and shared-cost numbers"),
+        required=False,
+        help_text=_(
+            "Off by default: numbers like 0990 (premium rate), 0570 (Navi Dial) or 060 "
+            "(personal forwarding) charge the caller more, and are what toll fraud calls."
+        ),
     )
 
     @classmethod
     def for_tenant(cls, tenant: Tenant, data=None):
-        fields = ("name", "timezone", "language", "allow_international_transfer")
+        fields = (
+            "name",
+            "timezone",
+            "language",
+            "allow_international_transfer",
+            "allow_premium_destinations",
+        )
         return cls(data, initial={field: getattr(tenant, field) for field in fields})
 
 
@@ -74,12 +90,8 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
     object_type = forms.ChoiceField(label=_("Object"), required=False)
     actor = forms.ChoiceField(label=_("Who"), required=False)
-    since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = BoundedDateField(label=_("From"), required=False)
+    until = BoundedDateField(label=_("To"), required=False)
     query = forms.CharField(label=_("Search"), required=False, max_length=100)
 
     def __init__(self, *args, facets: dict, members, **kwargs):
@@ -107,11 +119,20 @@ class NotificationSettingForm(forms.ModelForm):
         }
         help_texts = {
             "extra_addresses": _(
-                "One e-mail address a line, e.g. a shared mailbox; written in the company's "
-                "language unless a language is chosen below."
+                "One e-mail address a line (at most 20), e.g. a shared mailbox; written in the "
+                "company's language unless a language is chosen below."
             ),
         }
         widgets = {"extra_addresses": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Every address at its longest, one a line: anything longer is refused unread.
+        limit = self.MAX_EXTRA_ADDRESSES * 255
+        field = self.fields["extra_addresses"]
+        field.max_length = limit
+        field.validators.append(MaxLengthValidator(limit))
+        field.widget.attrs["maxlength"] = limit
 
     def clean_extra_addresses(self):
         lines = [
@@ -119,16 +140,38 @@ class NotificationSettingForm(forms.ModelForm):
             for line in self.cleaned_data["extra_addresses"].splitlines()
             if line.strip()
         ]
+        if len(lines) > self.MAX_EXTRA_ADDRESSES:
+            raise forms.ValidationError(
+                _("At most %(count)d extra addresses.") % {"count": self.MAX_EXTRA_ADDRESSES}
+            )
         validate = forms.EmailField().clean
         for line in lines:
             try:
                 validate(line)
             except forms.ValidationError:
                 raise forms.ValidationError(
-                    _("%(address)s is not an e-mail address.") % {"address": line}
+                    _("%(address)s is not an e-mail address.") % {"address": line[:254]}
                 ) from None
-        if len(lines) > self.MAX_EXTRA_ADDRESSES:
-            raise forms.ValidationError(
-                _("At most %(count)d extra addresses.") % {"count": self.MAX_EXTRA_ADDRESSES}
-            )
         return "\n".join(dict.fromkeys(lines))
+
+
+class PasswordResetRequestForm(forms.Form):
+    """ "Forgot your password?": the address goes to a worker, which looks it up and mails.
+
+    The request itself never looks the address up, so an address with an account and one
+    without are answered by the same work in the same time (Django's own form sends the mail
+    in the request, which takes measurably longer only when there is an account).
+    """
+
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
+
+    def save(self, *, request, use_https: bool = False, domain_override=None, **_django_options):
+        from django.db import transaction
+
+        from portal.tasks import send_password_reset
+
+        email = self.cleaned_data["email"]
+        domain = domain_override or request.get_host()
+        transaction.on_commit(
+            lambda: send_password_reset.delay(email=email, domain=domain, use_https=use_https)
+        )

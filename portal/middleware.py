@@ -1,8 +1,12 @@
-"""Opens the tenant scope for each request."""
+"""The portal's own middleware: hostile input refused at the edge, private pages kept out of
+caches, and the tenant scope opened for each request."""
 
 import zoneinfo
 
+from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.selectors import memberships_of_user
@@ -48,3 +52,64 @@ class TenantMiddleware:
                 return self.get_response(request)
             finally:
                 timezone.deactivate()
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path_info:
+        return True
+    sources = [request.GET]
+    if request.method == "POST":
+        sources.append(request.POST)
+    for source in sources:
+        for name, values in source.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return True
+    return False
+
+
+class RefuseNulMiddleware:
+    """Answers 400 to a request with a NUL character in its path, query or form fields.
+
+    No form of the portal can produce one (browsers do not send it), PostgreSQL cannot store
+    it in a text column, and every field would otherwise need its own check: refused here,
+    once, for every view. Placed before CSRF and the views so that nothing reads the value.
+    Reading the form here is what the CSRF check does next anyway; a request that is too
+    large or has too many fields fails here with Django's own 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _has_nul(request):
+            return render(
+                request,
+                "400.html",
+                {
+                    "reason": _(
+                        "The request contained a NUL character (\\0), which no field accepts. "
+                        "Remove it (it often comes with text copied from a binary file) and "
+                        "try again."
+                    )
+                },
+                status=400,
+            )
+        return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """``Cache-Control: no-store`` on every answer to a signed-in person.
+
+    Pages show a company's numbers, calls and members: a shared computer's browser or a proxy
+    must not keep them. A view that chose its own caching (an MP3 for the player) keeps it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

@@ -71,9 +71,13 @@ class Tenant(models.Model):
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.JAPANESE
     )
-    # Toll-fraud guard: call flows may transfer abroad only once an admin allowed it.
+    # Toll-fraud guards (dins/destinations.py): transfers and outbound calls go abroad, or to
+    # premium-rate and shared-cost numbers, only once an admin allowed it.
     allow_international_transfer = models.BooleanField(
-        _("allow transfers to numbers outside Japan"), default=False
+        _("allow transfers and calls to numbers outside Japan"), default=False
+    )
+    allow_premium_destinations = models.BooleanField(
+        _("allow transfers and calls to premium-rate and shared-cost numbers"), default=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

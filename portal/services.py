@@ -36,9 +36,12 @@ def audit_record(
 ) -> AuditEvent:
     """Record that ``actor`` did ``action`` to ``obj`` (in the active tenant unless given).
 
-    ``request`` supplies the actor, source address and user agent when the change came from
-    the browser; tasks pass ``actor=None`` and the log shows the system as the actor.
+    ``request`` supplies the actor, source address (the client's, through trusted proxies:
+    ``portal.client_address``) and user agent when the change came from the browser; tasks
+    pass ``actor=None`` and the log shows the system as the actor.
     """
+    from portal.client_address import client_address
+
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     meta = request.META if request is not None else {}
@@ -50,7 +53,7 @@ def audit_record(
         object_type=obj._meta.model_name,
         object_code=str(getattr(obj, "code", "") or ""),
         object_repr=str(obj)[:200],
-        ip_address=meta.get("REMOTE_ADDR") or None,
+        ip_address=client_address(request) if request is not None else None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:300],
         before=before,
         after=after,
@@ -59,7 +62,13 @@ def audit_record(
 
 # --- Tenants ----------------------------------------------------------------------------------
 
-TENANT_FIELDS = ("name", "timezone", "language", "allow_international_transfer")
+TENANT_FIELDS = (
+    "name",
+    "timezone",
+    "language",
+    "allow_international_transfer",
+    "allow_premium_destinations",
+)
 
 
 def tenant_update(*, tenant: Tenant, request, **values) -> Tenant:
@@ -150,6 +159,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# [choice] Each invitation e-mails an address someone typed: bounded, the form cannot be used
+# to mail the world.
+MAX_OPEN_INVITATIONS = 50
+
+
 def invitation_create(
     *, email: str, role: str, by: Membership, request, accept_url_for
 ) -> Invitation:
@@ -164,6 +178,17 @@ def invitation_create(
     _ensure_may_manage(by=by, target_role=role)
     if Membership.objects.filter(user__email__iexact=email).exists():
         raise ServiceError(_("%(email)s is already a member.") % {"email": email})
+    open_invitations = Invitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exclude(email=email)
+    if open_invitations.count() >= MAX_OPEN_INVITATIONS:
+        raise ServiceError(
+            _(
+                "%(count)d invitations are still open, the most a company may have. Revoke "
+                "some, or wait until they are accepted or expire."
+            )
+            % {"count": MAX_OPEN_INVITATIONS}
+        )
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         now = timezone.now()

@@ -48,16 +48,16 @@ if IS_PRODUCTION:
         )
 
 
-def _embedded_secret_key() -> str:
-    """Generate the key on first start and keep it in var/ (shared by web and worker).
+def _install_secret(name: str, make) -> str:
+    """A secret generated on first start and kept in var/<name> (shared by web and worker).
 
-    The key is written to a private temporary file and hard-linked into place, so a process
-    that starts at the same moment either wins the link or reads a complete key.
+    It is written to a private temporary file and hard-linked into place, so a process that
+    starts at the same moment either wins the link or reads a complete file.
     """
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / name
     if not path.exists():
-        temporary = VAR_DIR / f".secret_key.{os.getpid()}"
-        temporary.write_text(secrets.token_urlsafe(50))
+        temporary = VAR_DIR / f".{name}.{os.getpid()}"
+        temporary.write_text(make())
         temporary.chmod(0o600)
         try:
             os.link(temporary, path)
@@ -68,7 +68,9 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+SECRET_KEY = env.str("SECRET_KEY", default="") or _install_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -104,15 +106,19 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # NUL bytes are refused here, once, before any view or the CSRF check reads the input.
+    "portal.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.TenantMiddleware",
     "axes.middleware.AxesMiddleware",
     "dins.middleware.CarrierBudgetMiddleware",
+    "sandbox.middleware.SandboxLocalOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -187,22 +193,48 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 
-# Brute-force lockout: this many failures for one e-mail address from one IP address locks
-# that pair out for the cool-off period.
+# The client's address: the connecting address, or, when that is one of these proxies (IP
+# addresses or networks, e.g. "127.0.0.1,10.0.0.0/8"), the first address in X-Forwarded-For
+# that is not (portal/client_address.py). Empty: X-Forwarded-For is ignored, since any client
+# can write it. The sign-in lockout and the audit log both use this address.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Brute-force lockout: this many failures for one e-mail address from one client address lock
+# that pair out for the cool-off period. Trade-off [choice]: keyed on the pair, a stranger's
+# wrong passwords lock out only the stranger's own address, never the user signing in from
+# elsewhere; the price is that guesses spread over many addresses are not stopped by the
+# lockout (the password rules are what stands against them). Keyed on the e-mail address
+# alone, anyone could lock any user out by typing wrong passwords for them.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The sign-in form posts the e-mail address as "username" (Django's AuthenticationForm).
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "portal.client_address.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=IS_PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Request limits ---------------------------------------------------------------------------
+
+# The largest form is the call-flow editor at its rule limit (callflows.flow_forms.MAX_RULES
+# rules of about 15 fields, plus the default action); a request with more fields is refused
+# with 400 before any form is built.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 700
+# Form fields other than files (the longest is a caller list at its limit, ~60 KB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# An upload larger than the MP3 limit is not stored, only counted (portal/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Internationalisation ---------------------------------------------------------------------
 
@@ -362,18 +394,37 @@ CELERY_BEAT_SCHEDULE = {
 # starts it on SANDBOX_PORT), over real HTTP, with the sandbox account below. Production turns
 # the sandbox off and needs real credentials (README.md, "Switching to the real Xoxzo API").
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=not IS_PRODUCTION)
+# The sandbox answers only requests from this machine that no proxy relayed, unless exposed.
+SANDBOX_EXPOSED = env.bool("SANDBOX_EXPOSED", default=False)
 XOXZO_API_URL = env.str(
     "XOXZO_API_URL",
     default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox"
     if SANDBOX_ENABLED
     else "https://api.xoxzo.com",
 ).rstrip("/")
-XOXZO_SID = env.str(
-    "XOXZO_SID", default="" if IS_PRODUCTION else "SANDBOXSID0000000000000000000001"
+
+
+def sandbox_credentials() -> tuple[str, str]:
+    """This installation's own sandbox account (SID, auth token), made on first start.
+
+    Kept in ``SANDBOX_CREDENTIALS_FILE`` beside the secret key: random per install, so a
+    sandbox reachable by others does not answer to credentials anyone can read in the docs.
+    """
+
+    def make() -> str:
+        sid = "SB" + secrets.token_hex(15).upper()  # 32 characters, like a Xoxzo SID
+        return f"{sid}\n{secrets.token_urlsafe(24)}\n"
+
+    sid, token = _install_secret("sandbox_credentials", make).split()
+    return sid, token
+
+
+SANDBOX_CREDENTIALS_FILE = VAR_DIR / "sandbox_credentials"
+_sandbox_sid, _sandbox_token = (
+    sandbox_credentials() if SANDBOX_ENABLED and not IS_PRODUCTION else ("", "")
 )
-XOXZO_AUTH_TOKEN = env.str(
-    "XOXZO_AUTH_TOKEN", default="" if IS_PRODUCTION else "sandbox-auth-token-not-a-secret"
-)
+XOXZO_SID = env.str("XOXZO_SID", default="") or _sandbox_sid
+XOXZO_AUTH_TOKEN = env.str("XOXZO_AUTH_TOKEN", default="") or _sandbox_token
 if IS_PRODUCTION and not (XOXZO_SID and XOXZO_AUTH_TOKEN):
     raise ImproperlyConfigured("DEPLOYMENT=production needs XOXZO_SID and XOXZO_AUTH_TOKEN.")
 # Xoxzo does not publish the name of its JP local-caller-ID option: configurable.
@@ -441,3 +492,43 @@ BENCH_VIEWS_ENABLED = env.bool("BENCH_VIEWS_ENABLED", default=False)
 # Only with BENCH_VIEWS_ENABLED: answer calls without buffering their call-log entries, to
 # measure what the buffered call log costs (bench/views.py). Never in production.
 BENCH_CALL_LOG_DISABLED = BENCH_VIEWS_ENABLED and env.bool("BENCH_CALL_LOG_DISABLED", default=False)
+
+# --- Production safety ------------------------------------------------------------------------
+
+# Production refuses to start with a setting that exposes it; naming the setting here starts
+# it anyway (e.g. a staging copy: ALLOW_UNSAFE_SETTINGS=SANDBOX_ENABLED). [choice]
+ALLOW_UNSAFE_SETTINGS = env.list("ALLOW_UNSAFE_SETTINGS", default=[])
+
+
+def unsafe_production_settings() -> dict[str, str]:
+    """Settings production must not run with, and why (checked below at start)."""
+    unsafe = {}
+    if DEBUG:
+        unsafe["DEBUG"] = "DEBUG=true shows settings and source code on every error page"
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-"):
+        unsafe["SECRET_KEY"] = (
+            "SECRET_KEY must be at least 50 random characters "  # noqa: S105 (a message)
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    if SANDBOX_ENABLED:
+        unsafe["SANDBOX_ENABLED"] = (
+            "SANDBOX_ENABLED=true serves a fake carrier whose API answers to the portal's "
+            "credentials and fakes calls and bills"
+        )
+    if BENCH_VIEWS_ENABLED:
+        unsafe["BENCH_VIEWS_ENABLED"] = "BENCH_VIEWS_ENABLED=true serves benchmark-only views"
+    return unsafe
+
+
+if IS_PRODUCTION:
+    _refused = {
+        name: why
+        for name, why in unsafe_production_settings().items()
+        if name not in ALLOW_UNSAFE_SETTINGS
+    }
+    if _refused:
+        raise ImproperlyConfigured(
+            "DEPLOYMENT=production refuses to start with unsafe settings: "
+            + "; ".join(_refused.values())
+            + ". Fix them, or name them in ALLOW_UNSAFE_SETTINGS to start anyway."
+        )

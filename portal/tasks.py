@@ -23,6 +23,17 @@ def send_invitation_email(*, tenant_id: int, invitation_id: int, accept_url: str
     emails.invitation_send(invitation_id=invitation_id, accept_url=accept_url)
 
 
+@shared_task(
+    name="portal.send_password_reset",
+    autoretry_for=TRANSIENT_MAIL_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    max_retries=8,
+)
+def send_password_reset(*, email: str, domain: str, use_https: bool) -> int:
+    return emails.password_reset_send(email=email, domain=domain, use_https=use_https)
+
+
 @shared_task(name="portal.prune_invitations")
 def prune_invitations() -> int:
     return services.invitation_prune()

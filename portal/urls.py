@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import alert_views, views
+from portal.forms import PasswordResetRequestForm
 
 account_patterns = [
     path("login/", views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -22,10 +23,7 @@ account_patterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="registration/password_reset_email.txt",
-            html_email_template_name="registration/password_reset_email.html",
-        ),
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetRequestForm),
         name="password_reset",
     ),
     path(

@@ -251,6 +251,28 @@ def _url_errors(value: str) -> list[str]:
     return []
 
 
+def callback_url_allowed(url: str) -> bool:
+    """True for a URL under the portal's own ``PUBLIC_BASE_URL``, the only place this sandbox
+    POSTs call results to: a sandbox that POSTs wherever it is told is an open relay."""
+    base = urlsplit(settings.PUBLIC_BASE_URL.rstrip("/") + "/")
+    parts = urlsplit(url)
+    return (
+        (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
+        and parts.path.startswith(base.path)
+        and "@" not in parts.netloc
+    )
+
+
+def _callback_errors(value: str) -> list[str]:
+    errors = _url_errors(value)
+    if not errors and not callback_url_allowed(value):
+        errors = [
+            f"This sandbox calls back only the portal it serves: the URL must start with "
+            f"{settings.PUBLIC_BASE_URL.rstrip('/')}/."
+        ]
+    return errors
+
+
 def sandbox_subscription_set_action_url(
     *, account: SandboxAccount, din_uid: str, action_url: str | None
 ) -> SandboxSubscription:
@@ -375,7 +397,7 @@ def _playback_errors(params: Mapping[str, str]) -> dict[str, list[str]]:
     else:
         errors["recording_url"] = ["Give recording_url (an MP3) or tts_message with tts_lang."]
     callbackurl = params.get("callbackurl", "")
-    if callbackurl and (url_errors := _url_errors(callbackurl)):
+    if callbackurl and (url_errors := _callback_errors(callbackurl)):
         errors["callbackurl"] = url_errors
     if len(params.get("tags", "")) > 200:
         errors["tags"] = ["Ensure this field has at most 200 characters."]
@@ -473,19 +495,27 @@ def sandbox_call_complete(*, callid: str) -> SandboxCall | None:
 def sandbox_call_callback_send(*, call: SandboxCall) -> None:
     """POST the call's final status to its callback URL, once, and note what happened.
 
-    Form-encoded like every Xoxzo body; the fields are those of the call status API.
+    Form-encoded like every Xoxzo body; the fields are those of the call status API. Checked
+    again here: the portal's address may have changed since the call was placed.
     """
+    if not callback_url_allowed(call.callbackurl):
+        result = "refused: not the portal's address"
+    else:
+        result = _callback_post(call)
+    call.callback_sent_at = timezone.now()
+    call.callback_result = result
+    call.save(update_fields=["callback_sent_at", "callback_result", "updated_at"])
+
+
+def _callback_post(call: SandboxCall) -> str:
     try:
         response = requests.post(
             call.callbackurl, data=call_data(call), timeout=CALLBACK_TIMEOUT, allow_redirects=False
         )
-        result = f"HTTP {response.status_code}"
+        return f"HTTP {response.status_code}"
     except requests.RequestException as exc:
-        result = f"{type(exc).__name__}"
-        logger.info("sandbox callback for %s failed: %s", call.callid, result)
-    call.callback_sent_at = timezone.now()
-    call.callback_result = result
-    call.save(update_fields=["callback_sent_at", "callback_result", "updated_at"])
+        logger.info("sandbox callback for %s failed: %s", call.callid, type(exc).__name__)
+        return f"{type(exc).__name__}"
 
 
 # --- Fault injection --------------------------------------------------------------------------

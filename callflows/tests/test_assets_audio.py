@@ -187,6 +187,129 @@ def test_it_refuses_what_is_not_playable_mp3(data, reason):
         audio_inspect(data)
 
 
+# --- Polyglot and padded files -----------------------------------------------------------------
+
+GREETING_FRAME = 104  # greeting-en.mp3: MPEG-2 Layer III, 22.05 kHz, 32 kbit/s (104-105 bytes)
+
+
+def _frames(count: int) -> bytes:
+    """The first ``count`` whole frames of greeting-en.mp3."""
+    data, offset = sample("greeting-en.mp3"), 0
+    for _ in range(count):
+        offset += GREETING_FRAME + ((data[offset + 2] >> 1) & 1)  # the padding bit
+    return data[:offset]
+
+
+ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(200) + b"PK\x05\x06" + bytes(18)
+HTML = b"<html><body><script>fetch('/steal')</script></body></html>" * 20
+
+
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("frames+zip.mp3", _frames(3) + ZIP, "The audio breaks off after 3 MPEG frames"),
+        ("frames+html.mp3", _frames(3) + HTML, "The audio breaks off after 3 MPEG frames"),
+        ("frames+html+frames.mp3", _frames(3) + HTML + _frames(5), "breaks off after 3"),
+        (
+            "junk-then-long.mp3",
+            _frames(8) + b"\x13\x37junk" + sample("tone-8khz.mp3") * 310,
+            "breaks off after 8 MPEG frames",
+        ),
+        ("html+frames.mp3", b"<!-- -->" + HTML + _frames(10), "This is a text file"),
+        ("junk+frames.mp3", b"\x01\x02\x03junk" + sample("greeting-en.mp3"), "byte 0"),
+        (
+            "two-formats.mp3",
+            sample("greeting-en.mp3") + sample("tone-8khz.mp3"),
+            "changes format at byte 25078",
+        ),
+        (
+            "fat-tag.mp3",
+            b"ID3\x03\x00\x00\x00\x40\x00\x00" + bytes(1024 * 1024) + sample("tone-8khz.mp3"),
+            "tags (title, cover art…) take 1.0",
+        ),
+    ],
+)
+def test_it_refuses_a_file_that_is_not_audio_to_its_last_byte(client, personas, name, data, reason):
+    client.force_login(personas.staff_a)
+    files_before = stored_files()
+
+    response = upload(client, name, data=data, label="Polyglot")
+
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    with tenant_scope(personas.tenant_a):
+        assert not AudioFile.objects.exists()
+    assert stored_files() == files_before
+
+
+def test_it_measures_the_audio_behind_junk_as_what_it_is():
+    # 669 s of tone, the length that once passed as 0.2 s behind a few junk bytes
+    long_tone = sample("tone-8khz.mp3") * 310
+    with pytest.raises(AudioRejected, match=r"lasts 11:10; at most 10:00"):
+        audio_inspect(long_tone)
+
+
+def _info_frame() -> bytes:
+    """A Xing "Info" header frame as LAME writes it first: a frame that holds no audio."""
+    frame = bytearray(sample("greeting-en.mp3")[:GREETING_FRAME])  # header: padding bit off
+    frame[4:] = bytes(len(frame) - 4)
+    frame[4 + 9 : 4 + 13] = b"Info"  # MPEG-2 mono: 9 bytes of side information
+    frame[4 + 13 : 4 + 17] = (0).to_bytes(4, "big")
+    frame[60:69] = b"LAME3.100"
+    return bytes(frame)
+
+
+APE = (
+    b"APETAGEX" + (2000).to_bytes(4, "little") + (32 + 21).to_bytes(4, "little")
+    + (1).to_bytes(4, "little") + (0xA0000000).to_bytes(4, "little") + bytes(8)
+    + (7).to_bytes(4, "little") + bytes(4) + b"Title\x00" + b"Welcome"
+    + b"APETAGEX" + (2000).to_bytes(4, "little") + (32 + 21).to_bytes(4, "little")
+    + (1).to_bytes(4, "little") + (0x80000000).to_bytes(4, "little") + bytes(8)
+)  # fmt: skip
+ID3V1 = b"TAG" + b"Welcome".ljust(30, b"\x00") + bytes(95)
+ID3V2 = b"ID3\x03\x00\x00\x00\x00\x00\x14" + bytes(20)
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("id3v2 + audio + id3v1", ID3V2 + sample("greeting-en.mp3") + ID3V1),
+        ("audio + APEv2 + id3v1", sample("greeting-en.mp3") + APE + ID3V1),
+        ("padding after the tag", ID3V2 + bytes(300) + sample("greeting-en.mp3")),
+        ("padding at the end", sample("greeting-en.mp3") + bytes(2000)),
+        ("a Xing/LAME Info frame first", _info_frame() + sample("greeting-en.mp3")),
+        (
+            "an ID3v2 tag between two parts",
+            _frames(20) + ID3V2 + sample("greeting-en.mp3")[len(_frames(20)) :],
+        ),
+        ("a last frame cut short", sample("greeting-en.mp3")[:-40]),
+    ],
+)
+def test_it_accepts_mp3_metadata_and_padding_and_counts_only_the_audio(name, data):
+    plain = audio_inspect(sample("greeting-en.mp3"))
+    info = audio_inspect(data)
+    expected = plain.duration_seconds - (0.026 if "cut short" in name else 0)
+    assert info.duration_seconds == pytest.approx(expected, abs=0.001), name
+    assert info.sample_rate == plain.sample_rate
+
+
+def test_the_upload_handler_stores_no_more_than_the_limit_of_an_oversized_file(rf, settings):
+    from portal.uploads import CappedUploadHandler
+
+    settings.AUDIO_MAX_BYTES = 100_000
+    request = rf.post("/")
+    handler = CappedUploadHandler(request)
+    handler.new_file("file", "big.mp3", "audio/mpeg", 5_000_000)
+    passed_on = 0
+    for start in range(0, 5_000_000, 65_536):
+        chunk = handler.receive_data_chunk(bytes(65_536), start)
+        passed_on += len(chunk) if chunk is not None else 0
+    handler.file_complete(5_000_000)
+
+    assert passed_on <= 100_000
+    assert request.upload_refused == {"file": 5_000_000}
+
+
 # --- Library page ---------------------------------------------------------------------------
 
 

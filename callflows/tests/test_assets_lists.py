@@ -286,3 +286,84 @@ def test_it_shows_closed_dates_to_viewers_without_the_add_form(client, personas)
     assert refused.status_code == 403
     with tenant_scope(personas.tenant_a):
         assert ClosedDate.objects.count() == 1
+
+
+# --- Limits -----------------------------------------------------------------------------------
+
+
+def test_it_refuses_more_lines_than_the_limit_before_parsing_any(monkeypatch):
+    from callflows import assets_services
+
+    parsed = []
+    monkeypatch.setattr(
+        assets_services.phonenumbers, "parse", lambda *args: parsed.append(args) or None
+    )
+    text = "\n".join(
+        f"090{index:08d}" for index in range(assets_services.MAX_CALLER_LIST_NUMBERS + 1)
+    )
+
+    with pytest.raises(CallerNumbersInvalid) as refused:
+        caller_numbers_parse(text)
+
+    assert "The list has 2001 lines; at most 2000 numbers are allowed." in refused.value.messages[0]
+    assert parsed == []
+
+
+def test_it_refuses_a_text_too_long_for_any_list_before_reading_it():
+    with pytest.raises(CallerNumbersInvalid, match="at most 80000"):
+        caller_numbers_parse("0" * 80_001)
+
+
+def test_it_parses_a_full_list_with_duplicates_once_each():
+    numbers = [f"+81901{index:07d}" for index in range(1000)]
+    assert caller_numbers_parse("\n".join(numbers + numbers)) == numbers
+
+
+def test_it_lists_the_first_twenty_bad_lines_and_counts_the_rest():
+    with pytest.raises(CallerNumbersInvalid) as refused:
+        caller_numbers_parse("\n".join(["nope"] * 500))
+    assert len(refused.value.messages) == 21
+    assert refused.value.messages[-1] == "…and 480 more lines are not phone numbers."
+
+
+def test_the_form_shows_the_limit(client, personas):
+    client.force_login(personas.staff_a)
+    page = client.get(reverse("caller_list_create")).content.decode()
+    assert "at most 2000 numbers" in page
+    assert 'maxlength="80000"' in page
+
+
+def test_it_refuses_a_list_past_the_library_limit_and_says_so(client, personas):
+    from callflows import assets_services
+
+    limit = assets_services.LIBRARY_LIMITS["list"]
+    for index in range(limit):
+        make_list(personas.tenant_a, name=f"List {index}")
+    client.force_login(personas.staff_a)
+
+    response = client.post(reverse("caller_list_create"), {"name": "One more", "numbers": ""})
+
+    assert response.status_code == 400
+    assert f"Your company keeps {limit} caller lists, the most allowed." in (
+        response.content.decode()
+    )
+    with tenant_scope(personas.tenant_a):
+        assert CallerList.objects.count() == limit
+    listing = client.get(reverse("caller_lists")).content.decode()
+    assert f"{limit} of at most {limit}." in listing
+
+
+def test_it_refuses_a_closed_date_beyond_the_planning_horizon(client, personas):
+    from callflows.assets_services import closed_date_horizon
+
+    client.force_login(personas.staff_a)
+    horizon = closed_date_horizon()
+    too_far = horizon + datetime.timedelta(days=1)
+
+    response = client.post(reverse("closed_date_add"), {"date": too_far.isoformat()})
+
+    assert response.status_code == 400
+    assert f"closed dates can be set up to {horizon.isoformat()}" in response.content.decode()
+    assert client.post(reverse("closed_date_add"), {"date": horizon.isoformat()}).status_code == 302
+    page = client.get(reverse("closed_dates")).content.decode()
+    assert f'max="{horizon.isoformat()}"' in page

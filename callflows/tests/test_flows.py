@@ -6,7 +6,7 @@ import socket
 import pytest
 from django.urls import reverse
 
-from callflows import runtime
+from callflows import publishing, runtime
 from callflows.models import CallFlow, FlowVersion
 from callflows.tests.factories import make_audio, make_script
 from dins.tests.factories import SubscriptionFactory
@@ -91,7 +91,7 @@ def test_it_keeps_what_was_typed_and_says_why_when_invalid(client, personas, num
     response = client.post(reverse("flow_edit", args=[number.code]), data)
     assert response.status_code == 400
     body = response.content.decode()
-    assert "without the 0 after +81" in body and 'value="Kept label"' in body
+    assert "Remove the 0 after the country code" in body and 'value="Kept label"' in body
     with tenant_scope(personas.tenant_a):
         assert not CallFlow.objects.exists()
 
@@ -99,9 +99,11 @@ def test_it_keeps_what_was_typed_and_says_why_when_invalid(client, personas, num
 @pytest.mark.parametrize(
     "target,message",
     [
-        ("+81 50 1111 2222", "cannot transfer to itself"),
-        ("+1 212 555 0100", "outside Japan are off"),
-        ("hello", "not a phone number"),
+        ("+81 50 1111 2222", "is this number itself"),
+        ("+1 212 555 0100", "calls abroad are off for this company"),
+        ("0990-123-456", "is a premium-rate number"),
+        ("0570-064-556", "is a shared-cost or nationwide access number"),
+        ("hello", "Enter a phone number"),
     ],
 )
 def test_it_refuses_dangerous_transfer_targets(client, personas, number, target, message):
@@ -118,6 +120,98 @@ def test_it_allows_transfers_abroad_once_an_admin_allowed_them(client, personas,
     client.force_login(personas.staff_a)
     data = _form([], {"action": "transfer", "number": "+1 212 555 0100"})
     assert client.post(reverse("flow_edit", args=[number.code]), data).status_code == 302
+
+
+def test_it_allows_premium_rate_transfers_once_an_admin_allowed_them(client, personas, number):
+    client.force_login(personas.admin_a)
+    response = client.post(
+        reverse("tenant_settings"),
+        {
+            "name": personas.tenant_a.name,
+            "timezone": "Asia/Tokyo",
+            "language": "en",
+            "allow_premium_destinations": "on",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_scope(personas.tenant_a):
+        event = AuditEvent.objects.get(action="tenant.update")
+    assert event.after["allow_premium_destinations"] is True
+
+    client.force_login(personas.staff_a)
+    data = _form([], {"action": "transfer", "number": "0990-123-456"})
+    assert client.post(reverse("flow_edit", args=[number.code]), data).status_code == 302
+    assert runtime.answer(number.action_token, "+819012345678", None).command == (
+        "transfer +81990123456"
+    )
+
+
+def test_a_premium_transfer_saved_before_the_policy_does_not_reach_the_carrier(personas, number):
+    # given a flow that transfers to 0990, stored before the policy existed
+    with tenant_scope(personas.tenant_a):
+        CallFlow.objects.create(
+            tenant=personas.tenant_a,
+            subscription=number,
+            document={"rules": [], "default": {"type": "transfer", "number": "+81990123456"}},
+        )
+
+    publishing.flow_publish(subscription=number)  # what every deployment's publish_flows does
+
+    # when a call comes in, then the carrier is not told to transfer there
+    answer = runtime.answer(number.action_token, "+819012345678", None)
+    assert "990" not in answer.command
+    assert answer.source == "fallback"
+
+
+def test_it_builds_no_more_forms_than_the_rule_limit_whatever_the_post_says(
+    client, personas, number, django_assert_max_num_queries
+):
+    client.force_login(personas.staff_a)
+    data = _form([], {"action": "voicemail"})
+    data["rules-TOTAL_FORMS"] = "100000"
+
+    with django_assert_max_num_queries(150):
+        response = client.post(reverse("flow_edit", args=[number.code]), data)
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "A call flow holds at most 30 rules." in body
+    assert body.count('class="rule"') <= 31
+    assert len(body) < 2_000_000
+    with tenant_scope(personas.tenant_a):
+        assert not CallFlow.objects.exists()
+
+
+def test_it_refuses_a_note_over_its_limit_and_keeps_the_rules_typed(
+    client, personas, number, assets
+):
+    client.force_login(personas.staff_a)
+    data = _business_hours(assets)
+    data["note"] = "n" * 201
+
+    response = client.post(reverse("flow_edit", args=[number.code]), data)
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "The note has 201 characters; at most 200 are allowed." in body
+    assert 'value="Open"' in body  # the rules as typed, nothing lost
+    with tenant_scope(personas.tenant_a):
+        assert not CallFlow.objects.exists()
+
+
+def test_it_shows_a_long_history_a_page_at_a_time(client, personas, number):
+    client.force_login(personas.staff_a)
+    url = reverse("flow_edit", args=[number.code])
+    for index in range(55):
+        data = _form([], {"action": "voicemail"}, note=f"save {index}")
+        assert client.post(url, data).status_code == 302
+
+    first = client.get(reverse("flow_history", args=[number.code])).content.decode()
+    second = client.get(reverse("flow_history", args=[number.code]) + "?page=2").content.decode()
+
+    assert first.count("data-version=") == 50 and 'data-version="55"' in first
+    assert second.count("data-version=") == 5 and 'data-version="1"' in second
+    assert "?page=2" in first
 
 
 def test_it_keeps_every_version_shows_the_diff_and_restores(client, personas, number, assets):

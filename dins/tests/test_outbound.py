@@ -552,6 +552,74 @@ def test_the_form_explains_a_trunk_zero_and_places_nothing(staff, jp_number, tas
     assert task_queue.sent == []
 
 
+@pytest.mark.parametrize(
+    "recipient,reason",
+    [
+        ("0990-123-456", "is a premium-rate number"),
+        ("0570-064-556", "is a shared-cost or nationwide access number"),
+        ("+1 900 234 5678", "is outside Japan, and calls abroad are off"),
+        ("+1 415 555 0123", "is outside Japan, and calls abroad are off"),
+    ],
+)
+def test_it_refuses_costly_destinations_with_the_reason_and_places_nothing(
+    client, personas, task_queue, recipient, reason
+):
+    # given a company that allowed neither calls abroad nor premium-rate numbers
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    client.force_login(personas.staff_a)
+
+    # when staff try to call such a number
+    response = client.post(
+        reverse("outbound_call_new", args=[number.code]), _call_form(recipient=recipient)
+    )
+
+    # then the form says why, and nothing is queued
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert "An admin can change this in Settings." in response.content.decode()
+    with scopes_disabled():
+        assert not OutboundCall.objects.exists()
+    assert task_queue.sent == []
+
+
+def test_the_service_applies_the_destination_policy_whatever_the_form_did(personas):
+    from portal.scoping import tenant_scope
+    from portal.services import ServiceError
+
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    with tenant_scope(personas.tenant_a), pytest.raises(ServiceError, match="premium-rate"):
+        outbound.outbound_call_request(
+            subscription=number,
+            recipient="+81990123456",
+            message_kind="text",
+            text="hello",
+            tts_lang="en",
+            by=personas.staff_a,
+        )
+    with scopes_disabled():
+        assert not OutboundCall.objects.exists()
+
+
+def test_it_calls_premium_and_foreign_numbers_once_an_admin_allowed_them(
+    client, personas, task_queue
+):
+    Tenant.objects.filter(pk=personas.tenant_a.pk).update(
+        allow_international_transfer=True, allow_premium_destinations=True
+    )
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    client.force_login(personas.staff_a)
+    for recipient in ("0990-123-456", "+1 900 234 5678"):
+        response = client.post(
+            reverse("outbound_call_new", args=[number.code]), _call_form(recipient=recipient)
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+    with scopes_disabled():
+        assert sorted(OutboundCall.objects.values_list("recipient", flat=True)) == [
+            "+19002345678",
+            "+81990123456",
+        ]
+
+
 def test_it_enforces_the_rate_limit_per_tenant(staff, personas, settings, task_queue):
     settings.OUTBOUND_RATE_LIMIT_PER_MINUTE = 2
     number = SubscriptionFactory(tenant=personas.tenant_a)

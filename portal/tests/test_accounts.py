@@ -30,8 +30,13 @@ def test_it_locks_sign_in_after_repeated_failures(client, personas):
     assert _login(client, "owner.b@example.com", PASSWORD).status_code == 302
 
 
-def test_it_resets_a_forgotten_password_by_email(client, personas):
-    client.post(reverse("password_reset"), {"email": "staff.a@example.com"})
+def test_it_resets_a_forgotten_password_by_email(
+    client, personas, task_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "staff.a@example.com"})
+    assert mail.outbox == []  # the worker sends it, not the request
+    assert task_queue.run_all() == 1
     assert len(mail.outbox) == 1
     assert mail.outbox[0].alternatives  # HTML and text
     link = re.search(r"http://testserver(\S+)", mail.outbox[0].body)[1]
@@ -45,10 +50,43 @@ def test_it_resets_a_forgotten_password_by_email(client, personas):
     assert _login(client, "staff.a@example.com", "brand new secret 42").status_code == 302
 
 
-def test_it_does_not_reveal_whether_an_address_has_an_account(client, personas):
-    response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+def test_it_does_not_reveal_whether_an_address_has_an_account(
+    client, personas, task_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert response.status_code == 302
+    assert task_queue.run_all() == 1
     assert mail.outbox == []
+
+
+def test_it_answers_a_reset_for_an_unknown_address_with_the_same_work(
+    client, personas, task_queue, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    # given one address with an account and one without
+    answers = []
+    for email in ("staff.a@example.com", "nobody@example.com"):
+        # when each asks for a reset, then the request does the same queries (none of them
+        # looks the address up), answers the same and leaves the same one task
+        with django_assert_num_queries(0), django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("password_reset"), {"email": email})
+        answers.append((response.status_code, response["Location"]))
+    assert answers[0] == answers[1]
+    assert task_queue.names() == ["portal.send_password_reset"] * 2
+    assert mail.outbox == []
+
+
+def test_it_mails_the_reset_link_in_the_users_language(
+    client, personas, task_queue, django_capture_on_commit_callbacks
+):
+    personas.staff_a.language = "ja"
+    personas.staff_a.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "staff.a@example.com"})
+    task_queue.run_all()
+    [message] = mail.outbox
+    assert "パスワード" in message.body
+    assert "http://testserver/account/password/reset/" in message.body
 
 
 def test_it_changes_the_password(client, personas):

@@ -209,3 +209,23 @@ def test_it_shows_a_viewer_the_members_without_controls(client, personas):
     page = client.get(reverse("members")).content.decode()
     assert "owner.a@example.com" in page
     assert reverse("member_invite") not in page
+
+
+def test_it_keeps_at_most_fifty_invitations_open(client, personas, invite):
+    from portal.services import MAX_OPEN_INVITATIONS
+    from portal.testing import InvitationFactory
+
+    for index in range(MAX_OPEN_INVITATIONS):
+        InvitationFactory(tenant=personas.tenant_a, email=f"open{index}@example.com")
+    client.force_login(personas.admin_a)
+    mail.outbox.clear()
+
+    response = invite(email="one.more@example.com")
+
+    assert response.status_code == 400
+    assert "50 invitations are still open" in response.content.decode()
+    assert mail.outbox == []
+    with scopes_disabled():
+        assert not Invitation.objects.filter(email="one.more@example.com").exists()
+    # inviting an address again replaces its invitation, which the limit allows
+    assert invite(email="open0@example.com").status_code == 302

@@ -4,12 +4,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 from django.core.management import call_command
 
 PRODUCTION_ENV = {
     "DEPLOYMENT": "production",
-    "SECRET_KEY": "x" * 50,
+    "SECRET_KEY": "q7Zp0Lw3-Rk9vT2mXc8Yb4Nf6Hj1Ds5Ga0Ue7Io3Py9Tr2We8Qs",
     "DATABASE_URL": "postgres://portal@db.internal/portal",
     "CELERY_BROKER_URL": "redis://cache.internal:6379/0",
     "REDIS_URL": "redis://cache.internal:6379/1",
@@ -32,7 +33,8 @@ def _load_settings(env: dict, tmp_path) -> subprocess.CompletedProcess:
             "-c",
             "import portal.settings as s; print(s.SECRET_KEY);"
             "print(s.DATABASES['default']['ENGINE']); print(s.CELERY_BROKER_URL);"
-            "print(s.SANDBOX_ENABLED); print(s.CACHES['default']['BACKEND'])",
+            "print(s.SANDBOX_ENABLED); print(s.CACHES['default']['BACKEND']);"
+            "print(s.XOXZO_SID or '-'); print(s.XOXZO_AUTH_TOKEN or '-')",
         ],
         env={**clean, "VAR_DIR": str(tmp_path), **env},
         cwd=settings.BASE_DIR,
@@ -54,17 +56,19 @@ def test_it_refuses_to_start_production_with_a_missing_secret(tmp_path):
 def test_it_starts_production_with_everything_set_and_the_sandbox_off(tmp_path):
     result = _load_settings(PRODUCTION_ENV, tmp_path)
     assert result.returncode == 0, result.stderr
-    key, engine, broker, sandbox, cache = result.stdout.split()
+    _key, engine, broker, sandbox, cache, sid, token = result.stdout.split()
     assert engine == "django.db.backends.postgresql"
     assert broker.startswith("redis://") and sandbox == "False" and "RedisCache" in cache
-    assert "real-token-value" not in result.stdout + result.stderr.replace(key, "")
+    assert (sid, token) == ("AC123", "real-token-value")
+    # printed above on purpose; nothing else shows it
+    assert "real-token-value" not in result.stderr
 
 
 def test_it_generates_and_keeps_a_secret_key_in_the_embedded_default(tmp_path):
     first = _load_settings({"SECRET_KEY": ""}, tmp_path)
     second = _load_settings({"SECRET_KEY": ""}, tmp_path)
     assert first.returncode == 0, first.stderr
-    key, engine, broker, sandbox, cache = first.stdout.split()
+    key, engine, broker, sandbox, cache, _sid, _token = first.stdout.split()
     assert len(key) >= 50 and second.stdout.split()[0] == key
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert engine == "django.db.backends.sqlite3" and broker == "filesystem://"
@@ -73,3 +77,54 @@ def test_it_generates_and_keeps_a_secret_key_in_the_embedded_default(tmp_path):
 
 def test_it_has_a_migration_for_every_model_change(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.parametrize(
+    "unsafe,why",
+    [
+        ({"DEBUG": "true"}, "DEBUG=true shows settings"),
+        ({"SECRET_KEY": "short-secret"}, "SECRET_KEY must be at least 50 random characters"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY must be at least 50 random characters"),
+        ({"SANDBOX_ENABLED": "true"}, "SANDBOX_ENABLED=true serves a fake carrier"),
+        ({"BENCH_VIEWS_ENABLED": "true"}, "BENCH_VIEWS_ENABLED=true serves benchmark-only"),
+    ],
+)
+def test_production_refuses_to_start_with_an_unsafe_setting(tmp_path, unsafe, why):
+    result = _load_settings({**PRODUCTION_ENV, **unsafe}, tmp_path)
+    assert result.returncode != 0
+    assert "refuses to start with unsafe settings" in result.stderr
+    assert why in result.stderr
+    assert "ALLOW_UNSAFE_SETTINGS" in result.stderr
+
+
+def test_production_starts_with_an_unsafe_setting_named_in_the_override(tmp_path):
+    env = {**PRODUCTION_ENV, "SANDBOX_ENABLED": "true", "DEBUG": "true"}
+    refused = _load_settings({**env, "ALLOW_UNSAFE_SETTINGS": "SANDBOX_ENABLED"}, tmp_path)
+    assert refused.returncode != 0 and "DEBUG=true" in refused.stderr
+    assert "SANDBOX_ENABLED=true" not in refused.stderr
+
+    started = _load_settings({**env, "ALLOW_UNSAFE_SETTINGS": "SANDBOX_ENABLED,DEBUG"}, tmp_path)
+    assert started.returncode == 0, started.stderr
+
+
+def test_it_gives_each_installation_its_own_sandbox_credentials(tmp_path):
+    first_install, second_install = tmp_path / "one", tmp_path / "two"
+    first_install.mkdir()
+    second_install.mkdir()
+    env = {"SECRET_KEY": "", "XOXZO_SID": "", "XOXZO_AUTH_TOKEN": ""}
+
+    first = _load_settings(env, first_install).stdout.split()
+    again = _load_settings(env, first_install).stdout.split()
+    other = _load_settings(env, second_install).stdout.split()
+
+    sid, token = first[5:7]
+    assert len(sid) == 32 and sid.isalnum() and len(token) >= 30
+    assert again[5:7] == [sid, token]  # kept in var/, shared by web and worker
+    assert other[5:7] != [sid, token]  # random per installation
+    assert (first_install / "sandbox_credentials").stat().st_mode & 0o077 == 0
+    assert "not-a-secret" not in " ".join(first + other)
+
+
+def test_it_uses_the_credentials_set_in_the_environment_over_the_generated_ones(tmp_path):
+    env = {"XOXZO_SID": "ACREALSID", "XOXZO_AUTH_TOKEN": "real-token"}
+    assert _load_settings(env, tmp_path).stdout.split()[5:7] == ["ACREALSID", "real-token"]

@@ -79,8 +79,12 @@ def xoxzo(sandbox_url):
 
 
 @pytest.fixture
-def callback_server():
-    """A real HTTP server on a free port that records the form bodies POSTed to it."""
+def callback_server(settings):
+    """A real HTTP server on a free port that records the form bodies POSTed to it.
+
+    It stands in for the portal: ``PUBLIC_BASE_URL`` points at it, since the sandbox calls
+    back nothing else.
+    """
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -103,6 +107,7 @@ def callback_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{server.server_port}"
     yield SimpleNamespace(
         url=f"http://127.0.0.1:{server.server_port}/calls/done", received=received
     )

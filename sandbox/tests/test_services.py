@@ -137,8 +137,9 @@ def _closed_port() -> int:
 
 
 @pytest.mark.django_db
-def test_it_records_a_callback_that_could_not_be_delivered(account):
-    call = _call(account, callbackurl=f"http://127.0.0.1:{_closed_port()}/cb")
+def test_it_records_a_callback_that_could_not_be_delivered(account, settings):
+    settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
+    call = _call(account, callbackurl=f"{settings.PUBLIC_BASE_URL}/cb")
 
     done = services.sandbox_call_complete(callid=str(call.callid))
 

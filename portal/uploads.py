@@ -1,0 +1,42 @@
+"""Uploads larger than the portal accepts are measured, not stored.
+
+The only files members upload are MP3s, whose limit is ``AUDIO_MAX_BYTES``. Django would
+otherwise write any upload whole to a temporary file before a view could look at its size.
+This handler, first in ``FILE_UPLOAD_HANDLERS``, stops passing a file's bytes on once they
+pass the limit (what is stored stays under it), keeps counting, and notes on the request how
+large the file was (``request.upload_refused[field] = size``) so that the form can say so.
+"""
+
+from __future__ import annotations
+
+from django.core.files.uploadhandler import FileUploadHandler
+
+
+def upload_max_bytes() -> int:
+    from callflows.assets_services import audio_limits
+
+    return audio_limits()[0]
+
+
+class CappedUploadHandler(FileUploadHandler):
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit = upload_max_bytes()
+        self.is_over = False
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.is_over = False
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            self.is_over = True
+        return None if self.is_over else raw_data
+
+    def file_complete(self, file_size):
+        if self.is_over and self.request is not None:
+            refused = getattr(self.request, "upload_refused", None)
+            if refused is None:
+                refused = self.request.upload_refused = {}
+            refused[self.field_name] = file_size
+        return None
