@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from callflows import week, words
 from callflows.flow import Answer, evaluate
 from callflows.flow_forms import WEEKDAYS
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
 from callflows.services import DEFAULT_DOCUMENT, flow_compile
 from dins.models import Subscription
+from dins.phone import display
 
 
 def flow_for_number(subscription: Subscription) -> CallFlow | None:
@@ -38,7 +43,7 @@ def _describe_action(action: dict, names: dict) -> str:
     if kind == "say":
         return _("read script “%(name)s”") % {"name": names.get(action["script"], "?")}
     if kind == "transfer":
-        return _("transfer to %(number)s") % {"number": action["number"]}
+        return _("transfer to %(number)s") % {"number": display(action["number"])}
     greeting = action.get("greeting")
     if greeting:
         return _("take a voicemail after: %(greeting)s") % {
@@ -50,9 +55,8 @@ def _describe_action(action: dict, names: dict) -> str:
 def _describe_when(when: dict, names: dict) -> str:
     kind = when["type"]
     if kind == "hours":
-        days = ", ".join(str(label) for value, label in WEEKDAYS if value in when["weekdays"])
         return _("%(days)s %(start)s to %(end)s") % {
-            "days": days,
+            "days": _days_label(when["weekdays"]),
             "start": when["start"],
             "end": when["end"],
         }
@@ -97,19 +101,238 @@ def flow_history(flow: CallFlow) -> list[dict]:
     return history
 
 
-def flow_preview(subscription: Subscription, *, at: datetime, caller: str) -> Answer:
-    """What a caller would hear at ``at``: the same compile and evaluation as a real call."""
+def flow_compiled(subscription: Subscription, document: dict | None = None) -> dict:
+    """The number's flow (or ``document``, a draft) compiled exactly as the action URL does.
+
+    The saved override applies to drafts too: it is what callers hear while it lasts.
+    Raises ``ValueError`` (``FlowError``) for a draft whose references do not resolve.
+    """
     flow = flow_for_number(subscription)
     override = None
     if flow and flow.override_document and flow.override_until:
         override = (flow.override_document, flow.override_until)
-    compiled = flow_compile(
-        flow.document if flow else DEFAULT_DOCUMENT,
-        tenant=subscription.tenant,
-        own_number=subscription.e164,
-        override=override,
+    if document is None:
+        document = flow.document if flow else DEFAULT_DOCUMENT
+    return flow_compile(
+        document, tenant=subscription.tenant, own_number=subscription.e164, override=override
     )
-    return evaluate(compiled, at, caller)
+
+
+def flow_preview(
+    subscription: Subscription, *, at: datetime, caller: str, document: dict | None = None
+) -> Answer:
+    """What a caller would hear at ``at``: the same compile and evaluation as a real call."""
+    return evaluate(flow_compiled(subscription, document), at, caller)
+
+
+@dataclass(frozen=True)
+class AnswerInWords:
+    rule: str  # the rule's name for people
+    words: str  # what the caller hears, in words
+    command: str  # the raw line, for the details toggle
+    source: str
+
+
+def answer_in_words(answer: Answer) -> AnswerInWords:
+    return AnswerInWords(
+        rule=words.rule_name(answer.rule),
+        words=words.describe_command(answer.command),
+        command=answer.command,
+        source=answer.source,
+    )
+
+
+# --- The week view ----------------------------------------------------------------------------
+
+# Geometry of the week chart (inline SVG; CSP allows attributes, not style=).
+WEEK_LABEL_WIDTH = 70
+WEEK_CHART_WIDTH = 672  # 28 units an hour
+WEEK_ROW_HEIGHT = 28
+WEEK_ROW_GAP = 6
+WEEK_TOP = 18
+WEEK_COLOURS = 8
+
+
+def _days_label(weekdays: list[int]) -> str:
+    names = dict(WEEKDAYS)
+    runs: list[list[int]] = []
+    for day in sorted(weekdays):
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(
+                _("%(first)s–%(last)s")  # noqa: RUF001 (a range of days, as Mon to Fri)
+                % {"first": names[run[0]], "last": names[run[-1]]}
+            )
+        else:
+            parts.extend(str(names[day]) for day in run)
+    return ", ".join(parts)
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _span(segment: week.Segment) -> str:
+    if segment.start == 0 and segment.end == week.DAY_MINUTES:
+        return _("all day")
+    return f"{_clock(segment.start)}\u2013{_clock(segment.end)}"
+
+
+def _summary(view: week.WeekView, legend: list[dict]) -> list[dict]:
+    """The week in sentences: days with the same answers grouped ("Mon to Fri: …")."""
+    groups: dict[tuple, list[int]] = {}
+    rows = {row.key: row for row in view.rows}
+    for row in view.rows:
+        if row.key != week.HOLIDAY:
+            groups.setdefault(week.signature(row), []).append(int(row.key))
+    lines = []
+    for days in groups.values():
+        row = rows[str(days[0])]
+        label = _("Every day") if len(days) == 7 else _days_label(days)
+        lines.append({"days": label, "parts": _parts(row, legend)})
+    if week.HOLIDAY in rows:
+        lines.append(
+            {"days": _("Holidays and closed dates"), "parts": _parts(rows[week.HOLIDAY], legend)}
+        )
+    return lines
+
+
+def _parts(row: week.DayRow, legend: list[dict]) -> list[dict]:
+    return [{"span": _span(s), "answer": s.answer, **legend[s.answer]} for s in row.segments]
+
+
+def _chart_rows(view: week.WeekView, legend: list[dict]) -> list[dict]:
+    names = dict(WEEKDAYS)
+    scale = WEEK_CHART_WIDTH / week.DAY_MINUTES
+    rows = []
+    for position, row in enumerate(view.rows):
+        y = WEEK_TOP + position * (WEEK_ROW_HEIGHT + WEEK_ROW_GAP)
+        label = _("Holiday") if row.key == week.HOLIDAY else str(names[int(row.key)])
+        bars = []
+        for segment in row.segments:
+            x = WEEK_LABEL_WIDTH + segment.start * scale
+            width = segment.minutes * scale
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "width": round(width, 1),
+                    "text_x": round(x + 4, 1),
+                    "colour": segment.answer % WEEK_COLOURS,
+                    "span": _span(segment),
+                    "show_text": width >= 64,
+                    "short": _short(legend[segment.answer]["rule"], width),
+                    **legend[segment.answer],
+                }
+            )
+        rows.append(
+            {
+                "label": label,
+                "key": row.key,
+                "date": row.date,
+                "is_today": row.is_today,
+                "y": y,
+                "text_y": y + WEEK_ROW_HEIGHT / 2 + 4,
+                "bars": bars,
+            }
+        )
+    return rows
+
+
+def _short(text: str, width: float) -> str:
+    fits = max(2, int(width // 11))  # about 11 units a (wide) character at this size
+    return text if len(text) <= fits else text[: fits - 1] + "…"
+
+
+def week_context(subscription: Subscription, compiled: dict, *, document: dict) -> dict:
+    """Everything the week view template draws, for a compiled flow (saved or draft)."""
+    today = timezone.localdate(timezone=subscription.tenant.zone)
+    view = week.week_view(compiled, today=today)
+    specials = week.special_callers(compiled, today=today)
+    answers = list(view.answers)
+    for _index, special in specials:
+        answers.extend(pair for pair in special.answers if pair not in answers)
+    names = words.command_names_for(command for _rule, command in answers)
+    legend_all = [
+        {
+            "rule": words.rule_name(rule),
+            "words": words.describe_command(command, names),
+            "command": command,
+            "colour": index % WEEK_COLOURS,
+        }
+        for index, (rule, command) in enumerate(answers)
+    ]
+
+    def legend_of(v: week.WeekView) -> list[dict]:
+        return [legend_all[answers.index(pair)] for pair in v.answers]
+
+    list_names = _names()
+    callers = []
+    for index, special in specials:
+        when = document["rules"][index]["when"]
+        if when["type"] == "anonymous":
+            who = _("Callers who withhold their number")
+        else:
+            who = _("Callers in “%(name)s”") % {"name": list_names.get(when.get("list"), "?")}
+        callers.append({"who": who, "summary": _summary(special, legend_of(special))})
+    legend = legend_of(view)
+    height = WEEK_TOP + len(view.rows) * (WEEK_ROW_HEIGHT + WEEK_ROW_GAP)
+    scale = WEEK_CHART_WIDTH / 24
+    return {
+        "rows": _chart_rows(view, legend),
+        "legend": legend,
+        "summary": _summary(view, legend),
+        "callers": callers,
+        "today_is_closed_date": view.today_is_closed_date,
+        "upcoming_closed": view.upcoming_closed[:8],
+        "width": WEEK_LABEL_WIDTH + WEEK_CHART_WIDTH,
+        "height": height,
+        "chart_left": WEEK_LABEL_WIDTH,
+        "row_height": WEEK_ROW_HEIGHT,
+        "hours": [
+            {"x": round(WEEK_LABEL_WIDTH + hour * scale, 1), "label": f"{hour}"}
+            for hour in range(0, 25, 3)
+        ],
+    }
+
+
+# --- The day/night switch ---------------------------------------------------------------------
+
+
+def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -> datetime:
+    """When the flow next opens after today: the first hours rule answering on a later day.
+
+    The one-tap "closed now" switch lasts until then (e.g. tomorrow 9:00, or Monday 9:00 on a
+    Friday evening, skipping closed dates); 9:00 tomorrow when no hours rule ever answers.
+    """
+    zone = subscription.tenant.zone
+    today = timezone.localtime(now, zone).date()
+    plain = week._without_override(compiled)
+    hours_labels = {rule["label"] for rule in plain["rules"] if rule["when"]["type"] == "hours"}
+    for offset in range(1, 15):
+        day = today + dt.timedelta(days=offset)
+        for segment in week.day_segments(plain, day, caller=week.ORDINARY_CALLER):
+            if segment.rule in hours_labels:
+                return datetime.combine(day, dt.time(segment.start // 60, segment.start % 60), zone)
+    return datetime.combine(today + dt.timedelta(days=1), dt.time(9, 0), zone)
+
+
+def override_state(subscription: Subscription, *, now: datetime | None = None) -> dict | None:
+    """The number's override while it lasts: until when, and what callers hear meanwhile."""
+    flow = flow_for_number(subscription)
+    now = now or timezone.now()
+    if not (flow and flow.override_document and flow.override_until):
+        return None
+    if flow.override_until <= now:
+        return None
+    return {
+        "until": flow.override_until,
+        "words": _describe_action(flow.override_document, _names()),
+    }
 
 
 _PUBLIC_AUDIO = re.compile(r"/media/audio/([A-Za-z0-9_-]+)\.mp3")
@@ -127,3 +350,21 @@ def preview_media(answer: Answer) -> dict:
         text = re.sub(r"\\(.)", r"\1", said[2])  # undo the renderer's \" and \\
         media["script"] = TtsScript.objects.filter(language=said[1], text=text).first()
     return media
+
+
+def override_switch(subscription: Subscription, *, now: datetime | None = None) -> dict:
+    """The one-tap day/night switch of a number: on (until when, answering what) or off (and
+    until when a tap would close it)."""
+    now = now or timezone.now()
+    state = {"subscription": subscription, "override": override_state(subscription, now=now)}
+    if state["override"] is None:
+        try:
+            compiled = flow_compiled(subscription)
+        except ValueError:
+            compiled = None
+        if compiled is not None:
+            state["closed_until"] = next_opening(subscription, compiled, now=now)
+            flow = flow_for_number(subscription)
+            document = flow.document if flow else DEFAULT_DOCUMENT
+            state["closed_words"] = _describe_action(document["default"], _names())
+    return state
