@@ -22,6 +22,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -514,24 +515,58 @@ def _invalidate_all_flows() -> None:
     _invalidate_flows_of(flow.subscription for flow in flows_of_tenant())
 
 
-def closed_date_create(*, date, note: str, request) -> ClosedDate:
-    already = _("%(date)s is already a closed date.") % {"date": date.isoformat()}
-    if date < timezone.localdate():
-        raise ServiceError(_("%(date)s is in the past.") % {"date": date.isoformat()})
-    if ClosedDate.objects.filter(date=date).exists():
-        raise ServiceError(already)
+MAX_CLOSED_DAYS = 366  # a range of closed days, at most (every day is compiled into flows)
+
+
+def closed_date_create(*, date, note: str, request, end_date=None) -> ClosedDate:
+    """Close the company on ``date``, or from ``date`` to ``end_date`` (both included)."""
+    if end_date == date:
+        end_date = None
+    last = end_date or date
+    shown = (
+        _("%(first)s to %(last)s") % {"first": date.isoformat(), "last": last.isoformat()}
+        if end_date
+        else date.isoformat()
+    )
+    if end_date is not None and end_date < date:
+        raise ServiceError(_("The last day is before the first day."))
+    if last < timezone.localdate():
+        raise ServiceError(_("%(date)s is in the past.") % {"date": shown})
+    if (last - date).days + 1 > MAX_CLOSED_DAYS:
+        raise ServiceError(
+            _("A closed period lasts at most %(days)d days.") % {"days": MAX_CLOSED_DAYS}
+        )
+    overlapping = (
+        ClosedDate.objects.filter(date__lte=last)
+        .filter(Q(end_date__gte=date) | Q(end_date__isnull=True, date__gte=date))
+        .first()
+    )
+    already = _("%(date)s is already a closed date.")
+    if overlapping is not None:
+        if overlapping.date == date and not end_date and not overlapping.end_date:
+            raise ServiceError(already % {"date": date.isoformat()})
+        raise ServiceError(
+            _("This overlaps closed dates already set: %(dates)s.")
+            % {"dates": str(overlapping).strip()}
+        )
     try:
         with transaction.atomic():
-            closed_date = ClosedDate.objects.create(tenant=current_tenant(), date=date, note=note)
+            closed_date = ClosedDate.objects.create(
+                tenant=current_tenant(), date=date, end_date=end_date, note=note
+            )
             audit_record(
                 action="closeddate.create",
                 obj=closed_date,
                 request=request,
-                after={"date": date.isoformat(), "note": note},
+                after={
+                    "date": date.isoformat(),
+                    **({"end": end_date.isoformat()} if end_date else {}),
+                    "note": note,
+                },
             )
             _invalidate_all_flows()
     except IntegrityError:  # added by someone else in the same instant
-        raise ServiceError(already) from None
+        raise ServiceError(already % {"date": date.isoformat()}) from None
     return closed_date
 
 
@@ -541,7 +576,11 @@ def closed_date_delete(*, closed_date: ClosedDate, request) -> None:
             action="closeddate.delete",
             obj=closed_date,
             request=request,
-            before={"date": closed_date.date.isoformat(), "note": closed_date.note},
+            before={
+                "date": closed_date.date.isoformat(),
+                **({"end": closed_date.end_date.isoformat()} if closed_date.end_date else {}),
+                "note": closed_date.note,
+            },
         )
         closed_date.delete()
         _invalidate_all_flows()

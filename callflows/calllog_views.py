@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from callflows import calllog
+from callflows import calllog, words
 from dins.models import Status, Subscription
+from dins.phone import display
 from portal.access import get_tenant_object, member_required
 from portal.scoping import current_tenant, tenant_scope
 
@@ -62,7 +63,9 @@ class CallFilterForm(forms.Form):
         # A bookmarked rule that has not answered lately stays selectable.
         wanted = self.data.get("rule", "") if self.is_bound else ""
         labels = sorted({*rules, wanted} - {""})
-        self.fields["rule"].choices = everything + [(label, label) for label in labels]
+        self.fields["rule"].choices = everything + [
+            (label, words.rule_name(label)) for label in labels
+        ]
         self.fields["source"].choices = everything + list(calllog.SOURCE_CHOICES)
 
     def clean_caller(self) -> str:
@@ -100,7 +103,7 @@ class CallFilterForm(forms.Form):
 
 
 def _number_choice_label(subscription: Subscription) -> str:
-    label = subscription.e164
+    label = display(subscription.e164)
     if subscription.label:
         label += f" · {subscription.label}"
     if subscription.status == Status.RELEASED:
@@ -173,6 +176,7 @@ def _call_log_page(request, *, subscription: Subscription | None):
     chart_filters = {k: v for k, v in filters.items() if k not in ("since", "until")}
     per_day = calllog.call_counts_per_day(calllog.call_log_list(**chart_filters))
     page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = words.annotate_calls(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     export_query = query.copy()

@@ -43,6 +43,19 @@ ACTION_CHOICES = [
 ]
 
 MAX_RULES = 30
+# The transfer policy (callflows.flow.normalise_transfer) explains a refusal in English for
+# logs and the compiler; the editor says the same in the user's language.
+TRANSFER_REFUSALS = {
+    "a number cannot transfer to itself": _(
+        "A number cannot transfer to itself: the call would ring back into this flow."
+    ),
+    "transfers outside Japan are off for this company (Settings)": _(
+        "Transfers to numbers outside Japan are off for this company; an admin can allow them "
+        "in Settings."
+    ),
+    "this number does not exist": _("This number does not exist: check the digits."),
+    "this is not a phone number": _("This is not a phone number."),
+}
 
 
 def _choices(queryset):
@@ -105,7 +118,7 @@ class ActionForm(forms.Form):
                     allow_international=tenant.allow_international_transfer,
                 )
             except ValueError as error:
-                self.add_error("number", str(error))
+                self.add_error("number", TRANSFER_REFUSALS.get(str(error), str(error)))
         return data
 
     def action_document(self) -> dict:

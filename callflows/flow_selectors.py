@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callflows import week, words
-from callflows.flow import Answer, evaluate
+from callflows.closed import closed_dates_for_tenant
+from callflows.flow import Answer, evaluate, minutes_of
 from callflows.flow_forms import WEEKDAYS
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
 from callflows.services import DEFAULT_DOCUMENT, flow_compile
@@ -321,18 +322,84 @@ def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -
     return datetime.combine(today + dt.timedelta(days=1), dt.time(9, 0), zone)
 
 
-def override_state(subscription: Subscription, *, now: datetime | None = None) -> dict | None:
-    """The number's override while it lasts: until when, and what callers hear meanwhile."""
-    flow = flow_for_number(subscription)
+def schedule_of(document: dict, *, tz: str, closed_dates: set[str]) -> dict:
+    """A flow reduced to when each rule matches, in the compiled shape ``evaluate`` reads.
+
+    Enough to tell which rule answers when (the day/night switch), without resolving what
+    rules play: no query per number. Callers in lists are left out (no list matches).
+    """
+    rules = []
+    for index, rule in enumerate(document.get("rules", [])):
+        when = rule["when"]
+        kind = when["type"]
+        if kind == "hours":
+            condition = {
+                "type": kind,
+                "weekdays": sorted(set(when["weekdays"])),
+                "start": minutes_of(when["start"], "start"),
+                "end": minutes_of(when["end"], "end"),
+            }
+        elif kind == "holiday":
+            condition = {"type": kind, "dates": sorted(closed_dates)}
+        elif kind == "caller_list":
+            condition = {"type": kind, "numbers": []}
+        else:
+            condition = {"type": kind}
+        rules.append(
+            {"label": rule.get("label") or f"#{index + 1}", "when": condition, "command": ""}
+        )
+    return {"tz": tz, "rules": rules, "default": "", "override": None}
+
+
+def _switch(subscription, flow, *, names: dict, closed_dates: set[str], now: datetime) -> dict:
+    state: dict = {"subscription": subscription, "override": None}
+    if flow and flow.override_document and flow.override_until and flow.override_until > now:
+        state["override"] = {
+            "until": flow.override_until,
+            "words": _describe_action(flow.override_document, names),
+        }
+        return state
+    document = flow.document if flow else DEFAULT_DOCUMENT
+    try:
+        schedule = schedule_of(document, tz=subscription.tenant.timezone, closed_dates=closed_dates)
+    except ValueError:
+        return state
+    state["closed_until"] = next_opening(subscription, schedule, now=now)
+    state["closed_words"] = _describe_action(document["default"], names)
+    return state
+
+
+def override_switch(subscription: Subscription, *, now: datetime | None = None) -> dict:
+    """The one-tap day/night switch of a number: on (until when, answering what) or off (and
+    until when a tap would close it)."""
+    return override_switches(numbers=[subscription], now=now)[0]
+
+
+def override_switches(
+    *, numbers: list[Subscription] | None = None, limit: int = 10, now: datetime | None = None
+) -> list[dict]:
+    """The day/night switch of each number (default: the tenant's active numbers, for the
+    dashboard), in a fixed number of queries however many numbers there are."""
+    from dins.models import Status
+
     now = now or timezone.now()
-    if not (flow and flow.override_document and flow.override_until):
-        return None
-    if flow.override_until <= now:
-        return None
-    return {
-        "until": flow.override_until,
-        "words": _describe_action(flow.override_document, _names()),
+    if numbers is None:
+        numbers = list(
+            Subscription.objects.filter(status=Status.ACTIVE)
+            .select_related("tenant")
+            .order_by("din")[:limit]
+        )
+    if not numbers:
+        return []
+    flows = {
+        flow.subscription_id: flow for flow in CallFlow.objects.filter(subscription__in=numbers)
     }
+    names = _names()
+    closed_dates = closed_dates_for_tenant()
+    return [
+        _switch(s, flows.get(s.pk), names=names, closed_dates=closed_dates, now=now)
+        for s in numbers
+    ]
 
 
 _PUBLIC_AUDIO = re.compile(r"/media/audio/([A-Za-z0-9_-]+)\.mp3")
@@ -350,21 +417,3 @@ def preview_media(answer: Answer) -> dict:
         text = re.sub(r"\\(.)", r"\1", said[2])  # undo the renderer's \" and \\
         media["script"] = TtsScript.objects.filter(language=said[1], text=text).first()
     return media
-
-
-def override_switch(subscription: Subscription, *, now: datetime | None = None) -> dict:
-    """The one-tap day/night switch of a number: on (until when, answering what) or off (and
-    until when a tap would close it)."""
-    now = now or timezone.now()
-    state = {"subscription": subscription, "override": override_state(subscription, now=now)}
-    if state["override"] is None:
-        try:
-            compiled = flow_compiled(subscription)
-        except ValueError:
-            compiled = None
-        if compiled is not None:
-            state["closed_until"] = next_opening(subscription, compiled, now=now)
-            flow = flow_for_number(subscription)
-            document = flow.document if flow else DEFAULT_DOCUMENT
-            state["closed_words"] = _describe_action(document["default"], _names())
-    return state

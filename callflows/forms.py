@@ -83,5 +83,16 @@ class CallerListForm(forms.Form):
 
 
 class ClosedDateForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(label=_("Note"), max_length=100, required=False)
+    date = forms.DateField(label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(
+        label=_("Last day"),
+        required=False,
+        help_text=_("Leave empty for a single day."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year holidays")}),
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import uuid
 
-import holidays
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
@@ -21,7 +20,7 @@ from callflows.flow import (
     minutes_of,
     normalise_transfer,
 )
-from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, FlowVersion, TtsScript
+from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import ServiceError, audit_record
@@ -110,10 +109,9 @@ class _Resolver:
 
     def closed_dates(self) -> set[str]:
         """Japanese public holidays of this year and next, and the tenant's closed dates."""
-        year = timezone.localdate().year
-        dates = {day.isoformat() for day in holidays.Japan(years=[year, year + 1])}
-        dates |= {day.isoformat() for day in ClosedDate.objects.values_list("date", flat=True)}
-        return dates
+        from callflows.closed import closed_dates_for_tenant
+
+        return closed_dates_for_tenant()
 
     @staticmethod
     def _get(model, code, path):

@@ -123,3 +123,13 @@ def rule_name(label: str) -> str:
     if numbered:
         return _("Rule %(number)s") % {"number": numbered[1]}
     return label or "—"
+
+
+def annotate_calls(calls) -> list:
+    """Set ``words`` (what the caller heard) and ``rule_words`` on each call-log row."""
+    calls = list(calls)
+    names = command_names_for(call.command for call in calls)
+    for call in calls:
+        call.words = describe_command(call.command, names)
+        call.rule_words = rule_name(call.rule)
+    return calls

@@ -127,7 +127,11 @@ TEMPLATES = [
                 "portal.context_processors.tenancy",
             ],
             # Numbers, money and call-flow answers as people read them, on every page and e-mail.
-            "builtins": ["dins.templatetags.din_format", "callflows.templatetags.flow_words"],
+            "builtins": [
+                "dins.templatetags.din_format",
+                "callflows.templatetags.flow_words",
+                "portal.templatetags.portal_words",
+            ],
         },
     },
 ]

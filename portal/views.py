@@ -106,6 +106,7 @@ def healthz(request):
 @member_required
 def dashboard(request):
     from callflows.calllog import calls_today_figures
+    from callflows.flow_selectors import override_switches
     from dins.selectors import numbers_figures
     from portal.alerts import alerts_for_dashboard
 
@@ -117,6 +118,7 @@ def dashboard(request):
             "numbers": numbers_figures(),
             "calls": calls_today_figures(),
             "alerts": alerts_for_dashboard(),
+            "switches": override_switches(),
             "can_acknowledge": request.membership.has_role(Role.STAFF),
         },
     )

@@ -275,3 +275,48 @@ def test_it_shows_closed_dates_to_viewers_without_the_add_form(client, personas)
     assert refused.status_code == 403
     with tenant_scope(personas.tenant_a):
         assert ClosedDate.objects.count() == 1
+
+
+def test_it_closes_a_whole_period_and_every_day_of_it_answers_as_a_holiday(
+    client, personas, time_machine
+):
+    time_machine.move_to(datetime.datetime(NEXT_YEAR - 1, 12, 1, 12, 0, tzinfo=datetime.UTC))
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    give_flow(
+        number,
+        {
+            "rules": [
+                {"label": "Closed", "when": {"type": "holiday"}, "then": {"type": "voicemail"}}
+            ],
+            "default": {"type": "voicemail", "greeting": None},
+        },
+    )
+    client.force_login(personas.staff_a)
+
+    # when the New Year holidays are added as one period
+    response = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR - 1}-12-29", "end_date": f"{NEXT_YEAR}-01-03", "note": "年末年始"},
+    )
+
+    # then every day of it is a closed day for the flows, and the page shows the period
+    assert response.status_code == 302
+    compiled = flow_services.flow_build_for_token(number.action_token)
+    dates = set(compiled["rules"][0]["when"]["dates"])
+    assert {f"{NEXT_YEAR - 1}-12-{day}" for day in (29, 30, 31)} <= dates
+    assert {f"{NEXT_YEAR}-01-0{day}" for day in (2, 3)} <= dates
+    page = client.get(reverse("closed_dates")).content.decode()
+    assert "6 days" in page and "年末年始" in page
+
+    # and a period overlapping it is refused, saying with what
+    response = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR}-01-02", "end_date": f"{NEXT_YEAR}-01-05"},
+    )
+    assert response.status_code == 400
+    assert "This overlaps closed dates already set" in response.content.decode()
+    reversed_range = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR}-02-10", "end_date": f"{NEXT_YEAR}-02-01"},
+    )
+    assert "The last day is before the first day." in reversed_range.content.decode()

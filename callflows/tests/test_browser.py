@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from callflows import runtime
+from dins.phone import display
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,4 +75,4 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
     # and see it in the call log
     runtime.call_log_buffer.flush()
     page.click("nav.mainnav >> text=Calls")
-    assert number.e164 in page.inner_text("main")
+    assert display(number.e164) in page.inner_text("main")
