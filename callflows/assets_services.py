@@ -34,6 +34,7 @@ from callflows.assets_selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, 
 from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from dins.models import Subscription
+from dins.phone import display
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -63,7 +64,7 @@ def _invalidate_flows_of(subscriptions: Iterable[Subscription]) -> None:
 
 
 def _numbers_text(subscriptions: list[Subscription]) -> str:
-    return ", ".join(subscription.e164 for subscription in subscriptions)
+    return ", ".join(display(subscription.e164) for subscription in subscriptions)
 
 
 def _refuse_delete_while_used(*, kind: str, asset, label: str) -> None:

@@ -139,7 +139,7 @@ def test_it_refuses_to_delete_a_list_in_use_and_names_the_number(client, persona
     response = client.post(reverse("caller_list_delete", args=[caller_list.code]), follow=True)
 
     assert (
-        "“Blocked” cannot be deleted: the call flow of +815055550000 uses it."
+        "“Blocked” cannot be deleted: the call flow of 050-5555-0000 uses it."
         in response.content.decode()
     )
     with tenant_scope(personas.tenant_a):
@@ -168,7 +168,7 @@ def test_it_lists_caller_lists_with_their_size_and_users(client, personas):
     page = client.get(reverse("caller_lists")).content.decode()
 
     row = page.split('data-list="VIP"')[1].split("</tr>")[0]
-    assert "<td>2</td>" in row and "+815066660000" in row
+    assert "<td>2</td>" in row and "050-6666-0000" in row
     assert "Beta secret" not in page
     assert reverse("caller_list_create") not in page
 

@@ -19,6 +19,7 @@ from callflows.services import audio_public_url
 from callflows.tests.factories import make_audio, make_script
 from dins import outbound
 from dins.models import OutboundCall, Subscription
+from dins.phone import display
 from dins.tasks import place_call
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent, Tenant
@@ -152,7 +153,8 @@ def test_it_places_a_call_with_local_caller_id_and_the_callback_records_it_answe
     assert _carrier_call(call).callback_result == "HTTP 200"
     history = _history(staff, jp_number)
     assert 'data-call-status="answered"' in history
-    for shown in ("+818012345678", jp_number.e164, "Answered", "42 s", "15", "staff.a@example"):
+    shown_values = ("080-1234-5678", display(jp_number.e164), "Answered", "42 seconds", "15")
+    for shown in (*shown_values, "staff.a@example"):
         assert shown in history, shown
     detail = staff.get(reverse("outbound_call_detail", args=[call.code])).content.decode()
     assert "local caller ID" in detail and call.callid in detail
