@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from callflows import week, words
 from callflows.closed import closed_dates_for_tenant
@@ -171,7 +172,7 @@ def _days_label(weekdays: list[int]) -> str:
             )
         else:
             parts.extend(str(names[day]) for day in run)
-    return ", ".join(parts)
+    return pgettext("between days of the week", ", ").join(parts)
 
 
 def _clock(minute: int) -> str:
