@@ -88,6 +88,9 @@ def no_tenant(request):
         return redirect("login")
     if request.membership is not None:
         return redirect("dashboard")
+    if request.user.is_superuser:
+        # A platform operator without a company of their own lands on the operators' page.
+        return redirect("operator_home")
     return render(request, "portal/no_tenant.html")
 
 
