@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -35,6 +34,7 @@ from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from dins.models import Subscription
 from dins.phone import display
+from dins.phone import parse_or_none as phone_parse_or_none
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -435,18 +435,14 @@ def caller_numbers_parse(text: str) -> list[str]:
         if not entry:
             continue
         shown = entry if len(entry) <= 40 else entry[:40] + "…"
-        try:
-            parsed = phonenumbers.parse(entry, "JP")
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed is None or not phonenumbers.is_valid_number(parsed):
+        number = phone_parse_or_none(entry)
+        if number is None:
             errors.append(
                 # The form's help text explains the accepted formats once, not on every line.
                 _("Line %(line)d: “%(entry)s” is not a valid phone number.")
                 % {"line": line_number, "entry": shown}
             )
             continue
-        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         if number not in numbers:
             numbers.append(number)
     if errors:

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callflows import assets_services
 from callflows.models import AudioFile, CallerList, TtsScript
+from dins.phone import display
 from portal.models import Language
 from portal.services import ServiceError
 
@@ -72,7 +73,9 @@ class CallerListForm(forms.Form):
 
     @classmethod
     def for_list(cls, caller_list: CallerList, data=None):
-        initial = {"name": caller_list.name, "numbers": "\n".join(caller_list.numbers)}
+        # Shown the way people write them; saved again as E.164 (caller_numbers_parse).
+        numbers = "\n".join(display(number) for number in caller_list.numbers)
+        initial = {"name": caller_list.name, "numbers": numbers}
         return cls(data, initial=initial)
 
     def clean_numbers(self) -> list[str]:
