@@ -43,6 +43,13 @@ class Offer:
     def e164(self) -> str:
         return f"+{self.din.din}"
 
+    @property
+    def price(self):
+        """What this number costs (``dins.pricing``, the one place pages read prices from)."""
+        from dins.pricing import number_price
+
+        return number_price(monthly_cost=self.din.monthly_cost, minute_cost=self.din.minute_cost)
+
 
 def din_search(*, choice: PrefixChoice, digits: str = "") -> list[Offer]:
     """The carrier's free numbers for a business choice; raises ``XoxzoError``.

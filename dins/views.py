@@ -118,10 +118,7 @@ def _subscribe_confirmation(request):
     if offer is None:
         messages.error(request, _("This number is no longer available. Search again."))
         return redirect(back)
-    price = pricing.number_price(
-        monthly_cost=offer.din.monthly_cost, minute_cost=offer.din.minute_cost
-    )
-    context = {"offer": offer, "price": price, "mode": mode, "query": query, "back": back}
+    context = {"offer": offer, "price": offer.price, "mode": mode, "query": query, "back": back}
     return render(request, "dins/subscribe_confirm.html", context)
 
 
