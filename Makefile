@@ -28,6 +28,7 @@ messages: $(INSTALLED)
 run: $(INSTALLED) messages
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
+	$(MANAGE) publish_flows
 	$(MANAGE) runportal --port $(PORT)
 
 test: $(INSTALLED) messages

@@ -45,6 +45,28 @@ def personas(db) -> Personas:
     return Personas(tenant_a=tenant_a, tenant_b=tenant_b, both=both, **people)
 
 
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serving the action URL through the edge's bare app too."""
+    import os
+
+    from pytest_django.live_server_helper import LiveServer
+
+    from portal.testing import installation_app
+
+    address = (
+        request.config.getvalue("liveserver")
+        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(address, start=False)
+    static_handler = server.thread.static_handler
+    server.thread.static_handler = lambda inner: installation_app(static_handler(inner))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def client(client, settings):
     """Test clients read the English UI unless a test switches (the default is Japanese)."""
@@ -91,6 +113,7 @@ def fresh_action_url_state():
     from callflows import runtime
 
     runtime.forget_memory()
+    runtime.watcher.last_success = None
     runtime.call_log_buffer.clear()
     yield
     runtime.forget_memory()

@@ -1,13 +1,13 @@
-"""The minimal path's URLconf when ``BENCH_VIEWS_ENABLED``: the action URL first, unchanged,
-then the benchmark's reference views (``bench/views.py``)."""
+"""The edge's Django URLconf when ``BENCH_VIEWS_ENABLED``: the carrier's paths unchanged, plus
+the benchmark's reference views (``bench/views.py``). The action URL itself is served bare."""
 
 from django.urls import path
 
 from bench import views
-from callflows.action_urls import urlpatterns as action_urlpatterns
+from portal.edge_urls import urlpatterns as edge_urlpatterns
 
 urlpatterns = [
-    *action_urlpatterns,
+    *edge_urlpatterns,
     path("bench/constant/<str:token>/", views.constant, name="bench_constant"),
     path("bench/lookup/<str:token>/", views.lookup, name="bench_lookup"),
 ]

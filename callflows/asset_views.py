@@ -25,7 +25,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from callflows import assets_selectors, assets_services, services
+from callflows import assets_selectors, assets_services, compiler
 from callflows.forms import (
     AudioLabelForm,
     AudioUploadForm,
@@ -254,7 +254,7 @@ def audio_edit(request, audiofile_code):
         "form": form,
         "can_edit": _can_edit(request),
         "used_by": assets_selectors.asset_users(kind=assets_selectors.AUDIO, code=audio.code),
-        "public_url": services.audio_public_url(audio),
+        "public_url": compiler.audio_public_url(audio),
     }
     return render(request, "callflows/assets/audio_edit.html", context, status=status)
 

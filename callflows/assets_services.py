@@ -1,8 +1,8 @@
 """Write side of the call-flow assets: MP3s, TTS scripts, caller lists and closed dates.
 
 Every change is audited in the same transaction and, on commit, invalidates the compiled flows
-of the numbers that use the asset (``callflows.services.flow_invalidate``): a flow is compiled
-with the asset's URL, text or numbers baked in, so an edit reaches callers only through that.
+of the numbers that use the asset (``callflows.publishing``): a flow is compiled with the
+asset's URL, text or numbers baked in, so an edit reaches callers only through that.
 An asset a live number's flow still uses cannot be deleted; the message names the numbers.
 """
 
@@ -28,10 +28,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from callflows import mpeg
-from callflows import services as flow_services
 from callflows.assets_selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, flows_of_tenant
 from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
+from callflows.publishing import flows_publish
 from dins.models import Subscription
 from dins.phone import display
 from dins.phone import parse_or_none as phone_parse_or_none
@@ -56,11 +56,11 @@ def audio_limits() -> tuple[int, float]:
     )
 
 
-def _invalidate_flows_of(subscriptions: Iterable[Subscription]) -> None:
-    """After commit, make every process recompile these numbers' flows."""
-    for token in sorted({subscription.action_token for subscription in subscriptions}):
-        # Looked up at commit time (not bound at import) so tests can observe the calls.
-        transaction.on_commit(lambda token=token: flow_services.flow_invalidate(token=token))
+def _republish_flows_of(subscriptions: Iterable[Subscription]) -> None:
+    """Publish these numbers' flows again, in this transaction: the asset is baked in."""
+    flows_publish(
+        subscriptions={subscription.pk: subscription for subscription in subscriptions}.values()
+    )
 
 
 def _numbers_text(subscriptions: list[Subscription]) -> str:
@@ -217,7 +217,7 @@ def audio_update(*, audio: AudioFile, label: str, request) -> AudioFile:
             before=before,
             after=_audio_values(audio),
         )
-        _invalidate_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
+        _republish_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
     return audio
 
 
@@ -227,7 +227,7 @@ def audio_delete(*, audio: AudioFile, request) -> None:
     storage, name = audio.file.storage, audio.file.name
     with transaction.atomic():
         # Released numbers' flows may still name it: they recompile to the fallback.
-        _invalidate_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
+        _republish_flows_of(asset_users(kind=AUDIO, code=audio.code, live_only=False))
         audit_record(action="audio.delete", obj=audio, request=request, before=_audio_values(audio))
         audio.delete()
         transaction.on_commit(lambda: storage.delete(name))
@@ -289,7 +289,7 @@ def script_update(*, script: TtsScript, name: str, language: str, text: str, req
         audit_record(
             action="ttsscript.update", obj=script, request=request, before=before, after=after
         )
-        _invalidate_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
+        _republish_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
         _forget_preview_on_commit(language=before["language"], text=before["text"])
     return script
 
@@ -297,7 +297,7 @@ def script_update(*, script: TtsScript, name: str, language: str, text: str, req
 def script_delete(*, script: TtsScript, request) -> None:
     _refuse_delete_while_used(kind=SCRIPT, asset=script, label=script.name)
     with transaction.atomic():
-        _invalidate_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
+        _republish_flows_of(asset_users(kind=SCRIPT, code=script.code, live_only=False))
         audit_record(
             action="ttsscript.delete", obj=script, request=request, before=_script_values(script)
         )
@@ -486,14 +486,14 @@ def caller_list_update(
         audit_record(
             action="callerlist.update", obj=caller_list, request=request, before=before, after=after
         )
-        _invalidate_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
+        _republish_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
     return caller_list
 
 
 def caller_list_delete(*, caller_list: CallerList, request) -> None:
     _refuse_delete_while_used(kind=CALLER_LIST, asset=caller_list, label=caller_list.name)
     with transaction.atomic():
-        _invalidate_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
+        _republish_flows_of(asset_users(kind=CALLER_LIST, code=caller_list.code, live_only=False))
         audit_record(
             action="callerlist.delete",
             obj=caller_list,
@@ -509,7 +509,7 @@ def caller_list_delete(*, caller_list: CallerList, request) -> None:
 def _invalidate_all_flows() -> None:
     # Closed dates are compiled into every flow's "holiday" rule; a number without a flow of its
     # own answers the default document, which has none.
-    _invalidate_flows_of(flow.subscription for flow in flows_of_tenant())
+    _republish_flows_of(flow.subscription for flow in flows_of_tenant())
 
 
 MAX_CLOSED_DAYS = 366  # a range of closed days, at most (every day is compiled into flows)

@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from callflows import week, words
-from callflows.closed import closed_dates_for_tenant
+from callflows.closed import closed_days
+from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flow import Answer, evaluate, minutes_of
 from callflows.flow_forms import WEEKDAYS
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
-from callflows.services import DEFAULT_DOCUMENT, flow_compile
 from dins.models import Subscription
 from dins.phone import display
 
@@ -103,28 +103,39 @@ def flow_history(flow: CallFlow) -> list[dict]:
     return history
 
 
-def flow_compiled(subscription: Subscription, document: dict | None = None) -> dict:
-    """The number's flow (or ``document``, a draft) compiled exactly as the action URL does.
-
-    The saved override applies to drafts too: it is what callers hear while it lasts.
-    Raises ``ValueError`` (``FlowError``) for a draft whose references do not resolve.
+def flow_compiled(
+    subscription: Subscription, document: dict | None = None, *, around: dt.date | None = None
+) -> dict:
+    """The number's flow compiled as publishing compiles it, or ``document`` (a draft) as
+    saving would: a draft whose references do not resolve raises ``ValueError``
+    (``FlowError``), since it could not be saved. Holidays are compiled around ``around``
+    (default: today). The saved override applies to drafts too: it is what callers hear while
+    it lasts.
     """
     flow = flow_for_number(subscription)
     override = None
     if flow and flow.override_document and flow.override_until:
         override = (flow.override_document, flow.override_until)
+    is_draft = document is not None
     if document is None:
         document = flow.document if flow else DEFAULT_DOCUMENT
     return flow_compile(
-        document, tenant=subscription.tenant, own_number=subscription.e164, override=override
+        document,
+        tenant=subscription.tenant,
+        own_number=subscription.e164,
+        override=override,
+        around=around or timezone.localdate(timezone=subscription.tenant.zone),
+        problems=None if is_draft else [],
     )
 
 
 def flow_preview(
     subscription: Subscription, *, at: datetime, caller: str, document: dict | None = None
 ) -> Answer:
-    """What a caller would hear at ``at``: the same compile and evaluation as a real call."""
-    return evaluate(flow_compiled(subscription, document), at, caller)
+    """What a caller would hear at ``at``: compiled as publishing compiles (holidays around
+    that day) and evaluated by the same function as a real call."""
+    around = timezone.localdate(at, timezone=subscription.tenant.zone)
+    return evaluate(flow_compiled(subscription, document, around=around), at, caller)
 
 
 @dataclass(frozen=True)
@@ -305,6 +316,9 @@ def week_context(subscription: Subscription, compiled: dict, *, document: dict) 
 # --- The day/night switch ---------------------------------------------------------------------
 
 
+NEXT_OPENING_DAYS = 14  # how far the day/night switch looks for the next opening
+
+
 def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -> datetime:
     """When the flow next opens after today: the first hours rule answering on a later day.
 
@@ -315,7 +329,7 @@ def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -
     today = timezone.localtime(now, zone).date()
     plain = week._without_override(compiled)
     hours_labels = {rule["label"] for rule in plain["rules"] if rule["when"]["type"] == "hours"}
-    for offset in range(1, 15):
+    for offset in range(1, NEXT_OPENING_DAYS + 1):
         day = today + dt.timedelta(days=offset)
         for segment in week.day_segments(plain, day, caller=week.ORDINARY_CALLER):
             if segment.rule in hours_labels:
@@ -396,7 +410,10 @@ def override_switches(
         flow.subscription_id: flow for flow in CallFlow.objects.filter(subscription__in=numbers)
     }
     names = _names()
-    closed_dates = closed_dates_for_tenant()
+    today = timezone.localdate(timezone=numbers[0].tenant.zone)
+    closed_dates = {
+        day.isoformat() for day in closed_days(today, today + dt.timedelta(days=NEXT_OPENING_DAYS))
+    }
     return [
         _switch(s, flows.get(s.pk), names=names, closed_dates=closed_dates, now=now)
         for s in numbers

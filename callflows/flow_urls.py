@@ -34,4 +34,9 @@ urlpatterns = [
         flow_views.flow_test_call,
         name="flow_test_call",
     ),
+    path(
+        "numbers/<uuid:subscription_code>/flow/test-calls/<uuid:testcall_code>/",
+        flow_views.flow_test_call_status,
+        name="flow_test_call_status",
+    ),
 ]

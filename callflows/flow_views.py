@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callflows import flow_selectors, services, starting_points
+from callflows import compiler, flow_selectors, services, starting_points
 from callflows.flow_forms import (
     ActionForm,
     OverrideForm,
@@ -26,10 +26,9 @@ from callflows.flow_forms import (
 )
 from callflows.models import FlowVersion
 from callflows.transcript_words import transcript_in_words
-from dins import services as dins_services
-from dins.models import Subscription
-from dins.views import carrier_problem
-from dins.xoxzo import XoxzoError
+from dins import phone, sandbox_calls
+from dins.models import Subscription, TestCall
+from dins.views import CARRIER_PROBLEMS
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
@@ -39,7 +38,7 @@ EDITOR_MOVES = ("add", "remove", "up", "down", "start")
 
 def _saved_document(subscription) -> tuple:
     flow = flow_selectors.flow_for_number(subscription)
-    return flow, (flow.document if flow else services.DEFAULT_DOCUMENT)
+    return flow, (flow.document if flow else compiler.DEFAULT_DOCUMENT)
 
 
 def _unbound_editor(subscription, rules_initial: list[dict], default_initial: dict):
@@ -359,24 +358,56 @@ def flow_preview(request, subscription_code):
 @require_POST
 @member_required(role=Role.STAFF)
 def flow_test_call(request, subscription_code):
+    """Queue a test call; the flow page then follows it (``flow_test_call_status``)."""
     subscription = get_tenant_object(Subscription, subscription_code)
     form = TestCallForm(request.POST)
     if not form.is_valid():
         return _page(request, subscription, test_call_form=form, status=400)
     try:
-        result = dins_services.number_test_call(
-            subscription=subscription, caller=form.cleaned_data.get("caller", "")
+        test_call = sandbox_calls.test_call_request(
+            subscription=subscription,
+            caller=form.cleaned_data.get("caller", ""),
+            by=request.user,
         )
     except ServiceError as error:
         messages.error(request, str(error))
         return redirect("flow_edit", subscription_code=subscription.code)
-    except XoxzoError as error:
-        messages.error(request, carrier_problem(error))
-        return redirect("flow_edit", subscription_code=subscription.code)
+    return redirect("flow_test_call_status", subscription.code, test_call.code)
+
+
+@require_GET
+@member_required
+def flow_test_call_status(request, subscription_code, testcall_code):
+    """A test call as it goes: the fragment for the page's live update, else the flow page."""
+    subscription = get_tenant_object(Subscription, subscription_code)
+    test_call = get_tenant_object(
+        TestCall, testcall_code, queryset=TestCall.objects.filter(subscription=subscription)
+    )
+    context = {
+        "test_call_problem": _test_call_problem(test_call),
+        "test_call_words": transcript_in_words(test_call.transcript)
+        if test_call.transcript
+        else None,
+    }
+    if request.headers.get("HX-Request"):
+        context.update(subscription=subscription, test_call=test_call)
+        return render(request, "callflows/_test_call.html", context)
+    initial = {"caller": phone.display(test_call.caller)} if test_call.caller else None
     return _page(
         request,
         subscription,
-        test_call=result,
-        test_call_words=transcript_in_words(result.get("transcript") or {}),
-        test_call_form=form,
+        test_call=test_call,
+        test_call_form=TestCallForm(initial=initial),
+        **context,
     )
+
+
+def _test_call_problem(test_call: TestCall) -> str:
+    if test_call.status != TestCall.Status.FAILED:
+        return ""
+    reason = test_call.failure_reason
+    if reason == "interrupted":
+        return _("The test call was interrupted (the worker stopped). Try again.")
+    if reason in CARRIER_PROBLEMS:
+        return str(CARRIER_PROBLEMS[reason])
+    return _("The carrier refused the test call: %(why)s") % {"why": reason}

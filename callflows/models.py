@@ -103,8 +103,8 @@ class CallFlow(TenantOwned):
     """The call flow of one number: its current document and a day/night override.
 
     The document (rules in order, a default action, see ``callflows.flow``) is versioned in
-    ``FlowVersion``; ``version`` bumps on every change and is what the action URL's caches
-    compare, so a change reaches every web process within the documented staleness window.
+    ``FlowVersion``; ``version`` bumps on every change. What callers hear is what was last
+    published from it (``PublishedFlow``).
     """
 
     subscription = models.OneToOneField(
@@ -135,6 +135,45 @@ class FlowVersion(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["flow", "number"], name="flow_version_unique")
         ]
+
+
+class PublishedFlow(TenantOwned):
+    """What one action token answers, compiled: the only thing the edge reads.
+
+    Written only by ``callflows.publishing`` (the one owner of compiled flows), in the same
+    transaction as the change that alters an answer: a flow or override saved, an asset edited,
+    the company's time zone or transfer policy changed, a number activated, released or its
+    token rotated. ``compiled`` is None for a token that answers nothing any more (a tombstone,
+    so every edge process learns that too). ``updated_at`` is set by the database's clock: the
+    edge's watcher asks for rows changed lately by that clock (``callflows.runtime``).
+    """
+
+    subscription = models.ForeignKey(
+        "dins.Subscription", on_delete=models.CASCADE, related_name="published_flows"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    compiled = models.JSONField(null=True)
+    stamp = models.CharField(max_length=32)
+    flow_version = models.PositiveIntegerField(default=0)
+    # What could not be answered as written (e.g. a transfer abroad after they were turned off),
+    # each {"where": …, "why": …}: the flow page shows them; callers get the fallback there.
+    problems = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # The edge's watcher: rows changed in the last seconds.
+            models.Index(fields=["updated_at"], name="published_flow_changed"),
+            # The republish sweep: live rows that run out soon.
+            models.Index(
+                fields=["expires_at"],
+                name="published_flow_expiring",
+                condition=models.Q(compiled__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"published flow of {self.subscription_id}"
 
 
 class CallLog(TenantOwned):

@@ -1,33 +1,43 @@
-"""The action URL's hot path: find the compiled flow for a token, answer, log off the path.
+"""The edge's hot path: find the published flow for a token, answer, log off the path.
 
-Layers, fastest first:
+The edge only reads what ``callflows.publishing`` wrote: a ``PublishedFlow`` row per action
+token, holding the compiled flow (answer lines already rendered). It never compiles.
 
-1. this process's memory: served with no I/O at all. Every ``STALE_SECONDS`` (the documented
-   staleness window: a flow change reaches every process within it) one request reads the
-   shared generation counter; while it is unchanged, nothing anywhere changed and every entry
-   stays valid, however many numbers the process holds;
-2. the shared ``flows`` cache (Redis in production): when the generation moved, an entry older
-   than the window re-reads its own version stamp; a changed stamp brings the compiled flow;
-3. the database: ``callflows.services.flow_build_for_token`` builds and stores it.
+1. This process's memory (``FlowMemory``, bounded): a hit does no I/O at all. A watcher thread
+   asks the database every ``WATCH_SECONDS`` which published flows changed in the last
+   ``settings.FLOW_WATCH_LOOKBACK_SECONDS`` (by the database's own clock) and reloads the
+   entries this process holds whose stamp moved. A change reaches every edge process within
+   the documented window (``PUBLISH_WINDOW_SECONDS``), and none is lost to a missed message:
+   the committed row *is* the publication. A watcher that could not look for longer than the
+   lookback checks every entry it holds once it can again.
+2. On a miss, one indexed read of the row, on a loader thread with a budget
+   (``settings.EDGE_LOAD_BUDGET_SECONDS``): a database that hangs holds one call for at most the
+   budget; while the loaders are stuck, cold calls get the fallback at once.
 
-Whatever fails, a call gets an answer: the last known good flow of this process, else the
-number's safe fallback (voicemail). Only an unknown or released token answers "not found".
-Every answer is appended to an in-memory buffer that a background thread writes to the call
-log in batches, so no database write sits on the request path.
+Whatever fails, a call gets an answer: what memory holds, else the safe fallback (voicemail).
+Only an unknown or released token answers "not found". Every answer is appended to a buffer
+that a background thread writes to the call log in batches, so no database write sits on the
+request path.
 """
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import contextlib
 import logging
+import multiprocessing.util
+import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from callflows import commands
@@ -36,52 +46,21 @@ from portal.scoping import scopes_disabled
 
 logger = logging.getLogger(__name__)
 
-STALE_SECONDS = 2.0
+WATCH_SECONDS = 1.0
+# A published change is answered by every edge process within this (README, docs/deploy.md):
+# one watch interval plus the time the watcher's query and reload take.
+PUBLISH_WINDOW_SECONDS = 2.0
+# Action tokens are ``secrets.token_urlsafe(24)``: anything else is refused before any I/O.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 @dataclass
 class _Entry:
-    compiled: dict | None
+    compiled: dict | None  # None: the token answers nothing (unknown, released, rotated)
     stamp: str | None
-    checked_at: float
-    generation: str | None = None
 
 
-class _Generation:
-    """The shared generation counter as this process last read it (at most once a window).
-
-    Every flow change bumps it (``services.flow_invalidate``), so a process holding thousands
-    of flows in memory learns "nothing changed" with one shared-cache GET per window instead
-    of one per number; when it did change, each entry revalidates its own stamp on its next
-    call. If the shared cache is down the last value stands and memory keeps answering.
-    """
-
-    def __init__(self):
-        self.value: str | None = None
-        self.checked_at = float("-inf")
-
-    def current(self) -> str | None:
-        now = time.monotonic()
-        if now - self.checked_at < STALE_SECONDS:
-            return self.value
-        self.checked_at = now  # one attempt per window, failed or not
-        from callflows import services
-
-        try:
-            self.value = services.flow_cache().get(services.GENERATION_KEY)
-        except Exception as error:  # serve what memory holds; try again next window
-            logger.warning("action URL: shared flow cache unavailable (%s)", type(error).__name__)
-        return self.value
-
-
-_generation = _Generation()
-
-
-_memory: dict[str, _Entry] = {}
-_memory_lock = threading.Lock()
-
-
-def _freeze(compiled: dict | None) -> dict | None:
+def _frozen(compiled: dict | None) -> dict | None:
     """Sets instead of lists where rules look things up (holidays, caller lists)."""
     if compiled is None:
         return None
@@ -93,70 +72,254 @@ def _freeze(compiled: dict | None) -> dict | None:
     return compiled
 
 
-def _load(token: str, entry: _Entry | None) -> _Entry:
-    """Revalidate or fetch the entry for ``token``: shared cache first, else the database.
+# --- Reading published rows (the only database work of the edge) ----------------------------
 
-    A shared cache that fails is skipped (the database still answers, uncached); the caller
-    handles a database that fails too.
-    """
-    from callflows import services
 
-    cache = services.flow_cache()
-    try:
-        stamp = cache.get(services.stamp_key(token))
-        if entry is not None and stamp is not None and stamp == entry.stamp:
-            entry.checked_at = time.monotonic()
-            return entry
-        if stamp is not None:
-            stored = cache.get(services.compiled_key(token))
-            if stored is not None and stored["stamp"] == stamp:
-                return _Entry(_freeze(stored["flow"]), stamp, time.monotonic())
-        else:
-            stamp = cache.get_or_set(services.stamp_key(token), uuid.uuid4().hex, None)
-    except Exception as error:  # the shared cache is down: go to the database directly
-        logger.warning("action URL: shared flow cache unavailable (%s)", type(error).__name__)
-        return _Entry(_freeze(services.flow_build_for_token(token)), None, time.monotonic())
-    compiled = services.flow_build_for_token(token)
-    try:
-        cache.set(services.compiled_key(token), {"stamp": stamp, "flow": compiled}, None)
-    except Exception as error:  # serving it matters more than sharing it
-        logger.warning("action URL: could not share a compiled flow (%s)", type(error).__name__)
-    return _Entry(_freeze(compiled), stamp, time.monotonic())
+def _rows(tokens: list[str]) -> dict[str, tuple[str, dict | None]]:
+    """token → (stamp, compiled) for the published rows of ``tokens``."""
+    from callflows.models import PublishedFlow
+
+    with scopes_disabled():
+        rows = PublishedFlow.objects.filter(token__in=tokens).values_list(
+            "token", "stamp", "compiled"
+        )
+        return {token: (stamp, compiled) for token, stamp, compiled in rows}
+
+
+def _stamps_changed_lately() -> dict[str, str]:
+    """token → stamp of every row published within the lookback, by the database's clock."""
+    from callflows.models import PublishedFlow
+
+    lookback = timedelta(seconds=settings.FLOW_WATCH_LOOKBACK_SECONDS)
+    with scopes_disabled():
+        rows = PublishedFlow.objects.filter(updated_at__gte=Now() - lookback)
+        return dict(rows.values_list("token", "stamp"))
 
 
 def _drop_connection() -> None:
-    """The bare WSGI path sends no request signals: reconnect on the next miss ourselves."""
+    """A connection that failed is closed, so the next read reconnects."""
     with contextlib.suppress(DatabaseError):
         connection.close()
 
 
-def compiled_for(token: str) -> tuple[dict | None, str]:
-    """(compiled flow or None, how it was found: "memory", "shared", "stale", "fallback")."""
-    entry = _memory.get(token)
-    generation = _generation.current()
-    if entry is not None and (
-        entry.generation == generation or time.monotonic() - entry.checked_at < STALE_SECONDS
-    ):
-        return entry.compiled, "memory"
-    try:
-        fresh = _load(token, entry)
-    except Exception as error:  # the database too: answer from what this process knows
-        logger.warning("action URL: flows unavailable (%s)", type(error).__name__)
-        if isinstance(error, DatabaseError):
+# --- This process's memory --------------------------------------------------------------------
+
+
+class FlowMemory:
+    """Published flows this process holds, least recently used out first.
+
+    Tokens that answer nothing are held too (so a caller ringing a released number does not
+    cost a database read per call), in their own smaller bound so that made-up tokens cannot
+    push real flows out.
+    """
+
+    def __init__(self, *, max_flows: int, max_unknown: int):
+        self.max_flows = max_flows
+        self.max_unknown = max_unknown
+        self._flows: OrderedDict[str, _Entry] = OrderedDict()
+        self._unknown: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> _Entry | None:
+        entry = self._flows.get(token) or self._unknown.get(token)
+        if entry is not None and entry.compiled is not None:
+            with contextlib.suppress(KeyError):
+                self._flows.move_to_end(token)  # racing eviction: fine, it is reloaded
+        return entry
+
+    def put(self, token: str, entry: _Entry) -> None:
+        with self._lock:
+            self._flows.pop(token, None)
+            self._unknown.pop(token, None)
+            table, bound = (
+                (self._flows, self.max_flows)
+                if entry.compiled is not None
+                else (self._unknown, self.max_unknown)
+            )
+            table[token] = entry
+            while len(table) > bound:
+                table.popitem(last=False)
+
+    def stamps(self) -> dict[str, str | None]:
+        with self._lock:
+            return {
+                token: entry.stamp
+                for table in (self._flows, self._unknown)
+                for token, entry in table.items()
+            }
+
+    def forget(self, token: str | None = None) -> None:
+        with self._lock:
+            if token is None:
+                self._flows.clear()
+                self._unknown.clear()
+            else:
+                self._flows.pop(token, None)
+                self._unknown.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self._flows) + len(self._unknown)
+
+
+memory = FlowMemory(
+    max_flows=settings.EDGE_MEMORY_MAX_FLOWS, max_unknown=settings.EDGE_MEMORY_MAX_UNKNOWN
+)
+
+
+def _refresh(tokens: list[str]) -> int:
+    """Reload ``tokens`` from the database into memory; returns how many entries changed."""
+    changed = 0
+    for start in range(0, len(tokens), 500):
+        chunk = tokens[start : start + 500]
+        rows = _rows(chunk)
+        for token in chunk:
+            stamp, compiled = rows.get(token, (None, None))
+            memory.put(token, _Entry(_frozen(compiled), stamp))
+            changed += 1
+    return changed
+
+
+class Watcher:
+    """Keeps this process's memory equal to what is published (a daemon thread per process)."""
+
+    def __init__(self):
+        self.last_success: float | None = None
+        self.failures = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self.last_success = time.monotonic()  # memory is empty: nothing to catch up
+                self._thread = threading.Thread(target=self._run, name="flow-watcher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            close_old_connections()  # this thread's own connection, as a request would
+            self.poll()
+
+    def poll(self) -> int:
+        """One look at what was published lately; returns how many entries were reloaded."""
+        started = time.monotonic()
+        missed = (
+            self.last_success is None
+            or started - self.last_success > settings.FLOW_WATCH_LOOKBACK_SECONDS - WATCH_SECONDS
+        )
+        try:
+            held = memory.stamps()
+            if missed:  # the lookback no longer covers the gap: check everything held
+                stale = list(held)
+            else:
+                published = _stamps_changed_lately()
+                stale = [t for t, stamp in published.items() if t in held and held[t] != stamp]
+            reloaded = _refresh(stale) if stale else 0
+        except Exception as error:  # the database is away: memory keeps answering
+            self.failures += 1
+            if self.failures in (1, 10) or self.failures % 60 == 0:
+                logger.warning("flow watcher: cannot read published flows (%s)", error)
             _drop_connection()
-        if entry is not None:
-            entry.checked_at = time.monotonic()  # try the stores again after the window
-            return entry.compiled, "stale"
+            return 0
+        self.failures = 0
+        self.last_success = started
+        return reloaded
+
+    def is_behind(self) -> bool:
+        """True while the watcher has not managed to look for longer than the window."""
+        return (
+            self._thread is not None
+            and self.last_success is not None
+            and time.monotonic() - self.last_success > PUBLISH_WINDOW_SECONDS + WATCH_SECONDS
+        )
+
+
+watcher = Watcher()
+
+
+class Loader:
+    """Reads one published row for a call whose token is not in memory, within a budget.
+
+    With loader threads (``settings.EDGE_LOADER_THREADS``, the edge's setting) the request
+    thread waits at most the budget; a database that hangs keeps the loaders busy, and while
+    all of them are, further misses are answered by the fallback without waiting. Without
+    threads (tests) the read runs inline, in the test's transaction.
+    """
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self._pool = (
+            concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="flow-loader")
+            if threads
+            else None
+        )
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def load(self, token: str) -> _Entry:
+        """The entry for ``token``; raises ``LoadFailed`` when the database cannot say."""
+        if self._pool is None:
+            return self._read(token)
+        with self._lock:
+            if self._busy >= self.threads:
+                raise LoadFailed("every loader is waiting for the database")
+            self._busy += 1
+        future = self._pool.submit(self._read_counted, token)
+        try:
+            return future.result(timeout=settings.EDGE_LOAD_BUDGET_SECONDS)
+        except concurrent.futures.TimeoutError:
+            raise LoadFailed("the database did not answer within the budget") from None
+
+    def _read_counted(self, token: str) -> _Entry:
+        try:
+            close_old_connections()  # this loader thread's own connection
+            return self._read(token)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    @staticmethod
+    def _read(token: str) -> _Entry:
+        try:
+            stamp, compiled = _rows([token]).get(token, (None, None))
+        except Exception as error:
+            _drop_connection()
+            raise LoadFailed(f"database error {type(error).__name__}: {error}") from None
+        entry = _Entry(_frozen(compiled), stamp)
+        memory.put(token, entry)
+        return entry
+
+
+class LoadFailed(Exception):
+    pass
+
+
+loader = Loader(settings.EDGE_LOADER_THREADS)
+
+
+def compiled_for(token: str) -> tuple[dict | None, str]:
+    """(compiled flow or None, how it was found: "memory", "loaded", "stale", "fallback")."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None, "malformed"
+    entry = memory.get(token)
+    if entry is not None:
+        return entry.compiled, "stale" if watcher.is_behind() else "memory"
+    try:
+        entry = loader.load(token)
+    except LoadFailed as error:
+        logger.warning("action URL: published flows unavailable (%s)", error)
         return {"fallback": True}, "fallback"
-    fresh.generation = generation
-    with _memory_lock:
-        _memory[token] = fresh
-    return fresh.compiled, "shared"
+    return entry.compiled, "loaded"
 
 
 def answer(token: str, caller: str | None, recipient: str | None) -> Answer | None:
     """The line to answer for one incoming call, or None when the token is unknown."""
     started = time.perf_counter_ns()
+    if settings.EDGE_WATCHER_ENABLED:
+        watcher.ensure_running()
     compiled, found = compiled_for(token)
     if compiled is None:
         return None
@@ -169,8 +332,10 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
         except Exception:  # a flow that cannot be evaluated still answers
             logger.exception("action URL: flow evaluation failed")
             result = Answer(compiled.get("default") or commands.FALLBACK, "fallback", "fallback")
-    if found == "stale" and result.source == "flow":
-        result = Answer(result.command, result.rule, "stale")
+        if result.source == "flow" and (
+            found == "stale" or now.timestamp() > compiled.get("expires", float("inf"))
+        ):
+            result = Answer(result.command, result.rule, "stale")
     call_log_buffer.append(
         compiled,
         at=now,
@@ -183,15 +348,13 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
 
 
 def forget_token(token: str) -> None:
-    with _memory_lock:
-        _memory.pop(token, None)
+    """Drop this process's copy of one token (the publisher, right after it committed)."""
+    memory.forget(token)
 
 
 def forget_memory() -> None:
-    """Drop this process's copies (tests; a real process relies on the staleness window)."""
-    with _memory_lock:
-        _memory.clear()
-    _generation.checked_at = float("-inf")
+    """Drop this process's copies (tests; a real process relies on the watcher)."""
+    memory.forget()
 
 
 # --- The call log, off the request path ------------------------------------------------------
@@ -201,7 +364,8 @@ class CallLogBuffer:
     """Answers waiting to be written; a daemon thread flushes them in batches.
 
     Bounded: when the database stays down long enough to fill it, the oldest entries go (and
-    say so in the log) rather than the process growing without limit.
+    say so in the log) rather than the process growing without limit. What it holds when the
+    server stops the process is written before it exits (``flush_at_exit``).
     """
 
     FLUSH_SECONDS = 1.0
@@ -211,6 +375,7 @@ class CallLogBuffer:
         self.background = background  # tests flush by hand instead
         self._entries: list[dict] = []
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped = 0
@@ -249,37 +414,59 @@ class CallLogBuffer:
                     self._thread.start()
 
     def _run(self):
-        from django.db import close_old_connections
-
         while True:
             self._wake.wait(self.FLUSH_SECONDS)
             self._wake.clear()
             close_old_connections()  # this thread's own connection, like a request's
             self.flush()
 
+    def flush_at_exit(self) -> None:
+        """Write what is buffered when this process ends (the server stopping it, SIGTERM).
+
+        granian runs workers as multiprocessing children, which end through their exit
+        finalizers rather than ``atexit``; other servers end through ``atexit``. Both are
+        registered (the second call finds nothing left). SIGKILL cannot be caught: what was
+        buffered then is lost, and counted nowhere but in its absence.
+        """
+        multiprocessing.util.Finalize(None, self._flush_for_exit, exitpriority=100)
+        atexit.register(self._flush_for_exit)
+
+    def _flush_for_exit(self) -> None:
+        for _ in range(3):  # a database that is briefly away gets a second chance
+            if not self.pending():
+                return
+            close_old_connections()
+            self.flush()
+            if self.pending():
+                time.sleep(0.5)
+        if self.pending():
+            logger.error("call log: %d entries not written at exit", self.pending())
+
     def flush(self) -> int:
         """Write what is buffered; on a database error keep it for the next attempt."""
         from callflows.models import CallLog
 
-        with self._lock:
-            batch, self._entries = self._entries, []
-        if not batch:
-            return 0
-        try:
-            if connection.vendor == "postgresql":
-                _copy_call_log(batch)
-            else:
-                with scopes_disabled():  # one batch holds calls of many tenants
-                    CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
-        except IntegrityError:
-            written = self._write_one_by_one(batch)
-        except DatabaseError as error:
-            logger.warning("call log: %d entries wait, database error %s", len(batch), error)
+        with self._flush_lock:
             with self._lock:
-                self._entries[:0] = batch
-            return 0
-        else:
-            written = len(batch)
+                batch, self._entries = self._entries, []
+            if not batch:
+                return 0
+            try:
+                if connection.vendor == "postgresql":
+                    _copy_call_log(batch)
+                else:
+                    with scopes_disabled():  # one batch holds calls of many tenants
+                        CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
+            except IntegrityError:
+                written = self._write_one_by_one(batch)
+            except DatabaseError as error:
+                logger.warning("call log: %d entries wait, database error %s", len(batch), error)
+                _drop_connection()
+                with self._lock:
+                    self._entries[:0] = batch
+                return 0
+            else:
+                written = len(batch)
         # Alerts for calls the flow could not answer are raised here, off the request path
         # (at most one per number and hour); a failure must not stop this writer thread.
         if any(entry["source"] == "fallback" for entry in batch):

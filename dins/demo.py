@@ -1,12 +1,14 @@
 """Demo numbers: each demo company gets a few real subscriptions through the sandbox.
 
-Runs as a Celery task once the worker is up (the sandbox is served by the web process, so the
-task retries until that answers). Idempotent: a company that has numbers gets none added.
+Runs as a Celery task once the worker is up (the sandbox carrier is a server of its own, so the
+task retries until that answers); the demo companies' tasks run side by side. Idempotent: a
+company that has numbers gets none added.
 """
 
 from dins import selectors, services
 from dins.models import Subscription
 from portal.models import Membership, Role
+from portal.services import ServiceError
 
 # (business choice, trial?) per demo number; the first one is a running trial.
 DEMO_NUMBERS = [("jp-050", True), ("jp-050", False), ("jp-0120", False)]
@@ -23,10 +25,18 @@ def demo_numbers_subscribe() -> int:
     taken: set[str] = set()
     for key, is_trial in DEMO_NUMBERS:
         choice = next(c for c in selectors.PREFIX_CHOICES if c.key == key)
-        offer = next(o for o in selectors.din_search(choice=choice) if o.din.din_uid not in taken)
-        taken.add(offer.din.din_uid)
-        services.subscription_request(din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user)
-        requested += 1
+        for offer in selectors.din_search(choice=choice):
+            if offer.din.din_uid in taken:
+                continue
+            taken.add(offer.din.din_uid)
+            try:
+                services.subscription_request(
+                    din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user
+                )
+            except ServiceError:  # another demo company took it a moment ago: the next one
+                continue
+            requested += 1
+            break
     # The flows are ready before the numbers are active: the first call is answered by them.
     from callflows.demo import demo_flows_seed
 

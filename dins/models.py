@@ -271,3 +271,46 @@ class OutboundCall(TenantOwned):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+
+class TestCall(TenantOwned):
+    """A "Test call" from the flow page: the sandbox carrier rings the number as a caller would.
+
+    Requested by a page, placed by a worker (``dins.test_call``): the page follows it live and
+    never holds a server thread for the call's round trip.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting for a worker")
+        RUNNING = "running", _("ringing")
+        DONE = "done", _("finished")
+        FAILED = "failed", _("could not be placed")
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="+")
+    caller = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # The sandbox's transcript: {"outcome", "steps", …} and its plain-text rendering.
+    transcript = models.JSONField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"test call to {self.subscription}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def outcome(self) -> str:
+        return (self.transcript or {}).get("outcome", "")

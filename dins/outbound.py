@@ -184,7 +184,7 @@ def outbound_call_request(
     Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
     """
     from callflows.commands import UnsayableText, say_text_clean
-    from callflows.services import audio_public_url
+    from callflows.compiler import audio_public_url
     from dins.tasks import place_call
 
     tenant = current_tenant()

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from dins import xoxzo
 from dins.models import LIVE_STATUSES, CarrierOrphan, Status, Subscription, TrialReminder
+from dins.signals import numbers_stopped_answering, subscription_answering_changed
 from portal.alerts import alert_raise
 from portal.models import AlertKind, User
 from portal.scoping import current_tenant, scopes_disabled
@@ -116,11 +117,10 @@ def subscription_request(*, din_uid: str, is_trial: bool, by: User, request=None
     return subscription
 
 
-def _stop_answering(token: str) -> None:
-    """The action URL of ``token`` answers 404 from the next cache check (after commit)."""
-    from callflows.services import flow_invalidate
-
-    transaction.on_commit(lambda: flow_invalidate(token=token))
+def _answering_changed(subscription: Subscription) -> None:
+    """What this number answers changed (activated, token rotated, released): call flows
+    publish it, or withdraw it, in the current transaction (``dins.signals``)."""
+    subscription_answering_changed.send(sender=Subscription, subscriptions=[subscription])
 
 
 def _credentials_rejected(
@@ -207,7 +207,7 @@ def _activate(subscription: Subscription, *, accepted_at: datetime) -> bool:
         transaction.on_commit(
             lambda: push_action_url.delay(subscription_id=subscription.pk, tenant_id=tenant_id)
         )
-        _stop_answering(subscription.action_token)  # a cached "unknown token" must go too
+        _answering_changed(subscription)
     return bool(changed)
 
 
@@ -232,9 +232,9 @@ def subscription_rotate_token(*, subscription: Subscription, request) -> None:
     from dins.models import new_action_token
     from dins.tasks import push_action_url
 
-    _stop_answering(subscription.action_token)
     subscription.action_token = new_action_token()
     subscription.save(update_fields=["action_token", "updated_at"])
+    _answering_changed(subscription)
     audit_record(action="subscription.rotate_token", obj=subscription, request=request)
     if subscription.status == Status.ACTIVE:
         transaction.on_commit(
@@ -310,7 +310,7 @@ def subscription_release_request(*, subscription: Subscription, typed_number: st
         before={"status": Status.ACTIVE},
         after={"status": Status.RELEASING},
     )
-    _stop_answering(subscription.action_token)
+    _answering_changed(subscription)
     transaction.on_commit(
         lambda: release_number.delay(
             subscription_id=subscription.pk, tenant_id=subscription.tenant_id
@@ -409,10 +409,16 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
                 pk__in=[pk for pk, _tenant in due], status=Status.ACTIVE, is_trial=True
             ).update(status=Status.RELEASING, release_claimed_at=now, updated_at=now)
         result.claimed = [pk for pk, _tenant in due]
-        for token in Subscription.objects.filter(pk__in=result.claimed).values_list(
-            "action_token", flat=True
-        ):
-            _stop_answering(token)
+        if result.claimed:
+            # Claimed numbers stop answering now; call flows withdraw them in this transaction.
+            numbers_stopped_answering.send(
+                sender=Subscription,
+                tokens=list(
+                    Subscription.objects.filter(pk__in=result.claimed).values_list(
+                        "action_token", flat=True
+                    )
+                ),
+            )
 
         lease_expired = now - timedelta(minutes=settings.RELEASE_LEASE_MINUTES)
         stuck = list(
@@ -605,15 +611,3 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
         CarrierOrphan.objects.exclude(din_uid__in=list(orphans)).delete()
         result.orphans = sorted(orphans)
     return result
-
-
-def number_test_call(*, subscription: Subscription, caller: str) -> dict:
-    """Ring the number through the sandbox carrier, as a caller would; the call's transcript.
-
-    Only the sandbox can place such a call; with the real carrier this raises ServiceError.
-    """
-    if not settings.SANDBOX_ENABLED:
-        raise ServiceError(_("Test calls need the sandbox carrier, which is off here."))
-    if subscription.status != Status.ACTIVE:
-        raise ServiceError(_("Only an active number can be called."))
-    return xoxzo.get_client().sandbox_test_call(to=subscription.e164, caller=caller or "anonymous")

@@ -7,7 +7,7 @@ reconciliation. Every task is idempotent: a redelivered one finds its row moved 
 
 from celery import shared_task
 
-from dins import services
+from dins import sandbox_calls, services
 from dins.xoxzo import XoxzoRateLimited, XoxzoUnavailable
 from portal.tasks_base import TenantTask
 
@@ -48,6 +48,11 @@ def push_action_url(*, tenant_id: int, subscription_id: int) -> None:
 )
 def release_number(*, tenant_id: int, subscription_id: int) -> None:
     services.subscription_release(subscription_id=subscription_id)
+
+
+@shared_task(name="dins.test_call", base=TenantTask)
+def place_test_call(*, tenant_id: int, test_call_id: int) -> None:
+    sandbox_calls.test_call_place(test_call_id=test_call_id)
 
 
 @shared_task(name="dins.trial_sweep")

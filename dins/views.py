@@ -6,18 +6,13 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from dins import costs, phone, pricing, selectors, services
 from dins.forms import NumberEditForm, ReleaseForm, SearchForm
 from dins.models import Status, Subscription
-from dins.xoxzo import (
-    XoxzoAuthError,
-    XoxzoError,
-    XoxzoRateLimited,
-    XoxzoUnavailable,
-    XoxzoValidationError,
-)
+from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
@@ -25,22 +20,27 @@ from portal.services import ServiceError
 SEARCH_PAGE_SIZE = 20
 
 
+# What a user can do about a carrier error, in their words (never the raw error).
+CARRIER_PROBLEMS = {
+    "credentials": gettext_lazy(
+        "The carrier rejected the portal's credentials. An operator must update "
+        "XOXZO_SID / XOXZO_AUTH_TOKEN; nothing was changed."
+    ),
+    "rate_limited": gettext_lazy("The carrier asks us to slow down. Try again in a minute."),
+    "unavailable": gettext_lazy(
+        "The carrier is unavailable right now. Try again in a few minutes."
+    ),
+    "unexpected": gettext_lazy("The carrier answered unexpectedly. Try again later."),
+}
+
+
 def carrier_problem(error: XoxzoError) -> str:
     """What a user can do about a carrier error, in their words (never the raw error)."""
-    if isinstance(error, XoxzoAuthError):
-        return _(
-            "The carrier rejected the portal's credentials. An operator must update "
-            "XOXZO_SID / XOXZO_AUTH_TOKEN; nothing was changed."
-        )
-    if isinstance(error, XoxzoRateLimited):
-        return _("The carrier asks us to slow down. Try again in a minute.")
-    if isinstance(error, XoxzoUnavailable):
-        return _("The carrier is unavailable right now. Try again in a few minutes.")
     if isinstance(error, XoxzoValidationError):
         return _("The carrier refused the request: %(why)s") % {
             "why": "; ".join(" ".join(m) for m in error.errors.values())
         }
-    return _("The carrier answered unexpectedly. Try again later.")
+    return str(CARRIER_PROBLEMS[error_kind(error)])
 
 
 @require_GET

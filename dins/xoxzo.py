@@ -17,8 +17,12 @@ The auth token never appears in log lines, exception messages or reprs.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -326,10 +330,17 @@ class XoxzoClient:
 
     # -- The sandbox's own extension (not part of Xoxzo's API) --
 
-    def sandbox_test_call(self, *, to: str, caller: str) -> dict:
-        """Have the sandbox carrier place a simulated incoming call; its transcript as JSON."""
+    def sandbox_test_call(self, *, to: str, caller: str, read_timeout: float) -> dict:
+        """Have the sandbox carrier place a simulated incoming call; its transcript as JSON.
+
+        The sandbox answers once the whole call ran: ``read_timeout`` says how long to wait.
+        """
         body = self._json(
-            "POST", "/internal/test-call/", data={"to": to, "from": caller}, retry=False
+            "POST",
+            "/internal/test-call/",
+            data={"to": to, "from": caller},
+            retry=False,
+            read_timeout=read_timeout,
         )
         if not isinstance(body, dict) or "transcript" not in body:
             raise XoxzoBadResponse("sandbox test call: unexpected answer")
@@ -394,8 +405,11 @@ class XoxzoClient:
         params: dict | None = None,
         data: dict | None = None,
         retry: bool,
+        read_timeout: float | None = None,
     ) -> Any:
-        response = self._send(method, path, params=params, data=data, retry=retry)
+        response = self._send(
+            method, path, params=params, data=data, retry=retry, read_timeout=read_timeout
+        )
         if not response.content:
             return None
         try:
@@ -414,10 +428,22 @@ class XoxzoClient:
         params: dict | None,
         data: dict | None,
         retry: bool,
+        read_timeout: float | None = None,
     ) -> requests.Response:
         attempts = MAX_ATTEMPTS if retry else 1
+        deadline = _page_deadline.get()
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
+            connect = settings.XOXZO_CONNECT_TIMEOUT
+            read = read_timeout or settings.XOXZO_READ_TIMEOUT
+            if deadline is not None:  # a page waits for the carrier within its budget only
+                left = deadline - started
+                if left < 0.2:
+                    raise XoxzoUnavailable(
+                        f"Xoxzo {method} {path}: no answer within the page's budget.",
+                        outcome_unknown=attempt > 1 and not retry,
+                    )
+                connect, read = min(connect, left), min(read, left)
             try:
                 response = self._session.request(
                     method,
@@ -425,7 +451,7 @@ class XoxzoClient:
                     params=params,
                     data=data,
                     auth=self._auth(),
-                    timeout=(settings.XOXZO_CONNECT_TIMEOUT, settings.XOXZO_READ_TIMEOUT),
+                    timeout=(connect, read),
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
@@ -455,6 +481,8 @@ class XoxzoClient:
                     raise error
             if attempt == attempts:
                 raise error
+            if deadline is not None and time.monotonic() + wait >= deadline:
+                raise error  # no time left in the page's budget for another try
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -512,24 +540,57 @@ class XoxzoClient:
         return XoxzoBadResponse(f"{where}: unexpected status", status=status)
 
 
-_client: XoxzoClient | None = None
+def error_kind(error: XoxzoError) -> str:
+    """ "credentials", "rate_limited", "unavailable" or "unexpected": what a person can do."""
+    if isinstance(error, XoxzoAuthError):
+        return "credentials"
+    if isinstance(error, XoxzoRateLimited):
+        return "rate_limited"
+    if isinstance(error, XoxzoUnavailable):
+        return "unavailable"
+    return "unexpected"
+
+
+# --- One client per thread; a budget for pages ------------------------------------------------
+
+# requests.Session is not thread-safe, and the portal's pages run on many threads: each thread
+# keeps its own client (and its kept-alive connection).
+_local = threading.local()
+_clients: weakref.WeakSet[XoxzoClient] = weakref.WeakSet()
+
+# Set while a page is being answered (``page_budget``): every carrier request made on its
+# behalf, retries included, ends by then.
+_page_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "xoxzo_page_deadline", default=None
+)
 
 
 def get_client() -> XoxzoClient:
-    """The process-wide client (settings are still read at each call)."""
-    global _client  # one keep-alive session per process
-    if _client is None:
-        _client = XoxzoClient()
-    return _client
+    """This thread's client (settings are still read at each call)."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = XoxzoClient()
+        _clients.add(client)
+    return client
 
 
 def close_client() -> None:
-    """Close the process-wide client's kept-alive connections (tests, worker shutdown).
+    """Close every thread's kept-alive connections (tests, worker shutdown).
 
-    The client stays usable: the next call opens a new connection.
+    The clients stay usable: the next call opens a new connection.
     """
-    if _client is not None:
-        _client.close()
+    for client in list(_clients):
+        client.close()
+
+
+@contextlib.contextmanager
+def page_budget(seconds: float):
+    """Carrier requests inside this block give up after ``seconds`` in all (a page's wait)."""
+    token = _page_deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _page_deadline.reset(token)
 
 
 def call_status_from_callback(data: dict) -> CallStatus:

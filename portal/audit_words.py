@@ -48,6 +48,7 @@ ACTIONS = {
     "subscription.release": gettext_lazy("Number released"),
     "subscription.rotate_token": gettext_lazy("New action URL issued"),
     "subscription.update": gettext_lazy("Number label changed"),
+    "subscription.test_call": gettext_lazy("Test call placed"),
     "subscription.carrier_missing": gettext_lazy("Number missing at the carrier"),
     "tenant.update": gettext_lazy("Company settings changed"),
     "ttsscript.create": gettext_lazy("Script created"),

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import AuditEvent, Invitation, Membership, Role, Tenant, User
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
+from portal.signals import tenant_changed
 
 
 class ServiceError(Exception):
@@ -70,8 +71,14 @@ def tenant_update(*, tenant: Tenant, request, **values) -> Tenant:
     after = {field: getattr(tenant, field) for field in TENANT_FIELDS}
     if after == before:
         return tenant
-    tenant.save(update_fields=[*values, "updated_at"])
-    audit_record(action="tenant.update", obj=tenant, request=request, before=before, after=after)
+    changed = [field for field in TENANT_FIELDS if after[field] != before[field]]
+    with transaction.atomic():
+        tenant.save(update_fields=[*values, "updated_at"])
+        audit_record(
+            action="tenant.update", obj=tenant, request=request, before=before, after=after
+        )
+        # Call flows republish every number whose answers depend on what changed.
+        tenant_changed.send(sender=Tenant, tenant=tenant, fields=changed)
     return tenant
 
 

@@ -73,9 +73,13 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# The address at which Xoxzo reaches this portal: action URLs and public MP3 links start here.
+# Ports of `make run`'s servers (README.md, "Processes"): people use PORT; the carrier-facing
+# edge (action URL, public MP3s, call callbacks) has its own; so has the sandbox carrier.
 PORT = env.int("PORT", default=8000)
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
+EDGE_PORT = env.int("EDGE_PORT", default=PORT + 1)
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=PORT + 2)
+# The address at which Xoxzo reaches the edge: action URLs and public MP3 links start here.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{EDGE_PORT}").rstrip("/")
 
 # --- Applications -----------------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "portal.middleware.TenantMiddleware",
     "axes.middleware.AxesMiddleware",
+    "dins.middleware.CarrierBudgetMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -154,29 +159,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
-# "flows" holds the compiled call flows and their version stamps, shared by every web process
-# (each also keeps its own in-memory copy, see callflows/runtime.py). Short socket timeouts:
-# the action URL must answer from its last known good flow when Redis is down, not wait.
+# The cache holds rate limits and other short-lived counters shared by every process. Short
+# socket timeouts: nothing that uses it may hang a page when Redis is slow. Call flows do not
+# live here: the edge reads them from the database (callflows/runtime.py).
 if REDIS_URL:
-    _redis = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
-    }
     CACHES = {
-        "default": {**_redis, "KEY_PREFIX": "dinportal"},
-        "flows": {**_redis, "KEY_PREFIX": "dinportal-flows", "TIMEOUT": None},
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "dinportal",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
     }
 else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "flows": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache" / "flows"),
-            "TIMEOUT": None,
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        },
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Accounts ---------------------------------------------------------------------------------
 
@@ -293,8 +289,24 @@ RENEWAL_DAYS = 30
 
 # --- Call flows -------------------------------------------------------------------------------
 
-# Each web process writes the call log in batches from a background thread (tests flush by hand).
+# Each edge process writes the call log in batches from a background thread (tests flush by hand).
 CALL_LOG_BACKGROUND_FLUSH = True
+# A published flow is compiled for this long (holidays and closed dates included) and
+# recompiled this long before it runs out (the hourly "callflows-republish" task).
+FLOW_PUBLISH_LIFETIME_DAYS = env.int("FLOW_PUBLISH_LIFETIME_DAYS", default=30)
+FLOW_REPUBLISH_AHEAD_DAYS = env.int("FLOW_REPUBLISH_AHEAD_DAYS", default=7)
+# Each edge process asks every second which published flows changed within this many seconds
+# (database clock): it covers a publishing transaction that takes this long to commit.
+FLOW_WATCH_LOOKBACK_SECONDS = env.int("FLOW_WATCH_LOOKBACK_SECONDS", default=30)
+EDGE_WATCHER_ENABLED = True
+# A call whose number is not in the edge process's memory waits at most this long for the
+# database (on one of the loader threads); then it is answered by the fallback.
+EDGE_LOAD_BUDGET_SECONDS = env.float("EDGE_LOAD_BUDGET_SECONDS", default=1.0)
+EDGE_LOADER_THREADS = env.int("EDGE_LOADER_THREADS", default=2)
+# Published flows one edge process keeps in memory (least recently called out first), and
+# tokens that answer nothing (released numbers, made-up tokens) in a bound of their own.
+EDGE_MEMORY_MAX_FLOWS = env.int("EDGE_MEMORY_MAX_FLOWS", default=50_000)
+EDGE_MEMORY_MAX_UNKNOWN = env.int("EDGE_MEMORY_MAX_UNKNOWN", default=10_000)
 
 # --- Celery -----------------------------------------------------------------------------------
 
@@ -343,17 +355,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dins.reconcile",
         "schedule": 60 * RECONCILE_INTERVAL_MINUTES,
     },
+    # Published flows are recompiled before they run out (holidays, closed dates).
+    "callflows-republish": {
+        "task": "callflows.republish_due",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Carrier (Xoxzo) --------------------------------------------------------------------------
 
-# The embedded default talks to the sandbox carrier served by this same portal under /sandbox/,
-# over real HTTP, with the sandbox account below. Production turns the sandbox off and needs
-# real credentials (README.md, "Switching to the real Xoxzo API").
+# The embedded default talks to the sandbox carrier, a server process of its own (`make run`
+# starts it on SANDBOX_PORT), over real HTTP, with the sandbox account below. Production turns
+# the sandbox off and needs real credentials (README.md, "Switching to the real Xoxzo API").
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=not IS_PRODUCTION)
 XOXZO_API_URL = env.str(
     "XOXZO_API_URL",
-    default=f"http://127.0.0.1:{PORT}/sandbox" if SANDBOX_ENABLED else "https://api.xoxzo.com",
+    default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox"
+    if SANDBOX_ENABLED
+    else "https://api.xoxzo.com",
 ).rstrip("/")
 XOXZO_SID = env.str(
     "XOXZO_SID", default="" if IS_PRODUCTION else "SANDBOXSID0000000000000000000001"
@@ -367,6 +386,10 @@ if IS_PRODUCTION and not (XOXZO_SID and XOXZO_AUTH_TOKEN):
 XOXZO_LOCAL_CALLER_ID_PARAM = env.str("XOXZO_LOCAL_CALLER_ID_PARAM", default="local_caller_id")
 XOXZO_CONNECT_TIMEOUT = env.float("XOXZO_CONNECT_TIMEOUT", default=3.05)
 XOXZO_READ_TIMEOUT = env.float("XOXZO_READ_TIMEOUT", default=10.0)
+# A page that asks the carrier (number search, subscribe) waits at most this long in all,
+# retries included, then says the carrier did not answer: a page thread is never held for a
+# slow carrier. Tasks keep the timeouts above.
+XOXZO_PAGE_BUDGET_SECONDS = env.float("XOXZO_PAGE_BUDGET_SECONDS", default=4.0)
 # The sandbox carrier's account starts with this many credits (1 credit = 1 JPY).
 SANDBOX_INITIAL_BALANCE = env.int("SANDBOX_INITIAL_BALANCE", default=50_000)
 # Xoxzo charges a "discounted 24 hours price" for a number released within 24 hours but does

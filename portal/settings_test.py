@@ -22,11 +22,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     }
 
 CALL_LOG_BACKGROUND_FLUSH = False
-if CACHES["flows"]["BACKEND"].endswith("FileBasedCache"):  # noqa: F405
-    CACHES["flows"]["LOCATION"] = tempfile.mkdtemp(prefix="dinportal-flows-")  # noqa: F405
+# The edge's threads stay off: tests read published flows inline, inside their transaction,
+# and call the watcher's poll by hand. e2e/ runs the edge with its threads.
+EDGE_WATCHER_ENABLED = False
+EDGE_LOADER_THREADS = 0
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not memory: tests that cut the database connection must not destroy it.
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": tempfile.mkdtemp(prefix="dinportal-test-db-") + "/test.sqlite3"
     }
+
+# The test client and the live server reach the portal's pages, the edge's Django paths and the
+# sandbox carrier through one URLconf; e2e/ runs them as the separate servers they are.
+ROOT_URLCONF = "portal.test_urls"

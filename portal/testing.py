@@ -9,6 +9,7 @@ loudly instead of going unchecked.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import factory
@@ -114,3 +115,56 @@ def make_alert(tenant, **related):
             dedup_key=f"test:{Alert.objects.count()}",
             context={"operation": "release"},
         )
+
+
+def installation_app(django_app):
+    """One WSGI app for the whole installation, for pytest's threaded live server.
+
+    ``/a/…`` goes to the edge's bare action-URL app (what ``portal.edge_wsgi`` serves), the
+    rest to ``django_app`` (the test URLconf: pages, the edge's Django paths, the sandbox).
+    """
+    from callflows import wsgi_action
+
+    def application(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/a/"):
+            return wsgi_action.application(environ, start_response)
+        return django_app(environ, start_response)
+
+    return application
+
+
+@dataclass
+class EdgeResponse:
+    status_code: int
+    content: bytes
+    headers: dict
+
+
+def edge_get(path: str, params: dict | None = None, **extra) -> EdgeResponse:
+    """GET ``path`` from the edge's WSGI app (``portal.edge_wsgi``), as its server would.
+
+    Like Django's test client, it keeps the test's transaction open across the request.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+
+    from portal.edge_wsgi import application
+
+    environ = RequestFactory().get(path, params or {}, **extra).environ
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        content = b"".join(response)
+        if hasattr(response, "close"):
+            response.close()  # as a WSGI server does: request_finished resets the URLconf
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return EdgeResponse(seen["status"], content, seen["headers"])

@@ -5,7 +5,6 @@ tenant-isolation test finds every such pattern by that name and proves another t
 member gets 404 for it.
 """
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -82,10 +81,4 @@ urlpatterns = [
     path("numbers/", include("dins.urls")),
     path("", include("callflows.urls")),
     path("admin/", admin.site.urls),
-    # Also served on a minimal path by portal.wsgi; here for the test client and runserver.
-    path("", include("callflows.action_urls")),
-    path("", include("dins.callback_urls")),
 ]
-
-if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

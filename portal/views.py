@@ -102,6 +102,15 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+def edge_healthz(request):
+    """Liveness of an edge process, for the proxy and the launcher: no I/O at all.
+
+    The edge answers calls from memory when the database and Redis are down, so neither is
+    part of its health; a process that answers this answers calls.
+    """
+    return HttpResponse("ok", content_type="text/plain")
+
+
 # --- Dashboard and tenant settings ------------------------------------------------------------
 
 

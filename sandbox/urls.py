@@ -5,6 +5,7 @@ client asks for ``/voice/calls/<callid>`` without one and every other path with 
 redirect would not do (a POST must not be redirected).
 """
 
+from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import path, re_path
 
 from sandbox import views
@@ -23,6 +24,14 @@ urlpatterns = [
     re_path(r"^voice/calls/(?P<callid>[^/]+)/?$", views.call_detail, name="call_detail"),
     # Not Xoxzo's: the portal's "Test call" button (Basic auth like the API).
     re_path(r"^internal/test-call/?$", views.internal_test_call, name="internal_test_call"),
+    path("healthz", views.healthz, name="healthz"),
+    # The console's own sign-in: the sandbox is another company's system, on its own server.
+    path(
+        "login/",
+        LoginView.as_view(template_name="sandbox/login.html", next_page="sandbox:account"),
+        name="login",
+    ),
+    path("logout/", LogoutView.as_view(next_page="sandbox:login"), name="logout"),
     path("account/", views.account_overview, name="account"),
     path("account/faults/", views.account_fault_add, name="account_fault_add"),
     path("account/faults/clear/", views.account_faults_clear, name="account_faults_clear"),

@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -116,13 +117,20 @@ def internal_test_call(request):
 # --- The operators' page ------------------------------------------------------------------------
 
 
+@require_GET
+def healthz(request):
+    """Liveness of the sandbox's server (the launcher waits for it): its tables answer."""
+    services.sandbox_inventory_ensure()
+    return HttpResponse("ok", content_type="text/plain")
+
+
 def operator_required(view):
     """Platform operators (superusers) only; anonymous visitors are sent to sign in."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), login_url=reverse("sandbox:login"))
         if not request.user.is_superuser:
             raise PermissionDenied
         return view(request, *args, **kwargs)

@@ -4,9 +4,17 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 
-from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, FlowVersion, TtsScript
-from callflows.services import DEFAULT_DOCUMENT
-from portal.scoping import tenant_scope
+from callflows.compiler import DEFAULT_DOCUMENT
+from callflows.models import (
+    AudioFile,
+    CallerList,
+    CallFlow,
+    ClosedDate,
+    FlowVersion,
+    PublishedFlow,
+    TtsScript,
+)
+from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import tenant_object_factory
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "sandbox" / "tests" / "data"
@@ -61,3 +69,10 @@ def make_caller_list(tenant, **related):
 def make_closed_date(tenant, **related):
     with tenant_scope(tenant):
         return ClosedDate.objects.create(tenant=tenant, date="2026-12-29", note="Year end")
+
+
+def published(token: str) -> dict | None:
+    """What the edge would read for ``token``: the compiled flow last published, or None."""
+    with scopes_disabled():
+        row = PublishedFlow.objects.filter(token=token).first()
+    return row.compiled if row else None

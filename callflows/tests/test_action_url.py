@@ -1,9 +1,7 @@
 """The action URL: one line for every call, no SQL on a cache hit, answers when things fail."""
 
 import datetime
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
@@ -12,20 +10,21 @@ from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from callflows import runtime, services
+from callflows import publishing, runtime, services
 from callflows.models import CallLog
 from callflows.tests.factories import make_audio, make_script
 from dins.models import Status, Subscription
 from dins.tests.factories import SubscriptionFactory
+from portal.edge_wsgi import application
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.wsgi import application
+from portal.testing import edge_get
 from sandbox import grammar
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 
 
 def call(token: str, **params) -> tuple[int, str, dict]:
-    """One request through the real WSGI entry point (the minimal path for /a/)."""
+    """One request through the edge's WSGI entry point, as its server sends it."""
     environ = RequestFactory().get(f"/a/{token}/", params).environ
     status_headers = {}
 
@@ -117,29 +116,108 @@ def test_it_makes_no_sql_query_on_a_cache_hit(number, business_hours_flow):
     assert len(queries) == 0
 
 
-def test_it_answers_404_with_an_empty_body_for_unknown_and_released_tokens(number):
+def test_it_answers_404_with_an_empty_body_for_unknown_and_released_tokens(
+    number, django_capture_on_commit_callbacks
+):
     assert call("not-a-token")[:2] == (404, "")
     assert call(number.action_token)[0] == 200
     with scopes_disabled():
         Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
-    services.flow_invalidate(token=number.action_token)
-    runtime.forget_memory()
+    with django_capture_on_commit_callbacks(execute=True):
+        publishing.flow_publish(subscription=number)
     assert call(number.action_token)[:2] == (404, "")
 
 
+def test_it_refuses_a_token_of_the_wrong_shape_before_any_query(number):
+    with CaptureQueriesContext(connection) as queries:
+        for token in ("short", "x" * 33, number.action_token[:-1] + "!", "%00" * 11):
+            assert call(token)[:2] == (404, "")
+    assert len(queries) == 0
+    assert len(runtime.memory) == 0
+
+
+def test_it_reads_an_unknown_token_once_then_answers_404_from_memory(number):
+    unknown = "A" * 32
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            assert call(unknown)[:2] == (404, "")
+    assert len(queries) == 1
+
+
+def _saved_elsewhere(number, personas, document):
+    """A change published by another process: this one learns of it only by watching."""
+    with tenant_scope(personas.tenant_a):
+        services.flow_save(subscription=number, document=document, by=personas.owner_a)
+    # (the publisher's on-commit "forget" ran in the publishing process, not in this one)
+
+
 def test_it_reaches_every_process_after_a_change_within_the_window(
-    number, business_hours_flow, personas, monkeypatch
+    number, business_hours_flow, personas
+):
+    assert call(number.action_token, caller="")[1].startswith("say ja ")
+    runtime.watcher.last_success = time.monotonic()
+    _saved_elsewhere(
+        number,
+        personas,
+        {"rules": [], "default": {"type": "transfer", "number": "+81336042000"}},
+    )
+    assert call(number.action_token, caller="")[1].startswith("say ja ")  # not yet seen
+    assert runtime.watcher.poll() == 1
+    assert call(number.action_token, caller="")[1] == "transfer +81336042000\n"
+
+
+def test_it_catches_up_on_everything_it_holds_after_the_watcher_missed_the_lookback(
+    number, business_hours_flow, personas
 ):
     call(number.action_token, caller="")
-    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
+    _saved_elsewhere(number, personas, {"rules": [], "default": {"type": "voicemail"}})
+    runtime.watcher.last_success = time.monotonic() - 3600  # the database was away an hour
+    assert runtime.watcher.poll() == 1
+    assert call(number.action_token, caller="")[1] == "voicemail\n"
+
+
+def test_it_watches_with_one_query_however_many_numbers_it_holds(personas):
+    numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
+    for number in numbers:
+        call(number.action_token)
+    runtime.watcher.last_success = time.monotonic()
+    with CaptureQueriesContext(connection) as queries:
+        assert runtime.watcher.poll() == 0
+    assert len(queries) == 1
+
+
+def test_it_withdraws_a_released_number_from_every_process(number, personas):
+    call(number.action_token)
+    runtime.watcher.last_success = time.monotonic()
+    with scopes_disabled():
+        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+    publishing.flow_publish(subscription=number)  # on-commit callbacks do not run here
+    assert call(number.action_token)[0] == 200  # this process has not looked yet
+    runtime.watcher.poll()
+    assert call(number.action_token)[:2] == (404, "")
+
+
+def test_it_marks_answers_of_a_publication_past_its_expiry_as_stale(number, personas, time_machine):
+    call(number.action_token)
+    time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=40))
+    call(number.action_token)
+    assert runtime.call_log_buffer.flush() == 2
     with tenant_scope(personas.tenant_a):
-        services.flow_save(
-            subscription=number,
-            document={"rules": [], "default": {"type": "transfer", "number": "+81336042000"}},
-            by=personas.owner_a,
-        )
-    services.flow_invalidate(token=number.action_token)  # on_commit does this in production
-    assert call(number.action_token, caller="")[1] == "transfer +81336042000\n"
+        sources = list(CallLog.objects.order_by("at").values_list("source", flat=True))
+    assert sources == ["flow", "stale"]
+
+
+def test_it_keeps_memory_within_its_bounds(personas, monkeypatch):
+    monkeypatch.setattr(runtime.memory, "max_flows", 3)
+    monkeypatch.setattr(runtime.memory, "max_unknown", 2)
+    numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
+    for number in numbers:
+        call(number.action_token)
+    for letter in "ABCD":
+        call(letter * 32)
+    assert len(runtime.memory) == 5
+    assert runtime.memory.get(numbers[-1].action_token) is not None
+    assert runtime.memory.get(numbers[0].action_token) is None  # least recently called
 
 
 def test_it_logs_every_answer_off_the_request_path(number, business_hours_flow, personas):
@@ -179,17 +257,16 @@ def test_it_answers_the_last_known_command_when_the_database_is_down(
     personas, settings, monkeypatch
 ):
     number = SubscriptionFactory(tenant=personas.tenant_a)
-    services.flow_invalidate(token=number.action_token)
     assert call(number.action_token, caller="")[1] == "voicemail\n"
-    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
-    services.flow_cache().clear()  # the shared copy is gone too: only memory remains
     _break_database(monkeypatch)
 
     status, body, _ = call(number.action_token, caller="")
     assert (status, body) == (200, "voicemail\n")
+    assert runtime.watcher.poll() == 0  # the watcher cannot look; memory keeps answering
+    assert call(number.action_token, caller="")[:2] == (200, "voicemail\n")
     # and the call log waits in memory instead of failing the call
     assert runtime.call_log_buffer.flush() == 0
-    assert runtime.call_log_buffer.pending() == 2
+    assert runtime.call_log_buffer.pending() == 3
     connection.close()
 
 
@@ -198,62 +275,9 @@ def test_it_answers_the_fallback_when_nothing_is_known_and_the_database_is_down(
     personas, monkeypatch
 ):
     number = SubscriptionFactory(tenant=personas.tenant_a)
-    services.flow_cache().clear()
     _break_database(monkeypatch)
     assert call(number.action_token, caller="")[:2] == (200, "voicemail\n")
     connection.close()
-
-
-@pytest.fixture
-def private_redis(settings):
-    """A Redis server of this test's own, so stopping it stops nothing else."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    port = _closed_port()
-    process = subprocess.Popen(  # noqa: S603
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    settings.CACHES = {
-        **settings.CACHES,
-        "flows": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
-        },
-    }
-    yield process  # (Django resets its cache handlers when the CACHES setting changes)
-    process.kill()
-    process.wait()
-
-
-def test_it_answers_from_memory_when_redis_is_stopped(
-    number, business_hours_flow, private_redis, monkeypatch, time_machine
-):
-    time_machine.move_to(datetime.datetime(2026, 11, 27, 10, 0, tzinfo=TOKYO))
-    before = call(number.action_token, caller="+819012345678")[1]
-    private_redis.kill()
-    private_redis.wait()
-    monkeypatch.setattr(runtime, "STALE_SECONDS", 0.0)
-    status, body, _ = call(number.action_token, caller="+819012345678")
-    assert (status, body) == (200, before)
-
-
-def test_it_builds_from_the_database_when_redis_is_stopped_and_memory_is_empty(
-    number, business_hours_flow, private_redis
-):
-    private_redis.kill()
-    private_redis.wait()
-    status, body, _ = call(number.action_token, caller="")
-    assert status == 200 and body.startswith("say ja ")
 
 
 def test_it_answers_voicemail_even_when_the_flow_code_itself_breaks(number, monkeypatch):
@@ -277,25 +301,6 @@ def test_it_drops_only_the_log_entries_of_a_deleted_number(personas, settings):
     assert runtime.call_log_buffer.pending() == 0
 
 
-def test_it_checks_the_shared_cache_once_per_window_however_many_numbers(personas, monkeypatch):
-    numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
-    for number in numbers:
-        call(number.action_token)  # each built once
-    reads = []
-    cache = services.flow_cache()
-    original = type(cache).get
-    monkeypatch.setattr(
-        type(cache),
-        "get",
-        lambda self, key, *a, **k: reads.append(key) or original(self, key, *a, **k),
-    )
-    monkeypatch.setattr(runtime._generation, "checked_at", float("-inf"))  # the window ends
-    for _round in range(3):
-        for number in numbers:
-            assert call(number.action_token)[0] == 200
-    assert reads == [services.GENERATION_KEY]
-
-
 def _raw(method: str, path: str, query: str = "") -> tuple[str, list, bytes]:
     from callflows import wsgi_action
 
@@ -312,16 +317,16 @@ def _raw(method: str, path: str, query: str = "") -> tuple[str, list, bytes]:
     return seen["status"], seen["headers"], body
 
 
-def test_it_answers_the_same_on_the_bare_path_as_the_django_view(
-    client, number, business_hours_flow
-):
-    for caller in ("%2B819012345678", "819012345678", "", "anonymous"):
-        status, headers, body = _raw(
-            "GET", f"/a/{number.action_token}/", f"caller={caller}&recipient=81"
-        )
-        django = client.get(f"/a/{number.action_token}/?caller={caller}&recipient=81")
-        assert (status, body) == ("200 OK", django.content)
-        assert ("Content-Length", str(len(body))) in headers
+def test_it_serves_only_the_carriers_paths_on_the_edge(number):
+    assert call(number.action_token)[0] == 200
+    for path in ("/account/login/", "/", "/admin/", "/sandbox/voice/dins/"):
+        response = edge_get(path)
+        assert (response.status_code, response.content) == (404, b"")
+
+
+def test_it_names_the_edge_process_on_every_answer(number):
+    _, _, headers = call(number.action_token)
+    assert len(headers["X-Edge-Process"]) == 12
 
 
 def test_it_refuses_other_methods_and_paths_on_the_bare_path(number):

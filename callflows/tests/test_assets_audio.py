@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from callflows import services as flow_services
+from callflows import publishing
 from callflows.assets_services import AudioRejected, audio_inspect
 from callflows.models import AudioFile, CallFlow
 from callflows.tests.factories import SAMPLES, make_audio
@@ -63,9 +63,15 @@ def playback_flow(audio) -> dict:
 
 @pytest.fixture
 def invalidated(monkeypatch):
-    """Tokens passed to flow_invalidate (run on commit: wrap requests in the capture fixture)."""
+    """Tokens of the numbers whose flows were published again (in the change's transaction)."""
     tokens: list[str] = []
-    monkeypatch.setattr(flow_services, "flow_invalidate", lambda *, token: tokens.append(token))
+    publish = publishing.flow_publish
+
+    def recording(*, subscription):
+        tokens.append(subscription.action_token)
+        return publish(subscription=subscription)
+
+    monkeypatch.setattr(publishing, "flow_publish", recording)
     return tokens
 
 
@@ -238,6 +244,7 @@ def test_it_renames_and_invalidates_the_flows_that_use_it(
     give_flow(bystander, playback_flow(make_audio(personas.tenant_a)))
     client.force_login(personas.staff_a)
 
+    invalidated.clear()  # what setting up published
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("audio_edit", args=[audio.code]), {"label": "New"})
 

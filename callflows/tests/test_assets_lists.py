@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from callflows import services as flow_services
+from callflows import publishing
 from callflows.assets_services import CallerNumbersInvalid, caller_numbers_parse
 from callflows.models import CallerList, CallFlow, ClosedDate
+from callflows.tests.factories import published
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
@@ -48,8 +49,15 @@ def audit_actions(tenant) -> list[str]:
 
 @pytest.fixture
 def invalidated(monkeypatch):
+    """Tokens of the numbers whose flows were published again (in the change's transaction)."""
     tokens: list[str] = []
-    monkeypatch.setattr(flow_services, "flow_invalidate", lambda *, token: tokens.append(token))
+    publish = publishing.flow_publish
+
+    def recording(*, subscription):
+        tokens.append(subscription.action_token)
+        return publish(subscription=subscription)
+
+    monkeypatch.setattr(publishing, "flow_publish", recording)
     return tokens
 
 
@@ -113,6 +121,7 @@ def test_it_recompiles_the_flows_of_a_changed_list(
     SubscriptionFactory(tenant=personas.tenant_a)  # a number without a flow: untouched
     client.force_login(personas.staff_a)
 
+    invalidated.clear()  # what setting up published
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("caller_list_edit", args=[caller_list.code]),
@@ -121,7 +130,7 @@ def test_it_recompiles_the_flows_of_a_changed_list(
 
     assert response.status_code == 302
     assert invalidated == [number.action_token]
-    compiled = flow_services.flow_build_for_token(number.action_token)
+    compiled = published(number.action_token)
     assert compiled["rules"][0]["when"]["numbers"] == ["818099990000"]
     with tenant_scope(personas.tenant_a):
         event = AuditEvent.objects.get(action="callerlist.update")
@@ -193,6 +202,7 @@ def test_it_adds_a_closed_date_and_recompiles_every_flow(
     )
     client.force_login(personas.staff_a)
 
+    invalidated.clear()  # what setting up published
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("closed_date_add"), {"date": f"{NEXT_YEAR}-08-13", "note": "Obon"}
@@ -204,7 +214,7 @@ def test_it_adds_a_closed_date_and_recompiles_every_flow(
         closed = ClosedDate.objects.get()
     assert (closed.date, closed.note) == (datetime.date(NEXT_YEAR, 8, 13), "Obon")
     assert audit_actions(personas.tenant_a) == ["closeddate.create"]
-    compiled = flow_services.flow_build_for_token(with_flows[0].action_token)
+    compiled = published(with_flows[0].action_token)
     assert f"{NEXT_YEAR}-08-13" in compiled["rules"][0]["when"]["dates"]
 
 
@@ -251,6 +261,7 @@ def test_it_removes_a_closed_date_and_recompiles_every_flow(
         )
     client.force_login(personas.staff_a)
 
+    invalidated.clear()  # what setting up published
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("closed_date_delete", args=[closed.code]))
 
@@ -301,7 +312,7 @@ def test_it_closes_a_whole_period_and_every_day_of_it_answers_as_a_holiday(
 
     # then every day of it is a closed day for the flows, and the page shows the period
     assert response.status_code == 302
-    compiled = flow_services.flow_build_for_token(number.action_token)
+    compiled = published(number.action_token)
     dates = set(compiled["rules"][0]["when"]["dates"])
     assert {f"{NEXT_YEAR - 1}-12-{day}" for day in (29, 30, 31)} <= dates
     assert {f"{NEXT_YEAR}-01-0{day}" for day in (2, 3)} <= dates

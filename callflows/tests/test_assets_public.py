@@ -9,12 +9,12 @@ from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import RequestFactory
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 
 from callflows.asset_views import RangeNotSatisfiable, byte_range
-from callflows.services import audio_public_url
+from callflows.compiler import audio_public_url
 from callflows.tests.factories import SAMPLES, make_audio
-from portal.wsgi import action_url_application, application
+from portal.edge_wsgi import application as edge_application
 
 GREETING = (SAMPLES / "greeting-en.mp3").read_bytes()
 SIZE = len(GREETING)
@@ -165,8 +165,16 @@ def wsgi_get(app, path: str, **headers) -> tuple[int, dict, bytes]:
     return captured["status"], captured["headers"], content
 
 
-@pytest.mark.parametrize("app", [action_url_application, application], ids=["minimal", "full"])
-def test_it_works_on_the_minimal_path_and_through_the_full_stack(audio, app):
+def test_it_is_served_by_the_edge_and_not_by_the_portal(audio):
+    with pytest.raises(Resolver404):
+        resolve(public_path(audio), urlconf="portal.urls")  # the portal's own pages
+    status, headers, content = wsgi_get(edge_application, public_path(audio))
+    assert (status, content) == (200, GREETING)
+    assert "X-Edge-Process" in headers
+
+
+@pytest.mark.parametrize("app", [edge_application], ids=["edge"])
+def test_it_serves_ranges_on_the_edge(audio, app):
     status, headers, content = wsgi_get(app, public_path(audio), HTTP_RANGE="bytes=10-19")
     assert (status, headers["Content-Range"], content) == (
         206,

@@ -10,10 +10,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from callflows import assets_services
-from callflows import services as flow_services
+from callflows import assets_services, publishing
 from callflows.models import CallFlow, TtsScript
-from callflows.tests.factories import make_script
+from callflows.tests.factories import make_script, published
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
@@ -46,8 +45,15 @@ def scripts(tenant) -> list[TtsScript]:
 
 @pytest.fixture
 def invalidated(monkeypatch):
+    """Tokens of the numbers whose flows were published again (in the change's transaction)."""
     tokens: list[str] = []
-    monkeypatch.setattr(flow_services, "flow_invalidate", lambda *, token: tokens.append(token))
+    publish = publishing.flow_publish
+
+    def recording(*, subscription):
+        tokens.append(subscription.action_token)
+        return publish(subscription=subscription)
+
+    monkeypatch.setattr(publishing, "flow_publish", recording)
     return tokens
 
 
@@ -122,6 +128,7 @@ def test_it_reaches_the_compiled_flow_when_the_text_changes(
     give_flow(other, {"rules": [], "default": {"type": "voicemail", "greeting": None}})
     client.force_login(personas.staff_a)
 
+    invalidated.clear()  # what setting up published
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("script_edit", args=[script.code]),
@@ -130,7 +137,7 @@ def test_it_reaches_the_compiled_flow_when_the_text_changes(
 
     assert response.status_code == 302
     assert invalidated == [number.action_token]
-    compiled = flow_services.flow_build_for_token(number.action_token)
+    compiled = published(number.action_token)
     assert compiled["default"] == 'voicemail say en "New \\"text\\"."'
     with tenant_scope(personas.tenant_a):
         event = AuditEvent.objects.get(action="ttsscript.update")

@@ -68,7 +68,9 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
 
     # run a test call through the sandbox carrier and read its transcript
     page.click("button:has-text('Place a test call')")
-    page.wait_for_selector("[data-test-call-outcome]")
+    page.wait_for_selector("[data-test-call-status=queued]")
+    assert task_queue.run_all_named("dins.test_call") == 1  # what the worker does
+    page.wait_for_selector("[data-test-call-status=done]")
     outcome = page.get_attribute("[data-test-call-outcome]", "data-test-call-outcome")
     assert outcome in ("completed", "voicemail")
 

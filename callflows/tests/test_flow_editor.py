@@ -12,6 +12,7 @@ from callflows.tests.factories import make_audio, make_script
 from callflows.tests.test_flows import _form
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import tenant_scope
+from portal.testing import edge_get
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 
@@ -228,7 +229,7 @@ def test_it_switches_to_closed_in_one_tap_until_the_next_opening_and_back(
     assert flow.override_until == datetime.datetime(2026, 12, 7, 9, 0, tzinfo=TOKYO)
     body = client.get(detail).content.decode()
     assert 'data-override="on"' in body and "Until 12/7 09:00 every call gets" in body
-    action = client.get(f"/a/{number.action_token}/", {"caller": "+815000000000"})
+    action = edge_get(f"/a/{number.action_token}/", {"caller": "+815000000000"})
     assert action.content.decode().strip() == "voicemail"
 
     # and one tap ends it

@@ -1,6 +1,7 @@
 """Editing a number's call flow: saving, validation, history, restore, override, preview."""
 
 import datetime
+import socket
 
 import pytest
 from django.urls import reverse
@@ -11,6 +12,7 @@ from callflows.tests.factories import make_audio, make_script
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
+from portal.testing import edge_get
 from sandbox import grammar
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
@@ -159,7 +161,7 @@ def test_it_answers_an_override_until_it_ends_and_previews_any_moment(
         },
     )
     action = f"/a/{number.action_token}/"
-    assert client.get(action, {"caller": "+819012345678"}).content.decode().startswith("say ja")
+    assert edge_get(action, {"caller": "+819012345678"}).content.decode().startswith("say ja")
 
     # previews: a Friday evening and Monday 10:00 after the override
     preview = client.get(
@@ -175,7 +177,7 @@ def test_it_answers_an_override_until_it_ends_and_previews_any_moment(
     # the override ends by itself at 9:00
     time_machine.move_to(datetime.datetime(2026, 11, 30, 9, 30, tzinfo=TOKYO))
     runtime.forget_memory()
-    line = client.get(action, {"caller": "+819012345678"}).content.decode()
+    line = edge_get(action, {"caller": "+819012345678"}).content.decode()
     assert grammar.parse(line) == grammar.Transfer("+81312345678")
 
 
@@ -206,8 +208,35 @@ def test_it_places_a_test_call_through_the_sandbox_and_shows_the_transcript(
     response = client.post(
         reverse("flow_test_call", args=[number.code]), {"caller": "+819012345678"}
     )
+    # the page does not wait for the call: it follows the queued test call
+    assert response.status_code == 302
+    following = client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert 'data-test-call-status="queued"' in following and "hx-trigger" in following
+    assert task_queue.run_all_named("dins.test_call") == 1
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
     assert 'data-test-call-outcome="voicemail"' in body
+    assert "hx-trigger" not in body  # finished: the page stops asking
     assert "Thank you for calling." in body
+    page = client.get(response["Location"]).content.decode()  # without the live update
+    assert "Thank you for calling." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_says_why_a_test_call_failed_when_the_carrier_is_unreachable(
+    client, personas, settings, task_queue
+):
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    settings.XOXZO_API_URL = f"http://127.0.0.1:{_closed_port()}/sandbox"
+    client.force_login(personas.staff_a)
+    response = client.post(reverse("flow_test_call", args=[number.code]), {"caller": ""})
+    task_queue.run_all_named("dins.test_call")
+    body = client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert 'data-test-call-status="failed"' in body
+    assert "The carrier is unavailable right now" in body
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -154,7 +154,9 @@ def test_a_new_owner_sets_up_a_number_alone(
     # a test call from the VIP's phone reaches the front desk
     page.fill("input[name=caller]", "090-1234-5678")
     page.click(f"button:has-text('{text['test_call']}')")
-    page.wait_for_selector("[data-test-call-outcome]")
+    page.wait_for_selector("[data-test-call-status=queued]")
+    assert task_queue.run_all_named("dins.test_call") == 1  # what the worker does
+    page.wait_for_selector("[data-test-call-status=done]")
     assert page.inner_text("[data-test-call-ending]") == text["put_through"]
     runtime.call_log_buffer.flush()
     if screen == "phone":

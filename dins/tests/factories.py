@@ -5,14 +5,16 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from dins.models import OutboundCall, Status, Subscription, TrialReminder
+from dins.models import OutboundCall, Status, Subscription, TestCall, TrialReminder
 from dins.services import trial_times
+from dins.signals import subscription_answering_changed
 from portal.testing import TenantOwnedFactory, tenant_object_factory
 
 
 class SubscriptionFactory(TenantOwnedFactory):
     class Meta:
         model = Subscription
+        skip_postgeneration_save = True
 
     din_uid = factory.Sequence(lambda n: f"JPtest{n:010d}")
     din = factory.Sequence(lambda n: f"8150{n:08d}")
@@ -23,6 +25,12 @@ class SubscriptionFactory(TenantOwnedFactory):
     trial_price = Decimal("32.50")
     status = Status.ACTIVE
     carrier_accepted_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def published(obj, create, extracted, **kwargs):
+        """An active number answers what was published for it, as the services arrange."""
+        if create and obj.status == Status.ACTIVE and extracted is not False:
+            subscription_answering_changed.send(sender=Subscription, subscriptions=[obj])
 
     class Params:
         trial = factory.Trait(
@@ -64,3 +72,16 @@ class OutboundCallFactory(TenantOwnedFactory):
 def make_outbound_call(tenant, **related):
     subscription = related.get("subscription") or SubscriptionFactory(tenant=tenant)
     return OutboundCallFactory(tenant=tenant, subscription=subscription)
+
+
+@tenant_object_factory(TestCall)
+def make_test_call(tenant, **related):
+    subscription = related.get("subscription") or SubscriptionFactory(tenant=tenant)
+    return TestCall.objects.create(
+        tenant=tenant,
+        subscription=subscription,
+        caller="+819012345678",
+        status=TestCall.Status.DONE,
+        transcript={"outcome": "completed"},
+        text="completed",
+    )

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from dins.models import Status, Subscription
 from portal.models import Tenant
 from portal.scoping import scopes_disabled
+from portal.testing import edge_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +25,7 @@ def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
         tokens = list(Subscription.objects.values_list("action_token", flat=True))
     # every demo number answers its realistic flow from the first call
     for token in tokens:
-        call = client.get(f"/a/{token}/", {"caller": ""})
+        call = edge_get(f"/a/{token}/", {"caller": ""})
         assert call.status_code == 200
         assert call.content.decode().startswith("say ja ")  # the anonymous-caller refusal
 

@@ -18,6 +18,7 @@ from dins.phone import display
 from dins.tasks import release_number
 from portal.models import Alert, AlertKind, AuditEvent, EmailStatus
 from portal.scoping import scopes_disabled, tenant_scope
+from portal.testing import edge_get
 from sandbox.models import SandboxLedgerEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -339,12 +340,12 @@ def test_it_is_a_no_op_to_run_a_release_task_for_a_row_not_releasing(owner, task
 def test_it_stops_answering_the_action_url_at_once_on_release(owner, task_queue, xoxzo):
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
     action = f"/a/{subscription.action_token}/"
-    assert owner.get(action, {"caller": "+819012345678"}).content == b"voicemail\n"
+    assert edge_get(action, {"caller": "+819012345678"}).content == b"voicemail\n"
 
     national = "0" + subscription.din[2:]
     owner.post(reverse("number_release", args=[subscription.code]), {"typed_number": national})
 
-    response = owner.get(action, {"caller": "+819012345678"})
+    response = edge_get(action, {"caller": "+819012345678"})
     assert (response.status_code, response.content) == (404, b"")
 
 
@@ -353,7 +354,7 @@ def test_it_shows_calls_and_the_flow_before_a_release(owner, task_queue, xoxzo):
 
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
     for caller in ("+819012345678", "+819012345679", ""):
-        owner.get(f"/a/{subscription.action_token}/", {"caller": caller})
+        edge_get(f"/a/{subscription.action_token}/", {"caller": caller})
     runtime.call_log_buffer.flush()
     page = owner.get(reverse("number_release", args=[subscription.code])).content.decode()
     assert "3 calls in the last 30 days" in page

@@ -8,7 +8,7 @@ from django.utils import timezone
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
 from callflows.services import flow_save
 from callflows.tests.factories import make_audio
-from dins.models import OutboundCall, Status
+from dins.models import OutboundCall, Status, TestCall
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind, AuditEvent, Invitation, Membership, Role
 from portal.scoping import tenant_scope
@@ -178,6 +178,26 @@ def japanese_clinic(personas) -> dict:
             object_repr=str(trial),
             after={"trial": True, "accepted_at": now.isoformat()},
         )
+        TestCall.objects.create(
+            tenant=tenant,
+            subscription=number,
+            caller="+819012345678",
+            status=TestCall.Status.DONE,
+            transcript={
+                "caller": "+819012345678",
+                "recipient": number.e164,
+                "outcome": "transferred",
+                "transferred_to": "+81312345678",
+                "steps": [
+                    {"kind": "request", "detail": "GET", "ok": True},
+                    {"kind": "answer", "detail": "transfer +81312345678", "ok": True},
+                    {"kind": "transfer", "detail": "to external number", "ok": True},
+                ],
+                "billed_seconds": 60,
+            },
+            text="Incoming call from +819012345678",
+            requested_by=personas.owner_a,
+        )
         Invitation.objects.create(
             tenant=tenant,
             email="uketsuke@example.com",
@@ -198,6 +218,7 @@ def japanese_clinic(personas) -> dict:
         "invitation": _first(tenant, Invitation),
         "alert": _first(tenant, Alert),
         "outboundcall": _first(tenant, OutboundCall),
+        "testcall": _first(tenant, TestCall),
     }
 
 

@@ -53,11 +53,13 @@ def test_it_is_served_at_the_documented_path():
     assert reverse("sandbox:account") == PAGE
 
 
-def test_it_sends_anonymous_visitors_to_sign_in(client):
+def test_it_sends_anonymous_visitors_to_its_own_sign_in(client, operator):
     response = client.get(PAGE)
 
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["Location"].startswith(reverse("sandbox:login"))
+    signed_in = client.post(response["Location"], {"username": operator.email, "password": "x"})
+    assert (signed_in.status_code, signed_in["Location"]) == (302, PAGE)
 
 
 @pytest.mark.parametrize("is_staff", [False, True])

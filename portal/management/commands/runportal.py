@@ -1,16 +1,33 @@
-"""Start web, Celery worker and Celery beat together; stop them all on Ctrl-C or SIGTERM.
+"""Start the whole portal (pages, edge, sandbox carrier, worker, scheduler); stop it in order.
 
-`make run` uses this after migrating and seeding. Each process is the one a production
-deployment runs separately (see README.md): granian for WSGI, ``celery worker``, ``celery beat``.
+`make run` uses this after migrating, seeding and publishing. Each process is one that a
+production deployment runs on its own (docs/deploy.md), with the same server program:
+
+- ``portal``: the pages people use (granian, threads for blocking I/O) on ``--port``;
+- ``edge``: what the carrier calls in real time (action URL, public MP3s, call callbacks) on
+  ``EDGE_PORT``, its own workers: a call never waits behind a page;
+- ``sandbox``: the embedded carrier on ``SANDBOX_PORT``, a separate system like Xoxzo is, so
+  no request ever re-enters the pool that is serving it;
+- ``worker`` and ``scheduler``: Celery.
+
+Every child runs in a process group of its own and dies with the launcher; the launcher
+relays Ctrl-C and SIGTERM in order: first what brings new work (sandbox, scheduler, pages),
+then the worker, the edge last, so that calls in flight are answered and their call-log rows
+written. Output is prefixed with the process's name.
 """
 
+import ctypes
+import ctypes.util
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -18,8 +35,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal.demo import DEMO_PASSWORD, DEMO_TENANTS, OPERATOR_EMAIL
 
-STOP_GRACE_SECONDS = 15
 START_TIMEOUT_SECONDS = 60
+# Stop in stages, all within 30 s: what brings work, then the worker, then the edge.
+STOP_STAGES = (("sandbox", "scheduler", "portal"), ("worker",), ("edge",))
+STOP_GRACE_SECONDS = {"sandbox": 8, "scheduler": 8, "portal": 8, "worker": 12, "edge": 8}
 
 
 def _bin(name: str) -> str:
@@ -27,102 +46,208 @@ def _bin(name: str) -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which(name) or name)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: receive SIGTERM when the launcher dies (Linux)."""
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_libc = (
+    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+)
+
+
+def granian(app: str, *, host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        _bin("granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--backpressure",
+        str(threads),
+        "--no-ws",
+        "--log-level",
+        "warning",
+        app,
+    ]
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    health_url: str | None = None
+    process: subprocess.Popen | None = None
+    readers: list[threading.Thread] = field(default_factory=list)
+
+
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat until interrupted."
+    help = "Run the portal's pages, the edge, the sandbox carrier, a worker and the scheduler."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--portal-workers", type=int, default=2)
+        parser.add_argument("--portal-threads", type=int, default=4)
+        parser.add_argument("--edge-workers", type=int, default=2)
 
-    def handle(self, *args, host, port, web_workers, **options):
-        commands = {
-            "web": [
-                _bin("granian"),
-                "--interface",
-                "wsgi",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--workers",
-                str(web_workers),
-                "--blocking-threads",
-                "1",
-                "--no-ws",
-                "portal.wsgi:application",
-            ],
-            "worker": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            "scheduler": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            ],
+    def handle(self, *args, host, port, portal_workers, portal_threads, edge_workers, **options):
+        edge_port = settings.EDGE_PORT if port == settings.PORT else port + 1
+        sandbox_port = settings.SANDBOX_PORT if port == settings.PORT else port + 2
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "EDGE_PORT": str(edge_port),
+            "SANDBOX_PORT": str(sandbox_port),
+            "PYTHONUNBUFFERED": "1",
         }
-        processes: dict[str, subprocess.Popen] = {}
-        stopping = False
+        children = [
+            Child(
+                "portal",
+                granian(
+                    "portal.wsgi:application",
+                    host=host,
+                    port=port,
+                    workers=portal_workers,
+                    threads=portal_threads,
+                ),
+                f"http://{host}:{port}/healthz",
+            ),
+            Child(
+                "edge",
+                granian(
+                    "portal.edge_wsgi:application",
+                    host=host,
+                    port=edge_port,
+                    workers=edge_workers,
+                    threads=1,
+                ),
+                f"http://{host}:{edge_port}/healthz",
+            ),
+            Child(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            ),
+            Child(
+                "scheduler",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ],
+            ),
+        ]
+        if settings.SANDBOX_ENABLED:
+            children.insert(
+                2,
+                Child(
+                    "sandbox",
+                    granian(
+                        "sandbox.wsgi:application",
+                        host=host,
+                        port=sandbox_port,
+                        workers=1,
+                        threads=8,
+                    ),
+                    f"http://{host}:{sandbox_port}/sandbox/healthz",
+                ),
+            )
+        stopping = threading.Event()
 
         def request_stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+            stopping.set()
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         try:
-            for name, command in commands.items():
-                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
-            self._wait_until_up(host, port, processes, lambda: stopping)
-            if not stopping:
-                self._banner(host, port)
-            while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
+            self._start(children, env)
+            self._wait_until_up(children, stopping)
+            if not stopping.is_set():
+                self._banner(host, port, edge_port, sandbox_port)
+            while not stopping.wait(0.5):
+                for child in children:
+                    if child.process.poll() is not None:
                         raise CommandError(
-                            f"{name} stopped unexpectedly (exit {process.returncode})."
+                            f"{child.name} stopped unexpectedly (exit {child.process.returncode})."
                         )
-                time.sleep(0.5)
         finally:
-            self._stop_all(processes)
+            self._stop(children)
         self.stdout.write("DIN Portal stopped.")
 
-    def _wait_until_up(self, host, port, processes, is_stopping):
-        url = f"http://{host}:{port}/healthz"
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and not is_stopping():
-            if processes["web"].poll() is not None:
-                raise CommandError("The web server did not start (is the port free?).")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.3)
-        if not is_stopping():
-            raise CommandError(
-                f"The web server did not answer {url} within {START_TIMEOUT_SECONDS}s."
+    def _start(self, children: list[Child], env: dict) -> None:
+        for child in children:
+            child.process = subprocess.Popen(  # noqa: S603 (our own programs, fixed arguments)
+                child.command,
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                process_group=0,  # signals come from the launcher, in order
+                preexec_fn=_die_with_parent,  # a single prctl call, safe before exec
             )
+        width = max(len(child.name) for child in children)
+        for child in children:
+            reader = threading.Thread(
+                target=self._relay, args=(child, width), name=f"log-{child.name}", daemon=True
+            )
+            reader.start()
+            child.readers.append(reader)
 
-    def _banner(self, host, port):
+    def _relay(self, child: Child, width: int) -> None:
+        prefix = f"{child.name:<{width}} | ".encode()
+        out = sys.stdout.buffer
+        for line in iter(child.process.stdout.readline, b""):
+            out.write(prefix + line)
+            out.flush()
+
+    def _wait_until_up(self, children: list[Child], stopping: threading.Event) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        waiting = [child for child in children if child.health_url]
+        while waiting and time.monotonic() < deadline and not stopping.is_set():
+            for child in list(waiting):
+                if child.process.poll() is not None:
+                    raise CommandError(f"{child.name} did not start (is its port free?).")
+                try:
+                    with urllib.request.urlopen(child.health_url, timeout=2) as response:  # noqa: S310
+                        if response.status == 200:
+                            waiting.remove(child)
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+            if waiting:
+                time.sleep(0.3)
+        if waiting and not stopping.is_set():
+            names = ", ".join(child.health_url for child in waiting)
+            raise CommandError(f"No answer from {names} within {START_TIMEOUT_SECONDS}s.")
+
+    def _banner(self, host: str, port: int, edge_port: int, sandbox_port: int) -> None:
         lines = [
             "",
             "DIN Portal is running.",
@@ -134,17 +259,31 @@ class Command(BaseCommand):
             for person in people:
                 lines.append(f"    {person.email:<28} {person.role:<7} {tenant_name}")
         lines.append(f"    {OPERATOR_EMAIL:<28} operator (Django admin)")
-        lines.append("Press Ctrl-C to stop web, worker and scheduler.")
+        lines.append(
+            f"  Calls from the carrier (action URLs, MP3s): {settings.PUBLIC_BASE_URL} (the edge)"
+        )
+        if settings.SANDBOX_ENABLED:
+            lines.append(
+                f"  Sandbox carrier: {settings.XOXZO_API_URL} "
+                f"(console: http://{host}:{sandbox_port}/sandbox/account/, operator sign-in)"
+            )
+        lines.append("Press Ctrl-C to stop everything.")
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
 
-    def _stop_all(self, processes):
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    def _stop(self, children: list[Child]) -> None:
+        running = {child.name: child for child in children if child.process is not None}
+        for stage in STOP_STAGES:
+            group = [running[name] for name in stage if name in running]
+            for child in group:
+                if child.process.poll() is None:
+                    child.process.send_signal(signal.SIGTERM)
+            for child in group:
+                try:
+                    child.process.wait(timeout=STOP_GRACE_SECONDS[child.name])
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{child.name} did not stop in time; killing it.")
+                    child.process.kill()
+                    child.process.wait()
+        for child in running.values():
+            for reader in child.readers:
+                reader.join(timeout=2)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('callflows', '0001_initial'),
+        ('callflows', '0002_published_flow'),
         ('portal', '0003_alerts'),
     ]
 

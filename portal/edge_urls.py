@@ -1,0 +1,17 @@
+"""URLs the edge serves through Django (``portal.edge_wsgi``); the action URL is served bare.
+
+Xoxzo plays MP3s only from paths of [A-Za-z0-9_/-] ending in .mp3 (documented); the view checks
+the id's shape before any query. Nothing else under media/ is routed.
+"""
+
+from django.urls import path
+
+from callflows import asset_views
+from dins import outbound_views
+from portal import views
+
+urlpatterns = [
+    path("media/audio/<str:public_id>.mp3", asset_views.audio_public, name="audio_public"),
+    path("c/<str:token>/", outbound_views.outbound_call_callback, name="outbound_call_callback"),
+    path("healthz", views.edge_healthz, name="edge_healthz"),
+]

@@ -1,0 +1,10 @@
+"""Root URLconf of the sandbox carrier's own server (``sandbox.wsgi``).
+
+The sandbox plays another company's system, so it runs as a server of its own: the portal
+calls it over HTTP and it calls the portal's edge back, and no request ever re-enters the pool
+that is serving it. Its REST API and operators' console live under ``/sandbox/``.
+"""
+
+from django.urls import include, path
+
+urlpatterns = [path("sandbox/", include("sandbox.urls"))]
