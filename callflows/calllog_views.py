@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from callflows import calllog, words
 from dins.models import Status, Subscription
-from dins.phone import display
+from dins.phone import compact, display
 from portal.access import get_tenant_object, member_required
 from portal.scoping import current_tenant, tenant_scope
 
@@ -69,11 +69,14 @@ class CallFilterForm(forms.Form):
         self.fields["source"].choices = everything + list(calllog.SOURCE_CHOICES)
 
     def clean_caller(self) -> str:
-        # The log stores callers as digits ("+81 90-1234…" was logged as "8190 1234…").
-        text = self.cleaned_data["caller"].strip()
+        # The log stores callers as E.164 digits ("+81 90-1234…" was logged as "8190 1234…");
+        # people type Japanese numbers as they dial them (090-1234…), full-width digits too.
+        text = compact(self.cleaned_data["caller"])
         digits = "".join(ch for ch in text if ch.isdigit())
         if text and not digits:
             raise ValidationError(_("Enter digits of a phone number."))
+        if digits.startswith("0") and not digits.startswith("00"):
+            digits = "81" + digits[1:]  # the trunk 0 of a Japanese number
         return digits
 
     def clean(self):

@@ -116,6 +116,8 @@ def test_it_never_shows_another_tenants_calls(client, personas, numbers):
     [
         ({}, {"+819011110000", "+819022220000", "anonymous", "+815033330000"}),
         ({"caller": "+81 90-2222"}, {"+819022220000"}),
+        ({"caller": "090-2222"}, {"+819022220000"}),  # as dialled in Japan
+        ({"caller": "\uff10\uff19\uff10\uff12\uff12"}, {"+819022220000"}),  # full width
         ({"caller": "0000"}, {"+819011110000", "+819022220000", "+815033330000"}),
         ({"anonymous": "on"}, {"anonymous"}),
         ({"rule": "Night"}, {"anonymous", "+815033330000"}),
