@@ -257,7 +257,7 @@ def _chart_rows(view: week.WeekView, legend: list[dict]) -> list[dict]:
 
 
 def _short(text: str, width: float) -> str:
-    fits = max(2, int(width // 11))  # about 11 units a (wide) character at this size
+    fits = max(2, int(width // 13))  # about 13 units a (wide) character at this size
     return text if len(text) <= fits else text[: fits - 1] + "…"
 
 
