@@ -70,8 +70,6 @@ def granian(app: str, *, host: str, port: int, workers: int, threads: int) -> li
         str(workers),
         "--blocking-threads",
         str(threads),
-        "--backpressure",
-        str(threads),
         "--no-ws",
         "--log-level",
         "warning",
@@ -263,10 +261,11 @@ class Command(BaseCommand):
             f"  Calls from the carrier (action URLs, MP3s): {settings.PUBLIC_BASE_URL} (the edge)"
         )
         if settings.SANDBOX_ENABLED:
-            lines.append(
-                f"  Sandbox carrier: {settings.XOXZO_API_URL} "
-                f"(console: http://{host}:{sandbox_port}/sandbox/account/, operator sign-in)"
-            )
+            lines += [
+                f"  Sandbox carrier API: {settings.XOXZO_API_URL}",
+                f"  Sandbox account: {settings.XOXZO_SID} {settings.XOXZO_AUTH_TOKEN}",
+                f"  Sandbox console: http://{host}:{sandbox_port}/sandbox/account/ (operator)",
+            ]
         lines.append("Press Ctrl-C to stop everything.")
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
 

@@ -1,0 +1,786 @@
+"""The shipped process layouts, started for real and driven over HTTP (e2e tests, benchmarks).
+
+- ``Launcher``: `make run` exactly as a newcomer runs it (embedded default: SQLite, file
+  broker, sandbox carrier), in a private ``VAR_DIR`` and on free ports.
+- ``ProductionLayout``: the layout of docs/deploy.md: nginx in front, the portal's pages and
+  two edge instances as separate granian servers, a Celery worker and beat, PostgreSQL and
+  Redis; the sandbox carrier plays Xoxzo from a server of its own.
+
+``PortalClient`` signs in and uses the pages as a person would; ``Carrier`` rings numbers the
+way Xoxzo does (``GET <action URL>?caller=…&recipient=…``), one call at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import html.parser
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+DEMO_PASSWORD = "din-demo-2026"  # noqa: S105 (printed by make run for everybody)
+OWNER_SAKURA = "owner@sakura.example.com"
+OWNER_HARBOR = "owner@harbor.example.com"
+# The variables that select real services; the embedded default runs without them.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEPLOYMENT")
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count >= 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no consecutive free ports")
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test process dies, however it dies."""
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.25, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception as error:  # the thing is still coming up
+            last_error = error
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {timeout:g}s (last error: {last_error})")
+
+
+def clean_env(**overrides) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # pytest's test settings are not what ships
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+# --- Layouts ---------------------------------------------------------------------------------
+
+
+class Layout:
+    """Processes started for one test session; ``stop`` ends them all."""
+
+    portal_url: str
+    edge_urls: list[str]
+    public_url: str
+    sandbox_url: str
+    env: dict
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, command: list[str], *, env: dict | None = None) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 (our own programs)
+            command,
+            cwd=ROOT,
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # a single prctl call, safe before exec
+        )
+        self.processes[name] = process
+        return process
+
+    def manage(self, *args: str, timeout: float = 300, env: dict | None = None) -> str:
+        result = subprocess.run(  # noqa: S603
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode:
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+            )
+        return result.stdout
+
+    def count_call_log(self) -> int:
+        code = "from callflows.models import CallLog; from portal.scoping import scopes_disabled\n"
+        code += "with scopes_disabled(): print(CallLog.objects.count())"
+        return int(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
+    def log_text(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def carrier_credentials(self) -> tuple[str, str]:
+        return self.env.get("XOXZO_SID", ""), self.env.get("XOXZO_AUTH_TOKEN", "")
+
+
+class Launcher(Layout):
+    """`make run` on the embedded default, as shipped."""
+
+    BANNER = "DIN Portal is running."
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        self.port = free_ports(3)
+        self.env = clean_env(VAR_DIR=workdir / "var", PORT=self.port)
+        self.portal_url = f"http://127.0.0.1:{self.port}"
+        self.edge_urls = [f"http://127.0.0.1:{self.port + 1}"]
+        self.public_url = self.edge_urls[0]
+        self.sandbox_url = f"http://127.0.0.1:{self.port + 2}/sandbox"
+
+    def start(self) -> Launcher:
+        make = shutil.which("make") or "make"
+        self.spawn("make-run", [make, "run", f"PORT={self.port}"])
+        wait_for(
+            lambda: (
+                self.BANNER in self.log_text("make-run")
+                or self.processes["make-run"].poll() is not None
+            ),
+            timeout=180,
+            what="make run's banner",
+        )
+        if self.BANNER not in self.log_text("make-run"):
+            raise RuntimeError("make run stopped:\n" + self.log_text("make-run")[-3000:])
+        return self
+
+    def banner_value(self, label: str) -> str:
+        match = re.search(rf"{re.escape(label)}\s*(\S+)", self.log_text("make-run"))
+        return match[1] if match else ""
+
+    def carrier_credentials(self) -> tuple[str, str]:
+        sid, token = re.search(r"Sandbox account: (\S+) (\S+)", self.log_text("make-run")).groups()
+        return sid, token
+
+    def launcher_pid(self) -> int:
+        """The ``runportal`` process under make (it orchestrates the stop)."""
+        out = subprocess.run(  # noqa: S603
+            ["pgrep", "-f", f"manage.py runportal --port {self.port}"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        return int(out[0])
+
+    def children_alive(self) -> list[str]:
+        """Command lines of any server of this launcher still running."""
+        out = subprocess.run(  # noqa: S603
+            ["pgrep", "-af", f"--port {self.port}|--port {self.port + 1}|--port {self.port + 2}"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [line for line in out.splitlines() if "pgrep" not in line]
+
+    def terminate_and_time(self) -> float:
+        """SIGTERM to the launcher, as a service manager sends it; seconds until all is gone."""
+        pid = self.launcher_pid()
+        started = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        wait_for(
+            lambda: not Path(f"/proc/{pid}").exists() and not self.children_alive(),
+            timeout=60,
+            interval=0.1,
+            what="everything stopped",
+        )
+        return time.monotonic() - started
+
+
+def serve(app: str, port: int, workers: int, threads: int) -> list[str]:
+    """A granian command line as docs/deploy.md gives it."""
+    return [
+        str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--blocking-threads", str(threads),
+        "--no-ws", "--log-level", "warning", app,
+    ]  # fmt: skip
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    health: str
+
+
+class ProductionLayout(Layout):
+    """docs/deploy.md's layout on one machine: nginx → portal pages and two edge instances."""
+
+    def __init__(self, workdir: Path, *, database_url: str, redis_url: str, broker_url: str):
+        super().__init__(workdir)
+        base = free_ports(6)
+        self.nginx_port, self.portal_port, self.sandbox_port = base, base + 1, base + 2
+        self.edge_ports = [base + 3, base + 4]
+        self.portal_url = f"http://127.0.0.1:{self.nginx_port}"
+        self.public_url = self.portal_url
+        self.edge_urls = [f"http://127.0.0.1:{port}" for port in self.edge_ports]
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}/sandbox"
+        sid, token = "E2E" + secrets.token_hex(14).upper(), secrets.token_urlsafe(24)
+        common = {
+            "VAR_DIR": workdir / "var",
+            "MEDIA_ROOT": workdir / "media",
+            "DATABASE_URL": database_url,
+            "XOXZO_SID": sid,
+            "XOXZO_AUTH_TOKEN": token,
+        }
+        self.env = clean_env(
+            **common,
+            DEPLOYMENT="production",
+            SECRET_KEY=secrets.token_urlsafe(50),
+            REDIS_URL=redis_url,
+            CELERY_BROKER_URL=broker_url,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            PUBLIC_BASE_URL=self.public_url,
+            EMAIL_URL="consolemail://",
+            DEFAULT_FROM_EMAIL="DIN Portal <noreply@example.com>",
+            XOXZO_API_URL=self.sandbox_url,
+            SANDBOX_ENABLED="false",
+            SECURE_COOKIES="false",
+            CSRF_TRUSTED_ORIGINS=self.portal_url,
+            BEHIND_TLS_PROXY="false",
+        )
+        # The carrier: a separate system with its own settings (the sandbox is not production).
+        self.carrier_env = clean_env(**common, SANDBOX_ENABLED="true", PORT=self.sandbox_port - 2)
+
+    def servers(self) -> list[Server]:
+        servers = [
+            Server(
+                "portal",
+                serve("portal.wsgi:application", self.portal_port, 2, 4),
+                f"http://127.0.0.1:{self.portal_port}/healthz",
+            ),
+        ]
+        for index, port in enumerate(self.edge_ports):
+            servers.append(
+                Server(
+                    f"edge-{index}",
+                    serve("portal.edge_wsgi:application", port, 1, 1),
+                    f"http://127.0.0.1:{port}/healthz",
+                )
+            )
+        return servers
+
+    def start(self) -> ProductionLayout:
+        self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput")
+        self.manage("seed_demo")
+        self.manage("publish_flows")
+        self.spawn(
+            "sandbox",
+            serve("sandbox.wsgi:application", self.sandbox_port, 1, 8),
+            env=self.carrier_env,
+        )
+        for server in self.servers():
+            self.spawn(server.name, server.command)
+        self.spawn("worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "2",
+                              "--without-gossip", "--without-mingle", "-l", "INFO"])  # fmt: skip
+        self.spawn("beat", [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO",
+                            "--schedule", str(self.workdir / "var" / "beat-schedule")])  # fmt: skip
+        self._start_nginx()
+        for server in self.servers():
+            wait_for(lambda s=server: _get(s.health).ok, timeout=60, what=server.name)
+        wait_for(lambda: _get(f"{self.sandbox_url}/healthz").ok, timeout=60, what="sandbox")
+        wait_for(lambda: _get(f"{self.portal_url}/healthz").ok, timeout=30, what="nginx")
+        return self
+
+    def nginx_config(self) -> str:
+        """docs/deploy/nginx.conf with this machine's addresses, inside a runnable main file."""
+        site = (ROOT / "docs" / "deploy" / "nginx.conf").read_text()
+        site = re.sub(
+            r"upstream dinportal_edge \{.*?\}",
+            "upstream dinportal_edge {\n"
+            + "".join(f"    server 127.0.0.1:{port} max_fails=0;\n" for port in self.edge_ports)
+            + "    keepalive 32;\n}",
+            site,
+            flags=re.S,
+        )
+        site = re.sub(
+            r"upstream dinportal_portal \{.*?\}",
+            f"upstream dinportal_portal {{\n    server 127.0.0.1:{self.portal_port};\n"
+            "    keepalive 16;\n}",
+            site,
+            flags=re.S,
+        )
+        site = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{self.nginx_port};", site)
+        site = re.sub(r"\n\s*ssl_\S+ [^;]*;", "", site)
+        site = site.replace("server_name portal.example.com;", "server_name 127.0.0.1;")
+        site = re.sub(r"server \{\s*listen 80;.*?\n\}\n", "", site, flags=re.S)
+        site = site.replace(
+            "/var/lib/dinportal/static/", str(self.workdir / "var" / "staticfiles") + "/"
+        )
+        run = self.workdir / "nginx"
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (run / sub).mkdir(parents=True, exist_ok=True)
+        return f"""
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log {self.logs}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {run}/client_body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    include /etc/nginx/mime.types;
+{site}
+}}
+"""
+
+    def _start_nginx(self) -> None:
+        conf = self.workdir / "nginx" / "nginx.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(self.nginx_config())
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        test = subprocess.run(  # noqa: S603
+            [nginx, "-t", "-c", str(conf), "-p", str(conf.parent)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if test.returncode:
+            raise RuntimeError(f"nginx refused its configuration:\n{test.stderr}")
+        self.spawn("nginx", [nginx, "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"])
+
+    def restart(self, name: str) -> None:
+        """Stop one server gracefully (SIGTERM) and start it again, as a rolling restart does."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        server = next(s for s in self.servers() if s.name == name)
+        self.spawn(name, server.command)
+        wait_for(lambda: _get(server.health).status_code == 200, timeout=60, what=name)
+
+    def carrier_credentials(self) -> tuple[str, str]:
+        return self.carrier_env["XOXZO_SID"], self.carrier_env["XOXZO_AUTH_TOKEN"]
+
+
+def nginx_available() -> bool:
+    return bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
+
+
+def _get(url: str, timeout: float = 2) -> requests.Response:
+    return requests.get(url, timeout=timeout)
+
+
+# --- People and the carrier over HTTP ----------------------------------------------------------
+
+
+class _FormParser(html.parser.HTMLParser):
+    """The fields of every form on a page, with the values a browser would send."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self._form: dict | None = None
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._form = {"action": attrs.get("action", ""), "attrs": attrs, "fields": []}
+            self.forms.append(self._form)
+        elif self._form is None:
+            return
+        elif tag == "input" and attrs.get("name"):
+            kind = attrs.get("type", "text")
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            if kind in ("submit", "button", "file"):
+                return
+            self._form["fields"].append((attrs["name"], attrs.get("value", "on")))
+        elif tag == "select" and attrs.get("name"):
+            self._select = attrs["name"]
+            self._form["fields"].append((self._select, None))
+        elif tag == "option" and self._select is not None:
+            fields = self._form["fields"]
+            index = max(i for i, (name, _) in enumerate(fields) if name == self._select)
+            if fields[index][1] is None or "selected" in attrs:
+                fields[index] = (self._select, attrs.get("value", ""))
+        elif tag == "textarea" and attrs.get("name"):
+            self._textarea = attrs["name"]
+            self._form["fields"].append((self._textarea, ""))
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            name, value = self._form["fields"][-1]
+            self._form["fields"][-1] = (name, value + data)
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "form":
+            self._form = None
+
+
+def page_forms(text: str) -> list[dict]:
+    parser = _FormParser()
+    parser.feed(text)
+    return parser.forms
+
+
+class PortalClient:
+    """One person in a browser: signs in, reads pages, submits forms (CSRF included)."""
+
+    def __init__(self, base_url: str):
+        self.base = base_url.rstrip("/")
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else self.base + path
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.get(self.url(path), **kwargs)
+
+    def csrf(self, text: str) -> str:
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text)[1]
+
+    def post(self, path: str, data, *, page: str | None = None, **kwargs) -> requests.Response:
+        referer = self.url(page or path)
+        if isinstance(data, dict):
+            data = list(data.items())
+        if not any(name == "csrfmiddlewaretoken" for name, _ in data):
+            token = self.session.cookies.get("csrftoken") or self.csrf(self.get(referer).text)
+            data = [("csrfmiddlewaretoken", token), *data]
+        kwargs.setdefault("timeout", 30)
+        return self.session.post(self.url(path), data=data, headers={"Referer": referer}, **kwargs)
+
+    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> PortalClient:
+        login = self.get("/account/login/")
+        response = self.post(
+            "/account/login/",
+            {"csrfmiddlewaretoken": self.csrf(login.text), "username": email, "password": password},
+        )
+        if "/account/login/" in response.url:
+            raise RuntimeError(f"could not sign in as {email}")
+        self.session.headers["Accept-Language"] = "en"
+        return self
+
+    def submit(self, path: str, changes: dict) -> requests.Response:
+        """Fill the form of ``path`` that has the fields being changed, as shown, and send it."""
+        page = self.get(path)
+        form = next(
+            f
+            for f in page_forms(page.text)
+            if set(changes) <= {name for name, _value in f["fields"]}
+        )
+        fields = [(name, value) for name, value in form["fields"] if name not in changes]
+        for name, value in changes.items():
+            values = value if isinstance(value, list) else [value]
+            fields.extend((name, str(v)) for v in values)
+        return self.post(form["action"] or path, fields, page=path)
+
+    def number_codes(self) -> list[str]:
+        return sorted(set(re.findall(r"/numbers/([0-9a-f-]{36})/", self.get("/numbers/").text)))
+
+    def din_of(self, code: str) -> str:
+        """The number's E.164 digits, read from its page's title as a person reads it."""
+        title = re.search(r"<title>(.*?)</title>", self.get(f"/numbers/{code}/").text, re.S)[1]
+        digits = "".join(ch for ch in title.split("·")[0] if ch.isdigit())
+        return "81" + digits[1:] if digits.startswith("0") else digits
+
+    def test_call(self, code: str, caller: str = "+819012345678", timeout: float = 30) -> dict:
+        """Press "Test call" on a number's flow page and follow it as the page does."""
+        started = time.monotonic()
+        response = self.post(
+            f"/numbers/{code}/flow/test-call/",
+            {"caller": caller},
+            page=f"/numbers/{code}/flow/",
+            allow_redirects=False,
+        )
+        if response.status_code != 302:
+            return {"status": f"http {response.status_code}", "seconds": 0.0, "text": ""}
+        location = response.headers["Location"]
+        fragment = ""
+        while time.monotonic() - started < timeout:
+            fragment = self.get(location, headers={"HX-Request": "true"}).text
+            status = re.search(r'data-test-call-status="(\w+)"', fragment)[1]
+            if status in ("done", "failed"):
+                outcome = re.search(r'data-test-call-outcome="(\w*)"', fragment)[1]
+                return {
+                    "status": status,
+                    "outcome": outcome,
+                    "seconds": time.monotonic() - started,
+                    "text": re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip(),
+                }
+            time.sleep(0.2)
+        return {"status": "timeout", "seconds": time.monotonic() - started, "text": fragment}
+
+
+class Carrier:
+    """Rings numbers as Xoxzo does: a GET to the action URL it holds, one call at a time."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        sid, token = layout.carrier_credentials()
+        self.auth = (sid, token)
+
+    def numbers(self) -> dict[str, str]:
+        """E.164 digits → action URL, from the carrier's own subscription list."""
+        response = requests.get(
+            f"{self.layout.sandbox_url}/voice/dins/subscriptions/", auth=self.auth, timeout=10
+        )
+        response.raise_for_status()
+        return {
+            item["din"]: item["action"]["url"]
+            for item in response.json()
+            if (item.get("action") or {}).get("url")
+        }
+
+    @staticmethod
+    def ring(action_url: str, *, caller: str, din: str, timeout: float = 5.0) -> Call:
+        """One call; a fresh connection each time, as separate calls arrive."""
+        query = urllib.parse.urlencode({"caller": caller, "recipient": din})
+        started = time.perf_counter()
+        try:
+            response = requests.get(
+                f"{action_url}?{query}", timeout=timeout, headers={"Connection": "close"}
+            )
+        except requests.ConnectionError as error:
+            refused = "refused" in str(error).lower()
+            return Call(
+                None, "", "", time.perf_counter() - started, "refused" if refused else str(error)
+            )
+        except requests.RequestException as error:
+            return Call(None, "", "", time.perf_counter() - started, type(error).__name__)
+        return Call(
+            response.status_code,
+            response.text,
+            response.headers.get("X-Edge-Process", ""),
+            time.perf_counter() - started,
+            "",
+        )
+
+
+@dataclass
+class Call:
+    status: int | None
+    body: str
+    process: str
+    seconds: float
+    error: str
+
+    @property
+    def answered(self) -> bool:
+        return self.status == 200 and self.body.endswith("\n") and self.body.count("\n") == 1
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+@dataclass
+class Latency:
+    seconds: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        ms = [s * 1000 for s in self.seconds]
+        return {
+            "calls": len(ms) + len(self.failures),
+            "failed": len(self.failures),
+            "p50_ms": round(statistics.median(ms), 2) if ms else None,
+            "p99_ms": round(percentile(ms, 99), 2) if ms else None,
+            "max_ms": round(max(ms), 2) if ms else None,
+        }
+
+
+def ring_for(seconds: float, numbers: dict[str, str], *, caller="+819012345678") -> Latency:
+    """Ring the numbers one call at a time for ``seconds``; every call must be answered."""
+    result = Latency()
+    items = list(numbers.items())
+    deadline = time.monotonic() + seconds
+    index = 0
+    while time.monotonic() < deadline:
+        din, url = items[index % len(items)]
+        index += 1
+        call = Carrier.ring(url, caller=caller, din=din)
+        if call.answered:
+            result.seconds.append(call.seconds)
+        else:
+            result.failures.append(f"{call.status} {call.error} {call.body[:40]!r}")
+        time.sleep(0.01)
+    return result
+
+
+PORTAL_PAGES = ("/numbers/search/?kind=jp-050", "/", "/calls/", "/calls/export.csv")
+
+
+class Saturation:
+    """``clients`` signed-in people loading ordinary pages as fast as they can.
+
+    They run in a process of their own (``python -m e2e.harness saturate``), so that their
+    work does not share an interpreter with whoever measures the calls meanwhile.
+    """
+
+    def __init__(self, base_url: str, *, clients: int = 8, email: str = OWNER_SAKURA):
+        self.command = [PYTHON, "-m", "e2e.harness", "saturate", base_url, str(clients), email]
+        self.process: subprocess.Popen | None = None
+        self.pages = 0
+        self.errors: list[str] = []
+
+    def __enter__(self) -> Saturation:
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        ready = self.process.stdout.readline()  # every client signed in and busy
+        if ready.strip() != "ready":
+            raise RuntimeError(f"the page load did not start: {ready!r}")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        out, _ = self.process.communicate("stop\n", timeout=120)
+        result = json.loads(out.strip().splitlines()[-1])
+        self.pages, self.errors = result["pages"], result["errors"]
+
+
+def _saturate(base_url: str, clients: int, email: str) -> None:
+    stop = threading.Event()
+    lock = threading.Lock()
+    pages = [0]
+    errors: list[str] = []
+    signed_in = threading.Barrier(clients + 1)
+
+    def run(offset: int) -> None:
+        person = PortalClient(base_url).sign_in(email)
+        signed_in.wait()
+        index = offset
+        while not stop.is_set():
+            path = PORTAL_PAGES[index % len(PORTAL_PAGES)]
+            index += 1
+            try:
+                status = person.get(path, timeout=60).status_code
+            except requests.RequestException as error:
+                status = type(error).__name__
+            with lock:
+                pages[0] += 1
+                if status != 200:
+                    errors.append(f"{path}: {status}")
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    signed_in.wait()
+    time.sleep(1)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=90)
+    print(json.dumps({"pages": pages[0], "errors": errors[:20]}), flush=True)
+
+
+def edge_processes(numbers: dict[str, str], *, expected: int, timeout: float = 20) -> set[str]:
+    """The distinct edge processes that answer, once ``expected`` of them have been seen."""
+    seen: set[str] = set()
+    din, url = next(iter(numbers.items()))
+    deadline = time.monotonic() + timeout
+    while len(seen) < expected and time.monotonic() < deadline:
+        call = Carrier.ring(url, caller="+819012345678", din=din)
+        if call.answered:
+            seen.add(call.process)
+    return seen
+
+
+def until_every_process_answers(
+    url: str, din: str, expected_line: str, processes: set[str], *, timeout: float = 15
+) -> float:
+    """Seconds until every edge process in ``processes`` answers ``expected_line``."""
+    started = time.monotonic()
+    pending = set(processes)
+    while pending and time.monotonic() - started < timeout:
+        call = Carrier.ring(url, caller="+819012345678", din=din)
+        if call.answered and call.body.strip() == expected_line:
+            pending.discard(call.process)
+    if pending:
+        raise AssertionError(f"{sorted(pending)} still answer the old line after {timeout}s")
+    return time.monotonic() - started
+
+
+def to_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def reset_services(*, database_url: str, redis_url: str, broker_url: str) -> None:
+    """A fresh PostgreSQL database and empty Redis databases for the production layout."""
+    import psycopg
+    import redis
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    for url in (redis_url, broker_url):
+        redis.Redis.from_url(url).flushdb()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "saturate":
+        _saturate(sys.argv[2], int(sys.argv[3]), sys.argv[4])
