@@ -526,7 +526,7 @@ def closed_date_add(request):
         except ServiceError as error:
             form.add_error("date", str(error))
         else:
-            messages.success(request, _("%(date)s added.") % {"date": closed_date.date.isoformat()})
+            messages.success(request, _("%(date)s added.") % {"date": str(closed_date).strip()})
             return redirect("closed_dates")
     return _closed_dates_page(request, form=form, status=400)
 
@@ -536,5 +536,5 @@ def closed_date_add(request):
 def closed_date_delete(request, closeddate_code):
     closed_date = get_tenant_object(ClosedDate, closeddate_code)
     assets_services.closed_date_delete(closed_date=closed_date, request=request)
-    messages.success(request, _("%(date)s removed.") % {"date": closed_date.date.isoformat()})
+    messages.success(request, _("%(date)s removed.") % {"date": str(closed_date).strip()})
     return redirect("closed_dates")

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import phonenumbers
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,8 @@ from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from callflows.publishing import flows_publish
 from dins.models import Subscription
+from dins.phone import display
+from dins.phone import parse_or_none as phone_parse_or_none
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -100,7 +102,7 @@ def _republish_flows_of(subscriptions: Iterable[Subscription]) -> None:
 
 
 def _numbers_text(subscriptions: list[Subscription]) -> str:
-    return ", ".join(subscription.e164 for subscription in subscriptions)
+    return ", ".join(display(subscription.e164) for subscription in subscriptions)
 
 
 def _refuse_delete_while_used(*, kind: str, asset, label: str) -> None:
@@ -513,11 +515,8 @@ def caller_numbers_parse(text: str) -> list[str]:
     errors: list[str] = []
     bad_lines = 0
     for line_number, entry in entries:
-        try:
-            parsed = phonenumbers.parse(entry, "JP")
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed is None or not phonenumbers.is_valid_number(parsed):
+        number = phone_parse_or_none(entry)  # any common written form (dins.phone)
+        if number is None:
             bad_lines += 1
             if len(errors) < MAX_LINE_ERRORS_SHOWN:
                 shown = entry if len(entry) <= 40 else entry[:40] + "…"
@@ -527,7 +526,7 @@ def caller_numbers_parse(text: str) -> list[str]:
                     % {"line": line_number, "entry": shown}
                 )
             continue
-        numbers[phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)] = None
+        numbers[number] = None
     if bad_lines > len(errors):
         errors.append(
             ngettext(
@@ -603,30 +602,64 @@ def _republish_all_flows() -> None:
     _republish_flows_of(flow.subscription for flow in flows_of_tenant())
 
 
-def closed_date_create(*, date, note: str, request) -> ClosedDate:
-    already = _("%(date)s is already a closed date.") % {"date": date.isoformat()}
+MAX_CLOSED_DAYS = 366  # a range of closed days, at most (every day is compiled into flows)
+
+
+def closed_date_create(*, date, note: str, request, end_date=None) -> ClosedDate:
+    """Close the company on ``date``, or from ``date`` to ``end_date`` (both included)."""
+    if end_date == date:
+        end_date = None
+    last = end_date or date
+    shown = (
+        _("%(first)s to %(last)s") % {"first": date.isoformat(), "last": last.isoformat()}
+        if end_date
+        else date.isoformat()
+    )
+    if end_date is not None and end_date < date:
+        raise ServiceError(_("The last day is before the first day."))
     today = timezone.localdate()
-    if date < today:
-        raise ServiceError(_("%(date)s is in the past.") % {"date": date.isoformat()})
-    if date > closed_date_horizon(today):
+    if last < today:
+        raise ServiceError(_("%(date)s is in the past.") % {"date": shown})
+    if last > closed_date_horizon(today):
         raise ServiceError(
             _("%(date)s is too far ahead: closed dates can be set up to %(max)s.")
-            % {"date": date.isoformat(), "max": closed_date_horizon(today).isoformat()}
+            % {"date": last.isoformat(), "max": closed_date_horizon(today).isoformat()}
         )
-    if ClosedDate.objects.filter(date=date).exists():
-        raise ServiceError(already)
+    if (last - date).days + 1 > MAX_CLOSED_DAYS:
+        raise ServiceError(
+            _("A closed period lasts at most %(days)d days.") % {"days": MAX_CLOSED_DAYS}
+        )
+    overlapping = (
+        ClosedDate.objects.filter(date__lte=last)
+        .filter(Q(end_date__gte=date) | Q(end_date__isnull=True, date__gte=date))
+        .first()
+    )
+    already = _("%(date)s is already a closed date.")
+    if overlapping is not None:
+        if overlapping.date == date and not end_date and not overlapping.end_date:
+            raise ServiceError(already % {"date": date.isoformat()})
+        raise ServiceError(
+            _("This overlaps closed dates already set: %(dates)s.")
+            % {"dates": str(overlapping).strip()}
+        )
     try:
         with transaction.atomic():
-            closed_date = ClosedDate.objects.create(tenant=current_tenant(), date=date, note=note)
+            closed_date = ClosedDate.objects.create(
+                tenant=current_tenant(), date=date, end_date=end_date, note=note
+            )
             audit_record(
                 action="closeddate.create",
                 obj=closed_date,
                 request=request,
-                after={"date": date.isoformat(), "note": note},
+                after={
+                    "date": date.isoformat(),
+                    **({"end": end_date.isoformat()} if end_date else {}),
+                    "note": note,
+                },
             )
             _republish_all_flows()
     except IntegrityError:  # added by someone else in the same instant
-        raise ServiceError(already) from None
+        raise ServiceError(already % {"date": date.isoformat()}) from None
     return closed_date
 
 
@@ -636,7 +669,11 @@ def closed_date_delete(*, closed_date: ClosedDate, request) -> None:
             action="closeddate.delete",
             obj=closed_date,
             request=request,
-            before={"date": closed_date.date.isoformat(), "note": closed_date.note},
+            before={
+                "date": closed_date.date.isoformat(),
+                **({"end": closed_date.end_date.isoformat()} if closed_date.end_date else {}),
+                "note": closed_date.note,
+            },
         )
         closed_date.delete()
         _republish_all_flows()

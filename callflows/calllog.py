@@ -82,7 +82,9 @@ def call_log_list(
 
 def calls_recent_for_number(*, subscription: Subscription, limit: int = 10) -> list[CallLog]:
     """The last ``limit`` calls of one number (the number page's "recent calls" box)."""
-    return list(call_log_list(subscription=subscription)[:limit])
+    from callflows.words import annotate_calls
+
+    return annotate_calls(call_log_list(subscription=subscription)[:limit])
 
 
 def call_log_numbers() -> list[Subscription]:

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from callflows import calllog
+from callflows import calllog, words
 from dins.models import Status, Subscription
+from dins.phone import compact, display
 from portal.access import get_tenant_object, member_required
 from portal.fields import BoundedDateField
 from portal.scoping import current_tenant, tenant_scope
@@ -57,15 +58,20 @@ class CallFilterForm(forms.Form):
         # A bookmarked rule that has not answered lately stays selectable.
         wanted = self.data.get("rule", "") if self.is_bound else ""
         labels = sorted({*rules, wanted} - {""})
-        self.fields["rule"].choices = everything + [(label, label) for label in labels]
+        self.fields["rule"].choices = everything + [
+            (label, words.rule_name(label)) for label in labels
+        ]
         self.fields["source"].choices = everything + list(calllog.SOURCE_CHOICES)
 
     def clean_caller(self) -> str:
-        # The log stores callers as digits ("+81 90-1234…" was logged as "8190 1234…").
-        text = self.cleaned_data["caller"].strip()
+        # The log stores callers as E.164 digits ("+81 90-1234…" was logged as "8190 1234…");
+        # people type Japanese numbers as they dial them (090-1234…), full-width digits too.
+        text = compact(self.cleaned_data["caller"])
         digits = "".join(ch for ch in text if ch.isdigit())
         if text and not digits:
             raise ValidationError(_("Enter digits of a phone number."))
+        if digits.startswith("0") and not digits.startswith("00"):
+            digits = "81" + digits[1:]  # the trunk 0 of a Japanese number
         return digits
 
     def clean(self):
@@ -95,7 +101,7 @@ class CallFilterForm(forms.Form):
 
 
 def _number_choice_label(subscription: Subscription) -> str:
-    label = subscription.e164
+    label = display(subscription.e164)
     if subscription.label:
         label += f" · {subscription.label}"
     if subscription.status == Status.RELEASED:
@@ -168,6 +174,7 @@ def _call_log_page(request, *, subscription: Subscription | None):
     chart_filters = {k: v for k, v in filters.items() if k not in ("since", "until")}
     per_day = calllog.call_counts_per_day(calllog.call_log_list(**chart_filters))
     page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = words.annotate_calls(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     export_query = query.copy()

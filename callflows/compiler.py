@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime
 
-import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from callflows import commands
+from callflows.closed import closed_days
 from callflows.flow import FlowError, caller_digits, check_document, minutes_of
-from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
+from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import transfer_target_clean
 
 # A number without a flow of its own answers this: a caller can always leave a message.
@@ -84,15 +84,9 @@ class _Resolver:
         return {"type": kind}
 
     def closed_dates(self) -> set[str]:
-        """Japanese public holidays and the tenant's closed dates within the horizon."""
-        years = range(self.first_day.year, self.last_day.year + 1)
-        days = set(holidays.Japan(years=years))
-        days |= set(
-            ClosedDate.objects.filter(date__range=(self.first_day, self.last_day)).values_list(
-                "date", flat=True
-            )
-        )
-        return {day.isoformat() for day in days if self.first_day <= day <= self.last_day}
+        """Japanese public holidays and the tenant's closed days (periods expanded) within the
+        horizon."""
+        return {day.isoformat() for day in closed_days(self.first_day, self.last_day)}
 
     @staticmethod
     def _get(model, code, path):

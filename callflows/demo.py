@@ -1,39 +1,73 @@
 """Realistic call flows for the demo numbers, so every demo action URL answers from the start.
 
-Business hours (Mon-Fri 9:00-18:00) transfer to the front desk; public holidays and closed
-dates take a voicemail with a Japanese greeting; callers who withhold their number hear a polite
-refusal; outside hours, a recorded greeting then voicemail. Idempotent per number.
+Callers who withhold their number hear a polite refusal; public holidays and closed dates take
+a voicemail after a holiday notice; business hours (Mon-Fri 9:00-18:00) transfer to the front
+desk; outside hours, a recorded greeting then voicemail. The Japanese demo company is a dental
+clinic, so its flow adds what a clinic needs: a VIP list put straight through, a lunch break,
+Saturday mornings, and the New Year holidays as closed dates, all named in Japanese.
+Idempotent per number.
 """
 
+import datetime
 from pathlib import Path
 
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
-from callflows.models import AudioFile, CallFlow, TtsScript
+from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
 from callflows.services import flow_save
 from dins.models import Subscription
 
 DEMO_MP3 = Path(__file__).resolve().parent / "demo_assets" / "greeting-ja.mp3"
 FRONT_DESK = "+81362345678"  # a Tokyo (03) number in the demo company's own words
+VIP_CALLERS = ["+819012345678", "+818011112222"]
+MON_FRI = [0, 1, 2, 3, 4]
 
-SCRIPTS = {
-    "holiday": ("ja", "本日は休業日です。発信音の後にお名前とご用件をお話しください。"),
-    "anonymous": (
-        "ja",
-        "恐れ入りますが、番号を非通知にしたお電話はお受けできません。"
-        "番号を通知しておかけ直しください。",
-    ),
-    "after_hours": ("en", "Thank you for calling. We are closed now; please leave a message."),
+ANONYMOUS = (
+    "ja",
+    "恐れ入りますが、番号を非通知にしたお電話はお受けできません。"
+    "番号を通知しておかけ直しください。",
+)
+# Asset names and texts per company language: (name, (language, text)).
+NAMES = {
+    "en": {
+        "audio": "Demo greeting",
+        "holiday": (
+            "Demo holiday",
+            ("ja", "本日は休業日です。発信音の後にお名前とご用件をお話しください。"),
+        ),
+        "anonymous": ("Demo anonymous", ANONYMOUS),
+        "after_hours": (
+            "Demo after hours",
+            ("en", "Thank you for calling. We are closed now; please leave a message."),
+        ),
+    },
+    "ja": {
+        "audio": "時間外の録音案内",
+        "holiday": (
+            "休業日のご案内",
+            ("ja", "本日は休診日です。発信音の後にお名前とご用件をお話しください。"),
+        ),
+        "anonymous": ("非通知のお断り", ANONYMOUS),
+        "after_hours": (
+            "昼休みのご案内",
+            (
+                "ja",
+                "ただいま昼休み中です。午後は1時から受け付けます。発信音の後にメッセージをどうぞ。",
+            ),
+        ),
+    },
 }
 
 
 def _assets(tenant, owner):
-    audio = AudioFile.objects.filter(label="Demo greeting").first()
+    names = NAMES["ja" if tenant.language == "ja" else "en"]
+    audio = AudioFile.objects.filter(label=names["audio"]).first()
     if audio is None:
         data = DEMO_MP3.read_bytes()
         audio = AudioFile(
             tenant=tenant,
-            label="Demo greeting",
+            label=names["audio"],
             original_name=DEMO_MP3.name,
             size_bytes=len(data),
             duration_seconds=2.0,
@@ -42,40 +76,76 @@ def _assets(tenant, owner):
         audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
         audio.save()
     scripts = {}
-    for key, (language, text) in SCRIPTS.items():
+    for key in ("holiday", "anonymous", "after_hours"):
+        name, (language, text) = names[key]
         scripts[key], _created = TtsScript.objects.get_or_create(
-            name=f"Demo {key.replace('_', ' ')}",
-            defaults={"language": language, "text": text, "tenant": tenant},
+            name=name, defaults={"language": language, "text": text, "tenant": tenant}
         )
     return audio, scripts
 
 
-def demo_flows_seed(*, tenant, owner) -> int:
-    """Give each of the active tenant's numbers without a flow the demo flow."""
-    audio, scripts = _assets(tenant, owner)
-    document = {
+def _say(script) -> dict:
+    return {"type": "say", "script": str(script.code)}
+
+
+def _hours(days, start, end) -> dict:
+    return {"type": "hours", "weekdays": days, "start": start, "end": end}
+
+
+def _clinic_document(tenant, audio, scripts) -> dict:
+    """The dental clinic's flow: VIPs first, then holidays, the lunch break, opening hours."""
+    vip, _created = CallerList.objects.get_or_create(
+        name="VIP", defaults={"numbers": VIP_CALLERS, "tenant": tenant}
+    )
+    today = timezone.localdate()
+    if not ClosedDate.objects.exists():
+        ClosedDate.objects.create(
+            tenant=tenant,
+            date=datetime.date(today.year, 12, 29),
+            end_date=datetime.date(today.year + 1, 1, 3),
+            note="年末年始",
+        )
+    front_desk = {"type": "transfer", "number": FRONT_DESK}
+    return {
         "rules": [
+            {"label": "非通知", "when": {"type": "anonymous"}, "then": _say(scripts["anonymous"])},
             {
-                "label": "非通知",
-                "when": {"type": "anonymous"},
-                "then": {"type": "say", "script": str(scripts["anonymous"].code)},
+                "label": "VIP",
+                "when": {"type": "caller_list", "list": str(vip.code)},
+                "then": front_desk,
             },
+            {
+                "label": "祝日・休診日",
+                "when": {"type": "holiday"},
+                "then": {"type": "voicemail", "greeting": _say(scripts["holiday"])},
+            },
+            {
+                "label": "昼休み",
+                "when": _hours(MON_FRI, "12:00", "13:00"),
+                "then": {"type": "voicemail", "greeting": _say(scripts["after_hours"])},
+            },
+            {"label": "診療時間", "when": _hours(MON_FRI, "09:00", "18:00"), "then": front_desk},
+            {"label": "土曜午前", "when": _hours([5], "09:00", "12:00"), "then": front_desk},
+        ],
+        "default": {
+            "type": "voicemail",
+            "greeting": {"type": "playback", "audio": str(audio.code)},
+        },
+    }
+
+
+def _office_document(audio, scripts) -> dict:
+    return {
+        "rules": [
+            {"label": "非通知", "when": {"type": "anonymous"}, "then": _say(scripts["anonymous"])},
             {
                 "label": "祝日・休業日",
                 "when": {"type": "holiday"},
-                "then": {
-                    "type": "voicemail",
-                    "greeting": {"type": "say", "script": str(scripts["holiday"].code)},
-                },
+                "then": {"type": "voicemail", "greeting": _say(scripts["holiday"])},
             },
             {
                 "label": "営業時間",
-                "when": {
-                    "type": "hours",
-                    "weekdays": [0, 1, 2, 3, 4],
-                    "start": "09:00",
-                    "end": "18:00",
-                },
+                "when": _hours(MON_FRI, "09:00", "18:00"),
                 "then": {"type": "transfer", "number": FRONT_DESK},
             },
         ],
@@ -84,6 +154,15 @@ def demo_flows_seed(*, tenant, owner) -> int:
             "greeting": {"type": "playback", "audio": str(audio.code)},
         },
     }
+
+
+def demo_flows_seed(*, tenant, owner) -> int:
+    """Give each of the active tenant's numbers without a flow the demo flow."""
+    audio, scripts = _assets(tenant, owner)
+    if tenant.language == "ja":
+        document = _clinic_document(tenant, audio, scripts)
+    else:
+        document = _office_document(audio, scripts)
     seeded = 0
     for subscription in Subscription.objects.exclude(
         pk__in=CallFlow.objects.values_list("subscription_id", flat=True)

@@ -1,7 +1,11 @@
 """The call-flow editor: rules as a Django formset, turned into a flow document and back.
 
-No JavaScript needed: each rule is one form (condition + action), ordering and deletion are
-the formset's own fields, and one extra blank form adds a rule.
+Each rule is one form (condition + action); a rule's position in the formset is its order.
+The page shows only the fields the chosen condition and action need (CSS ``:has``, no script
+needed); adding, removing and moving rules works without JavaScript through the editor's
+"edit" buttons (``editor_state`` reads what was typed, however incomplete, and the page is drawn
+again from it), and ``static/js/flow_editor.js`` does the same in place. A rule left completely
+blank is skipped, so a flow saves with only its default answer.
 """
 
 from django import forms
@@ -9,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from callflows.models import AudioFile, CallerList, TtsScript
+from dins import phone
 from dins.destinations import DestinationRefused, transfer_target_clean
 from portal.fields import BoundedDateTimeField
 
@@ -21,7 +26,9 @@ WEEKDAYS = [
     (5, _("Sat")),
     (6, _("Sun")),
 ]
+CHOOSE = _("— choose —")
 CONDITION_CHOICES = [
+    ("", CHOOSE),
     ("always", _("Always")),
     ("hours", _("During these hours")),
     ("holiday", _("On public holidays and our closed dates")),
@@ -29,14 +36,14 @@ CONDITION_CHOICES = [
     ("caller_list", _("Caller is in a list")),
 ]
 ACTION_CHOICES = [
+    ("", CHOOSE),
     ("playback", _("Play an MP3")),
     ("say", _("Read a script aloud")),
     ("transfer", _("Transfer to a number")),
     ("voicemail", _("Take a voicemail")),
 ]
 
-
-CHOOSE = _("— choose —")
+MAX_RULES = 30
 
 
 def _choices(queryset):
@@ -46,10 +53,21 @@ def _choices(queryset):
 class ActionForm(forms.Form):
     """What the caller hears: one of the four carrier actions and its argument."""
 
-    action = forms.ChoiceField(label=_("Then"), choices=ACTION_CHOICES)
+    action = forms.ChoiceField(
+        label=_("Then"),
+        choices=ACTION_CHOICES,
+        error_messages={"required": _("Choose what the caller hears.")},
+    )
     audio = forms.ChoiceField(label=_("MP3"), required=False)
     script = forms.ChoiceField(label=_("Script"), required=False)
-    number = forms.CharField(label=_("Number"), required=False, max_length=30)
+    number = forms.CharField(
+        label=_("Number to transfer to"),
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(
+            attrs={"inputmode": "tel", "autocomplete": "off", "placeholder": "03-1234-5678"}
+        ),
+    )
     greeting = forms.ChoiceField(label=_("Greeting before the message"), required=False)
 
     def __init__(self, *args, subscription, **kwargs):
@@ -109,7 +127,7 @@ class ActionForm(forms.Form):
         elif action["type"] == "say":
             initial["script"] = action["script"]
         elif action["type"] == "transfer":
-            initial["number"] = action["number"]
+            initial["number"] = phone.display(action["number"])
         elif action.get("greeting"):
             greeting = action["greeting"]
             code = greeting.get("audio") or greeting.get("script")
@@ -120,7 +138,9 @@ class ActionForm(forms.Form):
 class RuleForm(ActionForm):
     label = forms.CharField(label=_("Rule name"), max_length=100, required=False)
     when = forms.ChoiceField(
-        label=pgettext_lazy("call flow condition", "When"), choices=CONDITION_CHOICES
+        label=pgettext_lazy("call flow condition", "When"),
+        choices=CONDITION_CHOICES,
+        error_messages={"required": _("Choose when this rule applies.")},
     )
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Days"),
@@ -186,6 +206,44 @@ class RuleForm(ActionForm):
         return initial
 
 
+# The fields of one rule form, as the editor posts them (see ``editor_state``).
+RULE_FIELDS = (
+    "label",
+    "when",
+    "start",
+    "end",
+    "caller_list",
+    "action",
+    "audio",
+    "script",
+    "number",
+    "greeting",
+)
+
+
+def editor_state(data, *, prefix: str = "rules") -> list[dict]:
+    """The rules exactly as typed, however incomplete: initial data to draw the editor again.
+
+    Used by the editor's buttons that change the page without saving (add, remove, move a
+    rule, load a starting point): nothing typed is lost and nothing is validated yet.
+    """
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
+    except (TypeError, ValueError):
+        total = 0
+    rules = []
+    for index in range(min(max(total, 0), MAX_RULES)):
+        key = f"{prefix}-{index}-"
+        rule = {name: data.get(key + name, "") for name in RULE_FIELDS}
+        rule["weekdays"] = [day for day in data.getlist(key + "weekdays") if day.isdigit()]
+        rules.append(rule)
+    return rules
+
+
+def action_state(data, *, prefix: str) -> dict:
+    return {name: data.get(f"{prefix}-{name}", "") for name in ActionForm.base_fields}
+
+
 class BaseRuleFormSet(forms.BaseFormSet):
     default_error_messages = {
         "too_many_forms": ngettext_lazy(
@@ -216,12 +274,8 @@ class BaseRuleFormSet(forms.BaseFormSet):
         return form
 
     def rules_document(self) -> list[dict]:
-        forms_in_order = [
-            form
-            for form in self.ordered_forms
-            if form.has_changed() and form not in self.deleted_forms
-        ]
-        return [form.rule_document() for form in forms_in_order]
+        """The rules in the order they were posted; rules left completely blank are skipped."""
+        return [form.rule_document() for form in self.forms if form.has_changed()]
 
 
 # [choice] Rules are checked one by one on every call; 30 cover any real business day. The
@@ -231,12 +285,10 @@ MAX_RULES = 30
 RuleFormSet = forms.formset_factory(
     RuleForm,
     formset=BaseRuleFormSet,
-    extra=1,
-    can_order=True,
-    can_delete=True,
+    extra=0,
     max_num=MAX_RULES,
     validate_max=True,
-    absolute_max=MAX_RULES + 1,
+    absolute_max=MAX_RULES,
 )
 # The history note of a save (the editor's text box says the same).
 MAX_NOTE_LENGTH = 200
@@ -260,9 +312,35 @@ class PreviewForm(forms.Form):
         label=_("Caller"),
         required=False,
         max_length=30,
-        help_text=_("Leave empty for a caller who withholds their number."),
+        help_text=_(
+            "As you would write it (090-1234-5678); leave empty for a caller who withholds "
+            "their number."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
+
+    def clean_caller(self) -> str:
+        """E.164 of the caller, or "" for a withheld number."""
+        return _caller_e164(self.cleaned_data["caller"])
+
+
+def _caller_e164(text: str) -> str:
+    if not (text or "").strip():
+        return ""
+    try:
+        return phone.parse(text)
+    except phone.PhoneNumberInvalid as error:
+        raise forms.ValidationError(str(error)) from None
 
 
 class TestCallForm(forms.Form):
-    caller = forms.CharField(label=_("Call as"), required=False, max_length=30)
+    caller = forms.CharField(
+        label=_("Call as"),
+        required=False,
+        max_length=30,
+        help_text=_("Leave empty to call with a withheld number."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+
+    def clean_caller(self) -> str:
+        return _caller_e164(self.cleaned_data["caller"])

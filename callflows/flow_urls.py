@@ -5,6 +5,11 @@ from callflows import flow_views
 urlpatterns = [
     path("numbers/<uuid:subscription_code>/flow/", flow_views.flow_edit, name="flow_edit"),
     path(
+        "numbers/<uuid:subscription_code>/flow/draft/",
+        flow_views.flow_draft,
+        name="flow_draft",
+    ),
+    path(
         "numbers/<uuid:subscription_code>/flow/history/",
         flow_views.flow_history,
         name="flow_history",

@@ -1,12 +1,20 @@
-"""A number's call flow: the editor, its history, the override, previews and test calls."""
+"""A number's call flow: the editor, its week view, history, the override, previews, test calls.
+
+The editor is one form. Its buttons either save (the default button) or change the page
+without saving: add, remove or move a rule, load a starting point, or check the draft (week
+view and preview of what is on screen, before saving). The week view and the preview of a draft
+also refresh in place through htmx (``flow_draft``).
+"""
 
 from django.contrib import messages
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callflows import compiler, flow_selectors, services
+from callflows import compiler, flow_selectors, services, starting_points
 from callflows.flow_forms import (
     MAX_NOTE_LENGTH,
     ActionForm,
@@ -15,61 +23,153 @@ from callflows.flow_forms import (
     RuleForm,
     RuleFormSet,
     TestCallForm,
+    action_state,
+    editor_state,
 )
 from callflows.models import FlowVersion
-from dins import sandbox_calls
+from callflows.transcript_words import transcript_in_words
+from dins import phone, sandbox_calls
 from dins.models import Subscription, TestCall
 from dins.views import CARRIER_PROBLEMS
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
 
+EDITOR_MOVES = ("add", "remove", "up", "down", "start")
 
-def _editor_forms(subscription, data=None):
+
+def _saved_document(subscription) -> tuple:
     flow = flow_selectors.flow_for_number(subscription)
-    document = flow.document if flow else compiler.DEFAULT_DOCUMENT
-    # A bound formset must not get the stored rules as initial data: the browser's posted
-    # forms are the whole truth (a blank extra form then counts as "unchanged" and is skipped).
-    rules = RuleFormSet(
-        data,
-        prefix="rules",
-        subscription=subscription,
-        initial=None if data else [RuleForm.initial_from(rule) for rule in document["rules"]],
+    return flow, (flow.document if flow else compiler.DEFAULT_DOCUMENT)
+
+
+def _unbound_editor(subscription, rules_initial: list[dict], default_initial: dict):
+    rules = RuleFormSet(prefix="rules", subscription=subscription, initial=rules_initial)
+    default = ActionForm(prefix="default", subscription=subscription, initial=default_initial)
+    return rules, default
+
+
+def _saved_editor(subscription, document: dict):
+    return _unbound_editor(
+        subscription,
+        [RuleForm.initial_from(rule) for rule in document["rules"]],
+        ActionForm.initial_from(document["default"]),
     )
-    default = ActionForm(
-        data,
-        prefix="default",
-        subscription=subscription,
-        initial=ActionForm.initial_from(document["default"]),
-    )
-    return flow, rules, default
+
+
+def _bound_editor(subscription, data):
+    # The browser's posted forms are the whole truth: no stored rules as initial data.
+    rules = RuleFormSet(data, prefix="rules", subscription=subscription)
+    default = ActionForm(data, prefix="default", subscription=subscription)
+    return rules, default
+
+
+def _draft_document(rules, default) -> dict | None:
+    if rules.is_valid() and default.is_valid():
+        return {"rules": rules.rules_document(), "default": default.action_document()}
+    return None
+
+
+def _now_in(subscription):
+    return timezone.localtime(timezone.now(), subscription.tenant.zone)
+
+
+def _preview_form(data=None, *, prefix=None, subscription):
+    initial = {"at": _now_in(subscription).strftime("%Y-%m-%dT%H:%M")}
+    return PreviewForm(data, prefix=prefix, initial=initial)
+
+
+def _insight(subscription, document: dict, preview_form=None) -> dict:
+    """Week view and preview of ``document`` (saved or draft); a reason when it cannot compile."""
+    try:
+        compiled = flow_selectors.flow_compiled(subscription, document)
+    except ValueError as error:
+        return {"draft_problem": str(error)}
+    context = {"week": flow_selectors.week_context(subscription, compiled, document=document)}
+    if preview_form is not None and preview_form.is_bound and preview_form.is_valid():
+        answer = flow_selectors.flow_preview(
+            subscription,
+            at=preview_form.cleaned_data["at"],
+            caller=preview_form.cleaned_data["caller"],
+            document=document,
+        )
+        context["preview"] = flow_selectors.answer_in_words(answer)
+        context["media"] = flow_selectors.preview_media(answer)
+    return context
 
 
 def _page(request, subscription, *, rules=None, default=None, status=200, **extra):
-    flow, initial_rules, initial_default = _editor_forms(subscription)
-    now = timezone.localtime()
+    flow, document = _saved_document(subscription)
+    if rules is None:
+        rules, default = _saved_editor(subscription, document)
+    now = timezone.now()
+    can_edit = request.membership.has_role(Role.STAFF)
+    in_effect = flow_selectors.flow_preview(subscription, at=now, caller="+819000000000")
     context = {
         "subscription": subscription,
         "flow": flow,
-        "rules": rules or initial_rules,
-        "default": default or initial_default,
-        "description": flow_selectors.flow_describe(
-            flow.document if flow else compiler.DEFAULT_DOCUMENT
-        ),
-        "in_effect": flow_selectors.flow_preview(subscription, at=now, caller="+819000000000"),
+        "rules": rules,
+        "default": default,
+        "description": flow_selectors.flow_describe(document),
+        "in_effect": flow_selectors.answer_in_words(in_effect),
+        "switch": flow_selectors.override_switch(subscription),
         "override_form": OverrideForm(
             prefix="override",
             subscription=subscription,
-            initial={"until": (now + timezone.timedelta(days=1)).replace(hour=9, minute=0)},
+            initial={
+                "until": (timezone.localtime(now) + timezone.timedelta(days=1)).replace(
+                    hour=9, minute=0
+                ),
+                "action": document["default"]["type"],
+            },
         ),
-        "preview_form": extra.pop("preview_form", None)
-        or PreviewForm(initial={"at": now.strftime("%Y-%m-%dT%H:%M")}),
-        "test_call_form": TestCallForm(initial={"caller": "+819012345678"}),
-        "can_edit": request.membership.has_role(Role.STAFF),
+        "starting_points": starting_points.STARTING_POINTS,
+        "test_call_form": TestCallForm(),
+        "can_edit": can_edit,
+        "max_rules": RuleFormSet.max_num,
         "max_note_length": MAX_NOTE_LENGTH,
         **extra,
     }
+    context.setdefault(
+        "preview_form",
+        _preview_form(prefix="preview" if can_edit else None, subscription=subscription),
+    )
+    if not ({"week", "draft_problem", "draft_incomplete"} & context.keys()):
+        context.update(_insight(subscription, document))
     return render(request, "callflows/flow.html", context, status=status)
+
+
+def _editor_move(request, subscription):
+    """Redraw the editor after add/remove/move/starting point, keeping everything typed."""
+    rules = editor_state(request.POST)
+    default = action_state(request.POST, prefix="default")
+    verb, _sep, argument = request.POST.get("edit", "").partition(":")
+    if verb == "add" and len(rules) < RuleFormSet.max_num:
+        rules.append({})
+    elif verb == "start":
+        rules, default = starting_points.apply_starting_point(argument, rules, default)
+        rules = rules[: RuleFormSet.max_num]
+        messages.info(
+            request, _("Starting point added to the editor. Review it, then save the call flow.")
+        )
+    elif argument.isdigit() and int(argument) < len(rules):
+        index = int(argument)
+        if verb == "remove":
+            rules.pop(index)
+        elif verb == "up" and index > 0:
+            rules[index - 1], rules[index] = rules[index], rules[index - 1]
+        elif verb == "down" and index + 1 < len(rules):
+            rules[index + 1], rules[index] = rules[index], rules[index + 1]
+    editor_rules, editor_default = _unbound_editor(subscription, rules, default)
+    preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
+    return _page(
+        request,
+        subscription,
+        rules=editor_rules,
+        default=editor_default,
+        preview_form=preview_form,
+        note=request.POST.get("note", ""),
+    )
 
 
 @member_required
@@ -78,7 +178,27 @@ def flow_edit(request, subscription_code):
     if request.method != "POST":
         return _page(request, subscription)
     ensure_role(request, Role.STAFF)
-    _flow, rules, default = _editor_forms(subscription, request.POST)
+    if request.POST.get("edit", "").partition(":")[0] in EDITOR_MOVES:
+        return _editor_move(request, subscription)
+    rules, default = _bound_editor(subscription, request.POST)
+    preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
+    document = _draft_document(rules, default)
+    if request.POST.get("edit") == "check":
+        extra = (
+            _insight(subscription, document, preview_form)
+            if document
+            else {"draft_incomplete": True}
+        )
+        return _page(
+            request,
+            subscription,
+            rules=rules,
+            default=default,
+            preview_form=preview_form,
+            note=request.POST.get("note", ""),
+            status=200 if document else 400,
+            **extra,
+        )
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_NOTE_LENGTH:
         # Refused, not cut: the editor shows the rules as posted, so nothing typed is lost.
@@ -87,8 +207,7 @@ def flow_edit(request, subscription_code):
             _("The note has %(count)d characters; at most %(limit)d are allowed.")
             % {"count": len(note), "limit": MAX_NOTE_LENGTH},
         )
-    elif rules.is_valid() and default.is_valid():
-        document = {"rules": rules.rules_document(), "default": default.action_document()}
+    elif document is not None:
         try:
             services.flow_save(
                 subscription=subscription,
@@ -102,7 +221,32 @@ def flow_edit(request, subscription_code):
         else:
             messages.success(request, _("Call flow saved. Calls follow it within seconds."))
             return redirect("flow_edit", subscription_code=subscription.code)
-    return _page(request, subscription, rules=rules, default=default, status=400, note=note[:1000])
+    return _page(
+        request,
+        subscription,
+        rules=rules,
+        default=default,
+        preview_form=preview_form,
+        note=note[:1000],
+        status=400,
+        draft_incomplete=document is None,
+    )
+
+
+@require_POST
+@member_required(role=Role.STAFF)
+def flow_draft(request, subscription_code):
+    """The week view and preview of the editor's draft, refreshed in place as it changes."""
+    subscription = get_tenant_object(Subscription, subscription_code)
+    rules, default = _bound_editor(subscription, request.POST)
+    preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
+    document = _draft_document(rules, default)
+    if document is None:
+        context = {"draft_incomplete": True}
+    else:
+        context = _insight(subscription, document, preview_form)
+    context.update(subscription=subscription, preview_form=preview_form, can_edit=True)
+    return render(request, "callflows/_insight.html", context)
 
 
 @require_GET
@@ -151,6 +295,16 @@ def flow_restore(request, subscription_code, flowversion_code):
     return redirect("flow_edit", subscription_code=subscription.code)
 
 
+def _back(request, subscription):
+    """Back to the page the switch was pressed on (a path of this site), else the flow page."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return redirect("flow_edit", subscription_code=subscription.code)
+
+
 @require_POST
 @member_required(role=Role.STAFF)
 def flow_override(request, subscription_code):
@@ -160,50 +314,62 @@ def flow_override(request, subscription_code):
             subscription=subscription, action=None, until=None, request=request
         )
         messages.success(request, _("Override ended: the rules answer again."))
-        return redirect("flow_edit", subscription_code=subscription.code)
-    form = OverrideForm(request.POST, prefix="override", subscription=subscription)
-    if form.is_valid():
-        try:
-            services.flow_set_override(
-                subscription=subscription,
-                action=form.action_document(),
-                until=form.cleaned_data["until"],
-                request=request,
-            )
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(
-                request,
-                _("Override on until %(until)s.")
-                % {
-                    "until": timezone.localtime(form.cleaned_data["until"]).strftime(
-                        "%Y-%m-%d %H:%M"
-                    )
-                },
-            )
-            return redirect("flow_edit", subscription_code=subscription.code)
+        return _back(request, subscription)
+    if request.POST.get("quick"):
+        # The one-tap switch: answer as outside hours (the flow's default) until it next opens.
+        _flow, document = _saved_document(subscription)
+        compiled = flow_selectors.flow_compiled(subscription)
+        until = flow_selectors.next_opening(subscription, compiled, now=timezone.now())
+        action, form = document["default"], None
     else:
-        messages.error(
-            request,
-            _("The override was not set: %(why)s")
-            % {"why": "; ".join(" ".join(errors) for errors in form.errors.values())},
+        form = OverrideForm(request.POST, prefix="override", subscription=subscription)
+        if not form.is_valid():
+            messages.error(
+                request,
+                _("The override was not set: %(why)s")
+                % {"why": "; ".join(" ".join(errors) for errors in form.errors.values())},
+            )
+            return _back(request, subscription)
+        action, until = form.action_document(), form.cleaned_data["until"]
+    try:
+        services.flow_set_override(
+            subscription=subscription, action=action, until=until, request=request
         )
-    return redirect("flow_edit", subscription_code=subscription.code)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        local = timezone.localtime(until, subscription.tenant.zone)
+        messages.success(
+            request,
+            _("Override on until %(until)s.") % {"until": local.strftime("%Y-%m-%d %H:%M")},
+        )
+    return _back(request, subscription)
 
 
 @require_GET
 @member_required
 def flow_preview(request, subscription_code):
+    """The saved flow's answer for a date, time and caller (a shareable link)."""
     subscription = get_tenant_object(Subscription, subscription_code)
-    form = PreviewForm(request.GET or None)
-    preview = None
+    data = None
+    if request.GET:
+        data = {"at": request.GET.get("at", ""), "caller": request.GET.get("caller", "")}
+    prefix = "preview" if request.membership.has_role(Role.STAFF) else None
+    if data is not None and prefix:
+        # Editors' preview fields live in the editor form, under its prefix.
+        data = {f"{prefix}-{key}": value for key, value in data.items()}
+    form = PreviewForm(data, prefix=prefix)
+    extra = {}
     if form.is_valid():
-        preview = flow_selectors.flow_preview(
+        answer = flow_selectors.flow_preview(
             subscription, at=form.cleaned_data["at"], caller=form.cleaned_data["caller"]
         )
-    media = flow_selectors.preview_media(preview) if preview else {}
-    return _page(request, subscription, preview_form=form, preview=preview, media=media)
+        extra = {
+            "preview": flow_selectors.answer_in_words(answer),
+            "media": flow_selectors.preview_media(answer),
+        }
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return _page(request, subscription, preview_form=form, status=status, **extra)
 
 
 @require_POST
@@ -212,7 +378,8 @@ def flow_test_call(request, subscription_code):
     """Queue a test call; the flow page then follows it (``flow_test_call_status``)."""
     subscription = get_tenant_object(Subscription, subscription_code)
     form = TestCallForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _page(request, subscription, test_call_form=form, status=400)
     try:
         test_call = sandbox_calls.test_call_request(
             subscription=subscription,
@@ -233,11 +400,23 @@ def flow_test_call_status(request, subscription_code, testcall_code):
     test_call = get_tenant_object(
         TestCall, testcall_code, queryset=TestCall.objects.filter(subscription=subscription)
     )
-    context = {"test_call_problem": _test_call_problem(test_call)}
+    context = {
+        "test_call_problem": _test_call_problem(test_call),
+        "test_call_words": transcript_in_words(test_call.transcript)
+        if test_call.transcript
+        else None,
+    }
     if request.headers.get("HX-Request"):
         context.update(subscription=subscription, test_call=test_call)
         return render(request, "callflows/_test_call.html", context)
-    return _page(request, subscription, test_call=test_call, **context)
+    initial = {"caller": phone.display(test_call.caller)} if test_call.caller else None
+    return _page(
+        request,
+        subscription,
+        test_call=test_call,
+        test_call_form=TestCallForm(initial=initial),
+        **context,
+    )
 
 
 def _test_call_problem(test_call: TestCall) -> str:

@@ -2,13 +2,13 @@
 
 from django import forms
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from callflows import assets_services
 from callflows.commands import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
+from dins.phone import display
 from portal.fields import BoundedDateField
 from portal.models import Language
 from portal.services import ServiceError
@@ -97,7 +97,9 @@ class CallerListForm(forms.Form):
 
     @classmethod
     def for_list(cls, caller_list: CallerList, data=None):
-        initial = {"name": caller_list.name, "numbers": "\n".join(caller_list.numbers)}
+        # Shown the way people write them; saved again as E.164 (caller_numbers_parse).
+        numbers = "\n".join(display(number) for number in caller_list.numbers)
+        initial = {"name": caller_list.name, "numbers": numbers}
         return cls(data, initial=initial)
 
     def clean_numbers(self) -> list[str]:
@@ -109,16 +111,27 @@ class CallerListForm(forms.Form):
 
 class ClosedDateForm(forms.Form):
     date = BoundedDateField(
-        label=_("Date"),
-        min_date=timezone.localdate,
+        label=_("First day"),
         max_date=assets_services.closed_date_horizon,
         help_text=format_lazy(
-            _("From today up to {days} days ahead."),
-            days=assets_services.CLOSED_DATE_MAX_DAYS_AHEAD,
+            _("Up to {days} days ahead."), days=assets_services.CLOSED_DATE_MAX_DAYS_AHEAD
         ),
         error_messages={
-            "too_early": _("%(date)s is in the past."),
             "too_late": _("%(date)s is too far ahead: closed dates can be set up to %(max)s."),
         },
     )
-    note = forms.CharField(label=_("Note"), max_length=100, required=False)
+    end_date = BoundedDateField(
+        label=_("Last day"),
+        required=False,
+        max_date=assets_services.closed_date_horizon,
+        help_text=_("Leave empty for a single day."),
+        error_messages={
+            "too_late": _("%(date)s is too far ahead: closed dates can be set up to %(max)s."),
+        },
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year holidays")}),
+    )

@@ -68,17 +68,35 @@ class CallerList(TenantOwned):
 
 
 class ClosedDate(TenantOwned):
-    """A day the company is closed besides Japanese public holidays."""
+    """Days the company is closed besides Japanese public holidays: one day or a range
+    (年末年始 12/29 to 1/3). ``end_date`` is the last day, or None for a single day."""
 
-    date = models.DateField(_("date"))
+    date = models.DateField(_("first day"))
+    end_date = models.DateField(_("last day"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=100, blank=True)
 
     class Meta:
         ordering = ["date"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "date"], name="closed_date_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "date"], name="closed_date_once"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True)
+                | models.Q(end_date__gte=models.F("date")),
+                name="closed_date_range_in_order",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.date} {self.note}".strip()
+        days = f"{self.date}–{self.end_date}" if self.end_date else f"{self.date}"  # noqa: RUF001
+        return f"{days} {self.note}".strip()
+
+    @property
+    def last_day(self):
+        return self.end_date or self.date
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.date).days + 1
 
 
 class CallFlow(TenantOwned):

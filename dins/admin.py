@@ -1,13 +1,34 @@
-"""Operators' view of every tenant's numbers, and of carrier numbers nobody here owns."""
+"""Operators' view of every tenant's numbers, calls and carrier numbers nobody here owns.
 
-from django.contrib import admin
+Subscriptions are never deleted here (a row is the record of what the carrier billed); the
+actions hand work to the same services and tasks the portal itself uses: retry a failed
+subscribe, release, send the action URL to the carrier again.
+"""
 
-from dins.models import CarrierOrphan, Subscription, TrialReminder
+from django.contrib import admin, messages
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from dins import services
+from dins.models import CarrierOrphan, OutboundCall, Status, Subscription, TrialReminder
+from dins.phone import display
+from portal.scoping import tenant_scope
+from portal.services import ServiceError, audit_record
 
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["din", "tenant", "status", "is_trial", "release_at", "carrier_missing_since"]
+    list_display = [
+        "number",
+        "tenant",
+        "status",
+        "is_trial",
+        "release_at",
+        "carrier_missing_since",
+        "updated_at",
+    ]
     list_filter = ["status", "is_trial", "tenant"]
     search_fields = ["din", "din_uid", "label"]
     exclude = ["action_token"]
@@ -17,18 +38,135 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "country_code",
         "prefix",
         "status",
+        "failure_reason",
         "carrier_accepted_at",
         "trial_deadline",
         "release_at",
         "released_at",
         "release_attempts",
         "release_error",
+        "action_url_pushed",
     ]
+    actions = ["retry_subscribe", "release", "push_action_url"]
+
+    @admin.display(description=_("number"), ordering="din")
+    def number(self, subscription):
+        return display(subscription.e164)
+
+    def has_delete_permission(self, request, obj=None):
+        # The row is the record of a number the carrier may have billed: release, never delete.
+        return False
+
+    @admin.action(description=_("Retry the subscription (failed numbers)"))
+    def retry_subscribe(self, request, queryset):
+        from dins.tasks import subscribe_number
+
+        retried = 0
+        for subscription in queryset.filter(status=Status.FAILED):
+            try:
+                with transaction.atomic(), tenant_scope(subscription.tenant):
+                    changed = Subscription.objects.filter(
+                        pk=subscription.pk, status=Status.FAILED
+                    ).update(status=Status.PENDING, failure_reason="", updated_at=timezone.now())
+                    if not changed:
+                        continue
+                    audit_record(
+                        action="subscription.request",
+                        obj=subscription,
+                        request=request,
+                        after={"din": subscription.din, "retry": True},
+                    )
+                    ids = {"subscription_id": subscription.pk, "tenant_id": subscription.tenant_id}
+                    transaction.on_commit(lambda ids=ids: subscribe_number.delay(**ids))
+            except IntegrityError:
+                self.message_user(
+                    request,
+                    _("%(number)s is being subscribed by someone else already.")
+                    % {"number": display(subscription.e164)},
+                    messages.WARNING,
+                )
+                continue
+            retried += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d subscription will be tried again.",
+                "%(count)d subscriptions will be tried again.",
+                retried,
+            )
+            % {"count": retried},
+        )
+
+    @admin.action(description=_("Release the number at the carrier (active numbers)"))
+    def release(self, request, queryset):
+        released = 0
+        for subscription in queryset.filter(status=Status.ACTIVE):
+            with tenant_scope(subscription.tenant):
+                try:
+                    # The operator's choice in this admin action is the confirmation.
+                    services.subscription_release_request(
+                        subscription=subscription,
+                        typed_number=subscription.e164,
+                        request=request,
+                    )
+                except ServiceError as error:
+                    self.message_user(request, str(error), messages.WARNING)
+                    continue
+            released += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d number is being released.",
+                "%(count)d numbers are being released.",
+                released,
+            )
+            % {"count": released},
+        )
+
+    @admin.action(description=_("Send the action URL to the carrier again (active numbers)"))
+    def push_action_url(self, request, queryset):
+        from dins.tasks import push_action_url
+
+        pushed = 0
+        for subscription in queryset.filter(status=Status.ACTIVE):
+            ids = {"subscription_id": subscription.pk, "tenant_id": subscription.tenant_id}
+            transaction.on_commit(lambda ids=ids: push_action_url.delay(**ids))
+            pushed += 1
+        self.message_user(
+            request,
+            ngettext(
+                "The action URL of %(count)d number is being sent again.",
+                "The action URLs of %(count)d numbers are being sent again.",
+                pushed,
+            )
+            % {"count": pushed},
+        )
 
 
 @admin.register(TrialReminder)
 class TrialReminderAdmin(admin.ModelAdmin):
     list_display = ["subscription", "minutes_before", "sent_at"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record operators look at; it changes only through the portal and its tasks."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundCall)
+class OutboundCallAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "tenant", "subscription", "recipient", "status", "duration"]
+    list_filter = ["status", "tenant"]
+    search_fields = ["recipient", "callid"]
+    exclude = ["callback_token"]
 
 
 @admin.register(CarrierOrphan)

@@ -26,6 +26,8 @@ import phonenumbers
 from django.utils.translation import gettext as _
 from phonenumbers import PhoneNumberType
 
+from dins import phone
+
 JAPAN_COUNTRY_CODE = 81
 # phonenumbers' region of the non-geographic country calling codes (+800, +870, +882, …).
 NON_GEOGRAPHIC_REGION = "001"
@@ -143,11 +145,9 @@ def destination_clean(text: str, *, policy: DestinationPolicy, own_number: str =
     does not call or transfer to itself (the call would ring back into its own flow). Raises
     ``DestinationRefused`` (a ``ValueError``) with the reason.
     """
-    from dins.outbound import recipient_normalise
-
     try:
-        e164 = recipient_normalise(text)
-    except ValueError as error:
+        e164 = phone.parse(text)
+    except phone.PhoneNumberInvalid as error:
         raise DestinationRefused(str(error), code="invalid") from None
     if own_number and e164 == own_number:
         raise DestinationRefused(

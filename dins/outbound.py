@@ -37,12 +37,10 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -83,40 +81,6 @@ class CallbackRejected(Exception):
 
 
 # --- Pure helpers -----------------------------------------------------------------------------
-
-
-def recipient_normalise(text: str) -> str:
-    """The number as E.164 (``+818012345678``), or ``ValueError`` with a message for the user.
-
-    National Japanese numbers (``080-1234-5678``) are accepted; other countries need ``+``.
-    ``phonenumbers`` silently drops a trunk 0 after the country code (``+81 080…``), but Xoxzo
-    refuses such numbers, and the typist probably meant something else: say so instead.
-    """
-    # NFKC: full-width digits and "+" typed with a Japanese input method become ASCII.
-    compact = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).strip())
-    if not compact:
-        raise ValueError(_("Enter the number to call."))
-    if not re.fullmatch(r"\+?\d{4,17}", compact):
-        raise ValueError(_("Enter a phone number: digits, optionally with a leading +."))
-    try:
-        parsed = phonenumbers.parse(compact, "JP")
-    except phonenumbers.NumberParseException:
-        raise ValueError(_("This is not a phone number.")) from None
-    canonical = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    country = str(parsed.country_code)
-    if compact.startswith("+") and compact != canonical and compact[1 + len(country) :][:1] == "0":
-        raise ValueError(
-            _(
-                "Remove the 0 after the country code: write %(right)s, not %(typed)s "
-                "(or type the number as dialled in the country, e.g. 0%(national)s)."
-            )
-            % {"right": canonical, "typed": compact, "national": parsed.national_number}
-        )
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(
-            _("%(number)s is not a valid phone number for its country.") % {"number": canonical}
-        )
-    return canonical
 
 
 def is_japanese(subscription: Subscription) -> bool:
@@ -179,8 +143,9 @@ def outbound_call_request(
 ) -> OutboundCall:
     """Queue a call from ``subscription`` to ``recipient`` for the active tenant.
 
-    ``recipient`` must already be E.164 (``recipient_normalise``). The message is snapshotted
-    now: the carrier gets what the user chose, whatever happens to the library afterwards.
+    ``recipient`` must already be E.164 (``dins.destinations.outbound_recipient_clean``). The
+    message is snapshotted now: the carrier gets what the user chose, whatever happens to the
+    library afterwards.
     Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
     """
     from callflows.commands import UnsayableText, say_text_clean

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from dins import outbound
+from dins import outbound, phone, pricing
 from dins.models import OutboundCall, Status, Subscription
 from dins.outbound_forms import OutboundCallForm
 from portal.access import get_tenant_object, member_required
@@ -27,10 +27,8 @@ CALLBACK_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _costs() -> dict:
-    return {
-        "normal_rate": outbound.minute_cost_for(local_caller_id=False),
-        "local_rate": outbound.minute_cost_for(local_caller_id=True),
-    }
+    rates = pricing.outbound_rates()
+    return {"normal_rate": rates.normal, "local_rate": rates.local_caller_id}
 
 
 @member_required(role=Role.STAFF)
@@ -61,7 +59,9 @@ def outbound_call_new(request, subscription_code):
             except ServiceError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(request, _("Calling %(number)s…") % {"number": call.recipient})
+                messages.success(
+                    request, _("Calling %(number)s…") % {"number": phone.display(call.recipient)}
+                )
                 return redirect("outbound_call_list", subscription_code=subscription.code)
     context = {
         "subscription": subscription,

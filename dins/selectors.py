@@ -43,12 +43,30 @@ class Offer:
     def e164(self) -> str:
         return f"+{self.din.din}"
 
+    @property
+    def price(self):
+        """What this number costs (``dins.pricing``, the one place pages read prices from)."""
+        from dins.pricing import number_price
 
-def din_search(*, choice: PrefixChoice) -> list[Offer]:
-    """The carrier's free numbers for a business choice; raises ``XoxzoError``."""
-    dins = xoxzo.get_client().search_dins(
-        country=choice.country or None, prefix=choice.prefix or None
-    )
+        return number_price(monthly_cost=self.din.monthly_cost, minute_cost=self.din.minute_cost)
+
+
+def din_search(*, choice: PrefixChoice, digits: str = "") -> list[Offer]:
+    """The carrier's free numbers for a business choice; raises ``XoxzoError``.
+
+    ``digits`` narrows the list the way people look for a number: written with its leading 0
+    it is the start of a Japanese number (an area code such as 03 or 06, or 050-12…), asked
+    of the carrier as a prefix whatever the kind chosen; otherwise it is digits the number
+    contains (a memorable 1234).
+    """
+    if digits.startswith("0"):
+        dins = xoxzo.get_client().search_dins(country="JP", prefix="81" + digits[1:])
+    else:
+        dins = xoxzo.get_client().search_dins(
+            country=choice.country or None, prefix=choice.prefix or None
+        )
+        if digits:
+            dins = [d for d in dins if digits in _national_digits(d.din)]
     # A number some company here is subscribing to right now is not offered again (the
     # carrier still lists it until that subscribe lands). Only uids are read across tenants.
     with scopes_disabled():
@@ -59,6 +77,17 @@ def din_search(*, choice: PrefixChoice) -> list[Offer]:
         )
     dins = sorted((d for d in dins if d.din_uid not in busy), key=lambda d: (d.prefix, d.din))
     return [Offer(din=d, trial_price=trial_price_for(d.monthly_cost)) for d in dins]
+
+
+def _national_digits(din: str) -> str:
+    """Digits people see: 05012345678 for a Japanese number, the E.164 digits otherwise."""
+    return "0" + din[2:] if din.startswith("81") else din
+
+
+def din_offer(din_uid: str) -> Offer | None:
+    """The carrier's current offer for one free number (for the subscribe confirmation)."""
+    found = next((d for d in xoxzo.get_client().search_dins() if d.din_uid == din_uid), None)
+    return Offer(din=found, trial_price=trial_price_for(found.monthly_cost)) if found else None
 
 
 def subscription_list() -> QuerySet[Subscription]:

@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from dins import selectors, services
+from dins import costs, phone, pricing, selectors, services
 from dins.forms import NumberEditForm, ReleaseForm, SearchForm
 from dins.models import Status, Subscription
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
@@ -57,7 +58,7 @@ def number_search(request):
     offers, problem = [], None
     if request.GET:
         try:
-            offers = selectors.din_search(choice=form.choice())
+            offers = selectors.din_search(choice=form.choice(), digits=form.typed_digits())
         except XoxzoError as error:
             problem = carrier_problem(error)
     page = Paginator(offers, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -80,9 +81,13 @@ def number_search(request):
     )
 
 
-@require_POST
 @member_required(role=Role.ADMIN)
 def number_subscribe(request):
+    """GET: what subscribing costs, to confirm; POST: subscribe."""
+    if request.method == "GET":
+        return _subscribe_confirmation(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
     back = reverse("number_search") + "?" + request.POST.get("query", "")
     try:
         subscription = services.subscription_request(
@@ -100,14 +105,36 @@ def number_subscribe(request):
     return redirect("number_detail", subscription_code=subscription.code)
 
 
+def _subscribe_confirmation(request):
+    din_uid = request.GET.get("din_uid", "")
+    mode = "trial" if request.GET.get("mode") == "trial" else "keep"
+    query = request.GET.get("query", "")
+    back = reverse("number_search") + ("?" + query if query else "")
+    try:
+        offer = selectors.din_offer(din_uid) if din_uid else None
+    except XoxzoError as error:
+        messages.error(request, carrier_problem(error))
+        return redirect(back)
+    if offer is None:
+        messages.error(request, _("This number is no longer available. Search again."))
+        return redirect(back)
+    context = {"offer": offer, "price": offer.price, "mode": mode, "query": query, "back": back}
+    return render(request, "dins/subscribe_confirm.html", context)
+
+
 def _number_context(request, subscription, **extra):
+    from callflows.flow_selectors import override_switch
+
+    is_active = subscription.status == Status.ACTIVE
     return {
         "subscription": subscription,
         "renewal": selectors.next_renewal(subscription),
         "can_manage": request.membership.has_role(Role.ADMIN),
         "can_edit": request.membership.has_role(Role.STAFF),
+        "price": pricing.subscription_price(subscription),
         "saved": subscription.monthly_cost - subscription.trial_price,
         "following": subscription.status in (Status.PENDING, Status.UNKNOWN, Status.RELEASING),
+        "switch": override_switch(subscription) if is_active else None,
         **extra,
     }
 
@@ -136,6 +163,13 @@ def number_detail(request, subscription_code):
     return render(request, "dins/detail.html", context)
 
 
+@require_GET
+@member_required
+def number_costs(request):
+    """What the company's numbers and calls cost this month."""
+    return render(request, "dins/costs.html", {"costs": costs.tenant_costs(request.tenant)})
+
+
 @require_POST
 @member_required(role=Role.STAFF)
 def number_edit(request, subscription_code):
@@ -149,10 +183,14 @@ def number_edit(request, subscription_code):
     return redirect("number_detail", subscription_code=subscription.code)
 
 
-@require_POST
 @member_required(role=Role.ADMIN)
 def number_keep(request, subscription_code):
+    """GET: what keeping the number costs, to confirm; POST: keep it."""
     subscription = get_tenant_object(Subscription, subscription_code)
+    if request.method == "GET":
+        return render(request, "dins/keep_confirm.html", _number_context(request, subscription))
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
     try:
         services.subscription_keep(subscription=subscription, request=request)
     except ServiceError as error:
@@ -160,7 +198,8 @@ def number_keep(request, subscription_code):
     else:
         messages.success(
             request,
-            _("You keep %(number)s. It is no longer a trial.") % {"number": subscription.e164},
+            _("You keep %(number)s. It is no longer a trial.")
+            % {"number": phone.display(subscription.e164)},
         )
     return redirect("number_detail", subscription_code=subscription.code)
 
@@ -177,7 +216,7 @@ def number_rotate_token(request, subscription_code):
 @member_required(role=Role.ADMIN)
 def number_release(request, subscription_code):
     subscription = get_tenant_object(Subscription, subscription_code)
-    form = ReleaseForm(request.POST or None)
+    form = ReleaseForm(request.POST or None, subscription=subscription)
     if request.method == "POST" and form.is_valid():
         try:
             services.subscription_release_request(
@@ -188,7 +227,9 @@ def number_release(request, subscription_code):
         except ServiceError as error:
             form.add_error("typed_number", str(error))
         else:
-            messages.success(request, _("Releasing %(number)s.") % {"number": subscription.e164})
+            messages.success(
+                request, _("Releasing %(number)s.") % {"number": phone.display(subscription.e164)}
+            )
             return redirect("number_detail", subscription_code=subscription.code)
     status = 400 if request.method == "POST" else 200
     return render(

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import AuditEvent, Invitation, Membership, Tenant, User
+from portal.models import Alert, AuditEvent, Invitation, Membership, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -65,4 +65,24 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "tenant",
+        "kind",
+        "subscription",
+        "email_status",
+        "acknowledged_at",
+    ]
+    list_filter = ["kind", "email_status", "tenant"]
+    readonly_fields = [field.name for field in Alert._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

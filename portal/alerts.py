@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from dins.phone import display
 from portal.emails import send_templated
 from portal.models import (
     Alert,
@@ -226,6 +227,8 @@ def alert_message_context(alert: Alert) -> dict[str, Any]:
     subscription = alert.subscription
     context = {
         **alert.context,
+        # Numbers as people read them (050-1234-5678); the stored context keeps E.164.
+        **({"number": display(alert.context["number"])} if alert.context.get("number") else {}),
         "alert": alert,
         "tenant": alert.tenant,
         "subscription": subscription,

@@ -28,7 +28,12 @@ class RoleForm(forms.Form):
 
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
-    timezone = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES)
+    # IANA time zone names (Asia/Tokyo) are identifiers, written the same in every language.
+    timezone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=TIMEZONE_CHOICES,
+        widget=forms.Select(attrs={"lang": "en", "translate": "no"}),
+    )
     language = forms.ChoiceField(
         label=_("Language"),
         choices=Language.choices,
@@ -96,9 +101,15 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, facets: dict, members, **kwargs):
         super().__init__(*args, **kwargs)
+        from portal.audit_words import action_label, object_label
+
         everything = [("", _("All"))]
-        self.fields["action"].choices = everything + [(a, a) for a in facets["actions"]]
-        self.fields["object_type"].choices = everything + [(t, t) for t in facets["object_types"]]
+        self.fields["action"].choices = everything + [
+            (a, action_label(a)) for a in facets["actions"]
+        ]
+        self.fields["object_type"].choices = everything + [
+            (t, object_label(t)) for t in facets["object_types"]
+        ]
         self.fields["actor"].choices = everything + [(str(m.code), str(m.user)) for m in members]
 
 

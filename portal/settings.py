@@ -137,6 +137,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.tenancy",
             ],
+            # Numbers, money and call-flow answers as people read them, on every page and e-mail.
+            "builtins": [
+                "dins.templatetags.din_format",
+                "callflows.templatetags.flow_words",
+                "portal.templatetags.portal_words",
+            ],
         },
     },
 ]

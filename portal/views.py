@@ -88,6 +88,9 @@ def no_tenant(request):
         return redirect("login")
     if request.membership is not None:
         return redirect("dashboard")
+    if request.user.is_superuser:
+        # A platform operator without a company of their own lands on the operators' page.
+        return redirect("operator_home")
     return render(request, "portal/no_tenant.html")
 
 
@@ -115,6 +118,7 @@ def edge_healthz(request):
 @member_required
 def dashboard(request):
     from callflows.calllog import calls_today_figures
+    from callflows.flow_selectors import override_switches
     from dins.selectors import numbers_figures
     from portal.alerts import alerts_for_dashboard
 
@@ -126,6 +130,7 @@ def dashboard(request):
             "numbers": numbers_figures(),
             "calls": calls_today_figures(),
             "alerts": alerts_for_dashboard(),
+            "switches": override_switches(),
             "can_acknowledge": request.membership.has_role(Role.STAFF),
         },
     )

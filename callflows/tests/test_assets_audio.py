@@ -333,8 +333,8 @@ def test_it_lists_recordings_with_the_numbers_that_use_them(client, personas):
         label: page.split(f'data-audio="{label}"')[1].split("</tr>")[0]
         for label in ("Night greeting", "Holiday notice", "Unused")
     }
-    assert "+815011110000" in rows["Night greeting"]
-    assert "+815022220000" in rows["Holiday notice"]
+    assert "050-1111-0000" in rows["Night greeting"]
+    assert "050-2222-0000" in rows["Holiday notice"]
     assert "No number" in rows["Unused"]
     assert reverse("audio_listen", args=[used.code]) in rows["Night greeting"]
     assert "<audio controls" in rows["Night greeting"]
@@ -390,9 +390,9 @@ def test_it_refuses_to_delete_a_recording_in_use_and_names_the_number(client, pe
     confirm = client.get(reverse("audio_delete", args=[audio.code])).content.decode()
     response = client.post(reverse("audio_delete", args=[audio.code]), follow=True)
 
-    assert "+815033330000" in confirm and 'class="danger"' not in confirm
+    assert "050-3333-0000" in confirm and 'class="danger"' not in confirm
     assert (
-        "“Greeting” cannot be deleted: the call flow of +815033330000 uses it."
+        "“Greeting” cannot be deleted: the call flow of 050-3333-0000 uses it."
         in response.content.decode()
     )
     with tenant_scope(personas.tenant_a):

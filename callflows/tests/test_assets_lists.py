@@ -148,7 +148,7 @@ def test_it_refuses_to_delete_a_list_in_use_and_names_the_number(client, persona
     response = client.post(reverse("caller_list_delete", args=[caller_list.code]), follow=True)
 
     assert (
-        "“Blocked” cannot be deleted: the call flow of +815055550000 uses it."
+        "“Blocked” cannot be deleted: the call flow of 050-5555-0000 uses it."
         in response.content.decode()
     )
     with tenant_scope(personas.tenant_a):
@@ -177,7 +177,7 @@ def test_it_lists_caller_lists_with_their_size_and_users(client, personas):
     page = client.get(reverse("caller_lists")).content.decode()
 
     row = page.split('data-list="VIP"')[1].split("</tr>")[0]
-    assert "<td>2</td>" in row and "+815066660000" in row
+    assert ">2</td>" in row and "050-6666-0000" in row
     assert "Beta secret" not in page
     assert reverse("caller_list_create") not in page
 
@@ -296,7 +296,7 @@ def test_it_refuses_more_lines_than_the_limit_before_parsing_any(monkeypatch):
 
     parsed = []
     monkeypatch.setattr(
-        assets_services.phonenumbers, "parse", lambda *args: parsed.append(args) or None
+        assets_services, "phone_parse_or_none", lambda *args: parsed.append(args) or None
     )
     text = "\n".join(
         f"090{index:08d}" for index in range(assets_services.MAX_CALLER_LIST_NUMBERS + 1)
@@ -367,3 +367,48 @@ def test_it_refuses_a_closed_date_beyond_the_planning_horizon(client, personas):
     assert client.post(reverse("closed_date_add"), {"date": horizon.isoformat()}).status_code == 302
     page = client.get(reverse("closed_dates")).content.decode()
     assert f'max="{horizon.isoformat()}"' in page
+
+
+def test_it_closes_a_whole_period_and_every_day_of_it_answers_as_a_holiday(
+    client, personas, time_machine
+):
+    time_machine.move_to(datetime.datetime(NEXT_YEAR - 1, 12, 1, 12, 0, tzinfo=datetime.UTC))
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    give_flow(
+        number,
+        {
+            "rules": [
+                {"label": "Closed", "when": {"type": "holiday"}, "then": {"type": "voicemail"}}
+            ],
+            "default": {"type": "voicemail", "greeting": None},
+        },
+    )
+    client.force_login(personas.staff_a)
+
+    # when the New Year holidays are added as one period
+    response = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR - 1}-12-29", "end_date": f"{NEXT_YEAR}-01-03", "note": "年末年始"},
+    )
+
+    # then every day of it is a closed day for the flows, and the page shows the period
+    assert response.status_code == 302
+    compiled = published(number.action_token)
+    dates = set(compiled["rules"][0]["when"]["dates"])
+    assert {f"{NEXT_YEAR - 1}-12-{day}" for day in (29, 30, 31)} <= dates
+    assert {f"{NEXT_YEAR}-01-0{day}" for day in (2, 3)} <= dates
+    page = client.get(reverse("closed_dates")).content.decode()
+    assert "6 days" in page and "年末年始" in page
+
+    # and a period overlapping it is refused, saying with what
+    response = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR}-01-02", "end_date": f"{NEXT_YEAR}-01-05"},
+    )
+    assert response.status_code == 400
+    assert "This overlaps closed dates already set" in response.content.decode()
+    reversed_range = client.post(
+        reverse("closed_date_add"),
+        {"date": f"{NEXT_YEAR}-02-10", "end_date": f"{NEXT_YEAR}-02-01"},
+    )
+    assert "The last day is before the first day." in reversed_range.content.decode()

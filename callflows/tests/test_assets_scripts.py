@@ -166,7 +166,7 @@ def test_it_refuses_to_delete_a_script_in_use_and_names_the_number(client, perso
 
     response = client.post(reverse("script_delete", args=[script.code]), follow=True)
 
-    assert "the call flow of +815044440000 uses it" in response.content.decode()
+    assert "the call flow of 050-4444-0000 uses it" in response.content.decode()
     assert scripts(personas.tenant_a) == [script]
 
 

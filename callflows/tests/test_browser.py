@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from callflows import runtime
+from dins.phone import display
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +39,7 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
 
     # build a flow: business hours play the MP3, otherwise voicemail after the script
     page.goto(f"/numbers/{number.code}/flow/")
+    page.click("text=Add a rule")
     page.fill("input[name=rules-0-label]", "Business hours")
     page.select_option("select[name=rules-0-when]", "hours")
     for day in range(5):
@@ -53,16 +55,19 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
     assert "Business hours" in page.inner_text(".in-effect")
 
     # what will a caller hear on Saturday at 10:00? (outside the hours)
-    page.fill("input[name=at]", "2026-11-28T10:00")
-    page.fill("input[name=caller]", "+81 90 1234 5678")
-    page.click("text=Preview")
-    assert page.inner_text("[data-preview-rule]") == "default"
-    assert page.inner_text("[data-preview-command]") == (
+    page.fill("input[name=preview-at]", "2026-11-28T10:00")
+    page.fill("input[name=preview-caller]", "090-1234-5678")
+    page.click("button:has-text('Preview')")
+    assert page.inner_text("[data-preview-rule]") == "Otherwise (default)"
+    assert page.inner_text("[data-preview-words]") == (
+        "Read “After hours” aloud, then take a voicemail"
+    )
+    assert page.text_content("[data-preview-command]") == (
         'voicemail say en "We are closed. Please leave a message."'
     )
 
     # run a test call through the sandbox carrier and read its transcript
-    page.click("button:has-text('Test call')")
+    page.click("button:has-text('Place a test call')")
     page.wait_for_selector("[data-test-call-status=queued]")
     assert task_queue.run_all_named("dins.test_call") == 1  # what the worker does
     page.wait_for_selector("[data-test-call-status=done]")
@@ -72,4 +77,4 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
     # and see it in the call log
     runtime.call_log_buffer.flush()
     page.click("nav.mainnav >> text=Calls")
-    assert number.e164 in page.inner_text("main")
+    assert display(number.e164) in page.inner_text("main")

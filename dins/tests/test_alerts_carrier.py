@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dins import services
 from dins.models import Status, Subscription
+from dins.phone import display
 from dins.tests.test_lifecycle import _free_din, _subscribe
 from portal.models import Alert, AlertKind
 from portal.scoping import scopes_disabled, tenant_scope
@@ -55,7 +56,9 @@ def test_it_alerts_when_the_carrier_refuses_a_subscription(owner, task_queue, xo
     assert (alert.kind, alert.subscription_id) == (AlertKind.SUBSCRIPTION_FAILED, subscription.pk)
     assert alert.context["reason"] == subscription.failure_reason
     assert sorted(m.to[0] for m in mail.outbox) == OWNER_AND_ADMIN
-    assert all(f"Subscribing to {subscription.e164} failed" == m.subject for m in mail.outbox)
+    assert all(
+        f"Subscribing to {display(subscription.e164)} failed" == m.subject for m in mail.outbox
+    )
 
 
 def test_it_alerts_once_when_the_carrier_rejects_the_credentials(owner, task_queue, xoxzo):
@@ -71,7 +74,7 @@ def test_it_alerts_once_when_the_carrier_rejects_the_credentials(owner, task_que
     assert _alerts() == [(AlertKind.CARRIER_CREDENTIALS, subscription.pk)]
     assert sorted(m.to[0] for m in mail.outbox) == OWNER_AND_ADMIN
     assert "rejected DIN Portal's credentials" in mail.outbox[0].subject
-    assert subscription.e164 in mail.outbox[0].body
+    assert display(subscription.e164) in mail.outbox[0].body
 
     # the same refusal on the search page within the hour mails nobody again
     another = _free_din(xoxzo)

@@ -27,8 +27,12 @@ def test_it_searches_subscribes_a_trial_keeps_it_and_releases_another(
     first = page.locator("#search-results tr[data-din]").first
     din = first.get_attribute("data-din")
 
-    # subscribe as a 24-hour trial: the page shows it pending, then active by itself
-    first.locator("button[value=trial]").click()
+    # subscribe as a 24-hour trial, after seeing what it costs
+    first.locator("text=Try for 24 hours").click()
+    confirm = page.inner_text("[data-confirm=subscribe]")
+    assert "Charged now" in confirm and "The trial costs" in confirm and " credits" in confirm
+    page.click("button:has-text('Start the trial')")
+    # the page shows it pending, then active by itself
     page.wait_for_selector("[data-status=pending]")
     task_queue.run_all()  # the worker subscribes at the carrier and sets the action URL
     page.wait_for_selector("[data-status=active]", timeout=10_000)
@@ -36,8 +40,10 @@ def test_it_searches_subscribes_a_trial_keeps_it_and_releases_another(
     countdown = page.locator("#number-status time[data-countdown]").inner_text()
     assert countdown.startswith("23h ")
 
-    # keep it
+    # keep it, after seeing the month's price
     page.click("text=Keep this number")
+    assert "This month costs" in page.inner_text("[data-confirm=keep]")
+    page.click("button:has-text('Keep it')")
     page.wait_for_selector("text=It is no longer a trial")
     with scopes_disabled():
         kept = Subscription.objects.get(din=din)
@@ -47,11 +53,16 @@ def test_it_searches_subscribes_a_trial_keeps_it_and_releases_another(
     page.goto("/numbers/search/?kind=jp-0120")
     second = page.locator("#search-results tr[data-din]").first
     other = second.get_attribute("data-din")
-    second.locator("button[value=keep]").click()
+    second.locator("a:has-text('Keep')").click()
+    page.click("button:has-text('Subscribe (')")
     task_queue.run_all()
     page.wait_for_selector("[data-status=active]", timeout=10_000)
     page.click("text=Release this number")
     page.fill("input[name=typed_number]", "+81 00 0000 0000")
+    page.click("main button.danger")
+    assert "Type the number exactly" in page.inner_text("main")
+    national = "0" + other[2:]
+    page.fill("input[name=typed_number]", f"{national}x")  # one character too many
     page.click("main button.danger")
     assert "Type the number exactly" in page.inner_text("main")
     page.fill("input[name=typed_number]", f"+{other}")

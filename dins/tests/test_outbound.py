@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from callflows.compiler import audio_public_url
 from callflows.tests.factories import make_audio, make_script
-from dins import outbound
+from dins import outbound, phone
 from dins.models import OutboundCall, Subscription
+from dins.phone import display
 from dins.tasks import place_call
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent, Tenant
@@ -152,7 +153,8 @@ def test_it_places_a_call_with_local_caller_id_and_the_callback_records_it_answe
     assert _carrier_call(call).callback_result == "HTTP 200"
     history = _history(staff, jp_number)
     assert 'data-call-status="answered"' in history
-    for shown in ("+818012345678", jp_number.e164, "Answered", "42 s", "15", "staff.a@example"):
+    shown_values = ("080-1234-5678", display(jp_number.e164), "Answered", "42 seconds", "15")
+    for shown in (*shown_values, "staff.a@example"):
         assert shown in history, shown
     detail = staff.get(reverse("outbound_call_detail", args=[call.code])).content.decode()
     assert "local caller ID" in detail and call.callid in detail
@@ -521,23 +523,23 @@ def test_the_callback_answers_404_for_unknown_tokens_and_405_for_get(carrier, li
     ],
 )
 def test_it_normalises_recipients_to_e164(typed, e164):
-    assert outbound.recipient_normalise(typed) == e164
+    assert phone.parse(typed) == e164
 
 
 @pytest.mark.parametrize(
     "typed,message",
     [
         ("+8108012345678", "Remove the 0 after the country code: write +818012345678"),
-        ("+81 03 1234 5678", "write +81312345678, not +810312345678"),
-        ("12", "Enter a phone number"),
-        ("+81 80 1234", "not a valid phone number"),
-        ("call me", "Enter a phone number"),
-        ("", "Enter the number to call"),
+        ("+81 03 1234 5678", "write +81312345678 (or 03-1234-5678 as dialled"),
+        ("12", "12 does not exist"),
+        ("+81 80 1234", "does not exist: check the digits"),
+        ("call me", "is not a phone number: use digits"),
+        ("", "Enter a phone number."),
     ],
 )
 def test_it_explains_wrong_recipients(typed, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        outbound.recipient_normalise(typed)
+        phone.parse(typed)
 
 
 def test_the_form_explains_a_trunk_zero_and_places_nothing(staff, jp_number, task_queue):

@@ -3,6 +3,7 @@
 import pytest
 
 from dins.models import OutboundCall, Subscription
+from dins.phone import display
 from portal.scoping import scopes_disabled
 from sandbox.models import SandboxCall
 from sandbox.tasks import complete_call
@@ -47,10 +48,10 @@ def test_it_places_a_call_with_local_caller_id_and_watches_it_get_answered(
     # corrected, the call is queued and the history shows it
     page.fill("input[name=recipient]", "080-1234-5678")
     page.click("#outbound-call-form button[type=submit]")
-    page.wait_for_selector("text=Calling +818012345678")
+    page.wait_for_selector("text=Calling 080-1234-5678")
     row = page.locator("tr[data-call-status]").first
     assert row.get_attribute("data-call-status") == "queued"
-    assert number.e164 in row.inner_text()
+    assert display(number.e164) in row.inner_text()
 
     # the worker places it: the row follows by itself, without a reload
     task_queue.run_all()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from dins.phone import display
 from dins.tests.factories import SubscriptionFactory
 from portal import alerts
 from portal.models import (
@@ -187,11 +188,11 @@ def test_it_sends_text_and_html_in_each_recipients_language(
 
     by_address = {m.to[0]: m for m in mail.outbox}
     english, japanese = by_address["owner.a@example.com"], by_address["admin.a@example.com"]
-    assert english.subject == f"Trial number {number.e164} was released"
-    assert japanese.subject == f"お試し番号{number.e164}を解約しました"
+    assert english.subject == f"Trial number {display(number.e164)} was released"
+    assert japanese.subject == f"お試し番号{display(number.e164)}を解約しました"
     for message in (english, japanese):
         html, mimetype = message.alternatives[0]
-        assert mimetype == "text/html" and number.e164 in html and "<p>" in html
+        assert mimetype == "text/html" and display(number.e164) in html and "<p>" in html
         assert "617.5" in message.body and "&quot;" not in message.body
         assert f"/numbers/{number.code}/" in message.body
     assert "credits saved" in english.body
@@ -210,7 +211,7 @@ def test_it_has_an_email_for_every_kind(kind, number, personas, task_queue):
     assert message.subject and "\n" not in message.subject
     assert message.alternatives[0][1] == "text/html"
     if kind != AlertKind.CARRIER_CREDENTIALS:
-        assert number.e164 in message.subject
+        assert display(number.e164) in message.subject
     with tenant_scope(personas.tenant_a):
         assert Alert.objects.get(pk=alert.pk).email_status == EmailStatus.SENT
 
@@ -324,7 +325,7 @@ def test_it_lists_open_alerts_on_the_dashboard_until_acknowledged(client, number
     client.force_login(personas.staff_a)
     page = client.get(reverse("dashboard")).content.decode()
     assert f'data-alert="{alert.code}"' in page
-    assert f"ACTION NEEDED: trial {number.e164} could not be released in time" in page
+    assert f"ACTION NEEDED: trial {display(number.e164)} could not be released in time" in page
 
     response = client.post(reverse("alert_acknowledge", args=[alert.code]), {"next": "dashboard"})
 

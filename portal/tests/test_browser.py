@@ -37,3 +37,31 @@ def test_it_shows_a_viewer_a_clear_403_page(page, personas, sign_in, live_server
     response = page.goto(f"/members/{membership.code}/remove/")
     assert response.status == 403
     assert "role" in page.locator("main").inner_text().lower()
+
+
+def test_it_changes_a_role_only_when_save_role_is_pressed(page, personas, sign_in):
+    from portal.models import Role
+
+    staff = personas.membership(personas.staff_a, personas.tenant_a)
+    sign_in("admin.a@example.com")
+    page.click("nav.mainnav >> text=Members")
+    row = page.locator("tr[data-member='staff.a@example.com']")
+
+    # browsing the roles with the arrow keys changes nothing
+    row.locator("select[name=role]").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    page.wait_for_timeout(500)
+    staff.refresh_from_db()
+    assert staff.role == Role.STAFF
+    assert page.url.endswith("/members/")
+
+    # choosing one and pressing "Save role" does
+    row.locator("select[name=role]").select_option("admin")
+    staff.refresh_from_db()
+    assert staff.role == Role.STAFF
+    row.locator("button:has-text('Save role')").click()
+    page.wait_for_selector("text=Role of")
+    staff.refresh_from_db()
+    assert staff.role == Role.ADMIN

@@ -19,10 +19,10 @@ from portal.models import AuditEvent, TenantOwned
 from portal.scoping import scopes_disabled
 from portal.testing import TENANT_OBJECT_FACTORIES
 
-# URLs that are not tenant data: the carrier sandbox (its own account), Django admin
-# (operators), the action URL and the outbound-call callback (token-addressed, tested by their
-# own suites) and static files.
-OUTSIDE_TENANCY_PREFIXES = ("admin/", "sandbox/", "a/", "c/", "static/", "media/")
+# URLs that are not tenant data: the carrier sandbox (its own account), Django admin and the
+# operators' pages (superusers, across companies: tested in test_operator.py), the action URL
+# and the outbound-call callback (token-addressed, tested by their own suites) and static files.
+OUTSIDE_TENANCY_PREFIXES = ("admin/", "operator/", "sandbox/", "a/", "c/", "static/", "media/")
 
 # Personal or public endpoints: they touch only the visitor's own session, language, password
 # or invitation, never a tenant's data.

@@ -1,4 +1,17 @@
 // Small progressive enhancements; every page works without them.
+document.documentElement.classList.add("js");
+
+// On a phone the main menu folds behind a "Menu" button (without script it stays open).
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".menu-toggle");
+  if (!toggle) return;
+  toggle.hidden = false;
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    document.getElementById("topbar").classList.toggle("nav-open", open);
+  });
+});
 document.addEventListener("change", (event) => {
   const form = event.target.closest("form[data-autosubmit]");
   if (form && event.target.tagName === "SELECT") form.requestSubmit();

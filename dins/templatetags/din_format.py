@@ -1,0 +1,59 @@
+"""Numbers, money and durations as people read them (loaded for every template).
+
+``{{ number|phone }}``: 050-1234-5678 for Japanese numbers, +1 415-555-0123 for others.
+``{{ amount|credits }}``: "4,500 credits" / "4,500 クレジット", "1 credit".
+``{{ seconds|duration }}``: "1 min 5 s" / "1分5秒".
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from dins import phone as phone_numbers
+
+register = template.Library()
+
+
+@register.filter
+def phone(number) -> str:
+    return phone_numbers.display(str(number or ""))
+
+
+def amount_text(amount) -> str:
+    """1234.5 → "1,234.5"; whole amounts without decimals."""
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        return str(amount)
+    value = value.quantize(Decimal("0.01"))
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0")
+
+
+@register.filter
+def credits(amount) -> str:
+    if amount is None or amount == "":
+        return "—"
+    text = amount_text(amount)
+    try:
+        count = int(Decimal(str(amount)))
+        whole = Decimal(str(amount)) == count
+    except (InvalidOperation, ValueError):
+        count, whole = 0, False
+    return ngettext("%(amount)s credit", "%(amount)s credits", count if whole else 2) % {
+        "amount": text
+    }
+
+
+@register.filter
+def duration(seconds) -> str:
+    if seconds is None or seconds == "":
+        return "—"
+    total = round(float(seconds))
+    minutes, rest = divmod(total, 60)
+    if minutes:
+        return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}
+    return ngettext("%(seconds)d second", "%(seconds)d seconds", rest) % {"seconds": rest}
