@@ -3,11 +3,10 @@
 Builds a throw-away database (``<DATABASE_URL's name>_bench`` on PostgreSQL, a temporary file on
 SQLite) with ``--numbers`` active numbers spread over ``--tenants`` companies, each with a
 realistic flow (holiday → voicemail with a Japanese greeting; anonymous caller → a polite
-refusal; weekdays 9:00-18:00 → an MP3 or a TTS script; otherwise voicemail), fills the shared
-flow cache (Redis: ``REDIS_URL``, default ``redis://127.0.0.1:6379/15``) as a running portal
-would have it, then for each WSGI server starts it on a free loopback port with
-``BENCH_VIEWS_ENABLED`` and drives it with wrk (requests spread over every number, one caller
-in ten withheld):
+refusal; weekdays 9:00-18:00 → an MP3 or a TTS script; otherwise voicemail), published as
+``callflows.publishing`` publishes them, then for each WSGI server starts the edge
+(``portal.edge_wsgi``) on a free loopback port with ``BENCH_VIEWS_ENABLED`` and drives it with
+wrk (requests spread over every number, one caller in ten withheld):
 
 - ``constant``: a Django view answering a fixed line (the ceiling; the ratio is the figure);
 - ``lookup``: one ORM query per call, answer the number's stored command (Xoxzo's sample);
@@ -63,7 +62,7 @@ SERVERS = {
         str(port),
         "--log-level",
         "warning",
-        "portal.wsgi:application",
+        "portal.edge_wsgi:application",
     ],
     "gunicorn": lambda port: [
         str(VENV_BIN / "gunicorn"),
@@ -76,7 +75,7 @@ SERVERS = {
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
-        "portal.wsgi:application",
+        "portal.edge_wsgi:application",
     ],
 }
 
@@ -153,8 +152,8 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
     """Tenants, their assets and closed dates, numbers with flows; returns (token, din)."""
     from django.utils import timezone
 
-    from callflows.models import AudioFile, CallFlow, ClosedDate, TtsScript
-    from callflows.services import flow_compile
+    from callflows.compiler import COMPILER_VERSION, flow_compile
+    from callflows.models import AudioFile, CallFlow, ClosedDate, PublishedFlow, TtsScript
     from dins.models import Status, Subscription
     from portal.models import Tenant
     from portal.scoping import scopes_disabled, tenant_scope
@@ -164,7 +163,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
         companies = Tenant.objects.bulk_create(
             [Tenant(name=f"Bench company {t}") for t in range(tenants)]
         )
-        documents, commands = {}, {}
+        documents, commands, compiled_flows = {}, {}, {}
         for t, tenant in enumerate(companies):
             audio = AudioFile.objects.create(
                 tenant=tenant, label="Welcome", size_bytes=48_000, duration_seconds=3.0
@@ -226,6 +225,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
                 with tenant_scope(tenant):  # every reference resolves: the documents are valid
                     compiled = flow_compile(document, tenant=tenant)
                 documents[t, variant] = document
+                compiled_flows[t, variant] = compiled
                 commands[t, variant] = compiled["rules"][2]["command"]
                 assert len(commands[t, variant]) <= 100, "the lookup view keeps it in label"
 
@@ -260,6 +260,31 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
             ],
             batch_size=2000,
         )
+        # Published as callflows.publishing publishes them (one compile per distinct document
+        # here instead of one per number: the same data, filled in seconds).
+        expires = now + timedelta(days=30)
+        published = []
+        for i, s in enumerate(subscriptions):
+            compiled = {
+                **compiled_flows[i % tenants, (i // tenants) % 4],
+                "tenant_id": s.tenant_id,
+                "subscription_id": s.pk,
+                "version": 1,
+                "expires": expires.timestamp(),
+            }
+            published.append(
+                PublishedFlow(
+                    tenant_id=s.tenant_id,
+                    subscription=s,
+                    token=s.action_token,
+                    compiled=compiled,
+                    stamp=f"{i:032x}",
+                    flow_version=1,
+                    compiler_version=COMPILER_VERSION,
+                    expires_at=expires,
+                )
+            )
+        PublishedFlow.objects.bulk_create(published, batch_size=2000)
     return [(s.action_token, s.din) for s in subscriptions]
 
 
@@ -273,18 +298,6 @@ def reuse() -> list[tuple[str, str]]:
     if not numbers:
         sys.exit("--reuse: the benchmark database holds no numbers; run once without it")
     return numbers
-
-
-def warm_shared_cache(tokens: list[str]) -> float:
-    """Build every compiled flow into the shared cache, as a running portal has them."""
-    from callflows import runtime
-
-    started = time.perf_counter()
-    for token in tokens:
-        compiled, _found = runtime.compiled_for(token)
-        assert compiled and "subscription_id" in compiled, token
-    runtime.forget_memory()
-    return time.perf_counter() - started
 
 
 # --- Server and load --------------------------------------------------------------------------
@@ -390,7 +403,7 @@ def wrk(server: Server, path: str, lua: Path, tokens_file: Path, *, connections,
 
 
 def cold_start(server, lua, tokens_file, args) -> None:
-    """Fresh processes fetch each number's flow from the shared cache once: load them all."""
+    """Fresh edge processes read each number's published flow once: load them all."""
     if args.server_warmup:
         r = wrk(
             server,
@@ -461,7 +474,6 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15",
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "LOG_LEVEL": "WARNING",
@@ -481,7 +493,6 @@ def main() -> None:
     started = time.perf_counter()
     numbers = reuse() if args.reuse else fill(args.numbers, args.tenants)
     filled = time.perf_counter() - started
-    built = warm_shared_cache([token for token, _ in numbers])
     connection.close()
 
     work = Path(tempfile.mkdtemp(prefix="dinportal-bench-action-"))
@@ -489,14 +500,10 @@ def main() -> None:
     lua.write_text(WRK_LUA)
     tokens_file.write_text("".join(f"{token} {din}\n" for token, din in numbers))
 
+    print(f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']})")
     print(
-        f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']}), shared cache: "
-        f"{settings.CACHES['flows']['BACKEND'].rsplit('.', 1)[-1]} ({env['REDIS_URL']})"
-    )
-    print(
-        f"{len(numbers)} numbers: {'reused' if args.reuse else 'filled'} in {filled:.1f} s; "
-        f"every flow {'checked' if args.reuse else 'compiled'} into the shared cache in "
-        f"{built:.1f} s ({built / len(numbers) * 1000:.2f} ms each)"
+        f"{len(numbers)} numbers with published flows: "
+        f"{'reused' if args.reuse else 'filled'} in {filled:.1f} s"
     )
     print(f"machine: {os.cpu_count()} CPUs, {platform_line()}")
     print(

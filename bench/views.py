@@ -1,4 +1,4 @@
-"""Benchmark-only views, served beside the action URL on its minimal path (no middleware).
+"""Benchmark-only views, served by the edge beside the action URL (no middleware).
 
 Only routed when ``BENCH_VIEWS_ENABLED`` is on (``portal.wsgi``); ``bench/action_url.py`` starts
 its own server with it. The request shape is the action URL's (``/bench/…/<token>/?caller=…``)

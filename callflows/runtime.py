@@ -120,9 +120,9 @@ class FlowMemory:
         self._unknown: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> _Entry | None:
+    def get(self, token: str, *, touch: bool = True) -> _Entry | None:
         entry = self._flows.get(token) or self._unknown.get(token)
-        if entry is not None and entry.compiled is not None:
+        if touch and entry is not None and entry.compiled is not None:
             with contextlib.suppress(KeyError):
                 self._flows.move_to_end(token)  # racing eviction: fine, it is reloaded
         return entry
@@ -211,12 +211,15 @@ class Watcher:
             or started - self.last_success > settings.FLOW_WATCH_LOOKBACK_SECONDS - WATCH_SECONDS
         )
         try:
-            held = memory.stamps()
             if missed:  # the lookback no longer covers the gap: check everything held
-                stale = list(held)
-            else:
-                published = _stamps_changed_lately()
-                stale = [t for t, stamp in published.items() if t in held and held[t] != stamp]
+                stale = list(memory.stamps())
+            else:  # only what changed: no work per number held
+                stale = [
+                    token
+                    for token, stamp in _stamps_changed_lately().items()
+                    if (entry := memory.get(token, touch=False)) is not None
+                    and entry.stamp != stamp
+                ]
             reloaded = _refresh(stale) if stale else 0
         except Exception as error:  # the database is away: memory keeps answering
             self.failures += 1

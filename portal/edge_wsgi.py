@@ -15,7 +15,7 @@ Every answer names the process that gave it (``X-Edge-Process``, random per proc
 an operator needs to tell edge processes apart, nothing about the host.
 
 With ``BENCH_VIEWS_ENABLED`` (benchmarks only, never in production) ``/bench/…`` takes the same
-minimal path with ``bench.urls`` as its URLconf (bench/action_url.py).
+Django path with ``bench.urls`` as its URLconf (bench/action_url.py).
 """
 
 import os

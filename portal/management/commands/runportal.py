@@ -36,6 +36,9 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.demo import DEMO_PASSWORD, DEMO_TENANTS, OPERATOR_EMAIL
 
 START_TIMEOUT_SECONDS = 60
+# Pages, tasks and the sandbox share this machine's CPUs with the edge: at this niceness a call
+# never waits for a CPU behind them (docs/deploy.md: Nice=10 in their units).
+BACKGROUND_NICENESS = 10
 # Stop in stages, all within 30 s: what brings work, then the worker, then the edge.
 STOP_STAGES = (("sandbox", "scheduler", "portal"), ("worker",), ("edge",))
 STOP_GRACE_SECONDS = {"sandbox": 8, "scheduler": 8, "portal": 8, "worker": 12, "edge": 8}
@@ -50,6 +53,12 @@ def _die_with_parent() -> None:
     """In the child, before exec: receive SIGTERM when the launcher dies (Linux)."""
     if _libc is not None:
         _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _background() -> None:
+    """In the child, before exec: everything but the edge yields the CPU to calls."""
+    _die_with_parent()
+    os.nice(BACKGROUND_NICENESS)
 
 
 _libc = (
@@ -209,7 +218,8 @@ class Command(BaseCommand):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 process_group=0,  # signals come from the launcher, in order
-                preexec_fn=_die_with_parent,  # a single prctl call, safe before exec
+                # prctl and nice only: safe before exec
+                preexec_fn=_die_with_parent if child.name == "edge" else _background,
             )
         width = max(len(child.name) for child in children)
         for child in children:
