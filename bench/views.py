@@ -1,8 +1,8 @@
 """Benchmark-only views, served by the edge beside the action URL (no middleware).
 
-Only routed when ``BENCH_VIEWS_ENABLED`` is on (``portal.edge_wsgi``); ``bench/action_url.py`` starts
-its own server with it. The request shape is the action URL's (``/bench/…/<token>/?caller=…``)
-so that only the work of the view differs.
+Only routed when ``BENCH_VIEWS_ENABLED`` is on (``portal.edge_wsgi``); ``bench/action_url.py``
+starts its own server with it. The request shape is the action URL's
+(``/bench/…/<token>/?caller=…``) so that only the work of the view differs.
 """
 
 from django.conf import settings

@@ -36,7 +36,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    ProgrammingError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -341,6 +349,7 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
             result = Answer(result.command, result.rule, "stale")
     call_log_buffer.append(
         compiled,
+        token=token,
         at=now,
         caller=caller_digits(caller),
         # NUL dropped: PostgreSQL refuses it, and one such row would hold back the whole batch.
@@ -382,14 +391,18 @@ class CallLogBuffer:
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.dropped = 0
+        self.dropped = 0  # rows lost: refused by the database, or pushed out of a full buffer
+        self._reported_dropped = 0
+        self.unknown = 0  # fallback answers to tokens no number has (not calls to lose)
+        self.unlogged_resolved = 0
+        self._reported_unlogged = 0
 
-    def append(self, compiled: dict, *, at, caller, recipient, answer: Answer, latency_us):
-        if "subscription_id" not in compiled:
-            return  # a pure fallback knows no number to log it under
+    def append(
+        self, compiled: dict, *, token: str, at, caller, recipient, answer: Answer, latency_us
+    ):
         entry = {
-            "tenant_id": compiled["tenant_id"],
-            "subscription_id": compiled["subscription_id"],
+            "tenant_id": compiled.get("tenant_id"),
+            "subscription_id": compiled.get("subscription_id"),
             "flow_version": compiled.get("version"),
             "at": at,
             "caller": caller[:32],
@@ -399,6 +412,10 @@ class CallLogBuffer:
             "source": answer.source,
             "latency_us": latency_us,
         }
+        if entry["subscription_id"] is None:
+            # Answered by the plain fallback while nothing was known (the database did not
+            # answer): the number is looked up by its token when the row is written.
+            entry["token"] = token
         with self._lock:
             self._entries.append(entry)
             if len(self._entries) > self.MAX_ENTRIES:
@@ -421,8 +438,11 @@ class CallLogBuffer:
         while True:
             self._wake.wait(self.FLUSH_SECONDS)
             self._wake.clear()
-            close_old_connections()  # this thread's own connection, like a request's
-            self.flush()
+            try:
+                close_old_connections()  # this thread's own connection, like a request's
+                self.flush()
+            except Exception:  # this thread must go on writing whatever happened
+                logger.exception("call log: writing failed; the rows wait for the next try")
 
     def flush_at_exit(self) -> None:
         """Write what is buffered when this process ends (the server stopping it, SIGTERM).
@@ -447,43 +467,101 @@ class CallLogBuffer:
             logger.error("call log: %d entries not written at exit", self.pending())
 
     def flush(self) -> int:
-        """Write what is buffered; on a database error keep it for the next attempt."""
-        from callflows.models import CallLog
+        """Write what is buffered; while the database is away, keep it for the next attempt.
 
+        A row the database refuses on its own (its number deleted since the call, a value it
+        cannot store) is dropped alone and counted; the rest of the batch is written. What
+        was dropped is reported to operators once the database answers again.
+        """
         with self._flush_lock:
             with self._lock:
                 batch, self._entries = self._entries, []
             if not batch:
                 return 0
             try:
-                if connection.vendor == "postgresql":
-                    _copy_call_log(batch)
-                else:
-                    with scopes_disabled():  # one batch holds calls of many tenants
-                        CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
-            except IntegrityError:
-                written = self._write_one_by_one(batch)
-            except DatabaseError as error:
+                batch = self._resolve_numbers(batch)
+                written = self._write(batch)
+            except DatabaseError as error:  # the database is away (rows it refuses: _write)
                 logger.warning("call log: %d entries wait, database error %s", len(batch), error)
                 _drop_connection()
                 with self._lock:
                     self._entries[:0] = batch
                 return 0
-            else:
-                written = len(batch)
-        # Alerts for calls the flow could not answer are raised here, off the request path
-        # (at most one per number and hour); a failure must not stop this writer thread.
-        if any(entry["source"] == "fallback" for entry in batch):
-            from portal.alerts import alert_raise_for_fallback_calls
-
-            try:
-                alert_raise_for_fallback_calls(calls=batch)
-            except Exception:
-                logger.exception("call log: could not raise the fallback alerts")
+        self._after_write(batch)
         return written
 
+    def _resolve_numbers(self, batch: list[dict]) -> list[dict]:
+        """Fill in the number of calls answered by the plain fallback (looked up by token)."""
+        from dins.models import Subscription
+
+        tokens = {entry["token"] for entry in batch if "token" in entry}
+        if not tokens:
+            return batch
+        with scopes_disabled():
+            numbers = {
+                token: (tenant_id, pk)
+                for token, tenant_id, pk in Subscription.objects.filter(
+                    action_token__in=tokens
+                ).values_list("action_token", "tenant_id", "pk")
+            }
+        kept = []
+        for entry in batch:
+            token = entry.pop("token", None)
+            if token is not None:
+                if token not in numbers:
+                    self.unknown += 1  # a made-up token, answered while nothing was known
+                    continue
+                entry["tenant_id"], entry["subscription_id"] = numbers[token]
+                self.unlogged_resolved += 1
+            kept.append(entry)
+        return kept
+
+    def _write(self, batch: list[dict]) -> int:
+        from callflows.models import CallLog
+
+        if not batch:
+            return 0
+        try:
+            if connection.vendor == "postgresql":
+                _copy_call_log(batch)
+            else:
+                with scopes_disabled():  # one batch holds calls of many tenants
+                    CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
+        except (IntegrityError, DataError, ProgrammingError):
+            return self._write_one_by_one(batch)
+        return len(batch)
+
+    def _after_write(self, batch: list[dict]) -> None:
+        """Alerts, off the request path; a failure must not stop this writer thread."""
+        from portal.alerts import alert_raise_for_fallback_calls
+        from portal.models import PlatformAlertKind
+        from portal.platform import platform_alert_raise
+
+        try:
+            if any(entry["source"] == "fallback" for entry in batch):
+                alert_raise_for_fallback_calls(calls=batch)  # each company, once an hour
+            dropped, self._reported_dropped = self.dropped - self._reported_dropped, self.dropped
+            if dropped:
+                platform_alert_raise(
+                    kind=PlatformAlertKind.CALL_LOG_DROPPED,
+                    count=dropped,
+                    message=f"An edge process dropped {dropped} call-log row(s): the database "
+                    "refused them or stayed away until its buffer was full.",
+                )
+            unlogged = self.unlogged_resolved - self._reported_unlogged
+            if unlogged:
+                self._reported_unlogged = self.unlogged_resolved
+                platform_alert_raise(
+                    kind=PlatformAlertKind.CALLS_UNLOGGED,
+                    count=unlogged,
+                    message=f"{unlogged} call(s) were answered by the plain fallback "
+                    "(voicemail) while the database did not answer; they are in the call log.",
+                )
+        except Exception:
+            logger.exception("call log: could not raise its alerts")
+
     def _write_one_by_one(self, batch: list[dict]) -> int:
-        """A batch refused as a whole (a number deleted since its call): keep what fits."""
+        """A batch refused as a whole: keep every row the database takes, count the others."""
         from callflows.models import CallLog
 
         written = 0
@@ -493,7 +571,8 @@ class CallLogBuffer:
                     with transaction.atomic():
                         CallLog.objects.create(**entry)
                     written += 1
-                except IntegrityError:
+                except (IntegrityError, DataError, ProgrammingError) as error:
+                    logger.warning("call log: a row was refused and dropped (%s)", error)
                     self.dropped += 1
         return written
 

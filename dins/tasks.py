@@ -9,6 +9,7 @@ from celery import shared_task
 
 from dins import sandbox_calls, services
 from dins.xoxzo import XoxzoRateLimited, XoxzoUnavailable
+from portal.platform import heartbeat
 from portal.tasks_base import TenantTask
 
 TRANSIENT_CARRIER_ERRORS = (XoxzoUnavailable, XoxzoRateLimited)
@@ -58,6 +59,7 @@ def place_test_call(*, tenant_id: int, test_call_id: int) -> None:
 @shared_task(name="dins.trial_sweep")
 def trial_sweep() -> dict:
     result = services.trial_sweep()
+    heartbeat("trial_sweep")  # operators are told when it stops running (portal/platform.py)
     return {"claimed": len(result.claimed), "redriven": len(result.redriven)}
 
 
@@ -69,6 +71,7 @@ def trial_sweep() -> dict:
 )
 def reconcile() -> dict:
     result = services.subscriptions_reconcile()
+    heartbeat("reconcile")
     return {"activated": len(result.activated), "missing": len(result.missing)}
 
 

@@ -32,9 +32,11 @@ from portal.models import (
     Membership,
     NotificationSetting,
     NotifyLanguage,
+    PlatformAlertKind,
     Role,
     Tenant,
 )
+from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.services import audit_record
 
@@ -76,6 +78,14 @@ def alert_raise(
 
     if kind not in AlertKind.values:
         raise ValueError(f"Unknown alert kind {kind!r}.")
+    if kind == AlertKind.CARRIER_CREDENTIALS:
+        # The credentials are the installation's: operators must fix them, every time.
+        platform_alert_raise(
+            kind=PlatformAlertKind.CARRIER_CREDENTIALS,
+            message="The carrier rejected the portal's credentials (HTTP 401) during "
+            f"{(context or {}).get('operation', 'a request')}: update XOXZO_SID / "
+            "XOXZO_AUTH_TOKEN.",
+        )
     if subscription is not None:
         tenant = subscription.tenant
     tenant = tenant or current_tenant()

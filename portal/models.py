@@ -322,3 +322,48 @@ class Alert(TenantOwned):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+
+class PlatformAlertKind(models.TextChoices):
+    """Trouble of the whole installation: operators hear of it, not whichever company was near."""
+
+    CARRIER_CREDENTIALS = "carrier_credentials", _("Carrier credentials rejected")
+    SCHEDULER_LATE = "scheduler_late", _("Scheduled work has not run")
+    QUEUE_BACKLOG = "queue_backlog", _("Tasks are piling up")
+    CALL_LOG_DROPPED = "call_log_dropped", _("Call-log rows dropped")
+    CALLS_UNLOGGED = "calls_unlogged", _("Calls answered while nothing was known")
+
+
+class PlatformAlert(models.Model):
+    """An operators' alert: one row per kind and hour, counting how often it happened."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=32, choices=PlatformAlertKind.choices)
+    # "<kind>:<hour>": the unique constraint makes "one alert per kind and hour" hold under
+    # concurrent processes (portal.platform.platform_alert_raise).
+    dedup_key = models.CharField(max_length=80, unique=True)
+    message = models.TextField()
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField(auto_now_add=True)
+    last_at = models.DateTimeField(auto_now=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_last_error = models.CharField(max_length=300, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_at", "-id"]
+        verbose_name = _("operators' alert")
+        verbose_name_plural = _("operators' alerts")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} x{self.count}"
+
+
+class Heartbeat(models.Model):
+    """When a piece of scheduled work last finished (the trial sweep, reconciliation)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

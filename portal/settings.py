@@ -374,6 +374,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Operators' checks: the scheduler's own heartbeats, the task queue (portal/platform.py).
+    "portal-platform-check": {
+        "task": "portal.platform_check",
+        "schedule": 60,
+    },
     "prune-expired-invitations": {
         "task": "portal.prune_invitations",
         "schedule": 60 * 60,
@@ -477,6 +482,19 @@ OUTBOUND_PLACING_LEASE_MINUTES = env.int("OUTBOUND_PLACING_LEASE_MINUTES", defau
 # A call still queued this long (carrier unreachable, broker lost the task) is not placed late.
 OUTBOUND_QUEUED_EXPIRY_MINUTES = env.int("OUTBOUND_QUEUED_EXPIRY_MINUTES", default=15)
 CELERY_BEAT_SCHEDULE["dins-poll-calls"] = {"task": "dins.poll_calls", "schedule": 30}
+
+# --- Operators --------------------------------------------------------------------------------
+
+# Trouble of the whole installation (carrier credentials, scheduled work not running, tasks
+# piling up, call-log rows dropped) is e-mailed here, once per kind and hour, and listed on the
+# operators' page (portal/platform.py).
+OPERATOR_ALERT_EMAILS = env.list("OPERATOR_ALERT_EMAILS", default=[])
+# Tasks waiting in the broker beyond this count raise an operators' alert.
+OPERATOR_QUEUE_BACKLOG = env.int("OPERATOR_QUEUE_BACKLOG", default=500)
+# /healthz/platform and /metrics answer clients from these networks, or with
+# "Authorization: Bearer <MONITORING_TOKEN>" when a token is set.
+MONITORING_NETWORKS = env.list("MONITORING_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
 
 # --- Logging ----------------------------------------------------------------------------------
 

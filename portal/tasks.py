@@ -4,7 +4,7 @@ import smtplib
 
 from celery import shared_task
 
-from portal import alerts, emails, services
+from portal import alerts, emails, platform, services
 from portal.tasks_base import TenantTask
 
 # E-mail delivery problems that go away by themselves: retried with backoff.
@@ -53,3 +53,19 @@ def send_alert_email(self, *, tenant_id: int, alert_id: int) -> int:
     return alerts.alert_email_send(
         alert_id=alert_id, final_attempt=self.request.retries >= self.max_retries
     )
+
+
+@shared_task(
+    name="portal.send_platform_alert",
+    autoretry_for=TRANSIENT_MAIL_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    max_retries=8,
+)
+def send_platform_alert_email(*, alert_id: int) -> int:
+    return platform.platform_alert_email_send(alert_id=alert_id)
+
+
+@shared_task(name="portal.platform_check")
+def platform_check() -> dict:
+    return {check.name: check.ok for check in platform.platform_check_run()}

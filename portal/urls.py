@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import alert_views, operator_views, views
+from portal import alert_views, monitoring_views, operator_views, views
 from portal.forms import PasswordResetRequestForm
 
 account_patterns = [
@@ -48,6 +48,8 @@ account_patterns = [
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/platform", monitoring_views.platform_health, name="platform_health"),
+    path("metrics", monitoring_views.metrics, name="metrics"),
     path("account/", include(account_patterns)),
     path("tenant/switch/", views.tenant_switch, name="tenant_switch"),
     path("tenant/none/", views.no_tenant, name="no_tenant"),

@@ -27,7 +27,14 @@ OUTSIDE_TENANCY_PREFIXES = ("admin/", "operator/", "sandbox/", "a/", "c/", "stat
 # Personal or public endpoints: they touch only the visitor's own session, language, password
 # or invitation, never a tenant's data.
 PERSONAL_PREFIXES = ("account/",)
-PERSONAL_NAMES = {"tenant_switch", "no_tenant", "healthz", "edge_healthz"}
+PERSONAL_NAMES = {
+    "tenant_switch",
+    "no_tenant",
+    "healthz",
+    "edge_healthz",
+    "platform_health",
+    "metrics",
+}
 
 
 def _load_all_factories():
