@@ -7,10 +7,12 @@ production layout needs nginx, PostgreSQL and Redis and is required in CI
 
 import os
 import shutil
+import urllib.parse
 
 import pytest
 
 from e2e import harness
+from portal.testing import TcpRelay
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +64,21 @@ def production(tmp_path_factory):
             pytest.fail(reason + ", and REQUIRE_PRODUCTION_LAYOUT is set (CI provides them)")
         pytest.skip(reason)
     harness.reset_services(**services)
-    layout = harness.ProductionLayout(tmp_path_factory.mktemp("production"), **services)
+    # The edge reaches PostgreSQL through a relay that a drill can make hang.
+    database = urllib.parse.urlsplit(services["database_url"])
+    relay = TcpRelay(database.hostname or "127.0.0.1", database.port or 5432)
+    credentials = database.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
+    edge_database = database._replace(netloc=netloc)
+    layout = harness.ProductionLayout(
+        tmp_path_factory.mktemp("production"),
+        edge_database_url=urllib.parse.urlunsplit(edge_database),
+        **services,
+    )
+    layout.database_relay = relay
     try:
         layout.start()
         yield layout
     finally:
         layout.stop()
+        relay.close()

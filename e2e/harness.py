@@ -277,7 +277,15 @@ class Server:
 class ProductionLayout(Layout):
     """docs/deploy.md's layout on one machine: nginx → portal pages and two edge instances."""
 
-    def __init__(self, workdir: Path, *, database_url: str, redis_url: str, broker_url: str):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str,
+        redis_url: str,
+        broker_url: str,
+        edge_database_url: str | None = None,
+    ):
         super().__init__(workdir)
         base = free_ports(6)
         self.nginx_port, self.portal_port, self.sandbox_port = base, base + 1, base + 2
@@ -309,7 +317,10 @@ class ProductionLayout(Layout):
             SECURE_COOKIES="false",
             CSRF_TRUSTED_ORIGINS=self.portal_url,
             BEHIND_TLS_PROXY="false",
+            TRUSTED_PROXIES="127.0.0.1/32",  # nginx connects from here; clients from others
         )
+        # The edge may reach the database another way (a relay a drill can hang).
+        self.edge_env = {**self.env, "DATABASE_URL": edge_database_url or database_url}
         # The carrier: a separate system with its own settings (the sandbox is not production).
         self.carrier_env = clean_env(**common, SANDBOX_ENABLED="true", PORT=self.sandbox_port - 2)
 
@@ -342,7 +353,7 @@ class ProductionLayout(Layout):
             env=self.carrier_env,
         )
         for server in self.servers():
-            self.spawn(server.name, server.nice_command)
+            self.spawn(server.name, server.nice_command, env=self._env_of(server.name))
         nice = ["nice", "-n", str(BACKGROUND_NICENESS)]
         self.spawn("worker", [*nice, PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "2",
                               "--without-gossip", "--without-mingle", "-l", "INFO"])  # fmt: skip
@@ -421,8 +432,24 @@ http {{
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         server = next(s for s in self.servers() if s.name == name)
-        self.spawn(name, server.nice_command)
+        self.spawn(name, server.nice_command, env=self._env_of(name))
         wait_for(lambda: _get(server.health).status_code == 200, timeout=60, what=name)
+
+    def _env_of(self, name: str) -> dict:
+        return self.edge_env if name.startswith("edge") else self.env
+
+    def rss_kib(self, name: str) -> int:
+        """Resident memory of a server and its worker processes, KiB."""
+        pids = [self.processes[name].pid]
+        pids += [
+            int(p) for p in Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()
+        ]
+        total = 0
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total
 
     def carrier_credentials(self) -> tuple[str, str]:
         return self.carrier_env["XOXZO_SID"], self.carrier_env["XOXZO_AUTH_TOKEN"]
@@ -495,12 +522,25 @@ def page_forms(text: str) -> list[dict]:
     return parser.forms
 
 
+class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, source_address: str):
+        self.source_address = (source_address, 0)
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = self.source_address
+        super().init_poolmanager(*args, **kwargs)
+
+
 class PortalClient:
     """One person in a browser: signs in, reads pages, submits forms (CSRF included)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, *, source_address: str | None = None):
         self.base = base_url.rstrip("/")
         self.session = requests.Session()
+        if source_address:  # another client machine: loopback has 127.0.0.0/8 to choose from
+            adapter = _SourceAddressAdapter(source_address)
+            self.session.mount("http://", adapter)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else self.base + path
@@ -522,12 +562,15 @@ class PortalClient:
         kwargs.setdefault("timeout", 30)
         return self.session.post(self.url(path), data=data, headers={"Referer": referer}, **kwargs)
 
-    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> PortalClient:
+    def try_sign_in(self, email: str, password: str = DEMO_PASSWORD) -> requests.Response:
         login = self.get("/account/login/")
-        response = self.post(
+        return self.post(
             "/account/login/",
             {"csrfmiddlewaretoken": self.csrf(login.text), "username": email, "password": password},
         )
+
+    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> PortalClient:
+        response = self.try_sign_in(email, password)
         if "/account/login/" in response.url:
             raise RuntimeError(f"could not sign in as {email}")
         self.session.headers["Accept-Language"] = "en"

@@ -94,3 +94,73 @@ def test_a_rolling_restart_of_the_edge_loses_no_call_and_no_call_log_row(product
     print(f"rolling restart: {len(answered)} calls answered, {len(failed)} failed")
     assert not failed, failed[:5]
     assert production.count_call_log() - before == len(answered)
+
+
+def test_calls_are_answered_in_time_while_the_database_hangs(production):
+    """The edge's PostgreSQL connections go through a relay; it stops forwarding for 8 s."""
+    numbers = _numbers(production)
+    production.restart("edge-0")  # an instance that holds nothing yet, and one that does
+    relay = production.database_relay
+    before = harness.ring_for(3, numbers)
+    relay.pause()
+    try:
+        during = harness.ring_for(8, numbers)
+    finally:
+        relay.resume()
+    after = harness.ring_for(3, numbers)
+    print(
+        "database hung: before",
+        before.summary(),
+        "during",
+        during.summary(),
+        "after",
+        after.summary(),
+    )
+    assert not before.failures and not during.failures and not after.failures, during.failures[:5]
+    # every call answered within the carrier's budget (5 s), the cold ones within the edge's
+    assert during.summary()["max_ms"] < 1600
+    # and calls keep flowing: no worker thread waits for the database
+    assert during.summary()["calls"] > 0.5 * before.summary()["calls"] * 8 / 3
+
+
+def test_ten_thousand_made_up_tokens_leave_memory_and_redis_alone(production):
+    import secrets
+
+    import redis
+
+    numbers = _numbers(production)
+    queue = redis.Redis.from_url(production.env["REDIS_URL"])
+    keys_before = queue.dbsize()
+    rss_before = {name: production.rss_kib(name) for name in ("edge-0", "edge-1")}
+    din = next(iter(numbers))
+    base = production.public_url
+    for _ in range(10_000):
+        call = Carrier.ring(
+            f"{base}/a/{secrets.token_urlsafe(24)}/", caller="+819012345678", din=din
+        )
+        assert call.status == 404
+    growth = {name: production.rss_kib(name) - rss_before[name] for name in rss_before}
+    keys_after = queue.dbsize()
+    print(
+        f"10,000 made-up tokens: edge memory grew {growth} KiB, "
+        f"Redis keys {keys_before}->{keys_after}"
+    )
+    assert queue.dbsize() == keys_before
+    assert all(kib < 16 * 1024 for kib in growth.values())  # bounded: EDGE_MEMORY_MAX_UNKNOWN
+
+
+def test_a_strangers_wrong_passwords_do_not_lock_out_the_owner_behind_the_proxy(production):
+    # given a stranger on another machine guessing the owner's password, even forging a header
+    stranger = PortalClient(production.portal_url, source_address="127.0.0.2")
+    stranger.session.headers["X-Forwarded-For"] = "127.0.0.3"
+    for _ in range(6):
+        stranger.try_sign_in(harness.OWNER_HARBOR, "wrong password")
+    assert "/account/login/" in stranger.try_sign_in(harness.OWNER_HARBOR).url  # locked out
+
+    # then the owner, from their own machine, signs in with the right password
+    owner = PortalClient(production.portal_url, source_address="127.0.0.3").sign_in(
+        harness.OWNER_HARBOR
+    )
+    owner.submit("/settings/", {"name": "Harbor Logistics KK"})
+    audit = owner.get("/audit/").text
+    assert "127.0.0.3" in audit and "127.0.0.1" not in audit  # the client, not the proxy
