@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from callflows import week, words
+from callflows.assets_services import preview_available
 from callflows.closed import closed_days
 from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flow import Answer, evaluate, minutes_of
@@ -439,7 +440,7 @@ _SAY = re.compile(r'say (ja|en) "((?:[^"\\]|\\.)*)"')
 
 def preview_media(answer: Answer) -> dict:
     """The MP3 or script an answer line plays, so the preview can be listened to."""
-    media = {"audio": None, "script": None}
+    media = {"audio": None, "script": None, "speech_available": preview_available()}
     audio = _PUBLIC_AUDIO.search(answer.command)
     if audio:
         media["audio"] = AudioFile.objects.filter(public_id=audio[1]).first()

@@ -190,6 +190,12 @@ def test_it_shows_every_page_to_a_viewer_or_says_why_not(client, personas, route
     response = client.get(url)
     # Viewers can see everything: a page answers 200 (or redirects within the portal);
     # write-only endpoints answer 405 or, for confirmation pages of writes, 403 with a reason.
+    if response.status_code == 503 and pattern.name == "script_listen":
+        # The spoken preview needs espeak-ng; a machine without it says so (the pages, too).
+        from callflows.assets_services import preview_available
+
+        assert not preview_available() and b"espeak-ng" in response.content
+        return
     assert response.status_code in (200, 302, 403, 405), (url, response.status_code)
     if response.status_code == 403:
         assert b"role" in response.content.lower() or "役割".encode() in response.content
