@@ -110,7 +110,7 @@ class TaskQueue:
 @pytest.fixture(autouse=True)
 def fresh_action_url_state():
     """Each test starts with no compiled flows in memory and an empty call-log buffer."""
-    from callflows import runtime
+    from callflows.edge import runtime
 
     runtime.forget_memory()
     runtime.watcher.last_success = None

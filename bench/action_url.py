@@ -4,8 +4,8 @@ Builds a throw-away database (``<DATABASE_URL's name>_bench`` on PostgreSQL, a t
 SQLite) with ``--numbers`` active numbers spread over ``--tenants`` companies, each with a
 realistic flow (holiday → voicemail with a Japanese greeting; anonymous caller → a polite
 refusal; weekdays 9:00-18:00 → an MP3 or a TTS script; otherwise voicemail), published as
-``callflows.publishing`` publishes them, then for each WSGI server starts the edge
-(``portal.edge_wsgi``) on a free loopback port with ``BENCH_VIEWS_ENABLED`` and drives it with
+``callflows.flows.publishing`` publishes them, then for each WSGI server starts the edge
+(``callflows.edge.wsgi``) on a free loopback port with ``BENCH_VIEWS_ENABLED`` and drives it with
 wrk (requests spread over every number, one caller in ten withheld):
 
 - ``constant``: a Django view answering a fixed line (the ceiling; the ratio is the figure);
@@ -62,7 +62,7 @@ SERVERS = {
         str(port),
         "--log-level",
         "warning",
-        "portal.edge_wsgi:application",
+        "callflows.edge.wsgi:application",
     ],
     "gunicorn": lambda port: [
         str(VENV_BIN / "gunicorn"),
@@ -75,7 +75,7 @@ SERVERS = {
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
-        "portal.edge_wsgi:application",
+        "callflows.edge.wsgi:application",
     ],
 }
 
@@ -152,7 +152,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
     """Tenants, their assets and closed dates, numbers with flows; returns (token, din)."""
     from django.utils import timezone
 
-    from callflows.compiler import COMPILER_VERSION, flow_compile
+    from callflows.flows.compiler import COMPILER_VERSION, flow_compile
     from callflows.models import AudioFile, CallFlow, ClosedDate, PublishedFlow, TtsScript
     from dins.models import Status, Subscription
     from portal.models import Tenant
@@ -260,7 +260,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
             ],
             batch_size=2000,
         )
-        # Published as callflows.publishing publishes them (one compile per distinct document
+        # Published as callflows.flows.publishing publishes them (one compile per distinct document
         # here instead of one per number: the same data, filled in seconds).
         expires = now + timedelta(days=30)
         published = []

@@ -78,7 +78,7 @@ def main() -> None:
     django.setup()
     from django.utils import translation
 
-    from callflows.assets_services import MAX_CALLER_LIST_NUMBERS, caller_numbers_parse
+    from callflows.assets.services import MAX_CALLER_LIST_NUMBERS, caller_numbers_parse
 
     translation.activate("en")
     print(f"limit: {MAX_CALLER_LIST_NUMBERS} numbers a list")

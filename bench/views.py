@@ -1,6 +1,6 @@
 """Benchmark-only views, served by the edge beside the action URL (no middleware).
 
-Only routed when ``BENCH_VIEWS_ENABLED`` is on (``portal.edge_wsgi``); ``bench/action_url.py``
+Only routed when ``BENCH_VIEWS_ENABLED`` is on (``callflows.edge.wsgi``); ``bench/action_url.py``
 starts its own server with it. The request shape is the action URL's
 (``/bench/…/<token>/?caller=…``) so that only the work of the view differs.
 """
@@ -8,7 +8,7 @@ starts its own server with it. The request shape is the action URL's
 from django.conf import settings
 from django.http import HttpResponse
 
-from callflows import runtime
+from callflows.edge import runtime
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled
 

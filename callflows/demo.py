@@ -14,8 +14,8 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from callflows.flows.services import flow_save
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
-from callflows.services import flow_save
 from dins.models import Subscription
 
 DEMO_MP3 = Path(__file__).resolve().parent / "demo_assets" / "greeting-ja.mp3"

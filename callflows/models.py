@@ -102,7 +102,7 @@ class ClosedDate(TenantOwned):
 class CallFlow(TenantOwned):
     """The call flow of one number: its current document and a day/night override.
 
-    The document (rules in order, a default action, see ``callflows.flow``) is versioned in
+    The document (rules in order, a default action, see ``callflows.flows.rules``) is versioned in
     ``FlowVersion``; ``version`` bumps on every change. What callers hear is what was last
     published from it (``PublishedFlow``).
     """
@@ -140,12 +140,12 @@ class FlowVersion(TenantOwned):
 class PublishedFlow(TenantOwned):
     """What one action token answers, compiled: the only thing the edge reads.
 
-    Written only by ``callflows.publishing`` (the one owner of compiled flows), in the same
+    Written only by ``callflows.flows.publishing`` (the one owner of compiled flows), in the same
     transaction as the change that alters an answer: a flow or override saved, an asset edited,
     the company's time zone or transfer policy changed, a number activated, released or its
     token rotated. ``compiled`` is None for a token that answers nothing any more (a tombstone,
     so every edge process learns that too). ``updated_at`` is set by the database's clock: the
-    edge's watcher asks for rows changed lately by that clock (``callflows.runtime``).
+    edge's watcher asks for rows changed lately by that clock (``callflows.edge.runtime``).
     """
 
     subscription = models.ForeignKey(

@@ -3,7 +3,7 @@
 Imported by ``CallflowsConfig.ready``, once every model is loaded.
 """
 
-from callflows.publishing import flows_publish, flows_publish_for_tenant, flows_unpublish
+from callflows.flows.publishing import flows_publish, flows_publish_for_tenant, flows_unpublish
 from dins.signals import numbers_stopped_answering, subscription_answering_changed
 from portal.signals import tenant_changed
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from callflows import publishing
+from callflows.flows import publishing
 
 
 @shared_task(name="callflows.republish_due")

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("callflows.asset_urls")),
-    path("", include("callflows.calllog_urls")),
-    path("", include("callflows.flow_urls")),
+    path("", include("callflows.assets.urls")),
+    path("", include("callflows.calllog.urls")),
+    path("", include("callflows.flows.urls")),
 ]

@@ -148,8 +148,8 @@ def outbound_call_request(
     library afterwards.
     Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
     """
-    from callflows.commands import UnsayableText, say_text_clean
-    from callflows.compiler import audio_public_url
+    from callflows.flows.compiler import audio_public_url
+    from callflows.grammar import UnsayableText, say_text_clean
     from dins.destinations import DestinationRefused, outbound_recipient_clean
     from dins.tasks import place_call
 

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from callflows.commands import MAX_SAY_LENGTH
+from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, TtsScript
 from dins import outbound
 from dins.destinations import DestinationRefused, outbound_recipient_clean

@@ -123,7 +123,7 @@ def _subscribe_confirmation(request):
 
 
 def _number_context(request, subscription, **extra):
-    from callflows.flow_selectors import override_switch
+    from callflows.flows.selectors import override_switch
 
     is_active = subscription.status == Status.ACTIVE
     return {
@@ -149,7 +149,7 @@ def number_detail(request, subscription_code):
             # The state moved on (e.g. pending → active): reload so every control fits it.
             response["HX-Refresh"] = "true"
         return response
-    from callflows.calllog import calls_recent_for_number
+    from callflows.calllog.selectors import calls_recent_for_number
 
     form = NumberEditForm(
         initial={"label": subscription.label, "description": subscription.description}

@@ -336,7 +336,7 @@ class ProductionLayout(Layout):
             servers.append(
                 Server(
                     f"edge-{index}",
-                    serve("portal.edge_wsgi:application", port, 1, 1),
+                    serve("callflows.edge.wsgi:application", port, 1, 1),
                     f"http://127.0.0.1:{port}/healthz",
                 )
             )

@@ -7,7 +7,7 @@ That task records every attempt on the row (status, attempts, last error), so an
 could not be delivered shows as failed on the alerts page instead of vanishing.
 
 Raised by ``dins.services`` (trials, subscriptions, releases, carrier credentials) and by
-``callflows.runtime.CallLogBuffer.flush`` (calls answered by the fallback).
+``callflows.edge.runtime.CallLogBuffer.flush`` (calls answered by the fallback).
 """
 
 from __future__ import annotations

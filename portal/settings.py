@@ -229,7 +229,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Request limits ---------------------------------------------------------------------------
 
-# The largest form is the call-flow editor at its rule limit (callflows.flow_forms.MAX_RULES
+# The largest form is the call-flow editor at its rule limit (callflows.flows.forms.MAX_RULES
 # rules of about 15 fields, plus the default action); a request with more fields is refused
 # with 400 before any form is built.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 700

@@ -5,7 +5,7 @@ by the edge's bare WSGI app there too (``portal.testing.installation_app``). Wha
 separate servers in `make run` and production is tested that way by ``e2e/``.
 """
 
-from portal.edge_urls import urlpatterns as edge_urlpatterns
+from callflows.edge.urls import urlpatterns as edge_urlpatterns
 from portal.urls import urlpatterns as portal_urlpatterns
 from sandbox.site_urls import urlpatterns as sandbox_urlpatterns
 

@@ -120,10 +120,10 @@ def make_alert(tenant, **related):
 def installation_app(django_app):
     """One WSGI app for the whole installation, for pytest's threaded live server.
 
-    ``/a/…`` goes to the edge's bare action-URL app (what ``portal.edge_wsgi`` serves), the
+    ``/a/…`` goes to the edge's bare action-URL app (what ``callflows.edge.wsgi`` serves), the
     rest to ``django_app`` (the test URLconf: pages, the edge's Django paths, the sandbox).
     """
-    from callflows import wsgi_action
+    from callflows.edge import action_app as wsgi_action
 
     def application(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/a/"):
@@ -141,7 +141,7 @@ class EdgeResponse:
 
 
 def edge_get(path: str, params: dict | None = None, **extra) -> EdgeResponse:
-    """GET ``path`` from the edge's WSGI app (``portal.edge_wsgi``), as its server would.
+    """GET ``path`` from the edge's WSGI app (``callflows.edge.wsgi``), as its server would.
 
     Like Django's test client, it keeps the test's transaction open across the request.
     """
@@ -149,7 +149,7 @@ def edge_get(path: str, params: dict | None = None, **extra) -> EdgeResponse:
     from django.db import close_old_connections
     from django.test import RequestFactory
 
-    from portal.edge_wsgi import application
+    from callflows.edge.wsgi import application
 
     environ = RequestFactory().get(path, params or {}, **extra).environ
     seen = {}

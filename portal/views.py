@@ -117,8 +117,8 @@ def edge_healthz(request):
 @require_GET
 @member_required
 def dashboard(request):
-    from callflows.calllog import calls_today_figures
-    from callflows.flow_selectors import override_switches
+    from callflows.calllog.selectors import calls_today_figures
+    from callflows.flows.selectors import override_switches
     from dins.selectors import numbers_figures
     from portal.alerts import alerts_for_dashboard
 

@@ -1,13 +1,13 @@
 """Call-flow answers in words for templates (loaded for every template).
 
 ``{{ line|command_words }}`` names what a line plays (one or two queries: for lists, views set
-``words`` on each row with ``callflows.words.command_names_for`` instead);
+``words`` on each row with ``callflows.flows.words.command_names_for`` instead);
 ``{{ label|rule_name }}`` names the rule that answered.
 """
 
 from django import template
 
-from callflows import words
+from callflows.flows import words
 
 register = template.Library()
 

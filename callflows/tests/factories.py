@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 
-from callflows.compiler import DEFAULT_DOCUMENT
+from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.models import (
     AudioFile,
     CallerList,

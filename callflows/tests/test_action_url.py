@@ -10,12 +10,13 @@ from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from callflows import publishing, runtime, services
+from callflows.edge import runtime
+from callflows.edge.wsgi import application
+from callflows.flows import publishing, services
 from callflows.models import CallLog
 from callflows.tests.factories import make_audio, make_script
 from dins.models import Status, Subscription
 from dins.tests.factories import SubscriptionFactory
-from portal.edge_wsgi import application
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import edge_get
 from sandbox import grammar
@@ -302,7 +303,7 @@ def test_it_drops_only_the_log_entries_of_a_deleted_number(personas, settings):
 
 
 def _raw(method: str, path: str, query: str = "") -> tuple[str, list, bytes]:
-    from callflows import wsgi_action
+    from callflows.edge import action_app as wsgi_action
 
     seen = {}
 

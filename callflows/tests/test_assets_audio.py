@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from callflows import publishing
-from callflows.assets_services import AudioRejected, audio_inspect
+from callflows.assets.services import AudioRejected, audio_inspect
+from callflows.flows import publishing
 from callflows.models import AudioFile, CallFlow
 from callflows.tests.factories import SAMPLES, make_audio
 from dins.tests.factories import SubscriptionFactory

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from callflows import publishing
-from callflows.assets_services import CallerNumbersInvalid, caller_numbers_parse
+from callflows.assets.services import CallerNumbersInvalid, caller_numbers_parse
+from callflows.flows import publishing
 from callflows.models import CallerList, CallFlow, ClosedDate
 from callflows.tests.factories import published
 from dins.tests.factories import SubscriptionFactory
@@ -292,7 +292,7 @@ def test_it_shows_closed_dates_to_viewers_without_the_add_form(client, personas)
 
 
 def test_it_refuses_more_lines_than_the_limit_before_parsing_any(monkeypatch):
-    from callflows import assets_services
+    from callflows.assets import services as assets_services
 
     parsed = []
     monkeypatch.setattr(
@@ -334,7 +334,7 @@ def test_the_form_shows_the_limit(client, personas):
 
 
 def test_it_refuses_a_list_past_the_library_limit_and_says_so(client, personas):
-    from callflows import assets_services
+    from callflows.assets import services as assets_services
 
     limit = assets_services.LIBRARY_LIMITS["list"]
     for index in range(limit):
@@ -354,7 +354,7 @@ def test_it_refuses_a_list_past_the_library_limit_and_says_so(client, personas):
 
 
 def test_it_refuses_a_closed_date_beyond_the_planning_horizon(client, personas):
-    from callflows.assets_services import closed_date_horizon
+    from callflows.assets.services import closed_date_horizon
 
     client.force_login(personas.staff_a)
     horizon = closed_date_horizon()

@@ -11,10 +11,10 @@ from django.db import close_old_connections
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve, reverse
 
-from callflows.asset_views import RangeNotSatisfiable, byte_range
-from callflows.compiler import audio_public_url
+from callflows.assets.views import RangeNotSatisfiable, byte_range
+from callflows.edge.wsgi import application as edge_application
+from callflows.flows.compiler import audio_public_url
 from callflows.tests.factories import SAMPLES, make_audio
-from portal.edge_wsgi import application as edge_application
 
 GREETING = (SAMPLES / "greeting-en.mp3").read_bytes()
 SIZE = len(GREETING)

@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from callflows import assets_services, publishing
+from callflows.assets import services as assets_services
+from callflows.flows import publishing
 from callflows.models import CallFlow, TtsScript
 from callflows.tests.factories import make_script, published
 from dins.tests.factories import SubscriptionFactory

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from callflows import runtime
+from callflows.edge import runtime
 from dins.phone import display
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

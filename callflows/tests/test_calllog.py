@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from callflows import calllog
+from callflows.calllog import selectors as calllog
 from callflows.models import CallLog
 from dins.models import Status
 from dins.phone import display

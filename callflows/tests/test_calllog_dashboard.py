@@ -4,7 +4,7 @@ import re
 
 from django.urls import reverse
 
-from callflows import calllog
+from callflows.calllog import selectors as calllog
 from callflows.tests import test_calllog as shared
 from portal.scoping import tenant_scope
 

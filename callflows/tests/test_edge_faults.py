@@ -12,7 +12,7 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from callflows import runtime
+from callflows.edge import runtime
 from callflows.models import CallLog
 from dins.models import Subscription
 from dins.tests.factories import SubscriptionFactory
@@ -93,7 +93,7 @@ def test_the_watcher_waits_out_a_hung_database_and_catches_up(personas, monkeypa
     runtime.watcher.last_success = time.monotonic()
     relay = TcpRelay("127.0.0.1", connection.settings_dict["PORT"] or 5432)
     with tenant_scope(personas.tenant_a):
-        from callflows.services import flow_save
+        from callflows.flows.services import flow_save
 
         flow_save(
             subscription=number,

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from callflows import flow_selectors
+from callflows.flows import selectors as flow_selectors
 from callflows.models import CallerList, CallFlow
 from callflows.tests.factories import make_audio, make_script
 from callflows.tests.test_flows import _form
@@ -238,8 +238,8 @@ def test_it_switches_to_closed_in_one_tap_until_the_next_opening_and_back(
 
 
 def test_it_computes_the_week_with_the_action_urls_evaluator(personas, number, vip, in_tenant_a):
-    from callflows import week
-    from callflows.flow import evaluate
+    from callflows.flows import week
+    from callflows.flows.rules import evaluate
 
     script = make_script(personas.tenant_a)
     audio = make_audio(personas.tenant_a)

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from callflows import commands
-from callflows.flow import evaluate
+from callflows import grammar as rendering
+from callflows.flows.rules import evaluate
 from sandbox import grammar
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -17,31 +17,31 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 @settings(max_examples=400)
 def test_it_renders_any_accepted_text_to_one_line_the_carrier_reads_back(text, lang):
     try:
-        cleaned = commands.say_text_clean(text)
-    except commands.UnsayableText:
+        cleaned = rendering.say_text_clean(text)
+    except rendering.UnsayableText:
         return  # refused with a reason: fine, as long as it never reaches the carrier
-    line = commands.say(lang, text)
+    line = rendering.say(lang, text)
     assert "\n" not in line and "\r" not in line
     assert grammar.parse(line) == grammar.Say(lang, cleaned)
-    assert grammar.parse(commands.voicemail(line)) == grammar.Voicemail(grammar.Say(lang, cleaned))
+    assert grammar.parse(rendering.voicemail(line)) == grammar.Voicemail(grammar.Say(lang, cleaned))
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=80))
 def test_it_keeps_quotes_backslashes_and_emoji_as_typed(core):
     text = f'"{core}\\ 😀'
     try:
-        cleaned = commands.say_text_clean(text)
-    except commands.UnsayableText:
+        cleaned = rendering.say_text_clean(text)
+    except rendering.UnsayableText:
         return
-    assert grammar.parse(commands.say("en", text)).text == cleaned
+    assert grammar.parse(rendering.say("en", text)).text == cleaned
 
 
 def test_it_turns_lines_into_spaces_and_refuses_control_characters():
-    assert commands.say_text_clean("Hello\r\n  world\tagain") == "Hello world again"
+    assert rendering.say_text_clean("Hello\r\n  world\tagain") == "Hello world again"
     for bad in ("", "   ", "a\x07b", "x" * 501):
         try:
-            commands.say_text_clean(bad)
-        except commands.UnsayableText:
+            rendering.say_text_clean(bad)
+        except rendering.UnsayableText:
             continue
         raise AssertionError(f"{bad!r} was accepted")
 

@@ -6,7 +6,8 @@ import socket
 import pytest
 from django.urls import reverse
 
-from callflows import publishing, runtime
+from callflows.edge import runtime
+from callflows.flows import publishing
 from callflows.models import CallFlow, FlowVersion
 from callflows.tests.factories import make_audio, make_script
 from dins.tests.factories import SubscriptionFactory

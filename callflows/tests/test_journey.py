@@ -10,7 +10,7 @@ checks go by the text on the screen.
 import pytest
 from django.utils import timezone
 
-from callflows import runtime
+from callflows.edge import runtime
 from callflows.models import CallFlow, FlowVersion
 from portal.models import User
 from portal.scoping import scopes_disabled

@@ -6,8 +6,9 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from callflows import publishing, runtime
-from callflows.compiler import COMPILER_VERSION
+from callflows.edge import runtime
+from callflows.flows import publishing
+from callflows.flows.compiler import COMPILER_VERSION
 from callflows.models import PublishedFlow
 from callflows.tests.factories import published
 from dins.models import Status, Subscription
@@ -40,7 +41,7 @@ def number(personas):
 
 
 def _save(number, personas, document):
-    from callflows.services import flow_save
+    from callflows.flows.services import flow_save
 
     with tenant_scope(personas.tenant_a):
         flow_save(subscription=number, document=document, by=personas.owner_a)

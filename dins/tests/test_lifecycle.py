@@ -350,7 +350,7 @@ def test_it_stops_answering_the_action_url_at_once_on_release(owner, task_queue,
 
 
 def test_it_shows_calls_and_the_flow_before_a_release(owner, task_queue, xoxzo):
-    from callflows import runtime
+    from callflows.edge import runtime
 
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
     for caller in ("+819012345678", "+819012345679", ""):

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from callflows.compiler import audio_public_url
+from callflows.flows.compiler import audio_public_url
 from callflows.tests.factories import make_audio, make_script
 from dins import outbound, phone
 from dins.models import OutboundCall, Subscription

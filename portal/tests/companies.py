@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from callflows.flows.services import flow_save
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
-from callflows.services import flow_save
 from callflows.tests.factories import make_audio
 from dins.models import OutboundCall, Status, TestCall
 from dins.tests.factories import SubscriptionFactory

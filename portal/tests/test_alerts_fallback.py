@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from callflows import runtime
+from callflows.edge import runtime
 from callflows.models import CallLog
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind

@@ -209,7 +209,7 @@ def test_it_answers_mistakes_and_editor_steps_in_japanese(client, settings, pers
 def test_it_tells_a_test_call_in_japanese(personas, company):
     from django.utils import translation
 
-    from callflows.transcript_words import transcript_in_words
+    from callflows.flows.transcript_words import transcript_in_words
 
     transcript = {
         "caller": "+819012345678",

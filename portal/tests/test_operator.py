@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from callflows.flows.services import DEFAULT_DOCUMENT
 from callflows.models import CallFlow
-from callflows.services import DEFAULT_DOCUMENT
 from dins.models import Status, Subscription
 from dins.phone import display
 from dins.tests.factories import SubscriptionFactory

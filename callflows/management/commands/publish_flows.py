@@ -5,7 +5,7 @@ Idempotent: numbers whose publication is current are left alone unless ``--all``
 
 from django.core.management.base import BaseCommand
 
-from callflows import publishing
+from callflows.flows import publishing
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled
 

@@ -130,7 +130,7 @@ class Command(BaseCommand):
             Child(
                 "edge",
                 granian(
-                    "portal.edge_wsgi:application",
+                    "callflows.edge.wsgi:application",
                     host=host,
                     port=edge_port,
                     workers=edge_workers,

@@ -1,6 +1,6 @@
 """The action URL as a bare WSGI application: the hot path of every incoming call.
 
-Served by the edge (``portal.edge_wsgi``) without Django's request and response objects or
+Served by the edge (``callflows.edge.wsgi``) without Django's request and response objects or
 request signals, which cost more than finding and evaluating the flow itself
 (``bench/action_url.py``). It never answers 5xx.
 
@@ -12,7 +12,8 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
-from callflows import commands, runtime
+from callflows import grammar
+from callflows.edge import runtime
 from portal.headers import CARRIER_RESPONSE_HEADERS
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def application(environ, start_response):
         result = runtime.answer(match[1], caller, recipient)
     except Exception:  # the last line of defence of a live phone call
         logger.exception("action URL failed; answering the fallback")
-        return _respond(start_response, "200 OK", (commands.FALLBACK + "\n").encode(), method)
+        return _respond(start_response, "200 OK", (grammar.FALLBACK + "\n").encode(), method)
     if result is None:
         return _respond(start_response, "404 Not Found", b"", method)
     return _respond(start_response, "200 OK", (result.command + "\n").encode(), method)

@@ -1,8 +1,9 @@
 """The week view: what a caller hears on each day of the week, hour by hour, at a glance.
 
-Computed by asking the action URL's own evaluator (``callflows.flow.evaluate``) about a compiled
-flow at every moment the answer can change: midnight and the start and end of every hours rule.
-Between two such moments no condition changes, so the segments are exact, not sampled.
+Computed by asking the action URL's own evaluator (``callflows.flows.rules.evaluate``) about a
+compiled flow at every moment the answer can change: midnight and the start and end of every
+hours rule. Between two such moments no condition changes, so the segments are exact, not
+sampled.
 
 Rows: Monday to Sunday of an ordinary week (public holidays and closed dates left out), then,
 when the flow has a holiday rule, a public holiday or closed date. Callers who withhold their
@@ -17,7 +18,7 @@ import datetime
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from callflows.flow import evaluate
+from callflows.flows.rules import evaluate
 
 DAY_MINUTES = 24 * 60
 HOLIDAY = "holiday"

@@ -26,8 +26,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from callflows import runtime
-from callflows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
+from callflows.edge import runtime
+from callflows.flows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
 from callflows.models import CallFlow, PublishedFlow
 from dins.models import Status, Subscription
 from portal.scoping import scopes_disabled, tenant_scope

@@ -14,8 +14,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callflows import compiler, flow_selectors, services, starting_points
-from callflows.flow_forms import (
+from callflows.flows import compiler, services, starting_points
+from callflows.flows import selectors as flow_selectors
+from callflows.flows.forms import (
     MAX_NOTE_LENGTH,
     ActionForm,
     OverrideForm,
@@ -26,8 +27,8 @@ from callflows.flow_forms import (
     action_state,
     editor_state,
 )
+from callflows.flows.transcript_words import transcript_in_words
 from callflows.models import FlowVersion
-from callflows.transcript_words import transcript_in_words
 from dins import phone, sandbox_calls
 from dins.models import Subscription, TestCall
 from dins.views import CARRIER_PROBLEMS

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from callflows import flow_views
+from callflows.flows import views as flow_views
 
 urlpatterns = [
     path("numbers/<uuid:subscription_code>/flow/", flow_views.flow_edit, name="flow_edit"),

@@ -5,8 +5,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from callflows import assets_services
-from callflows.commands import MAX_SAY_LENGTH
+from callflows.assets import services as assets_services
+from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.phone import display
 from portal.fields import BoundedDateField

@@ -1,7 +1,7 @@
 """Write side of the call-flow assets: MP3s, TTS scripts, caller lists and closed dates.
 
 Every change is audited in the same transaction and, on commit, invalidates the compiled flows
-of the numbers that use the asset (``callflows.publishing``): a flow is compiled with the
+of the numbers that use the asset (``callflows.flows.publishing``): a flow is compiled with the
 asset's URL, text or numbers baked in, so an edit reaches callers only through that.
 An asset a live number's flow still uses cannot be deleted; the message names the numbers.
 """
@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from callflows import mpeg
-from callflows.assets_selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, flows_of_tenant
-from callflows.commands import MAX_SAY_LENGTH, UnsayableText, say_text_clean
+from callflows.assets import mpeg
+from callflows.assets.selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users, flows_of_tenant
+from callflows.flows.publishing import flows_publish
+from callflows.grammar import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
-from callflows.publishing import flows_publish
 from dins.models import Subscription
 from dins.phone import display
 from dins.phone import parse_or_none as phone_parse_or_none
@@ -189,7 +189,7 @@ def _rejection_message(error: mpeg.MediaError) -> str:
 def audio_inspect(data: bytes) -> AudioInfo:
     """Check that ``data`` is MP3 audio within the limits and measure it, or ``AudioRejected``.
 
-    The bytes are checked by ``callflows.mpeg``, to the last byte.
+    The bytes are checked by ``callflows.assets.mpeg``, to the last byte.
     """
     max_bytes, max_seconds = audio_limits()
     if len(data) > max_bytes:
@@ -303,7 +303,7 @@ def script_text_clean(text: str) -> str:
     if reason == "empty":
         message = _("Write the text callers should hear.")
     elif reason.startswith("control character"):
-        # "control character U+0007 at 12", from callflows.commands
+        # "control character U+0007 at 12", from callflows.grammar
         code_point, _at, position = reason.removeprefix("control character ").partition(" at ")
         message = _(
             "The text contains an invisible control character (%(code_point)s) at position "

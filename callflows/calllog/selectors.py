@@ -1,6 +1,6 @@
 """Read-side queries for the call log: the list and its filters, the chart, the dashboard panel.
 
-Calls are written by ``callflows.runtime.call_log_buffer``; nothing here writes. Days are the
+Calls are written by ``callflows.edge.runtime.call_log_buffer``; nothing here writes. Days are the
 tenant's days: a call at 23:30 in Tokyo belongs to that Tokyo date whatever UTC says, so every
 day boundary is computed in the zone of the active tenant (``current_tenant().zone``) rather
 than the request's activated zone, which a CSV stream or a task does not have.
@@ -20,7 +20,7 @@ from callflows.models import CallLog
 from dins.models import Status, Subscription
 from portal.scoping import current_tenant
 
-# What ``CallLog.source`` holds (set by ``callflows.runtime.answer``), in the users' words.
+# What ``CallLog.source`` holds (set by ``callflows.edge.runtime.answer``), in the users' words.
 SOURCE_CHOICES = [
     ("flow", _("Call flow")),
     ("override", _("Override")),
@@ -82,7 +82,7 @@ def call_log_list(
 
 def calls_recent_for_number(*, subscription: Subscription, limit: int = 10) -> list[CallLog]:
     """The last ``limit`` calls of one number (the number page's "recent calls" box)."""
-    from callflows.words import annotate_calls
+    from callflows.flows.words import annotate_calls
 
     return annotate_calls(call_log_list(subscription=subscription)[:limit])
 

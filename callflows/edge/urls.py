@@ -1,4 +1,4 @@
-"""URLs the edge serves through Django (``portal.edge_wsgi``); the action URL is served bare.
+"""URLs the edge serves through Django (``callflows.edge.wsgi``); the action URL is served bare.
 
 Xoxzo plays MP3s only from paths of [A-Za-z0-9_/-] ending in .mp3 (documented); the view checks
 the id's shape before any query. Nothing else under media/ is routed.
@@ -6,7 +6,7 @@ the id's shape before any query. Nothing else under media/ is routed.
 
 from django.urls import path
 
-from callflows import asset_views
+from callflows.assets import views as asset_views
 from dins import outbound_views
 from portal import views
 
@@ -18,6 +18,6 @@ urlpatterns = [
 
 # Served without middleware or the portal's templates (portal/edge_wsgi.py): errors answer
 # empty, with the same security headers as the MP3s.
-handler400 = "callflows.asset_views.carrier_bad_request"
-handler404 = "callflows.asset_views.carrier_not_found"
-handler500 = "callflows.asset_views.carrier_server_error"
+handler400 = "callflows.assets.views.carrier_bad_request"
+handler404 = "callflows.assets.views.carrier_not_found"
+handler500 = "callflows.assets.views.carrier_server_error"

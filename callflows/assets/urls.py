@@ -5,7 +5,7 @@ Object codes are named ``<model>_code`` so the tenant-isolation walk checks ever
 
 from django.urls import path
 
-from callflows import asset_views as views
+from callflows.assets import views
 
 urlpatterns = [
     path("callflows/audio/", views.audio_list, name="audio_list"),

@@ -3,12 +3,12 @@
 The edge serves only the carrier's paths, so a live call never queues behind a portal page,
 an upload, an export or a carrier round trip (docs/deploy.md):
 
-- ``/a/<token>/`` (the action URL, on every incoming call) goes to ``callflows.wsgi_action``,
+- ``/a/<token>/`` (the action URL, on every incoming call) goes to ``callflows.edge.action_app``,
   a bare WSGI app that answers from published flows held in memory;
 - ``/media/audio/<id>.mp3`` (the MP3s the carrier plays), ``/c/<token>/`` (outbound-call
   callbacks) and ``/healthz`` go to a Django handler with no middleware at all (no session,
   auth, CSRF or locale: the carrier needs none of them) and their own URLconf,
-  ``portal.edge_urls``;
+  ``callflows.edge.urls``;
 - anything else is a 404 with an empty body: portal pages are served by ``portal.wsgi``.
 
 Every answer names the process that gave it (``X-Edge-Process``, random per process): what
@@ -31,8 +31,8 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
-from callflows import runtime  # noqa: E402
-from callflows import wsgi_action as action_wsgi  # noqa: E402
+from callflows.edge import action_app as action_wsgi  # noqa: E402
+from callflows.edge import runtime  # noqa: E402
 from portal.headers import CARRIER_RESPONSE_HEADERS  # noqa: E402
 
 PROCESS_ID = uuid.uuid4().hex[:12]
@@ -45,7 +45,7 @@ _DJANGO_PREFIXES = ("/media/audio/", "/c/", "/healthz") + (
 class EdgeHandler(WSGIHandler):
     """Django without middleware, for the few carrier paths that need a view."""
 
-    urlconf = "bench.urls" if settings.BENCH_VIEWS_ENABLED else "portal.edge_urls"
+    urlconf = "bench.urls" if settings.BENCH_VIEWS_ENABLED else "callflows.edge.urls"
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []

@@ -1,5 +1,5 @@
 """Call flows: saving (versioned, audited), the override, and publishing every saved change
-(``callflows.publishing``)."""
+(``callflows.flows.publishing``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.publishing import flow_publish
 from callflows.models import CallFlow, FlowVersion
-from callflows.publishing import flow_publish
 from dins.models import Subscription
 from portal.services import ServiceError, audit_record
 

@@ -1,6 +1,6 @@
 """The edge's hot path: find the published flow for a token, answer, log off the path.
 
-The edge only reads what ``callflows.publishing`` wrote: a ``PublishedFlow`` row per action
+The edge only reads what ``callflows.flows.publishing`` wrote: a ``PublishedFlow`` row per action
 token, holding the compiled flow (answer lines already rendered). It never compiles.
 
 1. This process's memory (``FlowMemory``, bounded): a hit does no I/O at all. A watcher thread
@@ -48,8 +48,8 @@ from django.db import (
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from callflows import commands
-from callflows.flow import Answer, caller_digits, evaluate
+from callflows import grammar
+from callflows.flows.rules import Answer, caller_digits, evaluate
 from portal.scoping import scopes_disabled
 
 logger = logging.getLogger(__name__)
@@ -336,13 +336,13 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
         return None
     now = datetime.now(UTC)
     if compiled.get("fallback"):
-        result = Answer(commands.FALLBACK, "fallback", "fallback")
+        result = Answer(grammar.FALLBACK, "fallback", "fallback")
     else:
         try:
             result = evaluate(compiled, now, caller)
         except Exception:  # a flow that cannot be evaluated still answers
             logger.exception("action URL: flow evaluation failed")
-            result = Answer(compiled.get("default") or commands.FALLBACK, "fallback", "fallback")
+            result = Answer(compiled.get("default") or grammar.FALLBACK, "fallback", "fallback")
         if result.source == "flow" and (
             found == "stale" or now.timestamp() > compiled.get("expires", float("inf"))
         ):

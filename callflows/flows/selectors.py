@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from callflows import week, words
-from callflows.assets_services import preview_available
-from callflows.closed import closed_days
-from callflows.compiler import DEFAULT_DOCUMENT, flow_compile
-from callflows.flow import Answer, evaluate, minutes_of
-from callflows.flow_forms import WEEKDAYS
+from callflows.assets.services import preview_available
+from callflows.flows import week, words
+from callflows.flows.closed import closed_days
+from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.forms import WEEKDAYS
+from callflows.flows.rules import Answer, evaluate, minutes_of
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
 from dins.models import Subscription
 from dins.phone import display

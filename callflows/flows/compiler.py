@@ -2,8 +2,8 @@
 
 ``flow_compile`` resolves a document's references (MP3s to public URLs, scripts to ``say``
 lines, caller lists to digit sets, holidays and closed dates to dates) and renders every answer
-line with ``callflows.commands``. Saving uses it strictly (a flow that cannot be answered is
-refused); publishing (``callflows.publishing``) leniently, and the preview as publishing does.
+line with ``callflows.grammar``. Saving uses it strictly (a flow that cannot be answered is
+refused); publishing (``callflows.flows.publishing``) leniently, and the preview as publishing does.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from callflows import commands
-from callflows.closed import closed_days
-from callflows.flow import FlowError, caller_digits, check_document, minutes_of
+from callflows import grammar
+from callflows.flows.closed import closed_days
+from callflows.flows.rules import FlowError, caller_digits, check_document, minutes_of
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import transfer_target_clean
 
@@ -52,10 +52,10 @@ class _Resolver:
     def action(self, then: dict, path: str) -> str:
         kind = then["type"]
         if kind == "playback":
-            return commands.playback(audio_public_url(self._get(AudioFile, then["audio"], path)))
+            return grammar.playback(audio_public_url(self._get(AudioFile, then["audio"], path)))
         if kind == "say":
             script = self._get(TtsScript, then["script"], path)
-            return commands.say(script.language, script.text)
+            return grammar.say(script.language, script.text)
         if kind == "transfer":
             try:
                 number = transfer_target_clean(
@@ -63,9 +63,9 @@ class _Resolver:
                 )
             except ValueError as error:  # the destination policy's reason
                 raise FlowError(path, str(error)) from None
-            return commands.transfer(number)
+            return grammar.transfer(number)
         greeting = then.get("greeting")
-        return commands.voicemail(self.action(greeting, f"{path}.greeting") if greeting else None)
+        return grammar.voicemail(self.action(greeting, f"{path}.greeting") if greeting else None)
 
     def condition(self, when: dict, path: str) -> dict:
         kind = when["type"]
@@ -142,7 +142,7 @@ def flow_compile(
         command = attempt(resolve.action, rule["then"], f"{path}.then", fallback=None)
         compiled_rule = {"label": rule.get("label") or f"#{index + 1}", "when": when}
         if command is None:  # answered by the fallback, and counted as such (alerts)
-            compiled_rule.update(command=commands.FALLBACK, fallback=True)
+            compiled_rule.update(command=grammar.FALLBACK, fallback=True)
         else:
             compiled_rule["command"] = command
         rules.append(compiled_rule)
@@ -150,7 +150,7 @@ def flow_compile(
     compiled = {
         "tz": tenant.timezone,
         "rules": rules,
-        "default": default or commands.FALLBACK,
+        "default": default or grammar.FALLBACK,
         "override": None,
     }
     if default is None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from callflows import calllog_views
+from callflows.calllog import views as calllog_views
 
 urlpatterns = [
     path("calls/", calllog_views.call_log, name="call_log"),

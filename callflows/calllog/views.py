@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from callflows import calllog, words
+from callflows.calllog import selectors as calllog
+from callflows.flows import words
 from dins.models import Status, Subscription
 from dins.phone import compact, display
 from portal.access import get_tenant_object, member_required

@@ -25,14 +25,16 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from callflows import assets_selectors, assets_services, compiler
-from callflows.forms import (
+from callflows.assets import selectors as assets_selectors
+from callflows.assets import services as assets_services
+from callflows.assets.forms import (
     AudioLabelForm,
     AudioUploadForm,
     CallerListForm,
     ClosedDateForm,
     TtsScriptForm,
 )
+from callflows.flows import compiler
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.headers import with_carrier_headers
@@ -169,7 +171,7 @@ def _not_found() -> HttpResponse:
 
 
 def carrier_not_found(request, exception=None) -> HttpResponse:
-    """404 of the edge's URLconf (``portal.edge_urls``): any path there that
+    """404 of the edge's URLconf (``callflows.edge.urls``): any path there that
     is not ``<id>.mp3`` or an action URL."""
     return _not_found()
 
