@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from callflows.edge import call_log, published
 from portal.models import Membership, Role, Tenant, User
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import MembershipFactory, TenantFactory, UserFactory
@@ -110,14 +111,13 @@ class TaskQueue:
 @pytest.fixture(autouse=True)
 def fresh_action_url_state():
     """Each test starts with no compiled flows in memory and an empty call-log buffer."""
-    from callflows.edge import runtime
 
-    runtime.forget_memory()
-    runtime.watcher.last_success = None
-    runtime.call_log_buffer.clear()
+    published.forget_memory()
+    published.watcher.last_success = None
+    call_log.call_log_buffer.clear()
     yield
-    runtime.forget_memory()
-    runtime.call_log_buffer.clear()
+    published.forget_memory()
+    call_log.call_log_buffer.clear()
 
 
 @pytest.fixture(autouse=True)

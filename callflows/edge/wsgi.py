@@ -32,7 +32,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from callflows.edge import action_app as action_wsgi  # noqa: E402
-from callflows.edge import runtime  # noqa: E402
+from callflows.edge import call_log  # noqa: E402
 from portal.headers import CARRIER_RESPONSE_HEADERS  # noqa: E402
 
 PROCESS_ID = uuid.uuid4().hex[:12]
@@ -81,4 +81,4 @@ def application(environ, start_response):
 
 
 # The call-log writer flushes what it holds when the server stops this worker (SIGTERM).
-runtime.call_log_buffer.flush_at_exit()
+call_log.call_log_buffer.flush_at_exit()

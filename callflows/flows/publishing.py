@@ -4,7 +4,7 @@ A number's answer depends on its flow and override, the assets they name, the co
 zone and transfer policy, the holiday calendar and closed dates. Every change to any of them
 calls ``flow_publish`` (or ``flows_publish``) inside its own transaction, so the published
 row commits with the change or not at all; the edge's watcher picks it up within
-``runtime.PUBLISH_WINDOW_SECONDS``. Lower apps do not import this module: they send their hooks
+``published.PUBLISH_WINDOW_SECONDS``. Lower apps do not import this module: they send their hooks
 (``dins.signals.subscription_answering_changed``, ``portal.signals.tenant_changed``), which
 ``callflows.apps`` connects here.
 
@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from callflows.edge import runtime
+from callflows.edge import published
 from callflows.flows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
 from callflows.models import CallFlow, PublishedFlow
 from dins.models import Status, Subscription
@@ -192,6 +192,6 @@ def _after_commit(tokens: list[str]) -> None:
 
     def forget():
         for token in tokens:
-            runtime.forget_token(token)
+            published.forget_token(token)
 
     transaction.on_commit(forget)

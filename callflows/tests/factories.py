@@ -71,7 +71,7 @@ def make_closed_date(tenant, **related):
         return ClosedDate.objects.create(tenant=tenant, date="2026-12-29", note="Year end")
 
 
-def published(token: str) -> dict | None:
+def published_compiled(token: str) -> dict | None:
     """What the edge would read for ``token``: the compiled flow last published, or None."""
     with scopes_disabled():
         row = PublishedFlow.objects.filter(token=token).first()

@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from callflows.edge import runtime
+from callflows.edge import call_log, published, runtime
 from callflows.edge.wsgi import application
 from callflows.flows import publishing, services
 from callflows.models import CallLog
@@ -100,7 +100,7 @@ def test_it_answers_one_line_the_carrier_parses(number, business_hours_flow, tim
     _, no_param_line, _ = call(number.action_token, recipient=number.din)
     assert no_param_line == anonymous_line
 
-    runtime.forget_memory()
+    published.forget_memory()
     time_machine.move_to(datetime.datetime(2026, 11, 27, 19, 0, tzinfo=TOKYO))
     _, closed_line, _ = call(number.action_token, caller="+819012345678")
     assert grammar.parse(closed_line) == grammar.Voicemail(
@@ -134,7 +134,7 @@ def test_it_refuses_a_token_of_the_wrong_shape_before_any_query(number):
         for token in ("short", "x" * 33, number.action_token[:-1] + "!", "%00" * 11):
             assert call(token)[:2] == (404, "")
     assert len(queries) == 0
-    assert len(runtime.memory) == 0
+    assert len(published.memory) == 0
 
 
 def test_it_reads_an_unknown_token_once_then_answers_404_from_memory(number):
@@ -156,14 +156,14 @@ def test_it_reaches_every_process_after_a_change_within_the_window(
     number, business_hours_flow, personas
 ):
     assert call(number.action_token, caller="")[1].startswith("say ja ")
-    runtime.watcher.last_success = time.monotonic()
+    published.watcher.last_success = time.monotonic()
     _saved_elsewhere(
         number,
         personas,
         {"rules": [], "default": {"type": "transfer", "number": "+81336042000"}},
     )
     assert call(number.action_token, caller="")[1].startswith("say ja ")  # not yet seen
-    assert runtime.watcher.poll() == 1
+    assert published.watcher.poll() == 1
     assert call(number.action_token, caller="")[1] == "transfer +81336042000\n"
 
 
@@ -172,8 +172,8 @@ def test_it_catches_up_on_everything_it_holds_after_the_watcher_missed_the_lookb
 ):
     call(number.action_token, caller="")
     _saved_elsewhere(number, personas, {"rules": [], "default": {"type": "voicemail"}})
-    runtime.watcher.last_success = time.monotonic() - 3600  # the database was away an hour
-    assert runtime.watcher.poll() == 1
+    published.watcher.last_success = time.monotonic() - 3600  # the database was away an hour
+    assert published.watcher.poll() == 1
     assert call(number.action_token, caller="")[1] == "voicemail\n"
 
 
@@ -181,20 +181,20 @@ def test_it_watches_with_one_query_however_many_numbers_it_holds(personas):
     numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
     for number in numbers:
         call(number.action_token)
-    runtime.watcher.last_success = time.monotonic()
+    published.watcher.last_success = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
-        assert runtime.watcher.poll() == 0
+        assert published.watcher.poll() == 0
     assert len(queries) == 1
 
 
 def test_it_withdraws_a_released_number_from_every_process(number, personas):
     call(number.action_token)
-    runtime.watcher.last_success = time.monotonic()
+    published.watcher.last_success = time.monotonic()
     with scopes_disabled():
         Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
     publishing.flow_publish(subscription=number)  # on-commit callbacks do not run here
     assert call(number.action_token)[0] == 200  # this process has not looked yet
-    runtime.watcher.poll()
+    published.watcher.poll()
     assert call(number.action_token)[:2] == (404, "")
 
 
@@ -202,23 +202,23 @@ def test_it_marks_answers_of_a_publication_past_its_expiry_as_stale(number, pers
     call(number.action_token)
     time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=40))
     call(number.action_token)
-    assert runtime.call_log_buffer.flush() == 2
+    assert call_log.call_log_buffer.flush() == 2
     with tenant_scope(personas.tenant_a):
         sources = list(CallLog.objects.order_by("at").values_list("source", flat=True))
     assert sources == ["flow", "stale"]
 
 
 def test_it_keeps_memory_within_its_bounds(personas, monkeypatch):
-    monkeypatch.setattr(runtime.memory, "max_flows", 3)
-    monkeypatch.setattr(runtime.memory, "max_unknown", 2)
+    monkeypatch.setattr(published.memory, "max_flows", 3)
+    monkeypatch.setattr(published.memory, "max_unknown", 2)
     numbers = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(5)]
     for number in numbers:
         call(number.action_token)
     for letter in "ABCD":
         call(letter * 32)
-    assert len(runtime.memory) == 5
-    assert runtime.memory.get(numbers[-1].action_token) is not None
-    assert runtime.memory.get(numbers[0].action_token) is None  # least recently called
+    assert len(published.memory) == 5
+    assert published.memory.get(numbers[-1].action_token) is not None
+    assert published.memory.get(numbers[0].action_token) is None  # least recently called
 
 
 def test_it_logs_every_answer_off_the_request_path(number, business_hours_flow, personas):
@@ -226,7 +226,7 @@ def test_it_logs_every_answer_off_the_request_path(number, business_hours_flow, 
         call(number.action_token, caller=caller, recipient=number.din)
     with scopes_disabled():
         assert CallLog.objects.count() == 0  # nothing written while answering
-    assert runtime.call_log_buffer.flush() == 2
+    assert call_log.call_log_buffer.flush() == 2
     with tenant_scope(personas.tenant_a):
         rows = list(CallLog.objects.order_by("at").values_list("caller", "rule", "source"))
     assert rows[0][0] == "819012345678" and rows[1][0] == ""
@@ -263,11 +263,11 @@ def test_it_answers_the_last_known_command_when_the_database_is_down(
 
     status, body, _ = call(number.action_token, caller="")
     assert (status, body) == (200, "voicemail\n")
-    assert runtime.watcher.poll() == 0  # the watcher cannot look; memory keeps answering
+    assert published.watcher.poll() == 0  # the watcher cannot look; memory keeps answering
     assert call(number.action_token, caller="")[:2] == (200, "voicemail\n")
     # and the call log waits in memory instead of failing the call
-    assert runtime.call_log_buffer.flush() == 0
-    assert runtime.call_log_buffer.pending() == 3
+    assert call_log.call_log_buffer.flush() == 0
+    assert call_log.call_log_buffer.pending() == 3
     connection.close()
 
 
@@ -298,8 +298,8 @@ def test_it_drops_only_the_log_entries_of_a_deleted_number(personas, settings):
     call(other.action_token, caller="+819012345678")
     with scopes_disabled():
         Subscription.objects.filter(pk=other.pk).delete()
-    assert runtime.call_log_buffer.flush() == 1
-    assert runtime.call_log_buffer.pending() == 0
+    assert call_log.call_log_buffer.flush() == 1
+    assert call_log.call_log_buffer.pending() == 0
 
 
 def _raw(method: str, path: str, query: str = "") -> tuple[str, list, bytes]:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from callflows.assets.services import CallerNumbersInvalid, caller_numbers_parse
 from callflows.flows import publishing
 from callflows.models import CallerList, CallFlow, ClosedDate
-from callflows.tests.factories import published
+from callflows.tests.factories import published_compiled
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
@@ -130,7 +130,7 @@ def test_it_recompiles_the_flows_of_a_changed_list(
 
     assert response.status_code == 302
     assert invalidated == [number.action_token]
-    compiled = published(number.action_token)
+    compiled = published_compiled(number.action_token)
     assert compiled["rules"][0]["when"]["numbers"] == ["818099990000"]
     with tenant_scope(personas.tenant_a):
         event = AuditEvent.objects.get(action="callerlist.update")
@@ -214,7 +214,7 @@ def test_it_adds_a_closed_date_and_recompiles_every_flow(
         closed = ClosedDate.objects.get()
     assert (closed.date, closed.note) == (datetime.date(NEXT_YEAR, 8, 13), "Obon")
     assert audit_actions(personas.tenant_a) == ["closeddate.create"]
-    compiled = published(with_flows[0].action_token)
+    compiled = published_compiled(with_flows[0].action_token)
     assert f"{NEXT_YEAR}-08-13" in compiled["rules"][0]["when"]["dates"]
 
 
@@ -393,7 +393,7 @@ def test_it_closes_a_whole_period_and_every_day_of_it_answers_as_a_holiday(
 
     # then every day of it is a closed day for the flows, and the page shows the period
     assert response.status_code == 302
-    compiled = published(number.action_token)
+    compiled = published_compiled(number.action_token)
     dates = set(compiled["rules"][0]["when"]["dates"])
     assert {f"{NEXT_YEAR - 1}-12-{day}" for day in (29, 30, 31)} <= dates
     assert {f"{NEXT_YEAR}-01-0{day}" for day in (2, 3)} <= dates

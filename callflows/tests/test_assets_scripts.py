@@ -13,7 +13,7 @@ from django.urls import reverse
 from callflows.assets import services as assets_services
 from callflows.flows import publishing
 from callflows.models import CallFlow, TtsScript
-from callflows.tests.factories import make_script, published
+from callflows.tests.factories import make_script, published_compiled
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
@@ -138,7 +138,7 @@ def test_it_reaches_the_compiled_flow_when_the_text_changes(
 
     assert response.status_code == 302
     assert invalidated == [number.action_token]
-    compiled = published(number.action_token)
+    compiled = published_compiled(number.action_token)
     assert compiled["default"] == 'voicemail say en "New \\"text\\"."'
     with tenant_scope(personas.tenant_a):
         event = AuditEvent.objects.get(action="ttsscript.update")

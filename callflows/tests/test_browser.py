@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from callflows.edge import runtime
+from callflows.edge import call_log
 from dins.phone import display
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -75,6 +75,6 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
     assert outcome in ("completed", "voicemail")
 
     # and see it in the call log
-    runtime.call_log_buffer.flush()
+    call_log.call_log_buffer.flush()
     page.click("nav.mainnav >> text=Calls")
     assert display(number.e164) in page.inner_text("main")

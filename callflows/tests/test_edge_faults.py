@@ -12,7 +12,7 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from callflows.edge import runtime
+from callflows.edge import call_log, published, runtime
 from callflows.models import CallLog
 from dins.models import Subscription
 from dins.tests.factories import SubscriptionFactory
@@ -36,7 +36,7 @@ def _call(token: str, caller: str = "+819012345678") -> tuple[int, str, float]:
 def threaded_loader(monkeypatch, settings):
     """The edge's loader as it runs in production: threads, a one-second budget."""
     settings.EDGE_LOAD_BUDGET_SECONDS = 1.0
-    loader = runtime.Loader(2)
+    loader = published.Loader(2)
     monkeypatch.setattr(runtime, "loader", loader)
     return loader
 
@@ -74,7 +74,7 @@ def test_calls_are_answered_within_the_carriers_timeout_while_the_database_hangs
     harness_wait(lambda: threaded_loader._busy == 0)
     monkeypatch.setitem(connection.settings_dict, "PORT", str(relay.target[1]))
     relay.close()
-    runtime.forget_memory()
+    published.forget_memory()
     assert _call(cold[0].action_token)[:2] == (200, "voicemail\n")
 
 
@@ -90,7 +90,7 @@ def harness_wait(predicate, timeout: float = 10) -> None:
 def test_the_watcher_waits_out_a_hung_database_and_catches_up(personas, monkeypatch):
     number = SubscriptionFactory(tenant=personas.tenant_a)
     assert _call(number.action_token)[1] == "voicemail\n"
-    runtime.watcher.last_success = time.monotonic()
+    published.watcher.last_success = time.monotonic()
     relay = TcpRelay("127.0.0.1", connection.settings_dict["PORT"] or 5432)
     with tenant_scope(personas.tenant_a):
         from callflows.flows.services import flow_save
@@ -100,7 +100,7 @@ def test_the_watcher_waits_out_a_hung_database_and_catches_up(personas, monkeypa
             document={"rules": [], "default": {"type": "transfer", "number": "+81312345678"}},
             by=personas.owner_a,
         )
-    runtime.forget_memory()
+    published.forget_memory()
     assert _call(number.action_token)[1] == "transfer +81312345678\n"
     connection.close()  # the watcher's next look goes through the relay, which hangs
     monkeypatch.setitem(connection.settings_dict, "PORT", str(relay.port))
@@ -108,7 +108,7 @@ def test_the_watcher_waits_out_a_hung_database_and_catches_up(personas, monkeypa
     import threading
 
     result = []
-    looking = threading.Thread(target=lambda: result.append(runtime.watcher.poll()), daemon=True)
+    looking = threading.Thread(target=lambda: result.append(published.watcher.poll()), daemon=True)
     looking.start()
     time.sleep(0.5)
     assert _call(number.action_token)[1] == "transfer +81312345678\n"  # answers meanwhile
@@ -131,16 +131,16 @@ def test_a_row_the_database_refuses_is_dropped_alone_counted_and_reported(
     for number in numbers:
         _call(number.action_token)
     # rows the database refuses: a number that no longer exists, and (PostgreSQL) a NUL byte
-    poisons = [{**runtime.call_log_buffer._entries[1], "subscription_id": 10**12}]
+    poisons = [{**call_log.call_log_buffer._entries[1], "subscription_id": 10**12}]
     if connection.vendor == "postgresql":
-        poisons.append({**runtime.call_log_buffer._entries[1], "command": "voicemail\x00"})
-    runtime.call_log_buffer._entries[1:1] = poisons
-    dropped_before = runtime.call_log_buffer.dropped
+        poisons.append({**call_log.call_log_buffer._entries[1], "command": "voicemail\x00"})
+    call_log.call_log_buffer._entries[1:1] = poisons
+    dropped_before = call_log.call_log_buffer.dropped
 
-    written = runtime.call_log_buffer.flush()
+    written = call_log.call_log_buffer.flush()
 
-    assert written == 3 and runtime.call_log_buffer.pending() == 0
-    assert runtime.call_log_buffer.dropped == dropped_before + len(poisons)
+    assert written == 3 and call_log.call_log_buffer.pending() == 0
+    assert call_log.call_log_buffer.dropped == dropped_before + len(poisons)
     with scopes_disabled():
         assert CallLog.objects.count() == 3
         alert = PlatformAlert.objects.get(kind=PlatformAlertKind.CALL_LOG_DROPPED)
@@ -155,15 +155,15 @@ def test_calls_answered_while_nothing_was_known_are_logged_and_alerted_later(
     number = SubscriptionFactory(tenant=personas.tenant_a)
 
     def away(token):
-        raise runtime.LoadFailed("the database did not answer within the budget")
+        raise published.LoadFailed("the database did not answer within the budget")
 
-    monkeypatch.setattr(runtime.loader, "load", away)
+    monkeypatch.setattr(published.loader, "load", away)
     assert _call(number.action_token)[:2] == (200, "voicemail\n")
     assert _call("B" * 32)[:2] == (200, "voicemail\n")  # a made-up token, answered alike
     monkeypatch.undo()
 
     # when the database answers again, the writer looks the numbers up by their tokens
-    assert runtime.call_log_buffer.flush() == 1
+    assert call_log.call_log_buffer.flush() == 1
     with scopes_disabled():
         row = CallLog.objects.get()
         assert (row.subscription_id, row.source) == (number.pk, "fallback")
@@ -172,18 +172,18 @@ def test_calls_answered_while_nothing_was_known_are_logged_and_alerted_later(
         from portal.models import Alert, AlertKind
 
         assert Alert.objects.filter(kind=AlertKind.ACTION_URL_FALLBACK).exists()
-    assert runtime.call_log_buffer.unknown == 1
+    assert call_log.call_log_buffer.unknown == 1
 
 
 def test_a_full_buffer_drops_the_oldest_and_says_how_many(personas, settings, monkeypatch):
-    monkeypatch.setattr(runtime.CallLogBuffer, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(call_log.CallLogBuffer, "MAX_ENTRIES", 5)
     number = SubscriptionFactory(tenant=personas.tenant_a)
-    before = runtime.call_log_buffer.dropped
+    before = call_log.call_log_buffer.dropped
     for _ in range(8):
         _call(number.action_token)
-    assert runtime.call_log_buffer.pending() == 5
-    assert runtime.call_log_buffer.dropped - before == 3
-    runtime.call_log_buffer.flush()
+    assert call_log.call_log_buffer.pending() == 5
+    assert call_log.call_log_buffer.dropped - before == 3
+    call_log.call_log_buffer.flush()
     with scopes_disabled():
         assert PlatformAlert.objects.get(kind=PlatformAlertKind.CALL_LOG_DROPPED).count == 3
 
@@ -226,7 +226,7 @@ def test_a_flow_saved_while_redis_is_down_is_saved_published_and_answered(
 ):
     number = SubscriptionFactory(tenant=personas.tenant_a)
     assert _call(number.action_token)[1] == "voicemail\n"
-    runtime.watcher.last_success = time.monotonic()
+    published.watcher.last_success = time.monotonic()
     private_redis.kill()
     private_redis.wait()
     client.force_login(personas.staff_a)
@@ -245,7 +245,7 @@ def test_a_flow_saved_while_redis_is_down_is_saved_published_and_answered(
     )
 
     assert response.status_code == 302  # saved, no error page
-    assert runtime.watcher.poll() == 1  # what every other edge process does within a second
+    assert published.watcher.poll() == 1  # what every other edge process does within a second
     assert _call(number.action_token)[1] == "transfer +81312345678\n"
 
 
@@ -262,8 +262,8 @@ def test_ten_thousand_made_up_tokens_cost_a_bounded_memory_and_no_shared_state(
     for _ in range(10_000):
         token = secrets.token_urlsafe(24)
         assert _call(token)[:2] == (404, "")
-    assert len(runtime.memory) <= 1 + settings.EDGE_MEMORY_MAX_UNKNOWN
-    assert runtime.memory.get(number.action_token) is not None  # real flows stay
+    assert len(published.memory) <= 1 + settings.EDGE_MEMORY_MAX_UNKNOWN
+    assert published.memory.get(number.action_token) is not None  # real flows stay
     assert _call("not a token")[0] == 404
 
 
@@ -336,5 +336,5 @@ def test_released_numbers_are_not_answered_by_a_made_up_entry(personas):
     number = SubscriptionFactory(tenant=personas.tenant_a)
     with scopes_disabled():
         Subscription.objects.filter(pk=number.pk).delete()
-    runtime.forget_memory()
+    published.forget_memory()
     assert _call(number.action_token)[:2] == (404, "")

@@ -6,7 +6,7 @@ import socket
 import pytest
 from django.urls import reverse
 
-from callflows.edge import runtime
+from callflows.edge import published, runtime
 from callflows.flows import publishing
 from callflows.models import CallFlow, FlowVersion
 from callflows.tests.factories import make_audio, make_script
@@ -271,7 +271,7 @@ def test_it_answers_an_override_until_it_ends_and_previews_any_moment(
 
     # the override ends by itself at 9:00
     time_machine.move_to(datetime.datetime(2026, 11, 30, 9, 30, tzinfo=TOKYO))
-    runtime.forget_memory()
+    published.forget_memory()
     line = edge_get(action, {"caller": "+819012345678"}).content.decode()
     assert grammar.parse(line) == grammar.Transfer("+81312345678")
 

@@ -10,7 +10,7 @@ checks go by the text on the screen.
 import pytest
 from django.utils import timezone
 
-from callflows.edge import runtime
+from callflows.edge import call_log
 from callflows.models import CallFlow, FlowVersion
 from portal.models import User
 from portal.scoping import scopes_disabled
@@ -158,7 +158,7 @@ def test_a_new_owner_sets_up_a_number_alone(
     assert task_queue.run_all_named("dins.test_call") == 1  # what the worker does
     page.wait_for_selector("[data-test-call-status=done]")
     assert page.inner_text("[data-test-call-ending]") == text["put_through"]
-    runtime.call_log_buffer.flush()
+    call_log.call_log_buffer.flush()
     if screen == "phone":
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()

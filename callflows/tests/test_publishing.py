@@ -6,11 +6,11 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from callflows.edge import runtime
+from callflows.edge import call_log, published, runtime
 from callflows.flows import publishing
 from callflows.flows.compiler import COMPILER_VERSION
 from callflows.models import PublishedFlow
-from callflows.tests.factories import published
+from callflows.tests.factories import published_compiled
 from dins.models import Status, Subscription
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
@@ -58,7 +58,7 @@ def _row(number) -> PublishedFlow:
 
 
 def _call(number) -> str:
-    runtime.forget_memory()  # what every edge process holds after the watcher's next look
+    published.forget_memory()  # what every edge process holds after the watcher's next look
     return edge_get(f"/a/{number.action_token}/", {"caller": "+819012345678"}).content.decode()
 
 
@@ -107,9 +107,9 @@ def test_turning_transfers_abroad_off_makes_the_flow_answer_the_fallback_at_once
     row = _row(number)
     assert row.problems and row.problems[0]["where"] == "rules[0].then"
     # counted as a fallback answer, so the company is alerted (the call-log writer)
-    runtime.call_log_buffer.clear()
+    call_log.call_log_buffer.clear()
     runtime.answer(number.action_token, "+819012345678", None)
-    assert runtime.call_log_buffer._entries[-1]["source"] == "fallback"
+    assert call_log.call_log_buffer._entries[-1]["source"] == "fallback"
 
 
 def test_a_release_and_a_new_token_withdraw_what_the_old_token_answered(number, personas):
@@ -120,13 +120,13 @@ def test_a_release_and_a_new_token_withdraw_what_the_old_token_answered(number, 
         from dins.services import subscription_rotate_token
 
         subscription_rotate_token(subscription=number, request=None)
-    runtime.forget_memory()
+    published.forget_memory()
     assert edge_get(f"/a/{old_token}/").status_code == 404
     assert edge_get(f"/a/{number.action_token}/").status_code == 200
     with scopes_disabled():
         Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
     publishing.flow_publish(subscription=number)
-    runtime.forget_memory()
+    published.forget_memory()
     assert edge_get(f"/a/{number.action_token}/").status_code == 404
 
 
@@ -139,7 +139,7 @@ def test_holidays_are_compiled_far_beyond_the_expiry_and_republished_before_it(
     }
     time_machine.move_to(datetime.datetime(2026, 12, 1, 12, 0, tzinfo=TOKYO))
     _save(number, personas, holiday_flow)
-    dates = set(published(number.action_token)["rules"][0]["when"]["dates"])
+    dates = set(published_compiled(number.action_token)["rules"][0]["when"]["dates"])
     assert "2027-01-01" in dates and "2027-11-23" in dates  # a year of holidays ahead
     first = _row(number)
 
@@ -165,10 +165,10 @@ def test_flows_compiled_by_an_older_release_are_recompiled_at_the_next_deploymen
 
 def test_an_active_number_left_unpublished_is_published_by_the_safety_net(personas):
     number = SubscriptionFactory(tenant=personas.tenant_a, published=False)
-    assert published(number.action_token) is None
+    assert published_compiled(number.action_token) is None
     assert edge_get(f"/a/{number.action_token}/").status_code == 404
     assert publishing.flows_republish_due()["published"] == 1
-    runtime.forget_memory()
+    published.forget_memory()
     assert edge_get(f"/a/{number.action_token}/").content == b"voicemail\n"
 
 
@@ -176,7 +176,7 @@ def test_old_tombstones_are_pruned_after_every_edge_process_saw_them(number, tim
     with scopes_disabled():
         Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
     publishing.flow_publish(subscription=number)
-    assert published(number.action_token) is None
+    assert published_compiled(number.action_token) is None
     with scopes_disabled():
         assert PublishedFlow.objects.filter(token=number.action_token).exists()
     time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2))

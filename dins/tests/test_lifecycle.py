@@ -12,6 +12,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from callflows.edge import call_log
 from dins import services
 from dins.models import CarrierOrphan, Status, Subscription
 from dins.phone import display
@@ -350,12 +351,11 @@ def test_it_stops_answering_the_action_url_at_once_on_release(owner, task_queue,
 
 
 def test_it_shows_calls_and_the_flow_before_a_release(owner, task_queue, xoxzo):
-    from callflows.edge import runtime
 
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
     for caller in ("+819012345678", "+819012345679", ""):
         edge_get(f"/a/{subscription.action_token}/", {"caller": caller})
-    runtime.call_log_buffer.flush()
+    call_log.call_log_buffer.flush()
     page = owner.get(reverse("number_release", args=[subscription.code])).content.decode()
     assert "3 calls in the last 30 days" in page
     assert "no call flow of its own" in page

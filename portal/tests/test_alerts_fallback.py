@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from callflows.edge import runtime
+from callflows.edge import call_log, runtime
 from callflows.models import CallLog
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind
@@ -42,7 +42,7 @@ def test_it_raises_one_alert_per_number_from_a_flushed_batch(
 
     # when the call log is written
     with django_capture_on_commit_callbacks(execute=True):
-        assert runtime.call_log_buffer.flush() == 4
+        assert call_log.call_log_buffer.flush() == 4
 
     # then each number has one alert in its own tenant, and its e-mail is on its way
     assert _alerts() == [
@@ -79,9 +79,9 @@ def test_it_writes_nothing_to_the_database_while_answering_from_the_fallback(
 def test_it_does_not_repeat_the_alert_for_a_number_within_the_hour(personas, broken_flows):
     number = SubscriptionFactory(tenant=personas.tenant_a)
     runtime.answer(number.action_token, "", "")
-    runtime.call_log_buffer.flush()
+    call_log.call_log_buffer.flush()
     runtime.answer(number.action_token, "", "")
-    runtime.call_log_buffer.flush()
+    call_log.call_log_buffer.flush()
 
     assert len(_alerts()) == 1
     with scopes_disabled():
@@ -91,7 +91,7 @@ def test_it_does_not_repeat_the_alert_for_a_number_within_the_hour(personas, bro
 def test_it_raises_nothing_for_calls_the_flow_answered(personas):
     number = SubscriptionFactory(tenant=personas.tenant_a)
     assert runtime.answer(number.action_token, "", "").source == "flow"
-    assert runtime.call_log_buffer.flush() == 1
+    assert call_log.call_log_buffer.flush() == 1
     assert _alerts() == []
 
 
@@ -105,5 +105,5 @@ def test_it_keeps_writing_the_call_log_when_alerting_fails(personas, broken_flow
     number = SubscriptionFactory(tenant=personas.tenant_a)
     runtime.answer(number.action_token, "", "")
 
-    assert runtime.call_log_buffer.flush() == 1
-    assert runtime.call_log_buffer.pending() == 0
+    assert call_log.call_log_buffer.flush() == 1
+    assert call_log.call_log_buffer.pending() == 0
