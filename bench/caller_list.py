@@ -78,7 +78,8 @@ def main() -> None:
     django.setup()
     from django.utils import translation
 
-    from callflows.assets.services import MAX_CALLER_LIST_NUMBERS, caller_numbers_parse
+    from callflows.assets.caller_lists import caller_numbers_parse
+    from callflows.assets.library import MAX_CALLER_LIST_NUMBERS
 
     translation.activate("en")
     print(f"limit: {MAX_CALLER_LIST_NUMBERS} numbers a list")

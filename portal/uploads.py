@@ -13,7 +13,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 
 def upload_max_bytes() -> int:
-    from callflows.assets.services import audio_limits
+    from callflows.assets.library import audio_limits
 
     return audio_limits()[0]
 

@@ -1,11 +1,15 @@
-"""Forms of the call-flow asset pages: they parse input; the checks live in assets_services."""
+"""Forms of the call-flow asset pages: they parse input; the checks live in the asset services."""
 
 from django import forms
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from callflows.assets import services as assets_services
+from callflows.assets import audio as audio_services
+from callflows.assets import caller_lists as caller_list_services
+from callflows.assets import closed_dates as closed_date_services
+from callflows.assets import library as asset_library
+from callflows.assets import scripts as script_services
 from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.phone import display
@@ -24,7 +28,7 @@ class AudioUploadForm(forms.Form):
         """``refused_sizes``: files the upload handler skipped for their size (by field)."""
         super().__init__(*args, **kwargs)
         self.refused_sizes = refused_sizes or {}
-        max_bytes, max_seconds = assets_services.audio_limits()
+        max_bytes, max_seconds = asset_library.audio_limits()
         self.fields["file"].help_text = _(
             "MP3 audio, at most %(size)s and %(minutes)s minutes."
         ) % {"size": filesizeformat(max_bytes), "minutes": f"{max_seconds / 60:g}"}
@@ -33,10 +37,10 @@ class AudioUploadForm(forms.Form):
         data = super().clean()
         if "file" in self.refused_sizes:
             self.errors.pop("file", None)
-            max_bytes, _seconds = assets_services.audio_limits()
+            max_bytes, _seconds = asset_library.audio_limits()
             self.add_error(
                 "file",
-                assets_services.audio_too_big_message(self.refused_sizes["file"], max_bytes),
+                audio_services.audio_too_big_message(self.refused_sizes["file"], max_bytes),
             )
         return data
 
@@ -71,7 +75,7 @@ class TtsScriptForm(forms.Form):
 
     def clean_text(self) -> str:
         try:
-            return assets_services.script_text_clean(self.cleaned_data["text"])
+            return script_services.script_text_clean(self.cleaned_data["text"])
         except ServiceError as error:
             raise forms.ValidationError(str(error)) from None
 
@@ -86,12 +90,12 @@ class CallerListForm(forms.Form):
                 "One a line, at most {limit} numbers. Japanese numbers as you dial them "
                 "(090-1234-5678), others with their country code (+1 415 555 0123)."
             ),
-            limit=assets_services.MAX_CALLER_LIST_NUMBERS,
+            limit=asset_library.MAX_CALLER_LIST_NUMBERS,
         ),
         # The text's length is checked first, in caller_numbers_parse, with a clear message;
         # the attribute stops a browser from sending more.
         widget=forms.Textarea(
-            attrs={"rows": 12, "maxlength": assets_services.MAX_CALLER_LIST_CHARACTERS}
+            attrs={"rows": 12, "maxlength": asset_library.MAX_CALLER_LIST_CHARACTERS}
         ),
     )
 
@@ -104,17 +108,17 @@ class CallerListForm(forms.Form):
 
     def clean_numbers(self) -> list[str]:
         try:
-            return assets_services.caller_numbers_parse(self.cleaned_data["numbers"])
-        except assets_services.CallerNumbersInvalid as error:
+            return caller_list_services.caller_numbers_parse(self.cleaned_data["numbers"])
+        except caller_list_services.CallerNumbersInvalid as error:
             raise forms.ValidationError(error.messages) from None
 
 
 class ClosedDateForm(forms.Form):
     date = BoundedDateField(
         label=_("First day"),
-        max_date=assets_services.closed_date_horizon,
+        max_date=closed_date_services.closed_date_horizon,
         help_text=format_lazy(
-            _("Up to {days} days ahead."), days=assets_services.CLOSED_DATE_MAX_DAYS_AHEAD
+            _("Up to {days} days ahead."), days=asset_library.CLOSED_DATE_MAX_DAYS_AHEAD
         ),
         error_messages={
             "too_late": _("%(date)s is too far ahead: closed dates can be set up to %(max)s."),
@@ -123,7 +127,7 @@ class ClosedDateForm(forms.Form):
     end_date = BoundedDateField(
         label=_("Last day"),
         required=False,
-        max_date=assets_services.closed_date_horizon,
+        max_date=closed_date_services.closed_date_horizon,
         help_text=_("Leave empty for a single day."),
         error_messages={
             "too_late": _("%(date)s is too far ahead: closed dates can be set up to %(max)s."),

@@ -25,8 +25,12 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from callflows.assets import audio as audio_services
+from callflows.assets import caller_lists as caller_list_services
+from callflows.assets import closed_dates as closed_date_services
+from callflows.assets import library as asset_library
+from callflows.assets import scripts as script_services
 from callflows.assets import selectors as assets_selectors
-from callflows.assets import services as assets_services
 from callflows.assets.forms import (
     AudioLabelForm,
     AudioUploadForm,
@@ -227,8 +231,8 @@ def audio_list(request):
     context = {
         "rows": assets_selectors.audio_list(),
         "can_edit": _can_edit(request),
-        "limits": assets_services.audio_limits(),
-        "library_limit": assets_services.library_limit(assets_selectors.AUDIO),
+        "limits": asset_library.audio_limits(),
+        "library_limit": asset_library.library_limit(assets_selectors.AUDIO),
     }
     return render(request, "callflows/assets/audio_list.html", context)
 
@@ -243,7 +247,7 @@ def audio_upload(request):
     )
     if form.is_valid():
         try:
-            audio = assets_services.audio_create(
+            audio = audio_services.audio_create(
                 label=form.cleaned_data["label"], upload=form.cleaned_data["file"], request=request
             )
         except ServiceError as error:
@@ -264,7 +268,7 @@ def audio_edit(request, audiofile_code):
         ensure_role(request, Role.STAFF)
         form = AudioLabelForm(request.POST)
         if form.is_valid():
-            assets_services.audio_update(
+            audio_services.audio_update(
                 audio=audio, label=form.cleaned_data["label"], request=request
             )
             messages.success(request, _("Saved."))
@@ -290,7 +294,7 @@ def audio_delete(request, audiofile_code):
         kind=assets_selectors.AUDIO,
         code=audio.code,
         back="audio_list",
-        delete=lambda: assets_services.audio_delete(audio=audio, request=request),
+        delete=lambda: audio_services.audio_delete(audio=audio, request=request),
     )
 
 
@@ -333,8 +337,8 @@ def script_list(request):
     context = {
         "rows": assets_selectors.script_list(),
         "can_edit": _can_edit(request),
-        "preview_available": assets_services.preview_available(),
-        "library_limit": assets_services.library_limit(assets_selectors.SCRIPT),
+        "preview_available": script_services.preview_available(),
+        "library_limit": asset_library.library_limit(assets_selectors.SCRIPT),
     }
     return render(request, "callflows/assets/script_list.html", context)
 
@@ -345,7 +349,7 @@ def script_create(request):
     form = TtsScriptForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            script = assets_services.script_create(**form.cleaned_data, request=request)
+            script = script_services.script_create(**form.cleaned_data, request=request)
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
@@ -367,7 +371,7 @@ def script_edit(request, ttsscript_code):
         ensure_role(request, Role.STAFF)
         form = TtsScriptForm(request.POST)
         if form.is_valid():
-            assets_services.script_update(script=script, **form.cleaned_data, request=request)
+            script_services.script_update(script=script, **form.cleaned_data, request=request)
             messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
             return redirect("script_edit", ttsscript_code=script.code)
         status = 400
@@ -376,7 +380,7 @@ def script_edit(request, ttsscript_code):
         "form": form,
         "can_edit": _can_edit(request),
         "used_by": assets_selectors.asset_users(kind=assets_selectors.SCRIPT, code=script.code),
-        "preview_available": assets_services.preview_available(),
+        "preview_available": script_services.preview_available(),
     }
     return render(request, "callflows/assets/script_form.html", context, status=status)
 
@@ -391,7 +395,7 @@ def script_delete(request, ttsscript_code):
         kind=assets_selectors.SCRIPT,
         code=script.code,
         back="script_list",
-        delete=lambda: assets_services.script_delete(script=script, request=request),
+        delete=lambda: script_services.script_delete(script=script, request=request),
     )
 
 
@@ -401,8 +405,8 @@ def script_listen(request, ttsscript_code):
     """A WAV preview of the script by espeak-ng (a different voice from the carrier's)."""
     script = get_tenant_object(TtsScript, ttsscript_code)
     try:
-        path = assets_services.script_preview_render(script=script)
-    except assets_services.PreviewUnavailable as error:
+        path = script_services.script_preview_render(script=script)
+    except script_services.PreviewUnavailable as error:
         return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
     stat = path.stat()
     return serve_file(
@@ -425,7 +429,7 @@ def caller_lists(request):
     context = {
         "rows": assets_selectors.caller_list_list(),
         "can_edit": _can_edit(request),
-        "library_limit": assets_services.library_limit(assets_selectors.CALLER_LIST),
+        "library_limit": asset_library.library_limit(assets_selectors.CALLER_LIST),
     }
     return render(request, "callflows/assets/caller_list_list.html", context)
 
@@ -436,7 +440,9 @@ def caller_list_create(request):
     form = CallerListForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            caller_list = assets_services.caller_list_create(**form.cleaned_data, request=request)
+            caller_list = caller_list_services.caller_list_create(
+                **form.cleaned_data, request=request
+            )
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
@@ -465,7 +471,7 @@ def caller_list_edit(request, callerlist_code):
         ensure_role(request, Role.STAFF)
         form = CallerListForm(request.POST)
         if form.is_valid():
-            assets_services.caller_list_update(
+            caller_list_services.caller_list_update(
                 caller_list=caller_list, **form.cleaned_data, request=request
             )
             messages.success(
@@ -496,7 +502,9 @@ def caller_list_delete(request, callerlist_code):
         kind=assets_selectors.CALLER_LIST,
         code=caller_list.code,
         back="caller_lists",
-        delete=lambda: assets_services.caller_list_delete(caller_list=caller_list, request=request),
+        delete=lambda: caller_list_services.caller_list_delete(
+            caller_list=caller_list, request=request
+        ),
     )
 
 
@@ -524,7 +532,9 @@ def closed_date_add(request):
     form = ClosedDateForm(request.POST)
     if form.is_valid():
         try:
-            closed_date = assets_services.closed_date_create(**form.cleaned_data, request=request)
+            closed_date = closed_date_services.closed_date_create(
+                **form.cleaned_data, request=request
+            )
         except ServiceError as error:
             form.add_error("date", str(error))
         else:
@@ -537,6 +547,6 @@ def closed_date_add(request):
 @member_required(role=Role.STAFF)
 def closed_date_delete(request, closeddate_code):
     closed_date = get_tenant_object(ClosedDate, closeddate_code)
-    assets_services.closed_date_delete(closed_date=closed_date, request=request)
+    closed_date_services.closed_date_delete(closed_date=closed_date, request=request)
     messages.success(request, _("%(date)s removed.") % {"date": str(closed_date).strip()})
     return redirect("closed_dates")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from callflows.assets.services import preview_available
+from callflows.assets.scripts import preview_available
 from callflows.flows import week, words
 from callflows.flows.closed import closed_days
 from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from callflows.assets.services import AudioRejected, audio_inspect
+from callflows.assets.audio import AudioRejected, audio_inspect
 from callflows.flows import publishing
 from callflows.models import AudioFile, CallFlow
 from callflows.tests.factories import SAMPLES, make_audio

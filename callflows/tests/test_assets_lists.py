@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from callflows.assets.services import CallerNumbersInvalid, caller_numbers_parse
+from callflows.assets import caller_lists as caller_list_services
+from callflows.assets import library as asset_library
+from callflows.assets.caller_lists import CallerNumbersInvalid, caller_numbers_parse
 from callflows.flows import publishing
 from callflows.models import CallerList, CallFlow, ClosedDate
 from callflows.tests.factories import published_compiled
@@ -292,14 +294,13 @@ def test_it_shows_closed_dates_to_viewers_without_the_add_form(client, personas)
 
 
 def test_it_refuses_more_lines_than_the_limit_before_parsing_any(monkeypatch):
-    from callflows.assets import services as assets_services
 
     parsed = []
     monkeypatch.setattr(
-        assets_services, "phone_parse_or_none", lambda *args: parsed.append(args) or None
+        caller_list_services, "phone_parse_or_none", lambda *args: parsed.append(args) or None
     )
     text = "\n".join(
-        f"090{index:08d}" for index in range(assets_services.MAX_CALLER_LIST_NUMBERS + 1)
+        f"090{index:08d}" for index in range(asset_library.MAX_CALLER_LIST_NUMBERS + 1)
     )
 
     with pytest.raises(CallerNumbersInvalid) as refused:
@@ -334,9 +335,8 @@ def test_the_form_shows_the_limit(client, personas):
 
 
 def test_it_refuses_a_list_past_the_library_limit_and_says_so(client, personas):
-    from callflows.assets import services as assets_services
 
-    limit = assets_services.LIBRARY_LIMITS["list"]
+    limit = asset_library.LIBRARY_LIMITS["list"]
     for index in range(limit):
         make_list(personas.tenant_a, name=f"List {index}")
     client.force_login(personas.staff_a)
@@ -354,7 +354,7 @@ def test_it_refuses_a_list_past_the_library_limit_and_says_so(client, personas):
 
 
 def test_it_refuses_a_closed_date_beyond_the_planning_horizon(client, personas):
-    from callflows.assets.services import closed_date_horizon
+    from callflows.assets.closed_dates import closed_date_horizon
 
     client.force_login(personas.staff_a)
     horizon = closed_date_horizon()

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from callflows.assets import services as assets_services
+from callflows.assets import scripts as script_services
 from callflows.flows import publishing
 from callflows.models import CallFlow, TtsScript
 from callflows.tests.factories import make_script, published_compiled
@@ -247,7 +247,7 @@ def test_it_plays_a_preview_only_to_members_of_its_tenant(client, personas):
 
 def test_it_says_preview_unavailable_without_espeak(client, personas, monkeypatch):
     script = make_script(personas.tenant_a, text="Never rendered before 4f1c.")
-    monkeypatch.setattr(assets_services.shutil, "which", lambda name: None)
+    monkeypatch.setattr(script_services.shutil, "which", lambda name: None)
     client.force_login(personas.staff_a)
 
     listen = client.get(reverse("script_listen", args=[script.code]))
@@ -261,12 +261,12 @@ def test_it_says_preview_unavailable_without_espeak(client, personas, monkeypatc
 
 def test_it_says_preview_unavailable_when_espeak_hangs(client, personas, monkeypatch):
     script = make_script(personas.tenant_a, text="Never rendered before 9a7e.")
-    monkeypatch.setattr(assets_services.shutil, "which", lambda name: "/usr/bin/espeak-ng")
+    monkeypatch.setattr(script_services.shutil, "which", lambda name: "/usr/bin/espeak-ng")
 
     def hang(*args, **kwargs):
         raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
 
-    monkeypatch.setattr(assets_services.subprocess, "run", hang)
+    monkeypatch.setattr(script_services.subprocess, "run", hang)
     client.force_login(personas.staff_a)
 
     listen = client.get(reverse("script_listen", args=[script.code]))
@@ -285,8 +285,8 @@ def test_it_drops_a_cached_preview_nobody_speaks_any_more(
     client.force_login(personas.staff_a)
     for each in (script, shared):
         assert client.get(reverse("script_listen", args=[each.code])).status_code == 200
-    replaced = assets_services.script_preview_path(language="en", text="Soon replaced 77.")
-    kept = assets_services.script_preview_path(language="en", text="Shared words 78.")
+    replaced = script_services.script_preview_path(language="en", text="Soon replaced 77.")
+    kept = script_services.script_preview_path(language="en", text="Shared words 78.")
 
     with django_capture_on_commit_callbacks(execute=True):
         for each in (script, shared):

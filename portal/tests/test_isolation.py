@@ -192,7 +192,7 @@ def test_it_shows_every_page_to_a_viewer_or_says_why_not(client, personas, route
     # write-only endpoints answer 405 or, for confirmation pages of writes, 403 with a reason.
     if response.status_code == 503 and pattern.name == "script_listen":
         # The spoken preview needs espeak-ng; a machine without it says so (the pages, too).
-        from callflows.assets.services import preview_available
+        from callflows.assets.scripts import preview_available
 
         assert not preview_available() and b"espeak-ng" in response.content
         return

@@ -1,0 +1,99 @@
+"""What every kind of asset shares: the limits of a company's library, the rule that an asset
+a live flow uses cannot be deleted, and publishing again the flows that use a changed asset
+(a flow is compiled with the asset's URL, text or numbers baked in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from callflows.assets.selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users
+from callflows.flows.publishing import flows_publish
+from callflows.models import AudioFile, CallerList, TtsScript
+from dins.models import Subscription
+from dins.phone import display
+from portal.services import ServiceError
+
+# [choice] Xoxzo publishes no limits (XOXZO.md). 10 MB is ~40 min at 32 kbit/s; 10 minutes is
+# far longer than any greeting a caller sits through. Overridable in settings for deployments
+# (and tests) as AUDIO_MAX_BYTES / AUDIO_MAX_SECONDS.
+AUDIO_MAX_BYTES = 10 * 1024 * 1024
+AUDIO_MAX_SECONDS = 10 * 60
+MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
+# The text of a list at its limit, generously: 2,000 lines of a formatted number and a note.
+MAX_CALLER_LIST_CHARACTERS = MAX_CALLER_LIST_NUMBERS * 40
+# The form lists this many bad lines; a paste of 40,000 wrong lines does not become a page of
+# 40,000 messages.
+MAX_LINE_ERRORS_SHOWN = 20
+# [choice] Per company. Every asset is offered in each rule of the call-flow editor and every
+# MP3 is kept on disk: a library without a bound is a page and a disk without a bound.
+LIBRARY_LIMITS = {AUDIO: 200, SCRIPT: 200, CALLER_LIST: 50}
+# Closed dates are compiled into every flow; planning further ahead than this is not needed.
+CLOSED_DATE_MAX_DAYS_AHEAD = 2 * 366
+ESPEAK = "espeak-ng"
+TTS_PREVIEW_TIMEOUT_SECONDS = 10
+
+
+def audio_limits() -> tuple[int, float]:
+    """(bytes, seconds): read at call time so settings overrides apply."""
+    return (
+        getattr(settings, "AUDIO_MAX_BYTES", AUDIO_MAX_BYTES),
+        getattr(settings, "AUDIO_MAX_SECONDS", AUDIO_MAX_SECONDS),
+    )
+
+
+def library_limit(kind: str) -> int:
+    return LIBRARY_LIMITS[kind]
+
+
+def refuse_when_library_full(kind: str) -> None:
+    model = {AUDIO: AudioFile, SCRIPT: TtsScript, CALLER_LIST: CallerList}[kind]
+    # Checked without a lock: two uploads in the same instant may pass one over the limit,
+    # which bounds the library just as well.
+    count = model.objects.count()
+    if count >= LIBRARY_LIMITS[kind]:
+        messages = {
+            AUDIO: _(
+                "Your company keeps %(count)d recordings, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            SCRIPT: _(
+                "Your company keeps %(count)d spoken texts, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+            CALLER_LIST: _(
+                "Your company keeps %(count)d caller lists, the most allowed. "
+                "Delete one it no longer uses first."
+            ),
+        }
+        raise ServiceError(messages[kind] % {"count": count})
+
+
+def republish_flows_of(subscriptions: Iterable[Subscription]) -> None:
+    """Publish these numbers' flows again, in this transaction: the asset is baked in."""
+    flows_publish(
+        subscriptions={subscription.pk: subscription for subscription in subscriptions}.values()
+    )
+
+
+def numbers_text(subscriptions: list[Subscription]) -> str:
+    return ", ".join(display(subscription.e164) for subscription in subscriptions)
+
+
+def refuse_delete_while_used(*, kind: str, asset, label: str) -> None:
+    users = asset_users(kind=kind, code=asset.code)
+    if users:
+        raise ServiceError(
+            ngettext(
+                "“%(label)s” cannot be deleted: the call flow of %(numbers)s uses it. "
+                "Change that flow first.",
+                "“%(label)s” cannot be deleted: the call flows of %(numbers)s use it. "
+                "Change those flows first.",
+                len(users),
+            )
+            % {"label": label, "numbers": numbers_text(users)}
+        )
