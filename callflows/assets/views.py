@@ -1,22 +1,17 @@
-"""Pages of the call-flow assets (MP3s, TTS scripts, caller lists, closed dates) and the files.
+"""Pages of the call-flow assets: MP3s, TTS scripts, caller lists, closed dates.
 
 Members of any role see everything; staff and up change things. Audio reaches two audiences:
 members through ``audio_listen`` (signed in, scoped to their tenant) and the carrier through
-``audio_public``, which answers at an unguessable URL and names no tenant.
+the edge's ``audio_public`` (``callflows/edge/views.py``).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import BinaryIO
 
-from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import (
     require_GET,
@@ -38,185 +33,12 @@ from callflows.assets.forms import (
     ClosedDateForm,
     TtsScriptForm,
 )
+from callflows.assets.serving import serve_audio, serve_file
 from callflows.flows import compiler
 from callflows.models import AudioFile, CallerList, ClosedDate, TtsScript
 from portal.access import ensure_role, get_tenant_object, member_required
-from portal.headers import with_carrier_headers
 from portal.models import Role
 from portal.services import ServiceError
-
-# [choice] How long the carrier (and any cache between) may keep a public MP3. The bytes behind
-# a public_id never change, so only a deletion is delayed by at most this much.
-AUDIO_PUBLIC_MAX_AGE = 60 * 60
-_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-# --- Serving files with ranges and validators -----------------------------------------------
-
-
-class RangeNotSatisfiable(Exception):
-    pass
-
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """The inclusive (first, last) byte range a ``Range`` header asks of ``size`` bytes.
-
-    None means "send the whole file": no header, a malformed one or several ranges (RFC 9110
-    lets a server ignore Range; players ask for one range at a time). Raises
-    ``RangeNotSatisfiable`` for a range that starts past the end.
-    """
-    match = _RANGE.fullmatch(header.replace(" ", ""))
-    if not match or match.groups() == ("", ""):
-        return None
-    start, end = match.groups()
-    if not start:  # "bytes=-500": the last 500 bytes
-        suffix = int(end)
-        if suffix == 0 or size == 0:
-            raise RangeNotSatisfiable
-        return max(0, size - suffix), size - 1
-    first = int(start)
-    if end and int(end) < first:
-        return None  # malformed: ignored
-    if first >= size:
-        raise RangeNotSatisfiable
-    return first, min(int(end), size - 1) if end else size - 1
-
-
-class _FileSlice:
-    """Reads ``length`` bytes of ``file`` from ``start``; what FileResponse streams."""
-
-    def __init__(self, file: BinaryIO, start: int, length: int):
-        file.seek(start)
-        self.file = file
-        self.remaining = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
-        chunk = self.file.read(size)
-        self.remaining -= len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison, as If-None-Match wants it."""
-    wanted = parse_etags(header)
-    return "*" in wanted or etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in wanted}
-
-
-def serve_file(
-    request,
-    *,
-    opener: Callable[[], BinaryIO],
-    size: int,
-    content_type: str,
-    etag: str,
-    last_modified: datetime,
-    cache_control: str,
-) -> HttpResponse:
-    """Answer GET/HEAD for a file: 200, 206 for one range, 304, or 416.
-
-    Uses no middleware, session or template: the public MP3 is served on the minimal WSGI path.
-    """
-    modified = int(last_modified.timestamp())
-    validators = {
-        "ETag": etag,
-        "Last-Modified": http_date(modified),
-        "Cache-Control": cache_control,
-    }
-    if_none_match = request.headers.get("If-None-Match")
-    if_modified_since = parse_http_date_safe(request.headers.get("If-Modified-Since") or "")
-    if (if_none_match and _etag_matches(if_none_match, etag)) or (
-        not if_none_match and if_modified_since is not None and modified <= if_modified_since
-    ):
-        response = HttpResponseNotModified()
-        for name, value in validators.items():
-            response[name] = value
-        return response
-
-    wanted = request.headers.get("Range", "")
-    if_range = request.headers.get("If-Range")
-    if if_range and if_range not in (etag, http_date(modified)):
-        wanted = ""  # the client's partial copy is of another version: send it all
-    try:
-        requested = byte_range(wanted, size) if wanted else None
-    except RangeNotSatisfiable:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
-    first, last = requested or (0, size - 1)
-    length = max(0, last - first + 1)
-    if request.method == "HEAD":
-        response = HttpResponse(content_type=content_type)
-    else:
-        response = FileResponse(_FileSlice(opener(), first, length), content_type=content_type)
-    if requested:
-        response.status_code = 206
-        response["Content-Range"] = f"bytes {first}-{last}/{size}"
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    for name, value in validators.items():
-        response[name] = value
-    return response
-
-
-def _not_found() -> HttpResponse:
-    # No template: on the minimal WSGI path the portal's 404 page (it links to portal URLs)
-    # cannot be rendered. Empty either way, whether the id ever existed or not.
-    return with_carrier_headers(HttpResponse(b"", status=404, content_type="text/plain"))
-
-
-def carrier_not_found(request, exception=None) -> HttpResponse:
-    """404 of the edge's URLconf (``callflows.edge.urls``): any path there that
-    is not ``<id>.mp3`` or an action URL."""
-    return _not_found()
-
-
-def carrier_bad_request(request, exception=None) -> HttpResponse:
-    return with_carrier_headers(HttpResponse(b"", status=400, content_type="text/plain"))
-
-
-def carrier_server_error(request) -> HttpResponse:
-    return with_carrier_headers(HttpResponse(b"", status=500, content_type="text/plain"))
-
-
-def _serve_audio(request, audio: AudioFile, *, cache_control: str) -> HttpResponse:
-    storage, name = audio.file.storage, audio.file.name
-    try:
-        size = storage.size(name)
-    except OSError:
-        return _not_found()
-    return serve_file(
-        request,
-        opener=lambda: storage.open(name, "rb"),
-        size=size,
-        content_type="audio/mpeg",
-        etag=f'"{audio.public_id}-{size}"',
-        last_modified=audio.created_at,
-        cache_control=cache_control,
-    )
-
-
-@require_safe
-def audio_public(request, public_id):
-    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is."""
-    if not _PUBLIC_ID.fullmatch(public_id):
-        return _not_found()
-    audio = assets_selectors.audio_by_public_id(public_id)
-    if audio is None:
-        return _not_found()
-    max_age = getattr(settings, "AUDIO_PUBLIC_MAX_AGE", AUDIO_PUBLIC_MAX_AGE)
-    response = _serve_audio(request, audio, cache_control=f"public, max-age={max_age}")
-    return with_carrier_headers(response)
-
 
 # --- MP3 library ------------------------------------------------------------------------------
 
@@ -303,7 +125,7 @@ def audio_delete(request, audiofile_code):
 def audio_listen(request, audiofile_code):
     """The MP3 for the page's player: members of the tenant only."""
     audio = get_tenant_object(AudioFile, audiofile_code)
-    return _serve_audio(request, audio, cache_control="private, max-age=3600")
+    return serve_audio(request, audio, cache_control="private, max-age=3600")
 
 
 def _delete_page(request, *, name: str, kind: str, code, back: str, delete):

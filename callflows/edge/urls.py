@@ -6,18 +6,18 @@ the id's shape before any query. Nothing else under media/ is routed.
 
 from django.urls import path
 
-from callflows.assets import views as asset_views
+from callflows.edge import views as edge_views
 from dins import outbound_views
 from portal import views
 
 urlpatterns = [
-    path("media/audio/<str:public_id>.mp3", asset_views.audio_public, name="audio_public"),
+    path("media/audio/<str:public_id>.mp3", edge_views.audio_public, name="audio_public"),
     path("c/<str:token>/", outbound_views.outbound_call_callback, name="outbound_call_callback"),
     path("healthz", views.edge_healthz, name="edge_healthz"),
 ]
 
 # Served without middleware or the portal's templates (portal/edge_wsgi.py): errors answer
 # empty, with the same security headers as the MP3s.
-handler400 = "callflows.assets.views.carrier_bad_request"
-handler404 = "callflows.assets.views.carrier_not_found"
-handler500 = "callflows.assets.views.carrier_server_error"
+handler400 = "callflows.edge.views.carrier_bad_request"
+handler404 = "callflows.edge.views.carrier_not_found"
+handler500 = "callflows.edge.views.carrier_server_error"

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve, reverse
 
-from callflows.assets.views import RangeNotSatisfiable, byte_range
+from callflows.assets.serving import RangeNotSatisfiable, byte_range
 from callflows.edge.wsgi import application as edge_application
 from callflows.flows.compiler import audio_public_url
 from callflows.tests.factories import SAMPLES, make_audio

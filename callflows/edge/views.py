@@ -1,0 +1,55 @@
+"""The edge's Django views: the MP3s the carrier plays, and the edge's empty error answers.
+
+``audio_public`` answers at an unguessable URL and names no tenant; every answer carries the
+carrier headers (nosniff, a policy that allows nothing), errors included.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.http import require_safe
+
+from callflows.assets import selectors as assets_selectors
+from callflows.assets.serving import serve_audio
+from portal.headers import with_carrier_headers
+
+# [choice] How long the carrier (and any cache between) may keep a public MP3. The bytes behind
+# a public_id never change, so only a deletion is delayed by at most this much.
+AUDIO_PUBLIC_MAX_AGE = 60 * 60
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _not_found() -> HttpResponse:
+    # No template: on the minimal WSGI path the portal's 404 page (it links to portal URLs)
+    # cannot be rendered. Empty either way, whether the id ever existed or not.
+    return with_carrier_headers(HttpResponse(b"", status=404, content_type="text/plain"))
+
+
+def carrier_not_found(request, exception=None) -> HttpResponse:
+    """404 of the edge's URLconf (``callflows.edge.urls``): any path there that
+    is not ``<id>.mp3`` or an action URL."""
+    return _not_found()
+
+
+def carrier_bad_request(request, exception=None) -> HttpResponse:
+    return with_carrier_headers(HttpResponse(b"", status=400, content_type="text/plain"))
+
+
+def carrier_server_error(request) -> HttpResponse:
+    return with_carrier_headers(HttpResponse(b"", status=500, content_type="text/plain"))
+
+
+@require_safe
+def audio_public(request, public_id):
+    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is."""
+    if not _PUBLIC_ID.fullmatch(public_id):
+        return _not_found()
+    audio = assets_selectors.audio_by_public_id(public_id)
+    if audio is None:
+        return _not_found()
+    max_age = getattr(settings, "AUDIO_PUBLIC_MAX_AGE", AUDIO_PUBLIC_MAX_AGE)
+    response = serve_audio(request, audio, cache_control=f"public, max-age={max_age}")
+    return with_carrier_headers(response)
