@@ -123,7 +123,7 @@ def _subscribe_confirmation(request):
 
 
 def _number_context(request, subscription, **extra):
-    from callflows.flows.selectors import override_switch
+    from callflows.flows.switch import override_switch
 
     is_active = subscription.status == Status.ACTIVE
     return {

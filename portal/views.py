@@ -118,7 +118,7 @@ def edge_healthz(request):
 @member_required
 def dashboard(request):
     from callflows.calllog.selectors import calls_today_figures
-    from callflows.flows.selectors import override_switches
+    from callflows.flows.switch import override_switches
     from dins.selectors import numbers_figures
     from portal.alerts import alerts_for_dashboard
 

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callflows.flows import compiler, services, starting_points
+from callflows.flows import compiler, services, starting_points, switch, week_view
 from callflows.flows import selectors as flow_selectors
 from callflows.flows.forms import (
     MAX_NOTE_LENGTH,
@@ -86,7 +86,7 @@ def _insight(subscription, document: dict, preview_form=None) -> dict:
         compiled = flow_selectors.flow_compiled(subscription, document)
     except ValueError as error:
         return {"draft_problem": str(error)}
-    context = {"week": flow_selectors.week_context(subscription, compiled, document=document)}
+    context = {"week": week_view.week_context(subscription, compiled, document=document)}
     if preview_form is not None and preview_form.is_bound and preview_form.is_valid():
         answer = flow_selectors.flow_preview(
             subscription,
@@ -113,7 +113,7 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
         "default": default,
         "description": flow_selectors.flow_describe(document),
         "in_effect": flow_selectors.answer_in_words(in_effect),
-        "switch": flow_selectors.override_switch(subscription),
+        "switch": switch.override_switch(subscription),
         "override_form": OverrideForm(
             prefix="override",
             subscription=subscription,
@@ -320,7 +320,7 @@ def flow_override(request, subscription_code):
         # The one-tap switch: answer as outside hours (the flow's default) until it next opens.
         _flow, document = _saved_document(subscription)
         compiled = flow_selectors.flow_compiled(subscription)
-        until = flow_selectors.next_opening(subscription, compiled, now=timezone.now())
+        until = switch.next_opening(subscription, compiled, now=timezone.now())
         action, form = document["default"], None
     else:
         form = OverrideForm(request.POST, prefix="override", subscription=subscription)

@@ -55,7 +55,7 @@ class WeekView:
     upcoming_closed: list[datetime.date] = field(default_factory=list)
 
 
-def _without_override(compiled: dict) -> dict:
+def without_override(compiled: dict) -> dict:
     plain = copy.deepcopy(compiled)
     plain["override"] = None
     return plain
@@ -112,7 +112,7 @@ def week_view(
     compiled: dict, *, today: datetime.date, caller: str = ORDINARY_CALLER, upcoming_days: int = 30
 ) -> WeekView:
     """The ordinary week starting today (each weekday's next date), plus a closed day."""
-    compiled = _without_override(compiled)
+    compiled = without_override(compiled)
     closed = closed_dates_of(compiled)
     ordinary = _with_closed_dates(compiled, [])
     rows = []
