@@ -7,6 +7,7 @@ class CallflowsConfig(AppConfig):
     verbose_name = _("Call flows")
 
     def ready(self):
-        from callflows import receivers
+        from callflows import pages, receivers
 
         receivers.connect()
+        pages.connect()

@@ -17,6 +17,7 @@ from django.utils import timezone
 from callflows.flows.services import flow_save
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
 from dins.models import Subscription
+from portal.models import Membership, Role
 
 DEMO_MP3 = Path(__file__).resolve().parent / "demo_assets" / "greeting-ja.mp3"
 FRONT_DESK = "+81362345678"  # a Tokyo (03) number in the demo company's own words
@@ -170,3 +171,11 @@ def demo_flows_seed(*, tenant, owner) -> int:
         flow_save(subscription=subscription, document=document, by=owner, note="demo")
         seeded += 1
     return seeded
+
+
+def demo_flows_seed_for_owner() -> int:
+    """The active demo tenant's flows, made by its owner (none without an owner)."""
+    owner = Membership.objects.filter(role=Role.OWNER).select_related("user", "tenant").first()
+    if owner is None:
+        return 0
+    return demo_flows_seed(tenant=owner.tenant, owner=owner.user)

@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
+from callflows import demo
 from callflows.flows import publishing
+from dins import demo as dins_demo
+from dins.tasks import TRANSIENT_CARRIER_ERRORS
+from portal.tasks_base import TenantTask
 
 
 @shared_task(name="callflows.republish_due")
@@ -10,3 +14,19 @@ def republish_due() -> dict[str, int]:
     """Hourly: recompile published flows before they run out; publish any active number that
     has no publication. Each number in its own transaction, so one failure stops nothing."""
     return publishing.flows_republish_due()
+
+
+@shared_task(
+    name="callflows.demo",
+    base=TenantTask,
+    autoretry_for=TRANSIENT_CARRIER_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=30,
+)
+def demo_seed(*, tenant_id: int) -> int:
+    """A demo company's numbers (subscribed at the sandbox) and their flows (idempotent)."""
+    requested = dins_demo.demo_numbers_subscribe()
+    # The flows are ready before the numbers are active: the first call is answered by them.
+    demo.demo_flows_seed_for_owner()
+    return requested

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from dins import services
 from dins.models import CarrierOrphan, OutboundCall, Status, Subscription, TrialReminder
-from dins.phone import display
+from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
 

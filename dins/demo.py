@@ -1,8 +1,9 @@
 """Demo numbers: each demo company gets a few real subscriptions through the sandbox.
 
-Runs as a Celery task once the worker is up (the sandbox carrier is a server of its own, so the
-task retries until that answers); the demo companies' tasks run side by side. Idempotent: a
-company that has numbers gets none added.
+Run by the ``callflows.demo`` task once the worker is up (the sandbox carrier is a server of its
+own, so the task retries until that answers), which then gives the numbers their demo flows;
+the demo companies' tasks run side by side. Idempotent: a company that has numbers gets none
+added.
 """
 
 from dins import selectors, services
@@ -37,8 +38,4 @@ def demo_numbers_subscribe() -> int:
                 continue
             requested += 1
             break
-    # The flows are ready before the numbers are active: the first call is answered by them.
-    from callflows.demo import demo_flows_seed
-
-    demo_flows_seed(tenant=owner.tenant, owner=owner.user)
     return requested

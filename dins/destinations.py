@@ -26,7 +26,7 @@ import phonenumbers
 from django.utils.translation import gettext as _
 from phonenumbers import PhoneNumberType
 
-from dins import phone
+from portal import phone
 
 JAPAN_COUNTRY_CODE = 81
 # phonenumbers' region of the non-geographic country calling codes (+800, +870, +882, …).

@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from dins import phone
 from dins.selectors import PREFIX_CHOICES
+from portal import phone
 
 
 class SearchForm(forms.Form):

@@ -145,14 +145,7 @@ def release_impact(subscription: Subscription) -> dict:
         subscription.carrier_accepted_at is not None
         and now - subscription.carrier_accepted_at < timedelta(hours=24)
     )
-    from callflows.models import CallFlow, CallLog
-
-    flow = CallFlow.objects.filter(subscription=subscription).first()
     return {
-        "calls_30_days": CallLog.objects.filter(
-            subscription=subscription, at__gte=now - timedelta(days=30)
-        ).count(),
-        "flow": flow,
         "within_trial_window": within_trial_window,
         "refund": subscription.monthly_cost - subscription.trial_price
         if within_trial_window

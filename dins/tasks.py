@@ -75,20 +75,6 @@ def reconcile() -> dict:
     return {"activated": len(result.activated), "missing": len(result.missing)}
 
 
-@shared_task(
-    name="dins.demo_numbers",
-    base=TenantTask,
-    autoretry_for=TRANSIENT_CARRIER_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=30,
-    max_retries=30,
-)
-def demo_numbers(*, tenant_id: int) -> int:
-    from dins.demo import demo_numbers_subscribe
-
-    return demo_numbers_subscribe()
-
-
 # --- Outbound calls ---------------------------------------------------------------------------
 
 PLACE_CALL_MAX_RETRIES = 5

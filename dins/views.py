@@ -9,12 +9,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from dins import costs, phone, pricing, selectors, services
+from dins import costs, pricing, selectors, services
 from dins.forms import NumberEditForm, ReleaseForm, SearchForm
 from dins.models import Status, Subscription
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
+from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
+from portal.pages import page_context
 from portal.services import ServiceError
 
 SEARCH_PAGE_SIZE = 20
@@ -123,9 +125,6 @@ def _subscribe_confirmation(request):
 
 
 def _number_context(request, subscription, **extra):
-    from callflows.flows.switch import override_switch
-
-    is_active = subscription.status == Status.ACTIVE
     return {
         "subscription": subscription,
         "renewal": selectors.next_renewal(subscription),
@@ -134,7 +133,8 @@ def _number_context(request, subscription, **extra):
         "price": pricing.subscription_price(subscription),
         "saved": subscription.monthly_cost - subscription.trial_price,
         "following": subscription.status in (Status.PENDING, Status.UNKNOWN, Status.RELEASING),
-        "switch": override_switch(subscription) if is_active else None,
+        # the day/night switch (callflows)
+        **page_context("number", request=request, subscription=subscription),
         **extra,
     }
 
@@ -149,8 +149,6 @@ def number_detail(request, subscription_code):
             # The state moved on (e.g. pending → active): reload so every control fits it.
             response["HX-Refresh"] = "true"
         return response
-    from callflows.calllog.selectors import calls_recent_for_number
-
     form = NumberEditForm(
         initial={"label": subscription.label, "description": subscription.description}
     )
@@ -158,7 +156,8 @@ def number_detail(request, subscription_code):
         request,
         subscription,
         form=form,
-        recent_calls=calls_recent_for_number(subscription=subscription),
+        # recent calls (callflows)
+        **page_context("number_detail", request=request, subscription=subscription),
     )
     return render(request, "dins/detail.html", context)
 
@@ -236,7 +235,14 @@ def number_release(request, subscription_code):
         request,
         "dins/release.html",
         _number_context(
-            request, subscription, form=form, impact=selectors.release_impact(subscription)
+            request,
+            subscription,
+            form=form,
+            impact={
+                **selectors.release_impact(subscription),
+                # calls in the last 30 days, the flow that goes with the number (callflows)
+                **page_context("number_release", request=request, subscription=subscription),
+            },
         ),
         status=status,
     )

@@ -7,14 +7,13 @@ That task records every attempt on the row (status, attempts, last error), so an
 could not be delivered shows as failed on the alerts page instead of vanishing.
 
 Raised by ``dins.services`` (trials, subscriptions, releases, carrier credentials) and by
-``callflows.edge.runtime.CallLogBuffer.flush`` (calls answered by the fallback).
+``callflows.edge.call_log.alert_raise_for_fallback_calls`` (calls answered by the fallback).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,7 +22,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from dins.phone import display
 from portal.emails import send_templated
 from portal.models import (
     Alert,
@@ -36,12 +34,14 @@ from portal.models import (
     Role,
     Tenant,
 )
+from portal.phone import display
 from portal.platform import platform_alert_raise
-from portal.scoping import current_tenant, scopes_disabled, tenant_scope
+from portal.scoping import current_tenant, tenant_scope
 from portal.services import audit_record
 
-if TYPE_CHECKING:
-    from dins.models import Subscription
+# A number (``dins.models.Subscription``) is passed in by the apps above; this module only
+# reads its ``pk``, ``tenant`` and ``e164``.
+Subscription = Any
 
 DEDUP_WINDOW = timedelta(hours=1)
 # The carrier account is shared by all the tenant's numbers: one alert per hour, not per number.
@@ -116,32 +116,6 @@ def alert_raise(
             return None  # raised by someone else within the same hour
     transaction.on_commit(lambda: send_alert_email.delay(tenant_id=tenant.pk, alert_id=alert.pk))
     return alert
-
-
-def alert_raise_for_fallback_calls(*, calls: list[dict]) -> list[Alert]:
-    """One alert per number among call-log entries answered by the fallback.
-
-    Called by the call-log writer after it stored a batch (of many tenants), off the request
-    path; the hourly de-duplication keeps a flow that keeps failing to one alert an hour.
-    """
-    from dins.models import Subscription
-
-    counts = Counter(call["subscription_id"] for call in calls if call["source"] == "fallback")
-    if not counts:
-        return []
-    with scopes_disabled():
-        subscriptions = Subscription.objects.select_related("tenant").in_bulk(list(counts))
-    raised = []
-    for subscription_id, count in sorted(counts.items()):
-        subscription = subscriptions.get(subscription_id)
-        if subscription is None:
-            continue  # the number was deleted since the call
-        alert = alert_raise(
-            kind=AlertKind.ACTION_URL_FALLBACK, subscription=subscription, context={"calls": count}
-        )
-        if alert is not None:
-            raised.append(alert)
-    return raised
 
 
 # --- Acknowledging ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from dins.phone import display
+from portal.phone import display
 
 ACTIONS = {
     "alert.acknowledge": gettext_lazy("Alert acknowledged"),

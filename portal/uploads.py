@@ -9,13 +9,12 @@ large the file was (``request.upload_refused[field] = size``) so that the form c
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 
 
 def upload_max_bytes() -> int:
-    from callflows.assets.library import audio_limits
-
-    return audio_limits()[0]
+    return settings.AUDIO_MAX_BYTES
 
 
 class CappedUploadHandler(FileUploadHandler):

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import alert_views, monitoring_views, operator_views, views
+from portal import alert_views, monitoring_views, views
 from portal.forms import PasswordResetRequestForm
 
 account_patterns = [
@@ -76,8 +76,7 @@ urlpatterns = [
         name="notification_settings",
     ),
     # Platform operators (superusers), across companies: not tenant pages.
-    path("operator/", operator_views.operator_home, name="operator_home"),
-    path("operator/costs/", operator_views.operator_costs, name="operator_costs"),
+    path("operator/", include("dins.operators.urls")),
     path("numbers/", include("dins.urls")),
     path("", include("callflows.urls")),
     path("admin/", admin.site.urls),

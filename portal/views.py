@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal import selectors, services
 from portal.access import ensure_role, get_tenant_object, member_required
+from portal.alerts import alerts_for_dashboard
 from portal.forms import (
     AcceptInvitationForm,
     AuditFilterForm,
@@ -28,6 +29,7 @@ from portal.forms import (
 )
 from portal.middleware import SESSION_TENANT_KEY
 from portal.models import Invitation, Language, Membership, Role, User
+from portal.pages import page_context
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -117,23 +119,14 @@ def edge_healthz(request):
 @require_GET
 @member_required
 def dashboard(request):
-    from callflows.calllog.selectors import calls_today_figures
-    from callflows.flows.switch import override_switches
-    from dins.selectors import numbers_figures
-    from portal.alerts import alerts_for_dashboard
-
-    return render(
-        request,
-        "portal/dashboard.html",
-        {
-            "figures": selectors.dashboard_figures(),
-            "numbers": numbers_figures(),
-            "calls": calls_today_figures(),
-            "alerts": alerts_for_dashboard(),
-            "switches": override_switches(),
-            "can_acknowledge": request.membership.has_role(Role.STAFF),
-        },
-    )
+    context = {
+        "figures": selectors.dashboard_figures(),
+        "alerts": alerts_for_dashboard(),
+        "can_acknowledge": request.membership.has_role(Role.STAFF),
+        # numbers (dins), calls today and the day/night switches (callflows)
+        **page_context("dashboard", request=request),
+    }
+    return render(request, "portal/dashboard.html", context)
 
 
 @member_required

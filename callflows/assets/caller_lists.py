@@ -17,7 +17,7 @@ from callflows.assets.library import (
 )
 from callflows.assets.selectors import CALLER_LIST, asset_users
 from callflows.models import CallerList
-from dins.phone import parse_or_none as phone_parse_or_none
+from portal.phone import parse_or_none as phone_parse_or_none
 from portal.scoping import current_tenant
 from portal.services import ServiceError, audit_record
 
@@ -66,7 +66,7 @@ def caller_numbers_parse(text: str) -> list[str]:
     errors: list[str] = []
     bad_lines = 0
     for line_number, entry in entries:
-        number = phone_parse_or_none(entry)  # any common written form (dins.phone)
+        number = phone_parse_or_none(entry)  # any common written form (portal.phone)
         if number is None:
             bad_lines += 1
             if len(errors) < MAX_LINE_ERRORS_SHOWN:

@@ -12,9 +12,9 @@ from callflows.assets import library as asset_library
 from callflows.assets import scripts as script_services
 from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
-from dins.phone import display
 from portal.fields import BoundedDateField
 from portal.models import Language
+from portal.phone import display
 from portal.services import ServiceError
 
 

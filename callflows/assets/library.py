@@ -15,14 +15,9 @@ from callflows.assets.selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users
 from callflows.flows.publishing import flows_publish
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.models import Subscription
-from dins.phone import display
+from portal.phone import display
 from portal.services import ServiceError
 
-# [choice] Xoxzo publishes no limits (XOXZO.md). 10 MB is ~40 min at 32 kbit/s; 10 minutes is
-# far longer than any greeting a caller sits through. Overridable in settings for deployments
-# (and tests) as AUDIO_MAX_BYTES / AUDIO_MAX_SECONDS.
-AUDIO_MAX_BYTES = 10 * 1024 * 1024
-AUDIO_MAX_SECONDS = 10 * 60
 MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
 # The text of a list at its limit, generously: 2,000 lines of a formatted number and a note.
 MAX_CALLER_LIST_CHARACTERS = MAX_CALLER_LIST_NUMBERS * 40
@@ -39,11 +34,8 @@ TTS_PREVIEW_TIMEOUT_SECONDS = 10
 
 
 def audio_limits() -> tuple[int, float]:
-    """(bytes, seconds): read at call time so settings overrides apply."""
-    return (
-        getattr(settings, "AUDIO_MAX_BYTES", AUDIO_MAX_BYTES),
-        getattr(settings, "AUDIO_MAX_SECONDS", AUDIO_MAX_SECONDS),
-    )
+    """(bytes, seconds) of an MP3 upload (settings ``AUDIO_MAX_BYTES``, ``AUDIO_MAX_SECONDS``)."""
+    return settings.AUDIO_MAX_BYTES, settings.AUDIO_MAX_SECONDS
 
 
 def library_limit(kind: str) -> int:

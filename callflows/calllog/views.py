@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET
 from callflows.calllog import selectors as calllog
 from callflows.flows import words
 from dins.models import Status, Subscription
-from dins.phone import compact, display
 from portal.access import get_tenant_object, member_required
 from portal.fields import BoundedDateField
+from portal.phone import compact, display
 from portal.scoping import current_tenant, tenant_scope
 
 PAGE_SIZE = 50

@@ -15,6 +15,7 @@ import multiprocessing.util
 import threading
 import time
 import uuid
+from collections import Counter
 
 from django.conf import settings
 from django.db import (
@@ -31,8 +32,8 @@ from django.utils import timezone
 from callflows.flows.rules import Answer
 from callflows.models import CallLog
 from dins.models import Subscription
-from portal.alerts import alert_raise_for_fallback_calls
-from portal.models import PlatformAlertKind
+from portal.alerts import alert_raise
+from portal.models import AlertKind, PlatformAlertKind
 from portal.platform import platform_alert_raise
 from portal.scoping import scopes_disabled
 
@@ -275,3 +276,27 @@ def _copy_call_log(batch: list[dict]) -> None:
 
 
 call_log_buffer = CallLogBuffer(background=settings.CALL_LOG_BACKGROUND_FLUSH)
+
+
+def alert_raise_for_fallback_calls(*, calls: list[dict]) -> list:
+    """One alert per number among call-log entries answered by the fallback.
+
+    Called by the call-log writer after it stored a batch (of many tenants), off the request
+    path; the hourly de-duplication keeps a flow that keeps failing to one alert an hour.
+    """
+    counts = Counter(call["subscription_id"] for call in calls if call["source"] == "fallback")
+    if not counts:
+        return []
+    with scopes_disabled():
+        subscriptions = Subscription.objects.select_related("tenant").in_bulk(list(counts))
+    raised = []
+    for subscription_id, count in sorted(counts.items()):
+        subscription = subscriptions.get(subscription_id)
+        if subscription is None:
+            continue  # the number was deleted since the call
+        alert = alert_raise(
+            kind=AlertKind.ACTION_URL_FALLBACK, subscription=subscription, context={"calls": count}
+        )
+        if alert is not None:
+            raised.append(alert)
+    return raised

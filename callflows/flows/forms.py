@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from callflows.models import AudioFile, CallerList, TtsScript
-from dins import phone
 from dins.destinations import DestinationRefused, transfer_target_clean
+from portal import phone
 from portal.fields import BoundedDateTimeField
 
 WEEKDAYS = [

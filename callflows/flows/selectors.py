@@ -20,7 +20,7 @@ from callflows.flows.forms import WEEKDAYS
 from callflows.flows.rules import Answer, evaluate
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
 from dins.models import Subscription
-from dins.phone import display
+from portal.phone import display
 
 
 def flow_for_number(subscription: Subscription) -> CallFlow | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from callflows.flows.words import command_names_for, describe_command
-from dins.phone import display
 from dins.templatetags.din_format import duration
+from portal.phone import display
 
 
 def _who(caller: str) -> str:

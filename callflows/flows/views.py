@@ -29,9 +29,10 @@ from callflows.flows.forms import (
 )
 from callflows.flows.transcript_words import transcript_in_words
 from callflows.models import FlowVersion
-from dins import phone, sandbox_calls
+from dins import sandbox_calls
 from dins.models import Subscription, TestCall
 from dins.views import CARRIER_PROBLEMS
+from portal import phone
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from callflows.models import AudioFile, TtsScript
-from dins.phone import display
+from portal.phone import display
 
 _PLAYBACK = re.compile(r"^playback (\S+)$")
 _SAY = re.compile(r'^say (ja|en) "((?:[^"\\]|\\.)*)"$')

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from callflows.edge import call_log
-from dins.phone import display
+from portal.phone import display
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from callflows.calllog import selectors as calllog
 from callflows.models import CallLog
 from dins.models import Status
-from dins.phone import display
 from dins.tests.factories import SubscriptionFactory
+from portal.phone import display
 from portal.scoping import tenant_scope
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")

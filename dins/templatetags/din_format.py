@@ -11,7 +11,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from dins import phone as phone_numbers
+from portal import phone as phone_numbers
 
 register = template.Library()
 

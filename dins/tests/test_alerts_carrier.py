@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from dins import services
 from dins.models import Status, Subscription
-from dins.phone import display
 from dins.tests.test_lifecycle import _free_din, _subscribe
 from portal.models import Alert, AlertKind
+from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
 from sandbox.services import sandbox_fault_add
 

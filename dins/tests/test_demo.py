@@ -14,7 +14,7 @@ def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    assert task_queue.names() == ["dins.demo_numbers", "dins.demo_numbers"]
+    assert task_queue.names() == ["callflows.demo", "callflows.demo"]
     task_queue.run_all()
 
     with scopes_disabled():

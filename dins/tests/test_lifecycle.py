@@ -15,9 +15,9 @@ from django.utils import timezone
 from callflows.edge import call_log
 from dins import services
 from dins.models import CarrierOrphan, Status, Subscription
-from dins.phone import display
 from dins.tasks import release_number
 from portal.models import Alert, AlertKind, AuditEvent, EmailStatus
+from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import edge_get
 from sandbox.models import SandboxLedgerEntry

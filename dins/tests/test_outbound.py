@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from callflows.flows.compiler import audio_public_url
 from callflows.tests.factories import make_audio, make_script
-from dins import outbound, phone
+from dins import outbound
 from dins.models import OutboundCall, Subscription
-from dins.phone import display
 from dins.tasks import place_call
 from dins.tests.factories import SubscriptionFactory
+from portal import phone
 from portal.models import AuditEvent, Tenant
+from portal.phone import display
 from portal.scoping import scopes_disabled
 from sandbox import services as sandbox_services
 from sandbox.models import SandboxCall

@@ -3,7 +3,7 @@
 import pytest
 
 from dins.models import OutboundCall, Subscription
-from dins.phone import display
+from portal.phone import display
 from portal.scoping import scopes_disabled
 from sandbox.models import SandboxCall
 from sandbox.tasks import complete_call

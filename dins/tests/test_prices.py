@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from dins.models import Subscription
-from dins.phone import display
+from portal.phone import display
 from portal.scoping import scopes_disabled
 
 pytestmark = pytest.mark.django_db(transaction=True)

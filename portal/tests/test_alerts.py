@@ -10,7 +10,6 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dins.phone import display
 from dins.tests.factories import SubscriptionFactory
 from portal import alerts
 from portal.models import (
@@ -22,6 +21,7 @@ from portal.models import (
     NotifyLanguage,
     User,
 )
+from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.tasks import send_alert_email
 

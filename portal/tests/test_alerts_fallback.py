@@ -96,12 +96,10 @@ def test_it_raises_nothing_for_calls_the_flow_answered(personas):
 
 
 def test_it_keeps_writing_the_call_log_when_alerting_fails(personas, broken_flows, monkeypatch):
-    from portal import alerts
-
     def failing(**kwargs):
         raise RuntimeError("alerting is broken")
 
-    monkeypatch.setattr(alerts, "alert_raise_for_fallback_calls", failing)
+    monkeypatch.setattr(call_log, "alert_raise_for_fallback_calls", failing)
     number = SubscriptionFactory(tenant=personas.tenant_a)
     runtime.answer(number.action_token, "", "")
 

@@ -16,7 +16,9 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from dins.models import LIVE_STATUSES, CarrierOrphan, OutboundCall, Status, Subscription
+from portal.alerts import alert_title
 from portal.models import Alert, EmailStatus, Membership, Tenant
+from portal.platform import platform_alert_open_list
 from portal.scoping import scopes_disabled
 
 STUCK_LIMIT = 50
@@ -100,10 +102,13 @@ def stuck_work(*, now=None) -> list[StuckItem]:
     return sorted(items, key=lambda item: (item.since is None, item.since or now))
 
 
+def operator_alerts(*, limit: int = 20) -> list:
+    """The installation's own trouble (``portal.platform``), newest first."""
+    return list(platform_alert_open_list()[:limit])
+
+
 def platform_alerts(*, limit: int = 20) -> list[Alert]:
     """Open alerts of every company, newest first."""
-    from portal.alerts import alert_title
-
     with scopes_disabled():
         alerts = list(
             Alert.objects.filter(acknowledged_at__isnull=True)

@@ -9,9 +9,9 @@ from django.utils import timezone
 from callflows.flows.services import DEFAULT_DOCUMENT
 from callflows.models import CallFlow
 from dins.models import Status, Subscription
-from dins.phone import display
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind, AuditEvent, User
+from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import PASSWORD
 

@@ -1,4 +1,4 @@
-"""Numbers as people write and read them (dins.phone) and money in words (the filters)."""
+"""Numbers as people write and read them (portal.phone) and money in words (the filters)."""
 
 from decimal import Decimal
 
@@ -7,8 +7,8 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dins import phone
 from dins.templatetags.din_format import credits, duration
+from portal import phone
 
 FULL_WIDTH = str.maketrans(
     "0123456789()-+",

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from dins.costs import costs_by_tenant
-from portal import operator_selectors
+from dins.operators import selectors as operator_selectors
 
 
 def operator_required(view):
@@ -36,6 +36,7 @@ def operator_home(request):
             "tenants": operator_selectors.tenant_overview(),
             "stuck": operator_selectors.stuck_work(),
             "alerts": operator_selectors.platform_alerts(),
+            "operator_alerts": operator_selectors.operator_alerts(),
             "orphans": operator_selectors.orphan_count(),
         },
     )

@@ -1,0 +1,43 @@
+"""What call flows show on the pages of the apps below (``portal.pages``): the dashboard's
+calls today and day/night switches, a number's switch, recent calls and what a release ends.
+
+Imported by ``CallflowsConfig.ready``, once every model is loaded.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from callflows.calllog.selectors import calls_recent_for_number, calls_today_figures
+from callflows.flows.switch import override_switch, override_switches
+from callflows.models import CallFlow, CallLog
+from dins.models import Status
+from portal.pages import provide
+
+
+def _dashboard(*, request) -> dict:
+    return {"calls": calls_today_figures(), "switches": override_switches()}
+
+
+def _number(*, request, subscription) -> dict:
+    is_active = subscription.status == Status.ACTIVE
+    return {"switch": override_switch(subscription) if is_active else None}
+
+
+def _number_detail(*, request, subscription) -> dict:
+    return {"recent_calls": calls_recent_for_number(subscription=subscription)}
+
+
+def _number_release(*, request, subscription) -> dict:
+    since = timezone.now() - timedelta(days=30)
+    return {
+        "calls_30_days": CallLog.objects.filter(subscription=subscription, at__gte=since).count(),
+        "flow": CallFlow.objects.filter(subscription=subscription).first(),
+    }
+
+
+def connect() -> None:
+    provide("dashboard", _dashboard)
+    provide("number", _number)
+    provide("number_detail", _number_detail)
+    provide("number_release", _number_release)
