@@ -68,6 +68,17 @@ def live_server(request):
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Code called outside a request speaks English in tests, whatever a request before it
+    activated (Django leaves a request's language active in its thread)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def client(client, settings):
     """Test clients read the English UI unless a test switches (the default is Japanese)."""

@@ -3,8 +3,9 @@ from django.contrib.auth import password_validation
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
-from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant
+from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -82,8 +83,6 @@ class AcceptInvitationForm(forms.Form):
         if first and second and first != second:
             self.add_error("password2", _("The two passwords differ."))
         elif first:
-            from portal.models import User
-
             try:
                 password_validation.validate_password(first, User(email=self.email))
             except forms.ValidationError as error:
@@ -101,8 +100,6 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, facets: dict, members, **kwargs):
         super().__init__(*args, **kwargs)
-        from portal.audit_words import action_label, object_label
-
         everything = [("", _("All"))]
         self.fields["action"].choices = everything + [
             (a, action_label(a)) for a in facets["actions"]

@@ -21,7 +21,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 
+from portal.celery import app
 from portal.models import Heartbeat, PlatformAlert, PlatformAlertKind
 
 logger = logging.getLogger(__name__)
@@ -102,12 +104,17 @@ class Check:
 
 def _queue_length() -> int:
     """Tasks waiting in the broker's default queue (Redis or the embedded file broker)."""
-    from portal.celery import app
-
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
         channel = connection.default_channel
-        return channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+        try:
+            declared = channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
+        except ChannelError as error:
+            # Redis drops an empty list: a queue no one has declared yet holds nothing.
+            if "NOT_FOUND" in str(error):
+                return 0
+            raise
+        return declared.message_count
 
 
 def platform_checks(*, now: datetime | None = None) -> list[Check]:

@@ -3,6 +3,7 @@
 from celery import Task
 from django.utils import timezone, translation
 
+from portal.models import Tenant
 from portal.scoping import tenant_scope
 
 
@@ -18,8 +19,6 @@ class TenantTask(Task):
     abstract = True
 
     def __call__(self, *args, **kwargs):
-        from portal.models import Tenant
-
         tenant = Tenant.objects.get(pk=kwargs["tenant_id"])
         with (
             tenant_scope(tenant),

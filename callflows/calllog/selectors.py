@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from callflows.flows.words import annotate_calls
 from callflows.models import CallLog
 from dins.models import Status, Subscription
 from portal.scoping import current_tenant
@@ -82,8 +83,6 @@ def call_log_list(
 
 def calls_recent_for_number(*, subscription: Subscription, limit: int = 10) -> list[CallLog]:
     """The last ``limit`` calls of one number (the number page's "recent calls" box)."""
-    from callflows.flows.words import annotate_calls
-
     return annotate_calls(call_log_list(subscription=subscription)[:limit])
 
 

@@ -14,7 +14,7 @@ from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.flows.rules import minutes_of
 from callflows.flows.selectors import asset_names, describe_action
 from callflows.models import CallFlow
-from dins.models import Subscription
+from dins.models import Status, Subscription
 
 NEXT_OPENING_DAYS = 14  # how far the day/night switch looks for the next opening
 
@@ -95,8 +95,6 @@ def override_switches(
 ) -> list[dict]:
     """The day/night switch of each number (default: the tenant's active numbers, for the
     dashboard), in a fixed number of queries however many numbers there are."""
-    from dins.models import Status
-
     now = now or timezone.now()
     if numbers is None:
         numbers = list(

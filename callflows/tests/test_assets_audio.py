@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from callflows.assets.audio import AudioRejected, audio_inspect
 from callflows.flows import publishing
@@ -155,6 +156,7 @@ def test_it_refuses_a_recording_over_the_duration_limit(client, personas, settin
         assert not AudioFile.objects.exists()
 
 
+@translation.override("en")
 def test_it_holds_the_default_limits_of_10_mb_and_10_minutes():
     # Concatenated MP3s of one format chain frame by frame: a valid, longer MP3.
     tone = sample("tone-8khz.mp3")  # 2.16 s in 4,320 bytes

@@ -12,7 +12,7 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from callflows.edge import call_log, published, runtime
+from callflows.edge import call_log, published
 from callflows.models import CallLog
 from dins.models import Subscription
 from dins.tests.factories import SubscriptionFactory
@@ -37,7 +37,7 @@ def threaded_loader(monkeypatch, settings):
     """The edge's loader as it runs in production: threads, a one-second budget."""
     settings.EDGE_LOAD_BUDGET_SECONDS = 1.0
     loader = published.Loader(2)
-    monkeypatch.setattr(runtime, "loader", loader)
+    monkeypatch.setattr(published, "loader", loader)
     return loader
 
 
