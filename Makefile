@@ -10,6 +10,10 @@ INSTALLED := $(VENV)/.installed
 MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 export PORT
+# Type-checked in `make test` (services, selectors and the hot path first; widening over time).
+MYPY_PACKAGES := portal/queue.py portal/platform.py portal/alerts.py portal/scoping.py \
+	portal/services.py portal/phone.py dins/pricing.py dins/destinations.py dins/xoxzo.py \
+	callflows/outbound callflows/edge callflows/calllog callflows/flows/rules.py
 
 .PHONY: run test install messages lint format bench clean
 
@@ -34,11 +38,13 @@ run: $(INSTALLED) messages
 test: $(INSTALLED) messages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_PACKAGES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_PACKAGES)
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

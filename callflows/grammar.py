@@ -3,7 +3,8 @@
 This is the only place that knows how Xoxzo reads an action-URL answer: one line,
 a command and space-separated arguments, text in double quotes, E.164 numbers with "+", MP3
 URLs whose path holds only ``[A-Za-z0-9_/-]``. Its inverse is the sandbox's strict parser
-(``sandbox.grammar.parse``); a property test holds the two together.
+(``sandbox.grammar.parse``), written separately from the carrier's documentation;
+``callflows/tests/test_grammar_carrier.py`` holds the two together.
 
 Pure functions, no Django: the action URL only ever serves lines rendered here at compile time.
 """

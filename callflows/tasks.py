@@ -4,6 +4,7 @@ from celery import shared_task
 
 from callflows import demo
 from callflows.flows import publishing
+from callflows.outbound.tasks import place_call, poll_call, poll_calls  # registered here
 from dins import demo as dins_demo
 from dins.tasks import TRANSIENT_CARRIER_ERRORS
 from portal.tasks_base import TenantTask
@@ -30,3 +31,6 @@ def demo_seed(*, tenant_id: int) -> int:
     # The flows are ready before the numbers are active: the first call is answered by them.
     demo.demo_flows_seed_for_owner()
     return requested
+
+
+__all__ = ["demo_seed", "place_call", "poll_call", "poll_calls", "republish_due"]

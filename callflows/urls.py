@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("callflows.assets.urls")),
     path("", include("callflows.calllog.urls")),
     path("", include("callflows.flows.urls")),
+    path("numbers/", include("callflows.outbound.urls")),
 ]

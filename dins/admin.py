@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from dins import services
 from dins.models import CarrierOrphan, OutboundCall, Status, Subscription, TrialReminder
+from dins.tasks import push_action_url, subscribe_number
 from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
@@ -59,8 +60,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry the subscription (failed numbers)"))
     def retry_subscribe(self, request, queryset):
-        from dins.tasks import subscribe_number
-
         retried = 0
         for subscription in queryset.filter(status=Status.FAILED):
             try:
@@ -125,8 +124,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send the action URL to the carrier again (active numbers)"))
     def push_action_url(self, request, queryset):
-        from dins.tasks import push_action_url
-
         pushed = 0
         for subscription in queryset.filter(status=Status.ACTIVE):
             ids = {"subscription_id": subscription.pk, "tenant_id": subscription.tenant_id}

@@ -127,7 +127,7 @@ def destination_check(number: phonenumbers.PhoneNumber, *, policy: DestinationPo
     if number_type in COSTLY_TYPES:
         if policy.allow_premium:
             return
-        code, reason = _kind_reason(number_type, e164)
+        code, reason = _kind_reason(number_type, e164) or ("costly", "")
         raise DestinationRefused(reason + " " + allow_change, code=code)
     # Pagers, voicemail access numbers and kinds phonenumbers cannot tell: nobody to talk to.
     raise DestinationRefused(

@@ -173,11 +173,11 @@ def new_callback_token() -> str:
 class OutboundCall(TenantOwned):
     """One call placed from a number to a recipient, playing an MP3 or reading a text.
 
-    Every arrow is a compare-and-set in ``dins.outbound``: queued → placing → in_progress →
-    answered / no_answer / failed. placing → unknown when the carrier may have placed the call
-    without answering us; the call's callback (which carries its callid) or, failing that, a
-    grace period settles it. Never placed twice: nothing moves a row back to queued once the
-    request may have left.
+    Every arrow is a compare-and-set in ``callflows.outbound.services``: queued → placing →
+    in_progress → answered / no_answer / failed. placing → unknown when the carrier may have
+    placed the call without answering us; the call's callback (which carries its callid) or,
+    failing that, a grace period settles it. Never placed twice: nothing moves a row back to
+    queued once the request may have left.
     """
 
     class Status(models.TextChoices):
@@ -202,7 +202,7 @@ class OutboundCall(TenantOwned):
     )
     recipient = models.CharField(_("recipient"), max_length=16)  # E.164 with "+"
     # The number shown to the recipient as caller ID ("" when none of ours is shown), and the
-    # "caller" actually sent to the carrier (see dins.outbound.caller_for).
+    # "caller" actually sent to the carrier (see callflows.outbound.services.caller_for).
     caller_id_used = models.CharField(_("caller ID"), max_length=16, blank=True)
     caller_sent = models.CharField(max_length=16, blank=True)
     local_caller_id = models.BooleanField(_("local caller ID"), default=False)

@@ -3,7 +3,7 @@
 The search results, the subscribe and keep confirmations, the number page, the outbound call
 form and the costs pages all ask here, so a price a person decides on is the price the portal
 computes everywhere else (``dins.services.trial_price_for`` for the 24-hour price,
-``dins.outbound.minute_cost_for`` for outbound minutes).
+``minute_cost_for`` for outbound minutes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dins import outbound
+from django.conf import settings
+
 from dins.services import trial_price_for
 
 
@@ -54,6 +55,16 @@ class OutboundRates:
 
 def outbound_rates() -> OutboundRates:
     return OutboundRates(
-        normal=outbound.minute_cost_for(local_caller_id=False),
-        local_caller_id=outbound.minute_cost_for(local_caller_id=True),
+        normal=minute_cost_for(local_caller_id=False),
+        local_caller_id=minute_cost_for(local_caller_id=True),
     )
+
+
+def minute_cost_for(*, local_caller_id: bool) -> Decimal:
+    """The estimate shown on the form, in credits per started minute."""
+    rate = (
+        settings.OUTBOUND_LOCAL_CALLER_ID_MINUTE_COST
+        if local_caller_id
+        else settings.OUTBOUND_MINUTE_COST
+    )
+    return Decimal(str(rate)).quantize(Decimal("0.01"))

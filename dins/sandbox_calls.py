@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from dins import xoxzo
 from dins.models import Status, Subscription, TestCall
+from portal.queue import task_named
 from portal.services import ServiceError, audit_record
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,6 @@ TEST_CALL_READ_TIMEOUT_SECONDS = 60
 
 def test_call_request(*, subscription: Subscription, caller: str, by) -> TestCall:
     """Queue a test call to ``subscription`` from ``caller`` ("" rings as anonymous)."""
-    from dins.tasks import place_test_call
-
     if not settings.SANDBOX_ENABLED:
         raise ServiceError(_("Test calls need the sandbox carrier, which is off here."))
     if subscription.status != Status.ACTIVE:
@@ -44,7 +43,7 @@ def test_call_request(*, subscription: Subscription, caller: str, by) -> TestCal
             action="subscription.test_call", obj=subscription, actor=by, after={"caller": caller}
         )
         transaction.on_commit(
-            lambda: place_test_call.delay(
+            lambda: task_named("dins.test_call").delay(
                 tenant_id=subscription.tenant_id, test_call_id=test_call.pk
             )
         )

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dins import xoxzo
 from dins.models import LIVE_STATUSES, Status, Subscription
+from dins.pricing import number_price
 from dins.services import trial_price_for
 from portal.scoping import scopes_disabled
 
@@ -46,8 +47,6 @@ class Offer:
     @property
     def price(self):
         """What this number costs (``dins.pricing``, the one place pages read prices from)."""
-        from dins.pricing import number_price
-
         return number_price(monthly_cost=self.din.monthly_cost, minute_cost=self.din.minute_cost)
 
 

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from dins import views
 
@@ -16,5 +16,4 @@ urlpatterns = [
         views.number_rotate_token,
         name="number_rotate_token",
     ),
-    path("", include("dins.outbound_urls")),
 ]

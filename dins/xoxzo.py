@@ -163,6 +163,14 @@ def _decimal(value: Any) -> Decimal | None:
         raise XoxzoBadResponse(f"Xoxzo sent a cost that is not a number: {value!r:.40}") from None
 
 
+def _cost(value: Any) -> Decimal:
+    """A cost the carrier must send: missing is as bad as malformed."""
+    cost = _decimal(value)
+    if cost is None:
+        raise XoxzoBadResponse("Xoxzo sent a number without its cost.")
+    return cost
+
+
 def _datetime(value: Any) -> datetime | None:
     """Xoxzo does not document its time format: accept ISO 8601 with or without a zone (UTC)."""
     if not value:
@@ -181,8 +189,8 @@ def _din_from(item: dict) -> Din:
             din=str(item["din"]).lstrip("+"),
             country_code=str(item["country_code"]),
             prefix=str(item["prefix"]),
-            monthly_cost=_decimal(item["monthly_cost"]),
-            minute_cost=_decimal(item["minute_cost"]),
+            monthly_cost=_cost(item["monthly_cost"]),
+            minute_cost=_cost(item["minute_cost"]),
         )
     except (KeyError, TypeError) as exc:
         raise XoxzoBadResponse(f"Xoxzo sent a number without {exc}.") from None
@@ -217,7 +225,7 @@ def _call_status_from(item: dict) -> CallStatus:
             status=str(item["status"]),
             start_time=_datetime(item.get("start_time")),
             end_time=_datetime(item.get("end_time")),
-            duration=None if duration in (None, "") else int(duration),
+            duration=None if duration is None or duration == "" else int(duration),
             cost=_decimal(item.get("cost")),
             url=str(item.get("url") or ""),
         )
@@ -371,7 +379,7 @@ class XoxzoClient:
         if recording_url is not None:
             data["recording_url"] = recording_url
         else:
-            data["tts_message"] = tts_message
+            data["tts_message"] = tts_message or ""
             data["tts_lang"] = tts_lang or ""
         if callbackurl:
             data["callbackurl"] = callbackurl

@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.emails import send_templated
+from portal.emails import TRANSIENT_MAIL_ERRORS, send_templated
 from portal.models import (
     Alert,
     AlertKind,
@@ -36,6 +36,7 @@ from portal.models import (
 )
 from portal.phone import display
 from portal.platform import platform_alert_raise
+from portal.queue import task_named
 from portal.scoping import current_tenant, tenant_scope
 from portal.services import audit_record
 
@@ -74,8 +75,6 @@ def alert_raise(
     "Lately" is a sliding hour looked up first; the unique key of the hour bucket then
     settles races between concurrent callers.
     """
-    from portal.tasks import send_alert_email
-
     if kind not in AlertKind.values:
         raise ValueError(f"Unknown alert kind {kind!r}.")
     if kind == AlertKind.CARRIER_CREDENTIALS:
@@ -114,7 +113,9 @@ def alert_raise(
                 )
         except IntegrityError:
             return None  # raised by someone else within the same hour
-    transaction.on_commit(lambda: send_alert_email.delay(tenant_id=tenant.pk, alert_id=alert.pk))
+    transaction.on_commit(
+        lambda: task_named("portal.send_alert_email").delay(tenant_id=tenant.pk, alert_id=alert.pk)
+    )
     return alert
 
 
@@ -239,8 +240,6 @@ def alert_email_send(*, alert_id: int, final_attempt: bool = True) -> int:
     Every attempt is recorded on the row. A failure propagates (the task retries transient
     ones); the row says "failed" once no retry will follow, with the error, for the pages.
     """
-    from portal.tasks import TRANSIENT_MAIL_ERRORS
-
     alert = Alert.objects.select_related("tenant", "subscription").filter(pk=alert_id).first()
     if alert is None or alert.email_status == EmailStatus.SENT:
         return 0
@@ -302,7 +301,7 @@ def alerts_for_dashboard() -> dict[str, Any]:
     """The newest open alerts (titled) and how many are open: two queries."""
     alerts = list(alert_open_list()[:DASHBOARD_ALERTS])
     for alert in alerts:
-        alert.title = alert_title(alert)
+        alert.title = alert_title(alert)  # type: ignore[attr-defined]  # read by the template
     total = len(alerts)
     if total == DASHBOARD_ALERTS:
         total = alert_open_list().count()

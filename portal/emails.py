@@ -1,5 +1,7 @@
 """E-mails the portal sends, each from a subject/text/html template triplet."""
 
+import smtplib
+
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
@@ -9,6 +11,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from portal.models import Invitation
+
+# What a retry may cure: the mail server busy, down or unreachable for a moment.
+TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
 
 def send_templated(*, template: str, to: list[str], language: str, context: dict) -> None:

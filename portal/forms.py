@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
 from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
+from portal.queue import task_named
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -176,10 +177,10 @@ class PasswordResetRequestForm(forms.Form):
     def save(self, *, request, use_https: bool = False, domain_override=None, **_django_options):
         from django.db import transaction
 
-        from portal.tasks import send_password_reset
-
         email = self.cleaned_data["email"]
         domain = domain_override or request.get_host()
         transaction.on_commit(
-            lambda: send_password_reset.delay(email=email, domain=domain, use_https=use_https)
+            lambda: task_named("portal.send_password_reset").delay(
+                email=email, domain=domain, use_https=use_https
+            )
         )

@@ -25,6 +25,7 @@ from kombu.exceptions import ChannelError
 
 from portal.celery import app
 from portal.models import Heartbeat, PlatformAlert, PlatformAlertKind
+from portal.queue import task_named
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ def heartbeat(name: str, *, at: datetime | None = None) -> None:
 
 def platform_alert_raise(*, kind: str, message: str, count: int = 1) -> PlatformAlert:
     """Record trouble of the installation; the first time in an hour also e-mails operators."""
-    from portal.tasks import send_platform_alert_email
-
     now = timezone.now()
     key = f"{kind}:{int(now.timestamp()) // int(DEDUP_WINDOW.total_seconds())}"
     with transaction.atomic():
@@ -66,7 +65,7 @@ def platform_alert_raise(*, kind: str, message: str, count: int = 1) -> Platform
             return PlatformAlert.objects.get(dedup_key=key)
         logger.error("operators' alert: %s: %s", kind, message)
         transaction.on_commit(
-            lambda: send_platform_alert_email.delay(alert_id=alert.pk), robust=True
+            lambda: task_named("portal.send_platform_alert").delay(alert_id=alert.pk), robust=True
         )
     return alert
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db import models
 
@@ -69,4 +69,4 @@ class TenantManager(models.Manager):
                 f"{self.model.__name__} is tenant-owned: query it inside tenant_scope() "
                 "or, for cross-tenant work, scopes_disabled()."
             )
-        return queryset.filter(tenant_id=value.pk)
+        return queryset.filter(tenant_id=cast("Tenant", value).pk)

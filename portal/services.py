@@ -12,7 +12,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.client_address import client_address
 from portal.models import AuditEvent, Invitation, Membership, Role, Tenant, User
+from portal.queue import task_named
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.signals import tenant_changed
 
@@ -40,8 +42,6 @@ def audit_record(
     ``portal.client_address``) and user agent when the change came from the browser; tasks
     pass ``actor=None`` and the log shows the system as the actor.
     """
-    from portal.client_address import client_address
-
     if request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     meta = request.META if request is not None else {}
@@ -172,8 +172,6 @@ def invitation_create(
     ``accept_url_for(token)`` turns the secret token into the absolute link; only its hash is
     stored. An open invitation to the same address is replaced.
     """
-    from portal.tasks import send_invitation_email
-
     email = email.strip().lower()
     _ensure_may_manage(by=by, target_role=role)
     if Membership.objects.filter(user__email__iexact=email).exists():
@@ -211,7 +209,7 @@ def invitation_create(
         )
         accept_url = accept_url_for(token)
         transaction.on_commit(
-            lambda: send_invitation_email.delay(
+            lambda: task_named("portal.send_invitation_email").delay(
                 invitation_id=invitation.pk, accept_url=accept_url, tenant_id=invitation.tenant_id
             )
         )

@@ -1,14 +1,10 @@
 """Celery tasks of the portal app: thin wrappers around services."""
 
-import smtplib
-
 from celery import shared_task
 
 from portal import alerts, emails, platform, services
+from portal.emails import TRANSIENT_MAIL_ERRORS
 from portal.tasks_base import TenantTask
-
-# E-mail delivery problems that go away by themselves: retried with backoff.
-TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
 
 @shared_task(

@@ -1,7 +1,7 @@
 """Django admin for the sandbox carrier's books (operators only, as all of admin).
 
-Balances change only through sandbox.services, which writes the ledger: the admin shows
-money read-only.
+Balances change only through ``sandbox.accounts.balance_change``, which writes the ledger: the
+admin shows money read-only.
 """
 
 from django.contrib import admin

@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import services
+from sandbox import accounts, errors, faults, subscriptions
 
 REALM = 'Basic realm="api"'
 
@@ -54,13 +54,13 @@ def xoxzo_api(*methods: str):
             credentials = basic_credentials(request)
             if credentials is None:
                 return _unauthorized("Authentication credentials were not provided.")
-            account = services.sandbox_account_authenticate(
+            account = accounts.sandbox_account_authenticate(
                 sid=credentials[0], auth_token=credentials[1]
             )
             if account is None:
                 return _unauthorized("Invalid username/password.")
             request.sandbox_account = account
-            fault = services.sandbox_fault_claim(method=request.method, path=api_path(request))
+            fault = faults.sandbox_fault_claim(method=request.method, path=api_path(request))
             if fault is None:
                 return answer(request, *args, **kwargs)
             return _with_fault(fault, answer, request, *args, **kwargs)
@@ -73,12 +73,12 @@ def xoxzo_api(*methods: str):
                 response["Allow"] = ", ".join(methods)
                 return response
             # The inventory appears on first use, also after a test flushed the tables.
-            services.sandbox_inventory_ensure()
+            subscriptions.sandbox_inventory_ensure()
             try:
                 return view(request, *args, **kwargs)
-            except services.SandboxValidationError as exc:
+            except errors.SandboxValidationError as exc:
                 return JsonResponse(exc.errors, status=400)
-            except services.SandboxNotFound:
+            except errors.SandboxNotFound:
                 return JsonResponse({"detail": "Not found."}, status=404)
 
         return wrapper

@@ -4,14 +4,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from sandbox.calls import CALLER_NUMBER
+from sandbox.faults import FAULT_METHODS, MAX_FAULT_DELAY_SECONDS
+from sandbox.incoming_calls import dialled_din_digits, incoming_caller
 from sandbox.models import SandboxFault
-from sandbox.services import (
-    CALLER_NUMBER,
-    FAULT_METHODS,
-    MAX_FAULT_DELAY_SECONDS,
-    dialled_din_digits,
-    incoming_caller,
-)
 
 
 class SimulatedCallForm(forms.Form):

@@ -1,9 +1,11 @@
 """The Xoxzo action-URL answer: a strict parser and its exact inverse, the renderer.
 
-The sandbox carrier parses what a portal action URL answers; the portal renders what its action
-URL answers. Both sides import this module so that one grammar is written down once, and a
-property test (``sandbox/tests/test_grammar.py``) holds ``parse(render(command)) == command``
-and ``render(parse(line)) == line``: every command has exactly one textual form.
+The sandbox carrier parses what a portal's action URL answers, as Xoxzo would. This module is the
+carrier's side only: the portal has its own renderer (``callflows/grammar.py``) and imports
+nothing from here. A property test (``sandbox/tests/test_grammar.py``) holds this module's
+``parse(render(command)) == command`` and ``render(parse(line)) == line`` (every command has
+exactly one textual form); another (``callflows/tests/test_grammar_carrier.py``) checks that
+every line the portal renders parses here as meant.
 
 Xoxzo documents the answer only loosely ("one line: a command and space-separated arguments",
 see its API documentation). The sandbox is deliberately STRICTER than the carrier can be

@@ -18,7 +18,7 @@ class SandboxAccount(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     sid = models.CharField(max_length=64, unique=True)
-    # Credits (1 credit = 1 JPY). Only changed by sandbox.services, always with a ledger row.
+    # Credits (1 credit = 1 JPY), changed only by accounts.balance_change (with a ledger row).
     balance = models.DecimalField(**MONEY, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

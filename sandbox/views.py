@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import selectors, services
+from sandbox import accounts, calls, errors, faults, incoming_calls, selectors
+from sandbox import subscriptions as carrier_numbers
 from sandbox.auth import xoxzo_api
 from sandbox.forms import FaultForm, SimulatedCallForm
 from sandbox.serializers import call_data, din_data, subscription_data
@@ -50,7 +51,7 @@ def din_search(request):
 def subscriptions(request):
     account = request.sandbox_account
     if request.method == "POST":
-        subscription = services.sandbox_subscription_create(
+        subscription = carrier_numbers.sandbox_subscription_create(
             account=account, din_uid=request.POST.get("din_uid", "").strip()
         )
         return JsonResponse(subscription_data(subscription), status=201)
@@ -62,9 +63,11 @@ def subscriptions(request):
 def subscription_detail(request, din_uid: str):
     account = request.sandbox_account
     if request.method == "DELETE":
-        subscription = services.sandbox_subscription_release(account=account, din_uid=din_uid)
+        subscription = carrier_numbers.sandbox_subscription_release(
+            account=account, din_uid=din_uid
+        )
         return JsonResponse(subscription_data(subscription), status=200)
-    subscription = services.sandbox_subscription_set_action_url(
+    subscription = carrier_numbers.sandbox_subscription_set_action_url(
         account=account, din_uid=din_uid, action_url=request.POST.get("action_url")
     )
     return JsonResponse(subscription_data(subscription), status=200)
@@ -72,7 +75,7 @@ def subscription_detail(request, din_uid: str):
 
 @xoxzo_api("POST")
 def playback_create(request):
-    call = services.sandbox_call_start(account=request.sandbox_account, params=request.POST)
+    call = calls.sandbox_call_start(account=request.sandbox_account, params=request.POST)
     return JsonResponse([{"callid": str(call.callid)}], safe=False, status=201)
 
 
@@ -99,13 +102,13 @@ def internal_test_call(request):
         )
     to, caller = form.cleaned_data["to"], form.cleaned_data["from"]
     try:
-        call, transcript = services.sandbox_incoming_call(
+        call, transcript = incoming_calls.sandbox_incoming_call(
             to=to, caller=caller, account=request.sandbox_account
         )
         call_id = str(call.call_id)
     except Exception as error:
         logger.exception("sandbox test call to %s could not be recorded", to)
-        transcript = services.failed_transcript(
+        transcript = incoming_calls.failed_transcript(
             to=to, caller=caller, reason=f"sandbox error: {type(error).__name__}"
         )
         call_id = None
@@ -120,7 +123,7 @@ def internal_test_call(request):
 @require_GET
 def healthz(request):
     """Liveness of the sandbox's server (the launcher waits for it): its tables answer."""
-    services.sandbox_inventory_ensure()
+    carrier_numbers.sandbox_inventory_ensure()
     return HttpResponse("ok", content_type="text/plain")
 
 
@@ -139,7 +142,7 @@ def operator_required(view):
 
 
 def _account_page(request, *, fault_form: FaultForm | None = None, status: int = 200):
-    account = services.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+    account = accounts.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
     context = {
         "account": account,
         "ledger": selectors.sandbox_ledger_list(account=account),
@@ -168,8 +171,8 @@ def account_fault_add(request):
     form = FaultForm(request.POST)
     if form.is_valid():
         try:
-            services.sandbox_fault_add(**form.cleaned_data)
-        except services.SandboxValidationError as error:
+            faults.sandbox_fault_add(**form.cleaned_data)
+        except errors.SandboxValidationError as error:
             for field, field_errors in error.errors.items():
                 for message in field_errors:
                     form.add_error(field if field in form.fields else None, message)
@@ -182,7 +185,7 @@ def account_fault_add(request):
 @require_POST
 @operator_required
 def account_faults_clear(request):
-    cleared = services.sandbox_faults_clear()
+    cleared = faults.sandbox_faults_clear()
     message = ngettext("%(count)d fault cleared.", "%(count)d faults cleared.", cleared)
     messages.success(request, message % {"count": cleared})
     return redirect("sandbox:account")

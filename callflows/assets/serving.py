@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 
 from callflows.models import AudioFile
@@ -99,7 +100,7 @@ def serve_file(
     if (if_none_match and _etag_matches(if_none_match, etag)) or (
         not if_none_match and if_modified_since is not None and modified <= if_modified_since
     ):
-        response = HttpResponseNotModified()
+        response: HttpResponseBase = HttpResponseNotModified()
         for name, value in validators.items():
             response[name] = value
         return response

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import datetime
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms import ChoiceField
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -53,16 +55,16 @@ class CallFilterForm(forms.Form):
             self.numbers = {}
         else:
             self.numbers = {str(s.code): s for s in numbers}
-            self.fields["number"].choices = everything + [
+            cast(ChoiceField, self.fields["number"]).choices = everything + [
                 (code, _number_choice_label(s)) for code, s in self.numbers.items()
             ]
         # A bookmarked rule that has not answered lately stays selectable.
         wanted = self.data.get("rule", "") if self.is_bound else ""
         labels = sorted({*rules, wanted} - {""})
-        self.fields["rule"].choices = everything + [
+        cast(ChoiceField, self.fields["rule"]).choices = everything + [
             (label, words.rule_name(label)) for label in labels
         ]
-        self.fields["source"].choices = everything + list(calllog.SOURCE_CHOICES)
+        cast(ChoiceField, self.fields["source"]).choices = everything + list(calllog.SOURCE_CHOICES)
 
     def clean_caller(self) -> str:
         # The log stores callers as E.164 digits ("+81 90-1234…" was logged as "8190 1234…");
@@ -75,8 +77,8 @@ class CallFilterForm(forms.Form):
             digits = "81" + digits[1:]  # the trunk 0 of a Japanese number
         return digits
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             raise ValidationError(_("The start date is after the end date."))

@@ -7,7 +7,7 @@ the id's shape before any query. Nothing else under media/ is routed.
 from django.urls import path
 
 from callflows.edge import views as edge_views
-from dins import outbound_views
+from callflows.outbound import views as outbound_views
 from portal import views
 
 urlpatterns = [

@@ -51,7 +51,9 @@ class EdgeHandler(WSGIHandler):
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        self._middleware_chain = convert_exception_to_response(self._get_response)
+        self._middleware_chain = convert_exception_to_response(
+            self._get_response  # type: ignore[attr-defined]  # Django's private view runner
+        )
 
     def get_response(self, request):
         request.urlconf = self.urlconf

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 CONDITIONS = ("always", "hours", "holiday", "anonymous", "caller_list")
@@ -43,14 +44,14 @@ class FlowError(ValueError):
         self.message = message
 
 
-def minutes_of(hhmm: str, path: str) -> int:
+def minutes_of(hhmm: str | None, path: str) -> int:
     match = _HHMM.match(hhmm or "")
     if not match:
         raise FlowError(path, "times are written HH:MM, 00:00 to 23:59")
     return int(match[1]) * 60 + int(match[2])
 
 
-def check_condition(when: dict, path: str) -> None:
+def check_condition(when: Any, path: str) -> None:
     kind = when.get("type") if isinstance(when, dict) else None
     if kind not in CONDITIONS:
         raise FlowError(path, f"unknown condition {kind!r}")
@@ -64,12 +65,12 @@ def check_condition(when: dict, path: str) -> None:
         raise FlowError(path, "choose a caller list")
 
 
-def check_action(then: dict, path: str, *, greeting: bool = False) -> None:
+def check_action(then: Any, path: str, *, greeting: bool = False) -> None:
     kind = then.get("type") if isinstance(then, dict) else None
     allowed = ("playback", "say") if greeting else ACTIONS
     if kind not in allowed:
         raise FlowError(path, f"unknown action {kind!r}")
-    required = {"playback": "audio", "say": "script", "transfer": "number"}.get(kind)
+    required = {"playback": "audio", "say": "script", "transfer": "number"}.get(str(kind))
     if required and not then.get(required):
         raise FlowError(path, f"{kind} needs {required}")
     if kind == "voicemail" and then.get("greeting") is not None:

@@ -14,7 +14,7 @@ from dins.tests.test_lifecycle import _free_din, _subscribe
 from portal.models import Alert, AlertKind
 from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
-from sandbox.services import sandbox_fault_add
+from sandbox.faults import sandbox_fault_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from dins.models import Status, Subscription
 from dins.tasks import release_number
 from dins.tests.test_lifecycle import _carrier_holds, _charges, _free_din, _subscribe
 from portal.scoping import scopes_disabled
-from sandbox.services import sandbox_fault_add, sandbox_faults_clear
+from sandbox.faults import sandbox_fault_add, sandbox_faults_clear
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,16 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callflows.flows.compiler import audio_public_url
+from callflows.outbound import services as outbound
+from callflows.outbound.tasks import place_call
 from callflows.tests.factories import make_audio, make_script
-from dins import outbound
 from dins.models import OutboundCall, Subscription
-from dins.tasks import place_call
 from dins.tests.factories import SubscriptionFactory
 from portal import phone
 from portal.models import AuditEvent, Tenant
 from portal.phone import display
 from portal.scoping import scopes_disabled
-from sandbox import services as sandbox_services
+from sandbox import faults as sandbox_faults
 from sandbox.models import SandboxCall
 from sandbox.tasks import complete_call
 
@@ -335,7 +335,7 @@ def test_it_settles_an_unknown_placement_through_the_callback_and_the_call_statu
     staff, jp_number, task_queue, enqueued_completions
 ):
     # given a placement the carrier carried out but whose answer was lost (HTTP 500 after)
-    sandbox_services.sandbox_fault_add(
+    sandbox_faults.sandbox_fault_add(
         method="POST", path_pattern=PLAYBACKS, status=500, when="after"
     )
     call = _request_call(staff, jp_number)
@@ -371,7 +371,7 @@ def test_it_gives_up_an_unknown_placement_that_never_reports(
     Tenant.objects.filter(pk=personas.tenant_a.pk).update(language="en")
     # given a lost answer and a lost callback
     settings.PUBLIC_BASE_URL = CLOSED_PORT_URL
-    sandbox_services.sandbox_fault_add(
+    sandbox_faults.sandbox_fault_add(
         method="POST", path_pattern=PLAYBACKS, status=500, when="after"
     )
     call = _request_call(staff, jp_number)
@@ -397,7 +397,7 @@ def test_it_retries_only_when_the_carrier_provably_did_not_get_the_call(
     from dins.xoxzo import XoxzoUnavailable
 
     # given the carrier answering 503 (not processed) once
-    sandbox_services.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
+    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
     call = _request_call(staff, jp_number)
     (task, _args, kwargs) = task_queue.sent.pop()
 
@@ -419,7 +419,7 @@ def test_it_retries_only_when_the_carrier_provably_did_not_get_the_call(
 def test_it_fails_a_call_when_the_carrier_stays_unreachable(
     staff, jp_number, task_queue, monkeypatch
 ):
-    sandbox_services.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
+    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
     call = _request_call(staff, jp_number)
     task_queue.sent.clear()
     monkeypatch.setattr(place_call, "max_retries", 0)  # this is the last attempt

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from dins import outbound
+from callflows.outbound import services as outbound
 from dins.models import OutboundCall
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope

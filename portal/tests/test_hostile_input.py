@@ -44,6 +44,8 @@ from portal.models import User
 from portal.scoping import scopes_disabled
 from portal.tests import hostile
 from portal.tests.test_isolation import _make_objects, _uuid_kwargs, _walk
+from sandbox import accounts as sandbox_accounts
+from sandbox import subscriptions as sandbox_subscriptions
 
 # [choice] Generous for a shared 2-core CI machine (a page takes 10-150 ms here); the formset
 # flood this suite was written against took 11 s.
@@ -376,10 +378,8 @@ def carrier_down(settings, monkeypatch):
 @pytest.fixture
 def sandbox_in_use(settings):
     """The sandbox's account and inventory exist, as after its first request."""
-    from sandbox import services
-
-    services.sandbox_inventory_ensure()
-    services.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+    sandbox_subscriptions.sandbox_inventory_ensure()
+    sandbox_accounts.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
 
 
 @pytest.mark.parametrize("route,pattern", ROUTES, ids=[p.name for _r, p in ROUTES])

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.models import User
-from sandbox import services
+from sandbox import accounts, calls, faults, incoming_calls, subscriptions
 from sandbox.models import (
     SandboxAccount,
     SandboxCall,
@@ -32,11 +32,11 @@ def operator():
 @pytest.fixture
 def sandbox_account(settings):
     settings.XOXZO_SID = "PAGESID"
-    account = services.sandbox_account_get_or_create(sid="PAGESID")
-    services.sandbox_inventory_ensure()
+    account = accounts.sandbox_account_get_or_create(sid="PAGESID")
+    subscriptions.sandbox_inventory_ensure()
     din = SandboxDin.objects.filter(prefix="50").first()
-    services.sandbox_subscription_create(account=account, din_uid=din.din_uid)
-    services.sandbox_call_start(
+    subscriptions.sandbox_subscription_create(account=account, din_uid=din.din_uid)
+    calls.sandbox_call_start(
         account=account,
         params={
             "caller": "+14155550123",
@@ -127,15 +127,15 @@ def test_it_keeps_the_ledger_read_only_in_admin(client, operator, sandbox_accoun
 @pytest.fixture
 def incoming_history(sandbox_account, action_server):
     subscription = SandboxSubscription.objects.get()
-    services.sandbox_subscription_set_action_url(
+    subscriptions.sandbox_subscription_set_action_url(
         account=sandbox_account,
         din_uid=subscription.din.din_uid,
         action_url=action_server.url("/voicemail-say"),
     )
-    answered, _ = services.sandbox_incoming_call(
+    answered, _ = incoming_calls.sandbox_incoming_call(
         to=f"+{subscription.din.din}", caller="+819011112222"
     )
-    failed, _ = services.sandbox_incoming_call(to="+815099999999", caller="anonymous")
+    failed, _ = incoming_calls.sandbox_incoming_call(to="+815099999999", caller="anonymous")
     return answered, failed
 
 
@@ -233,7 +233,7 @@ def test_it_shows_why_a_fault_is_refused(client, operator, sandbox_account, chan
 
 
 def test_it_lets_operators_clear_the_faults(client, operator, sandbox_account):
-    services.sandbox_fault_add(method="*", path_pattern=".", status=500, times=3)
+    faults.sandbox_fault_add(method="*", path_pattern=".", status=500, times=3)
     client.force_login(operator)
 
     response = client.post(reverse("sandbox:account_faults_clear"))
@@ -243,7 +243,7 @@ def test_it_lets_operators_clear_the_faults(client, operator, sandbox_account):
 
 
 def test_it_hides_used_up_faults(client, operator, sandbox_account):
-    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     SandboxFault.objects.filter(pk=fault.pk).update(remaining=0)
     client.force_login(operator)
 
@@ -251,7 +251,7 @@ def test_it_hides_used_up_faults(client, operator, sandbox_account):
 
 
 def test_it_refuses_fault_changes_without_a_csrf_token(operator, sandbox_account):
-    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(operator)
 
@@ -263,7 +263,7 @@ def test_it_refuses_fault_changes_without_a_csrf_token(operator, sandbox_account
 
 
 def test_it_refuses_fault_changes_to_non_operators(client, sandbox_account):
-    fault = services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     member = User.objects.create_user(email="member@example.com", password="x", is_staff=True)
     client.force_login(member)
 
@@ -278,7 +278,7 @@ def test_it_refuses_fault_changes_to_non_operators(client, sandbox_account):
 def test_it_lists_incoming_calls_voicemail_and_faults_in_admin(
     client, operator, incoming_history, model
 ):
-    services.sandbox_fault_add(method="*", path_pattern=".", status=500)
+    faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     client.force_login(operator)
     meta = model._meta
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from dins.xoxzo import XoxzoValidationError
-from sandbox import services
+from sandbox import accounts
 from sandbox.models import SandboxAccount, SandboxLedgerEntry
 from sandbox.tasks import complete_call
 
@@ -143,7 +143,7 @@ def test_it_lets_a_call_end_below_50_credits(xoxzo, settings):
 def test_it_tops_up_with_a_ledger_entry(xoxzo):
     xoxzo.list_subscriptions()
 
-    services.sandbox_account_top_up(account=_account(), amount=Decimal("1000.50"))
+    accounts.sandbox_account_top_up(account=_account(), amount=Decimal("1000.50"))
 
     account = _account()
     assert account.balance == Decimal("51000.50")

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from dins.xoxzo import XoxzoRateLimited, XoxzoUnavailable
-from sandbox import services
+from sandbox import errors, faults
 from sandbox.models import SandboxAccount, SandboxFault, SandboxSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def _active_uids() -> set[str]:
 
 def test_it_answers_a_delete_with_503_twice_and_the_clients_retry_gets_through(xoxzo):
     din_uid = _subscribe(xoxzo)
-    fault = services.sandbox_fault_add(
+    fault = faults.sandbox_fault_add(
         method="DELETE", path_pattern=SUBSCRIPTION, status=503, times=2
     )
 
@@ -45,7 +45,7 @@ def test_it_answers_a_delete_with_503_twice_and_the_clients_retry_gets_through(x
 
 def test_it_does_not_process_a_request_answered_before(xoxzo):
     din_uid = _subscribe(xoxzo)
-    services.sandbox_fault_add(method="DELETE", path_pattern=SUBSCRIPTION, status=503, times=3)
+    faults.sandbox_fault_add(method="DELETE", path_pattern=SUBSCRIPTION, status=503, times=3)
 
     with pytest.raises(XoxzoUnavailable) as error:
         xoxzo.unsubscribe(din_uid=din_uid)
@@ -58,7 +58,7 @@ def test_it_does_not_process_a_request_answered_before(xoxzo):
 
 def test_it_processes_a_request_answered_after_and_the_client_cannot_know(xoxzo):
     din_uid = xoxzo.search_dins(prefix="8150")[0].din_uid
-    services.sandbox_fault_add(method="POST", path_pattern=SUBSCRIPTIONS, status=500, when="after")
+    faults.sandbox_fault_add(method="POST", path_pattern=SUBSCRIPTIONS, status=500, when="after")
 
     with pytest.raises(XoxzoUnavailable) as error:
         xoxzo.subscribe(din_uid=din_uid)
@@ -75,7 +75,7 @@ def test_it_processes_a_request_answered_after_and_the_client_cannot_know(xoxzo)
 def test_it_delays_the_answer_past_the_clients_read_timeout(xoxzo, settings):
     settings.XOXZO_READ_TIMEOUT = 0.5
     din_uid = xoxzo.search_dins(prefix="8150")[0].din_uid
-    services.sandbox_fault_add(
+    faults.sandbox_fault_add(
         method="POST", path_pattern=SUBSCRIPTIONS, when="after", delay_seconds=1.5
     )
     started = time.monotonic()
@@ -90,7 +90,7 @@ def test_it_delays_the_answer_past_the_clients_read_timeout(xoxzo, settings):
 
 
 def test_it_lets_a_429_be_retried_by_the_client(xoxzo):
-    services.sandbox_fault_add(method="GET", path_pattern=r"^/voice/dins/?$", status=429)
+    faults.sandbox_fault_add(method="GET", path_pattern=r"^/voice/dins/?$", status=429)
 
     numbers = xoxzo.search_dins(prefix="8150")
 
@@ -99,7 +99,7 @@ def test_it_lets_a_429_be_retried_by_the_client(xoxzo):
 
 
 def test_it_gives_up_on_a_429_every_time(xoxzo):
-    services.sandbox_fault_add(method="*", path_pattern=r"^/voice/dins/", status=429, times=5)
+    faults.sandbox_fault_add(method="*", path_pattern=r"^/voice/dins/", status=429, times=5)
 
     with pytest.raises(XoxzoRateLimited):
         xoxzo.search_dins(prefix="8150")
@@ -109,7 +109,7 @@ def test_it_gives_up_on_a_429_every_time(xoxzo):
 
 def test_it_leaves_requests_of_another_method_or_path_alone(xoxzo):
     din_uid = _subscribe(xoxzo)
-    fault = services.sandbox_fault_add(method="DELETE", path_pattern=SUBSCRIPTION, status=503)
+    fault = faults.sandbox_fault_add(method="DELETE", path_pattern=SUBSCRIPTION, status=503)
 
     xoxzo.list_subscriptions()  # GET, and a path the pattern does not match
     xoxzo.set_action_url(din_uid=din_uid, action_url="https://example.com/a/")  # POST
@@ -119,8 +119,8 @@ def test_it_leaves_requests_of_another_method_or_path_alone(xoxzo):
 
 
 def test_it_applies_the_oldest_matching_fault_first(xoxzo):
-    first = services.sandbox_fault_add(method="*", path_pattern="^/voice/", status=503)
-    second = services.sandbox_fault_add(method="GET", path_pattern="^/voice/dins", status=503)
+    first = faults.sandbox_fault_add(method="*", path_pattern="^/voice/", status=503)
+    second = faults.sandbox_fault_add(method="GET", path_pattern="^/voice/dins", status=503)
 
     xoxzo.search_dins()  # two 503s, then the third attempt succeeds
 
@@ -130,7 +130,7 @@ def test_it_applies_the_oldest_matching_fault_first(xoxzo):
 
 
 def test_it_does_not_spend_a_fault_on_an_unauthenticated_request(sandbox_url):
-    services.sandbox_fault_add(method="*", path_pattern=".", status=503)
+    faults.sandbox_fault_add(method="*", path_pattern=".", status=503)
 
     response = requests.get(sandbox_url + "/voice/dins/", auth=("nobody", "wrong"), timeout=5)
 
@@ -139,7 +139,7 @@ def test_it_does_not_spend_a_fault_on_an_unauthenticated_request(sandbox_url):
 
 
 def test_it_marks_an_injected_answer(sandbox_url, settings):
-    services.sandbox_fault_add(method="GET", path_pattern="^/voice/calls/", status=502)
+    faults.sandbox_fault_add(method="GET", path_pattern="^/voice/calls/", status=502)
     auth = (settings.XOXZO_SID, settings.XOXZO_AUTH_TOKEN)
 
     response = requests.get(sandbox_url + "/voice/calls/nope", auth=auth, timeout=5)
@@ -165,16 +165,16 @@ def test_it_marks_an_injected_answer(sandbox_url, settings):
     ],
 )
 def test_it_refuses_a_fault_that_cannot_work(options, field):
-    with pytest.raises(services.SandboxValidationError) as error:
-        services.sandbox_fault_add(**options)
+    with pytest.raises(errors.SandboxValidationError) as error:
+        faults.sandbox_fault_add(**options)
 
     assert field in error.value.errors
     assert not SandboxFault.objects.exists()
 
 
 def test_it_clears_every_fault():
-    services.sandbox_fault_add(method="get", path_pattern="x", status=500)
-    services.sandbox_fault_add(method="*", path_pattern="y", delay_seconds=0.1, times=3)
+    faults.sandbox_fault_add(method="get", path_pattern="x", status=500)
+    faults.sandbox_fault_add(method="*", path_pattern="y", delay_seconds=0.1, times=3)
 
-    assert services.sandbox_faults_clear() == 2
+    assert faults.sandbox_faults_clear() == 2
     assert not SandboxFault.objects.exists()

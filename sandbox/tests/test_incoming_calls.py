@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from sandbox import incoming, services
+from sandbox import accounts, incoming, incoming_calls, subscriptions
 from sandbox.models import (
     SandboxAccount,
     SandboxDin,
@@ -29,7 +29,7 @@ class Numbers:
     other: SandboxDin  # 050: 1 credit a minute
 
     def point(self, din: SandboxDin, url: str) -> None:
-        services.sandbox_subscription_set_action_url(
+        subscriptions.sandbox_subscription_set_action_url(
             account=self.account, din_uid=din.din_uid, action_url=url
         )
 
@@ -39,19 +39,19 @@ def numbers(settings) -> Numbers:
     settings.XOXZO_SID = "INCOMINGSID"
     settings.XOXZO_AUTH_TOKEN = "incoming-token"
     settings.SANDBOX_INITIAL_BALANCE = 50_000
-    account = services.sandbox_account_get_or_create(sid="INCOMINGSID")
-    services.sandbox_inventory_ensure()
+    account = accounts.sandbox_account_get_or_create(sid="INCOMINGSID")
+    subscriptions.sandbox_inventory_ensure()
     main = SandboxDin.objects.filter(prefix="120").first()
     other = SandboxDin.objects.filter(prefix="50").first()
     for din in (main, other):
-        services.sandbox_subscription_create(account=account, din_uid=din.din_uid)
+        subscriptions.sandbox_subscription_create(account=account, din_uid=din.din_uid)
     return Numbers(account=account, main=main, other=other)
 
 
 def ring(numbers, action_server, path: str, **options):
     numbers.point(numbers.main, action_server.url(path))
     options.setdefault("caller", CALLER)
-    return services.sandbox_incoming_call(to=f"+{numbers.main.din}", **options)
+    return incoming_calls.sandbox_incoming_call(to=f"+{numbers.main.din}", **options)
 
 
 def charges() -> list[Decimal]:
@@ -109,9 +109,9 @@ def test_it_charges_a_call_only_once(numbers, action_server):
     call, _transcript = ring(numbers, action_server, "/voicemail")
     balance = SandboxAccount.objects.get().balance
 
-    again = services.sandbox_incoming_call_charge(incoming_call=call)
+    again = incoming_calls.sandbox_incoming_call_charge(incoming_call=call)
     fresh = SandboxIncomingCall.objects.get()
-    twice = services.sandbox_incoming_call_charge(incoming_call=fresh)
+    twice = incoming_calls.sandbox_incoming_call_charge(incoming_call=fresh)
 
     assert again is None and twice is None
     assert SandboxAccount.objects.get().balance == balance == Decimal(50_000 - 4500 - 650 - 18)
@@ -159,7 +159,7 @@ def test_it_accepts_the_number_as_e164_digits_or_national(numbers, action_server
     numbers.point(numbers.main, action_server.url("/voicemail"))
     to = form.format(din=numbers.main.din, national=numbers.main.din.removeprefix("81"))
 
-    call, _transcript = services.sandbox_incoming_call(to=to, caller=CALLER)
+    call, _transcript = incoming_calls.sandbox_incoming_call(to=to, caller=CALLER)
 
     assert call.outcome == "voicemail"
     assert call.din == numbers.main
@@ -180,7 +180,7 @@ def test_it_sends_an_empty_caller_for_a_withheld_number(numbers, action_server, 
 def test_it_fails_a_number_that_is_not_in_service_without_any_request(numbers, action_server, to):
     asked = len(action_server.requests)
 
-    call, transcript = services.sandbox_incoming_call(to=to, caller=CALLER)
+    call, transcript = incoming_calls.sandbox_incoming_call(to=to, caller=CALLER)
 
     assert transcript.outcome == call.outcome == "failed"
     assert call.failure_reason == "number not in service"
@@ -192,9 +192,13 @@ def test_it_fails_a_number_that_is_not_in_service_without_any_request(numbers, a
 
 def test_it_fails_a_released_number_as_not_in_service(numbers, action_server):
     numbers.point(numbers.main, action_server.url("/voicemail"))
-    services.sandbox_subscription_release(account=numbers.account, din_uid=numbers.main.din_uid)
+    subscriptions.sandbox_subscription_release(
+        account=numbers.account, din_uid=numbers.main.din_uid
+    )
 
-    call, _transcript = services.sandbox_incoming_call(to=f"+{numbers.main.din}", caller=CALLER)
+    call, _transcript = incoming_calls.sandbox_incoming_call(
+        to=f"+{numbers.main.din}", caller=CALLER
+    )
 
     assert call.failure_reason == "number not in service"
     assert not SandboxSubscription.objects.filter(
@@ -205,7 +209,9 @@ def test_it_fails_a_released_number_as_not_in_service(numbers, action_server):
 def test_it_fails_a_number_without_an_action_url(numbers, action_server):
     asked = len(action_server.requests)
 
-    call, _transcript = services.sandbox_incoming_call(to=f"+{numbers.main.din}", caller=CALLER)
+    call, _transcript = incoming_calls.sandbox_incoming_call(
+        to=f"+{numbers.main.din}", caller=CALLER
+    )
 
     assert call.outcome == "failed"
     assert call.failure_reason == "no action URL set"

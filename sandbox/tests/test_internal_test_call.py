@@ -4,7 +4,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from sandbox import services
+from sandbox import accounts, incoming_calls, subscriptions
 from sandbox.models import SandboxDin, SandboxIncomingCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,11 +14,11 @@ CALLER = "+819012345678"
 
 @pytest.fixture
 def din(sandbox_url, action_server) -> SandboxDin:
-    account = services.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
-    services.sandbox_inventory_ensure()
+    account = accounts.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+    subscriptions.sandbox_inventory_ensure()
     din = SandboxDin.objects.filter(prefix="50").first()
-    services.sandbox_subscription_create(account=account, din_uid=din.din_uid)
-    services.sandbox_subscription_set_action_url(
+    subscriptions.sandbox_subscription_create(account=account, din_uid=din.din_uid)
+    subscriptions.sandbox_subscription_set_action_url(
         account=account, din_uid=din.din_uid, action_url=action_server.url("/voicemail-say")
     )
     return din
@@ -95,7 +95,7 @@ def test_it_never_answers_500(sandbox_url, din, monkeypatch):
     def broken(**options):
         raise RuntimeError("database is gone")
 
-    monkeypatch.setattr(services, "sandbox_incoming_call", broken)
+    monkeypatch.setattr(incoming_calls, "sandbox_incoming_call", broken)
 
     response = post(sandbox_url, {"to": f"+{din.din}", "from": CALLER})
 

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from portal.models import User
-from sandbox import services
+from sandbox import accounts, calls, errors
 from sandbox.models import SandboxCall
 
 pytestmark = pytest.mark.django_db
@@ -57,11 +57,11 @@ def test_the_portals_own_pages_are_not_affected(client, personas):
 def account(settings):
     settings.XOXZO_SID = SID
     settings.PUBLIC_BASE_URL = "https://portal.example.com"
-    return services.sandbox_account_get_or_create(sid=SID)
+    return accounts.sandbox_account_get_or_create(sid=SID)
 
 
 def _call(account, callbackurl):
-    return services.sandbox_call_start(
+    return calls.sandbox_call_start(
         account=account,
         params={
             "caller": "+14155550123",
@@ -83,7 +83,7 @@ def _call(account, callbackurl):
     ],
 )
 def test_it_refuses_a_callback_outside_the_portals_base_url(account, callbackurl):
-    with pytest.raises(services.SandboxValidationError) as caught:
+    with pytest.raises(errors.SandboxValidationError) as caught:
         _call(account, callbackurl)
 
     assert "calls back only the portal it serves" in caught.value.errors["callbackurl"][0]
@@ -99,6 +99,6 @@ def test_it_does_not_post_when_the_portal_moved_since_the_call_was_placed(accoun
     call = _call(account, "https://portal.example.com/c/abc/")
     settings.PUBLIC_BASE_URL = "https://portal.example.org"
 
-    done = services.sandbox_call_complete(callid=str(call.callid))
+    done = calls.sandbox_call_complete(callid=str(call.callid))
 
     assert done.callback_result == "refused: not the portal's address"

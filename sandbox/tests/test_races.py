@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from sandbox import services
+from sandbox import accounts, errors, faults, subscriptions
 from sandbox.models import (
     SandboxAccount,
     SandboxDin,
@@ -49,9 +49,9 @@ def _run_together(*jobs) -> list:
 @pytest.fixture
 def setup(settings):
     settings.SANDBOX_INITIAL_BALANCE = 10_000
-    services.sandbox_inventory_ensure()
-    first = services.sandbox_account_get_or_create(sid="RACE-A")
-    second = services.sandbox_account_get_or_create(sid="RACE-B")
+    subscriptions.sandbox_inventory_ensure()
+    first = accounts.sandbox_account_get_or_create(sid="RACE-A")
+    second = accounts.sandbox_account_get_or_create(sid="RACE-B")
     numbers = list(SandboxDin.objects.filter(prefix="50").order_by("din")[:6])
     return first, second, numbers
 
@@ -62,11 +62,11 @@ def test_it_gives_a_number_to_exactly_one_of_two_concurrent_subscribers(setup, a
     din_uid = numbers[0].din_uid
 
     results = _run_together(
-        lambda: services.sandbox_subscription_create(account=first, din_uid=din_uid),
-        lambda: services.sandbox_subscription_create(account=second, din_uid=din_uid),
+        lambda: subscriptions.sandbox_subscription_create(account=first, din_uid=din_uid),
+        lambda: subscriptions.sandbox_subscription_create(account=second, din_uid=din_uid),
     )
 
-    refused = [r for r in results if isinstance(r, services.SandboxValidationError)]
+    refused = [r for r in results if isinstance(r, errors.SandboxValidationError)]
     assert len(refused) == 1, results
     assert list(refused[0].errors) == ["din_uid"]
     assert SandboxSubscription.objects.filter(din__din_uid=din_uid).count() == 1
@@ -80,7 +80,7 @@ def test_it_keeps_the_balance_exact_under_concurrent_charges(setup):
     results = _run_together(
         *[
             (
-                lambda din_uid=number.din_uid: services.sandbox_subscription_create(
+                lambda din_uid=number.din_uid: subscriptions.sandbox_subscription_create(
                     account=first, din_uid=din_uid
                 )
             )
@@ -99,15 +99,11 @@ def test_it_keeps_the_balance_exact_under_concurrent_charges(setup):
 
 @pytest.mark.parametrize("attempt", range(2))
 def test_it_spends_a_fault_exactly_as_often_as_it_allows_under_concurrency(attempt):
-    fault = services.sandbox_fault_add(
-        method="DELETE", path_pattern="^/voice/", status=503, times=3
-    )
+    fault = faults.sandbox_fault_add(method="DELETE", path_pattern="^/voice/", status=503, times=3)
 
     results = _run_together(
         *[
-            lambda: services.sandbox_fault_claim(
-                method="DELETE", path="/voice/dins/subscriptions/x/"
-            )
+            lambda: faults.sandbox_fault_claim(method="DELETE", path="/voice/dins/subscriptions/x/")
             for _ in range(8)
         ]
     )

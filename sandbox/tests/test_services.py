@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from sandbox import inventory, services
+from sandbox import accounts, calls, errors, inventory, subscriptions
 from sandbox.models import SandboxCall, SandboxDin, SandboxLedgerEntry
 
 US_CALLER = "+14155550123"
@@ -18,11 +18,11 @@ MP3 = "https://media.example.com/a.mp3"
 def account(settings):
     settings.XOXZO_SID = "SVCSID"
     settings.SANDBOX_INITIAL_BALANCE = 1_000
-    return services.sandbox_account_get_or_create(sid="SVCSID")
+    return accounts.sandbox_account_get_or_create(sid="SVCSID")
 
 
 def _call(account, **params) -> SandboxCall:
-    return services.sandbox_call_start(
+    return calls.sandbox_call_start(
         account=account,
         params={"caller": US_CALLER, "recipient": "+818012345678", "recording_url": MP3, **params},
     )
@@ -42,8 +42,8 @@ def test_it_builds_the_same_inventory_every_time():
 
 @pytest.mark.django_db
 def test_it_seeds_the_inventory_once():
-    added = services.sandbox_inventory_ensure()
-    again = services.sandbox_inventory_ensure()
+    added = subscriptions.sandbox_inventory_ensure()
+    again = subscriptions.sandbox_inventory_ensure()
 
     assert added == len(inventory.numbers()) == SandboxDin.objects.count()
     assert again == 0
@@ -79,7 +79,7 @@ def test_it_tops_up_from_the_management_command(settings, capsys):
     ],
 )
 def test_it_recognises_japanese_numbers_in_every_spelling(number, digits):
-    assert services.japanese_number_digits(number) == digits
+    assert calls.japanese_number_digits(number) == digits
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_it_recognises_japanese_numbers_in_every_spelling(number, digits):
     ],
 )
 def test_it_decides_the_outcome_by_the_recipient(recipient, status):
-    assert services.call_outcome_for(recipient) == status
+    assert calls.call_outcome_for(recipient) == status
 
 
 @pytest.mark.django_db
@@ -112,16 +112,16 @@ def test_it_enqueues_the_completion_only_after_commit(
 
 @pytest.mark.django_db
 def test_it_ignores_a_completion_for_an_unknown_call():
-    assert services.sandbox_call_complete(callid="dabd8e76-390f-421c-87b5-57f31339d0c5") is None
+    assert calls.sandbox_call_complete(callid="dabd8e76-390f-421c-87b5-57f31339d0c5") is None
 
 
 @pytest.mark.django_db
 def test_it_completes_a_call_once(account):
     call = _call(account)
 
-    first = services.sandbox_call_complete(callid=str(call.callid))
+    first = calls.sandbox_call_complete(callid=str(call.callid))
     end_time = first.end_time
-    second = services.sandbox_call_complete(callid=str(call.callid))
+    second = calls.sandbox_call_complete(callid=str(call.callid))
 
     assert first.status == SandboxCall.Status.ANSWERED
     assert second.end_time == end_time
@@ -141,7 +141,7 @@ def test_it_records_a_callback_that_could_not_be_delivered(account, settings):
     settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
     call = _call(account, callbackurl=f"{settings.PUBLIC_BASE_URL}/cb")
 
-    done = services.sandbox_call_complete(callid=str(call.callid))
+    done = calls.sandbox_call_complete(callid=str(call.callid))
 
     assert done.status == SandboxCall.Status.ANSWERED
     assert done.callback_sent_at is not None
@@ -152,15 +152,15 @@ def test_it_records_a_callback_that_could_not_be_delivered(account, settings):
 def test_it_does_not_call_back_a_second_time(account, callback_server):
     call = _call(account, callbackurl=callback_server.url)
 
-    services.sandbox_call_complete(callid=str(call.callid))
-    services.sandbox_call_complete(callid=str(call.callid))
+    calls.sandbox_call_complete(callid=str(call.callid))
+    calls.sandbox_call_complete(callid=str(call.callid))
 
     assert len(callback_server.received) == 1
 
 
 @pytest.mark.django_db
 def test_it_refuses_both_an_mp3_and_a_tts_message(account):
-    with pytest.raises(services.SandboxValidationError) as caught:
+    with pytest.raises(errors.SandboxValidationError) as caught:
         _call(account, tts_message="hi", tts_lang="en")
 
     assert list(caught.value.errors) == ["non_field_errors"]
@@ -168,8 +168,8 @@ def test_it_refuses_both_an_mp3_and_a_tts_message(account):
 
 @pytest.mark.django_db
 def test_it_refuses_a_call_with_neither_message(account):
-    with pytest.raises(services.SandboxValidationError) as caught:
-        services.sandbox_call_start(
+    with pytest.raises(errors.SandboxValidationError) as caught:
+        calls.sandbox_call_start(
             account=account, params={"caller": US_CALLER, "recipient": "+818012345678"}
         )
 
@@ -178,7 +178,7 @@ def test_it_refuses_a_call_with_neither_message(account):
 
 @pytest.mark.django_db
 def test_it_refuses_a_callback_url_that_is_not_http(account):
-    with pytest.raises(services.SandboxValidationError) as caught:
+    with pytest.raises(errors.SandboxValidationError) as caught:
         _call(account, callbackurl="javascript:alert(1)")
 
     assert list(caught.value.errors) == ["callbackurl"]

@@ -2,12 +2,12 @@
 
 from django.core.management.base import BaseCommand
 
-from sandbox import services
+from sandbox import subscriptions
 
 
 class Command(BaseCommand):
     help = "Create the sandbox carrier's deterministic number inventory if it is missing."
 
     def handle(self, *args, **options):
-        added = services.sandbox_inventory_ensure()
+        added = subscriptions.sandbox_inventory_ensure()
         self.stdout.write(f"Sandbox inventory: {added} numbers added.")

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import services
+from sandbox import accounts
 
 
 class Command(BaseCommand):
@@ -21,6 +21,6 @@ class Command(BaseCommand):
             raise CommandError("The amount must be a number.") from None
         if credits <= 0:
             raise CommandError("The amount must be positive.")
-        account = services.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
-        entry = services.sandbox_account_top_up(account=account, amount=credits)
+        account = accounts.sandbox_account_get_or_create(sid=settings.XOXZO_SID)
+        entry = accounts.sandbox_account_top_up(account=account, amount=credits)
         self.stdout.write(f"Balance of {account.sid}: {entry.balance_after} credits.")

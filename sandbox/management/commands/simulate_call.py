@@ -5,7 +5,7 @@ from argparse import RawDescriptionHelpFormatter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import services
+from sandbox import errors, incoming_calls
 
 HELP = """\
 Simulate incoming calls to sandbox numbers: Xoxzo's GET <action URL>?caller=…&recipient=…, the
@@ -68,7 +68,9 @@ class Command(BaseCommand):
             )
         if len(to) != 1:
             raise CommandError("Give exactly one --to number (or --calls N for load mode).")
-        call, transcript = services.sandbox_incoming_call(to=to[0], caller=caller, timeout=timeout)
+        call, transcript = incoming_calls.sandbox_incoming_call(
+            to=to[0], caller=caller, timeout=timeout
+        )
         self.stdout.write(transcript.format_text())
         self.stdout.write(f"Call id: {call.call_id}")
         if transcript.outcome == "failed":
@@ -76,10 +78,10 @@ class Command(BaseCommand):
 
     def _load(self, *, to, caller, calls, concurrency, timeout):
         try:
-            result = services.sandbox_incoming_burst(
+            result = incoming_calls.sandbox_incoming_burst(
                 to=to, calls=calls, concurrency=concurrency, caller=caller, timeout=timeout
             )
-        except services.SandboxValidationError as error:
+        except errors.SandboxValidationError as error:
             messages = [
                 f"{field}: {message}" for field, items in error.errors.items() for message in items
             ]

@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -48,9 +49,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from callflows.flows.compiler import audio_public_url
+from callflows.grammar import UnsayableText, say_text_clean
 from dins import xoxzo
+from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Status, Subscription
+from dins.pricing import minute_cost_for
 from portal.models import Tenant, User
+from portal.queue import task_named
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.services import ServiceError, audit_record
 
@@ -101,16 +107,6 @@ def caller_for(*, subscription: Subscription, local_caller_id: bool) -> tuple[st
     return settings.OUTBOUND_CALLER_WITHOUT_LOCAL_ID, ""
 
 
-def minute_cost_for(*, local_caller_id: bool) -> Decimal:
-    """The estimate shown on the form, in credits per started minute."""
-    rate = (
-        settings.OUTBOUND_LOCAL_CALLER_ID_MINUTE_COST
-        if local_caller_id
-        else settings.OUTBOUND_MINUTE_COST
-    )
-    return Decimal(str(rate)).quantize(Decimal("0.01"))
-
-
 def callback_url_for(call: OutboundCall) -> str:
     return settings.PUBLIC_BASE_URL + reverse("outbound_call_callback", args=[call.callback_token])
 
@@ -148,11 +144,6 @@ def outbound_call_request(
     library afterwards.
     Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
     """
-    from callflows.flows.compiler import audio_public_url
-    from callflows.grammar import UnsayableText, say_text_clean
-    from dins.destinations import DestinationRefused, outbound_recipient_clean
-    from dins.tasks import place_call
-
     tenant = current_tenant()
     if subscription.status != Status.ACTIVE:
         raise ServiceError(_("Calls can only be placed from an active number."))
@@ -232,7 +223,9 @@ def outbound_call_request(
                 "message": message_kind,
             },
         )
-        transaction.on_commit(lambda: place_call.delay(tenant_id=tenant.pk, call_id=call.pk))
+        transaction.on_commit(
+            lambda: task_named("dins.place_call").delay(tenant_id=tenant.pk, call_id=call.pk)
+        )
     return call
 
 
@@ -376,8 +369,6 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
     answer was lost) adopts the callid of the callback, but since only the token vouches for
     it, the call-status API confirms it (``dins.poll_call``) before any outcome is recorded.
     """
-    from dins.tasks import poll_call
-
     with scopes_disabled():
         call = OutboundCall.objects.select_related("tenant").get(callback_token=token)
     with tenant_scope(call.tenant):
@@ -401,7 +392,9 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
                 raise CallbackRejected("callid belongs to another call") from None
             if adopted:
                 tenant_id = call.tenant_id
-                transaction.on_commit(lambda: poll_call.delay(tenant_id=tenant_id, call_id=call.pk))
+                transaction.on_commit(
+                    lambda: task_named("dins.poll_call").delay(tenant_id=tenant_id, call_id=call.pk)
+                )
             return call
         if report.callid != call.callid:
             raise CallbackRejected("callid does not match the call")
@@ -416,7 +409,7 @@ def outbound_call_poll(*, call_id: int) -> bool:
         .select_related("tenant")
         .first()
     )
-    if call is None:
+    if call is None or call.callid is None:
         return False
     OutboundCall.objects.filter(pk=call.pk).update(last_polled_at=timezone.now())
     try:
@@ -456,8 +449,6 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
 
     One ``dins.poll_call`` per call to ask about; the rest are single compare-and-sets.
     """
-    from dins.tasks import poll_call
-
     now = now or timezone.now()
     result = PollDueResult()
     lease = now - timedelta(minutes=settings.OUTBOUND_PLACING_LEASE_MINUTES)
@@ -507,11 +498,8 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
             .order_by("last_polled_at", "pk")
             .values_list("pk", "tenant_id")[:POLL_BATCH]
         )
+        poll = task_named("dins.poll_call")
         for call_id, tenant_id in due:
             result.polled.append(call_id)
-            transaction.on_commit(
-                lambda call_id=call_id, tenant_id=tenant_id: poll_call.delay(
-                    tenant_id=tenant_id, call_id=call_id
-                )
-            )
+            transaction.on_commit(partial(poll.delay, tenant_id=tenant_id, call_id=call_id))
     return result

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dins import outbound_views
+from callflows.outbound import views as outbound_views
 
 urlpatterns = [
     path(

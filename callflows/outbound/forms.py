@@ -1,14 +1,19 @@
 """The "Place a call" form of a number."""
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, TtsScript
-from dins import outbound
+from callflows.outbound import services as outbound
 from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Subscription
 from portal.models import Language
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class OutboundCallForm(forms.Form):
@@ -55,8 +60,8 @@ class OutboundCallForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.subscription = subscription
         # Built per request: the scoped managers only ever list the active tenant's library.
-        self.fields["audio"].queryset = AudioFile.objects.all()
-        self.fields["script"].queryset = TtsScript.objects.all()
+        for name, library in (("audio", AudioFile.objects), ("script", TtsScript.objects)):
+            cast(forms.ModelChoiceField, self.fields[name]).queryset = library.all()
         if not outbound.is_japanese(subscription):
             # Xoxzo offers local caller ID for Japanese numbers only.
             del self.fields["local_caller_id"]
@@ -69,14 +74,15 @@ class OutboundCallForm(forms.Form):
         except DestinationRefused as error:
             raise forms.ValidationError(str(error)) from None
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         kind = data.get("message_kind")
-        needed = {
+        needed_for: dict[str, tuple[str, StrOrPromise]] = {
             OutboundCall.MessageKind.AUDIO: ("audio", _("Choose an MP3 from the library.")),
             OutboundCall.MessageKind.SCRIPT: ("script", _("Choose a TTS script.")),
             OutboundCall.MessageKind.TEXT: ("text", _("Type the text to read.")),
-        }.get(kind)
+        }
+        needed = needed_for.get(kind or "")
         if needed and not data.get(needed[0]) and needed[0] not in self.errors:
             self.add_error(needed[0], needed[1])
         return data

@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from dins import outbound, pricing
+from callflows.outbound import services as outbound
+from callflows.outbound.forms import OutboundCallForm
+from dins import pricing
 from dins.models import OutboundCall, Status, Subscription
-from dins.outbound_forms import OutboundCallForm
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
