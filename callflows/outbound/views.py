@@ -72,7 +72,7 @@ def outbound_call_new(request, subscription_code):
         "is_japanese": outbound.is_japanese(subscription),
         **_costs(),
     }
-    return render(request, "dins/outbound/new.html", context, status=status)
+    return render(request, "callflows/outbound/new.html", context, status=status)
 
 
 @require_GET
@@ -87,7 +87,7 @@ def outbound_call_list(request, subscription_code):
         "can_call": request.membership.has_role(Role.STAFF)
         and subscription.status == Status.ACTIVE,
     }
-    return render(request, "dins/outbound/list.html", context)
+    return render(request, "callflows/outbound/list.html", context)
 
 
 @require_GET
@@ -100,8 +100,8 @@ def outbound_call_detail(request, outboundcall_code):
     )
     if request.headers.get("HX-Request") and request.GET.get("row"):
         # The history polls each open row here until its call ends.
-        return render(request, "dins/outbound/_row.html", {"call": call})
-    return render(request, "dins/outbound/detail.html", {"call": call})
+        return render(request, "callflows/outbound/_row.html", {"call": call})
+    return render(request, "callflows/outbound/detail.html", {"call": call})
 
 
 @csrf_exempt
