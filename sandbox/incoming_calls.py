@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox import incoming, selectors
+from sandbox import burst, incoming, selectors
 from sandbox.accounts import balance_change, lock_account, sandbox_account_get_or_create
 from sandbox.errors import SandboxValidationError
 from sandbox.incoming import Transcript
@@ -256,7 +256,7 @@ def sandbox_incoming_burst(
     caller: str | None = None,
     timeout: float = 5.0,
     account: SandboxAccount | None = None,
-) -> incoming.BurstResult:
+) -> burst.BurstResult:
     """Replay ``calls`` incoming calls, ``concurrency`` at a time, for benchmarks.
 
     Round-robin over the numbers in ``to`` (each an active subscription with an action URL) or,
@@ -290,16 +290,16 @@ def sandbox_incoming_burst(
             raise SandboxValidationError(
                 {"to": ["No active sandbox number has an action URL to call."]}
             )
-    burst = []
+    planned = []
     for index in range(calls):
         digits, url = targets[index % len(targets)]
-        burst.append(
+        planned.append(
             {
                 "action_url": url,
                 "caller": incoming_caller(caller) if caller is not None else _varied_caller(index),
                 "recipient": digits,
             }
         )
-    return incoming.simulate_burst(
-        burst, concurrency, lookup_action_url=action_urls.get, timeout=timeout
+    return burst.simulate_burst(
+        planned, concurrency, lookup_action_url=action_urls.get, timeout=timeout
     )

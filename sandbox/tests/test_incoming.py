@@ -10,13 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sandbox.incoming import (
-    MAX_ANSWER_BYTES,
-    RECORDING_SECONDS,
-    percentile,
-    simulate_burst,
-    simulate_incoming_call,
-)
+from sandbox.burst import percentile, simulate_burst
+from sandbox.incoming import MAX_ANSWER_BYTES, RECORDING_SECONDS, simulate_incoming_call
 
 DATA = Path(__file__).parent / "data"
 CALLER = "+819012345678"
