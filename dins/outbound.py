@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 
 from dins import xoxzo
 from dins.models import OutboundCall, Status, Subscription
+from dins.signals import outbound_call_finished
 from portal.models import Tenant, User
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.services import ServiceError, audit_record
@@ -255,6 +256,7 @@ def _fail(call: OutboundCall, *, reason: str, from_statuses) -> bool:
         audit_record(
             action="outbound_call.fail", obj=call, tenant=call.tenant, after={"reason": reason}
         )
+        outbound_call_finished.send(sender=OutboundCall, call=call)
     return bool(changed)
 
 
@@ -357,6 +359,8 @@ def _apply(call: OutboundCall, report: xoxzo.CallStatus, *, source: str) -> bool
         "updated_at": now,
     }
     changed = OutboundCall.objects.filter(pk=call.pk, status__in=UNSETTLED).update(**values)
+    if changed:
+        outbound_call_finished.send(sender=OutboundCall, call=call)
     if changed and call.status != CallState.IN_PROGRESS:
         # Settling a placement we had lost track of is worth a line in the audit log.
         audit_record(

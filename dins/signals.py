@@ -14,3 +14,8 @@ subscription_answering_changed = Signal()
 # The same for many numbers claimed at once by the trial sweep, with ``tokens``: they stop
 # answering now.
 numbers_stopped_answering = Signal()
+
+# Sent after an outbound call reached its final status (answered, no_answer, failed), with
+# ``call``; once per call (only the compare-and-set that settled it sends). Receivers run inside
+# the transaction and defer their own work with ``on_commit``.
+outbound_call_finished = Signal()
