@@ -17,6 +17,12 @@ from portal.phone import display
 
 ACTIONS = {
     "alert.acknowledge": gettext_lazy("Alert acknowledged"),
+    "api_key.create": gettext_lazy("API key created"),
+    "api_key.revoke": gettext_lazy("API key revoked"),
+    "webhook.create": gettext_lazy("Webhook added"),
+    "webhook.enable": gettext_lazy("Webhook turned on"),
+    "webhook.disable": gettext_lazy("Webhook turned off"),
+    "webhook.delete": gettext_lazy("Webhook removed"),
     "audio.create": gettext_lazy("MP3 uploaded"),
     "audio.update": gettext_lazy("MP3 renamed"),
     "audio.delete": gettext_lazy("MP3 deleted"),
@@ -68,6 +74,8 @@ OBJECTS = {
     "tenant": gettext_lazy("Company"),
     "notificationsetting": gettext_lazy("Notification settings"),
     "alert": gettext_lazy("Alert"),
+    "apikey": gettext_lazy("API key"),
+    "webhookendpoint": gettext_lazy("Webhook"),
     "outboundcall": gettext_lazy("Outbound call"),
 }
 
@@ -123,9 +131,16 @@ def object_label(model_name: str) -> str:
     return str(OBJECTS.get(model_name, model_name))
 
 
+# Changes made through the API are recorded as "apikey:<prefix>:<name>" (api.auth).
+API_KEY_ACTOR = "apikey:"
+
+
 def actor_label(event) -> str:
     if event.actor_id is None and event.actor_label == "system":
         return _("System (automatic)")
+    if event.actor_id is None and event.actor_label.startswith(API_KEY_ACTOR):
+        _kind, prefix, name = event.actor_label.split(":", 2)
+        return _("API key “%(name)s” (%(prefix)s)") % {"name": name, "prefix": prefix}
     return event.actor_label or "—"
 
 

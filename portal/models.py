@@ -258,6 +258,7 @@ class AlertKind(models.TextChoices):
     TRIAL_OVERDUE = "trial_overdue", _("Trial not released in time")
     ACTION_URL_FALLBACK = "action_url_fallback", _("Calls answered by the fallback")
     CARRIER_CREDENTIALS = "carrier_credentials", _("Carrier credentials rejected")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook turned off")
 
 
 class EmailStatus(models.TextChoices):

@@ -38,17 +38,22 @@ def audit_record(
 ) -> AuditEvent:
     """Record that ``actor`` did ``action`` to ``obj`` (in the active tenant unless given).
 
-    ``request`` supplies the actor, source address (the client's, through trusted proxies:
+    ``request`` supplies the actor (or, for the API, the key's name in
+    ``request.audit_actor_label``), source address (the client's, through trusted proxies:
     ``portal.client_address``) and user agent when the change came from the browser; tasks
     pass ``actor=None`` and the log shows the system as the actor.
     """
-    if request is not None and actor is None and request.user.is_authenticated:
+    # A request made with an API key is recorded under the key's name (set by the API).
+    key_label = getattr(request, "audit_actor_label", "") if request is not None else ""
+    if key_label:
+        actor = None
+    elif request is not None and actor is None and request.user.is_authenticated:
         actor = request.user
     meta = request.META if request is not None else {}
     return AuditEvent.objects.create(
         tenant=tenant or current_tenant(),
         actor=actor,
-        actor_label=actor.email if actor else "system",
+        actor_label=key_label or (actor.email if actor else "system"),
         action=action,
         object_type=obj._meta.model_name,
         object_code=str(getattr(obj, "code", "") or ""),

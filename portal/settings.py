@@ -95,10 +95,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    "ninja",
     "portal",
     "dins",
     "callflows",
     "sandbox",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -487,6 +489,21 @@ OUTBOUND_PLACING_LEASE_MINUTES = env.int("OUTBOUND_PLACING_LEASE_MINUTES", defau
 OUTBOUND_QUEUED_EXPIRY_MINUTES = env.int("OUTBOUND_QUEUED_EXPIRY_MINUTES", default=15)
 CELERY_BEAT_SCHEDULE["dins-poll-calls"] = {"task": "dins.poll_calls", "schedule": 30}
 
+# --- API and webhooks -------------------------------------------------------------------------
+
+# Requests per minute and API key (counted in the cache, shared by every process).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
+# Webhook deliveries: timeout of one POST, attempts before a delivery is failed (backoff
+# doubles from WEBHOOK_RETRY_BASE_SECONDS), consecutive failed deliveries before an endpoint is
+# turned off (and the company alerted).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=10)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=10)
+# Webhooks go to public addresses only: a company must not make the portal POST into its own
+# network (SSRF). Development and tests against loopback receivers turn this on.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+
 # --- Operators --------------------------------------------------------------------------------
 
 # Trouble of the whole installation (carrier credentials, scheduled work not running, tasks
@@ -545,6 +562,11 @@ def unsafe_production_settings() -> dict[str, str]:
         )
     if BENCH_VIEWS_ENABLED:
         unsafe["BENCH_VIEWS_ENABLED"] = "BENCH_VIEWS_ENABLED=true serves benchmark-only views"
+    if WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        unsafe["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = (
+            "WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true lets companies make the portal POST into "
+            "private networks"
+        )
     return unsafe
 
 

@@ -79,5 +79,7 @@ urlpatterns = [
     path("operator/", include("dins.operators.urls")),
     path("numbers/", include("dins.urls")),
     path("", include("callflows.urls")),
+    # The API and its settings pages (the highest layer: named by string, never imported).
+    path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from callflows.flows.rules import Answer
 from callflows.models import CallLog
+from callflows.signals import calls_logged
 from dins.models import Subscription
 from portal.alerts import alert_raise
 from portal.models import AlertKind, PlatformAlertKind
@@ -205,6 +206,7 @@ class CallLogBuffer:
         try:
             if any(entry["source"] == "fallback" for entry in batch):
                 alert_raise_for_fallback_calls(calls=batch)  # each company, once an hour
+            calls_logged.send(sender=CallLog, calls=batch)  # e.g. the companies' webhooks
             dropped, self._reported_dropped = self.dropped - self._reported_dropped, self.dropped
             if dropped:
                 platform_alert_raise(

@@ -51,6 +51,7 @@ from django.utils.translation import gettext as _
 
 from callflows.flows.compiler import audio_public_url
 from callflows.grammar import UnsayableText, say_text_clean
+from callflows.signals import outbound_call_finished
 from dins import xoxzo
 from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Status, Subscription
@@ -248,6 +249,7 @@ def _fail(call: OutboundCall, *, reason: str, from_statuses) -> bool:
         audit_record(
             action="outbound_call.fail", obj=call, tenant=call.tenant, after={"reason": reason}
         )
+        outbound_call_finished.send(sender=OutboundCall, call=call)
     return bool(changed)
 
 
@@ -350,6 +352,8 @@ def _apply(call: OutboundCall, report: xoxzo.CallStatus, *, source: str) -> bool
         "updated_at": now,
     }
     changed = OutboundCall.objects.filter(pk=call.pk, status__in=UNSETTLED).update(**values)
+    if changed:
+        outbound_call_finished.send(sender=OutboundCall, call=call)
     if changed and call.status != CallState.IN_PROGRESS:
         # Settling a placement we had lost track of is worth a line in the audit log.
         audit_record(

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from callflows.flows.services import flow_save
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
 from callflows.tests.factories import make_audio
@@ -206,7 +207,32 @@ def japanese_clinic(personas) -> dict:
             invited_by=personas.owner_a,
             expires_at=now + datetime.timedelta(days=7),
         )
+    with tenant_scope(tenant):
+        ApiKey.objects.create(
+            tenant=tenant,
+            name="会計システム",
+            role="viewer",
+            prefix="0123456789",
+            secret_hash="0" * 64,
+            created_by=personas.owner_a,
+        )
+        endpoint = WebhookEndpoint.objects.create(
+            tenant=tenant,
+            url="https://hooks.example.jp/din",
+            secret="whsec_test",
+            events=["call.answered"],
+        )
+        WebhookDelivery.objects.create(
+            tenant=tenant,
+            endpoint=endpoint,
+            event="call.answered",
+            body="{}",
+            attempts=1,
+            last_status_code=500,
+        )
     return {
+        "apikey": _first(tenant, ApiKey),
+        "webhookendpoint": endpoint,
         "subscription": number,
         "trial": trial,
         "audiofile": audio,

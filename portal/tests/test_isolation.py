@@ -22,7 +22,17 @@ from portal.testing import TENANT_OBJECT_FACTORIES
 # URLs that are not tenant data: the carrier sandbox (its own account), Django admin and the
 # operators' pages (superusers, across companies: tested in test_operator.py), the action URL
 # and the outbound-call callback (token-addressed, tested by their own suites) and static files.
-OUTSIDE_TENANCY_PREFIXES = ("admin/", "operator/", "sandbox/", "a/", "c/", "static/", "media/")
+# The API answers keys, not sessions: api/tests/test_isolation.py walks its OpenAPI document.
+OUTSIDE_TENANCY_PREFIXES = (
+    "admin/",
+    "operator/",
+    "sandbox/",
+    "a/",
+    "c/",
+    "static/",
+    "media/",
+    "api/v1/",
+)
 
 # Personal or public endpoints: they touch only the visitor's own session, language, password
 # or invitation, never a tenant's data.

@@ -24,7 +24,7 @@ from portal.tests.test_isolation import _uuid_kwargs, tenant_routes
 
 # Names of products, protocols, file formats and units, the same in both languages.
 PRODUCT_WORDS = {"DIN", "Portal", "Xoxzo", "MP3", "URL", "CSV", "ID", "TTS", "IP", "E.164"}
-PRODUCT_WORDS |= {"VIP", "KB", "MB", "GB", "WAV", "M4A"}
+PRODUCT_WORDS |= {"VIP", "KB", "MB", "GB", "WAV", "M4A", "API", "Webhook", "JSON", "POST"}
 NOT_PAGES = {"healthz", "language_switch", "logout", "call_log_export"}
 SKIPPED_ELEMENTS = {"script", "style", "code", "pre", "template", "title"}
 VISIBLE_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")

@@ -1,0 +1,86 @@
+"""Where the API hears of events in the lower apps and turns them into webhook deliveries.
+
+Imported by ``ApiConfig.ready``. Every receiver only queues deliveries (after commit); nothing
+here talks to a receiver, so the call-log writer and the services are not slowed by webhooks.
+"""
+
+from django.db.models.signals import post_save
+
+from api.models import WebhookEvent
+from api.webhooks import webhook_emit, webhook_emit_many
+from callflows.signals import calls_logged, outbound_call_finished
+from dins.models import Subscription
+from portal.models import Alert, AlertKind
+from portal.scoping import scopes_disabled
+
+
+def _calls_logged(sender, *, calls, **kwargs):
+    """``call.answered`` for each call the call-log writer stored (a batch of many tenants)."""
+    if not calls:
+        return
+    numbers = {call["subscription_id"] for call in calls}
+    with scopes_disabled():
+        found = dict(Subscription.objects.filter(pk__in=numbers).values_list("pk", "code"))
+    events = []
+    for call in calls:
+        code = found.get(call["subscription_id"])
+        if code is None:
+            continue
+        events.append(
+            (
+                call["tenant_id"],
+                WebhookEvent.CALL_ANSWERED,
+                {
+                    "number": str(code),
+                    "recipient": call.get("recipient", ""),
+                    "caller": call.get("caller", ""),
+                    "at": call["at"],
+                    "rule": call.get("rule", ""),
+                    "source": call["source"],
+                    "fallback": call["source"] == "fallback",
+                    "command": call.get("command", ""),
+                },
+            )
+        )
+    webhook_emit_many(events)
+
+
+def _alert_saved(sender, instance: Alert, created: bool, **kwargs):
+    """``trial.released``: the release service raises this alert once per released trial."""
+    if not created or instance.kind != AlertKind.TRIAL_RELEASED:
+        return
+    subscription = instance.subscription
+    webhook_emit(
+        tenant_id=instance.tenant_id,
+        event=WebhookEvent.TRIAL_RELEASED,
+        data={
+            "number": str(subscription.code) if subscription else None,
+            "e164": instance.context.get("number", ""),
+            "released_at": subscription.released_at if subscription else None,
+            "saved": instance.context.get("saved"),
+        },
+    )
+
+
+def _outbound_call_finished(sender, *, call, **kwargs):
+    call.refresh_from_db(fields=["status", "duration", "cost", "ended_at", "failure_reason"])
+    webhook_emit(
+        tenant_id=call.tenant_id,
+        event=WebhookEvent.OUTBOUND_CALL_FINISHED,
+        data={
+            "call": str(call.code),
+            "number": str(call.subscription.code),
+            "recipient": call.recipient,
+            "status": call.status,
+            "duration": call.duration,
+            "cost": None if call.cost is None else str(call.cost),
+            "ended_at": call.ended_at,
+            "failure_reason": call.failure_reason,
+        },
+    )
+
+
+def connect() -> None:
+    calls_logged.connect(_calls_logged, dispatch_uid="api.webhooks.calls")
+    post_save.connect(_alert_saved, sender=Alert, dispatch_uid="api.webhooks.trial_released")
+    outbound_call_finished.connect(_outbound_call_finished, dispatch_uid="api.webhooks.outbound")
