@@ -6,7 +6,7 @@ redelivered tasks cannot make a storm) and, on commit, enqueues ``portal.send_al
 That task records every attempt on the row (status, attempts, last error), so an e-mail that
 could not be delivered shows as failed on the alerts page instead of vanishing.
 
-Raised by ``dins.services`` (trials, subscriptions, releases, carrier credentials) and by
+Raised by ``dins.subscriptions`` (trials, subscriptions, releases, carrier credentials) and by
 ``callflows.edge.call_log.alert_raise_for_fallback_calls`` (calls answered by the fallback).
 """
 
