@@ -24,6 +24,7 @@ from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
+from portal.outbox import QUEUED_MESSAGE
 from portal.pages import page_context
 from portal.services import ServiceError
 
@@ -31,12 +32,6 @@ SEARCH_PAGE_SIZE = 20
 
 
 # What a user can do about a carrier error, in their words (never the raw error).
-# Said after a click whose work was saved while the task queue (broker) could not take it.
-QUEUED_MESSAGE = gettext_lazy(
-    "Saved and queued: the task queue cannot be reached right now. Your request goes ahead "
-    "as soon as it is back; nothing is lost."
-)
-
 CARRIER_PROBLEMS = {
     "credentials": gettext_lazy(
         "The carrier rejected the portal's credentials. An operator must update "

@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from portal.celery import app
 from portal.models import OutboxMessage
@@ -47,6 +48,11 @@ HAND_OVER_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 SWEEP_BATCH = 500
+# What a page says after a click whose work was saved while the broker could not take it.
+QUEUED_MESSAGE = gettext_lazy(
+    "Saved and queued: the task queue cannot be reached right now. Your request goes ahead "
+    "as soon as it is back; nothing is lost."
+)
 GAVE_UP_REASON = "the task queue (broker) could not be reached before the request expired"
 
 
