@@ -34,6 +34,7 @@ from portal.models import (
     Role,
     Tenant,
 )
+from portal.outbox import outbox_enqueue
 from portal.phone import display
 from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, tenant_scope
@@ -74,8 +75,6 @@ def alert_raise(
     "Lately" is a sliding hour looked up first; the unique key of the hour bucket then
     settles races between concurrent callers.
     """
-    from portal.tasks import send_alert_email
-
     if kind not in AlertKind.values:
         raise ValueError(f"Unknown alert kind {kind!r}.")
     if kind == AlertKind.CARRIER_CREDENTIALS:
@@ -112,9 +111,13 @@ def alert_raise(
                     ),
                     context=context,
                 )
+                # Saved with the alert: a broker that is down delays the e-mail, never loses it.
+                outbox_enqueue(
+                    "portal.send_alert_email",
+                    kwargs={"tenant_id": tenant.pk, "alert_id": alert.pk},
+                )
         except IntegrityError:
             return None  # raised by someone else within the same hour
-    transaction.on_commit(lambda: send_alert_email.delay(tenant_id=tenant.pk, alert_id=alert.pk))
     return alert
 
 

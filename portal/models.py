@@ -408,6 +408,7 @@ class OutboxMessage(models.Model):
                 condition=models.Q(sent_at__isnull=True, given_up_at__isnull=True),
                 name="outbox_unsent_subject",
             ),
+            models.Index(fields=["created_at"], name="outbox_created"),  # pruning
         ]
         verbose_name = _("queued task")
         verbose_name_plural = _("queued tasks")

@@ -203,3 +203,13 @@ def _give_up(message: OutboxMessage, *, now: datetime) -> bool:
                 reason=GAVE_UP_REASON,
             )
     return bool(changed)
+
+
+def outbox_prune(*, now: datetime | None = None) -> int:
+    """Forget messages handed over or given up more than ``OUTBOX_KEEP_DAYS`` ago."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.OUTBOX_KEEP_DAYS)
+    done = Q(sent_at__isnull=False) | Q(given_up_at__isnull=False)
+    old = OutboxMessage.objects.filter(done, created_at__lt=cutoff).values_list("pk", flat=True)
+    deleted, _ = OutboxMessage.objects.filter(pk__in=list(old[: SWEEP_BATCH * 10])).delete()
+    return deleted

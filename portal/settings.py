@@ -375,6 +375,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An outbox message the broker did not take (it was down) is tried again by the outbox sweep
 # once it is this old, and after each failed attempt this long later.
 OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=10)
+# Messages handed over (or given up) are kept this long, for operators, then pruned.
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -82,6 +82,7 @@ def outbox_sweep() -> dict:
         "sent": len(result.sent),
         "failed": len(result.failed),
         "given_up": len(result.given_up),
+        "pruned": outbox.outbox_prune(),
     }
 
 

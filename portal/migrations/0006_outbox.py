@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'queued task',
                 'verbose_name_plural': 'queued tasks',
                 'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(condition=models.Q(('given_up_at__isnull', True), ('sent_at__isnull', True)), fields=['created_at'], name='outbox_unsent'), models.Index(condition=models.Q(('given_up_at__isnull', True), ('sent_at__isnull', True)), fields=['subject'], name='outbox_unsent_subject')],
+                'indexes': [models.Index(condition=models.Q(('given_up_at__isnull', True), ('sent_at__isnull', True)), fields=['created_at'], name='outbox_unsent'), models.Index(condition=models.Q(('given_up_at__isnull', True), ('sent_at__isnull', True)), fields=['subject'], name='outbox_unsent_subject'), models.Index(fields=['created_at'], name='outbox_created')],
             },
         ),
     ]
