@@ -264,17 +264,19 @@ def broker_unreachable(app) -> Iterator[str]:
     The app's connection pools are dropped on the way in and out, so that every publish in
     between really connects to the dead port, and afterwards to the real broker again.
     """
-    saved = app.conf.broker_url
+    # Publishing connects to the write URL (``broker_url`` itself prefers the environment's
+    # CELERY_BROKER_URL, whatever the configuration says).
+    saved = app.conf.broker_write_url
     dead = f"redis://127.0.0.1:{free_port()}/0"
 
     def forget_pools() -> None:
         app._pool = None
         app.amqp._producer_pool = None
 
-    app.conf.broker_url = dead
+    app.conf.broker_write_url = dead
     forget_pools()
     try:
         yield dead
     finally:
-        app.conf.broker_url = saved
+        app.conf.broker_write_url = saved
         forget_pools()
