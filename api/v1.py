@@ -38,9 +38,11 @@ from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.flows.forms import PreviewForm
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
-from dins import selectors, services
+from dins import selectors
 from dins.forms import ReleaseForm
 from dins.models import OutboundCall, Subscription
+from dins.subscriptions.release import subscription_release_request
+from dins.subscriptions.request import subscription_keep
 from portal import alerts
 from portal.access import get_tenant_object
 from portal.models import Alert, Role
@@ -155,7 +157,7 @@ def number_keep(request, subscription_code: UUID):
     """Keep a running trial: it becomes a normal subscription (admin keys)."""
     require_role(request, Role.ADMIN)
     subscription = get_tenant_object(Subscription, subscription_code)
-    services.subscription_keep(subscription=subscription, request=request)
+    subscription_keep(subscription=subscription, request=request)
     return _number(subscription)
 
 
@@ -171,7 +173,7 @@ def number_release(request, subscription_code: UUID, payload: schemas.Release):
     form = ReleaseForm({"typed_number": payload.typed_number}, subscription=subscription)
     if not form.is_valid():
         raise _invalid_form(form)
-    services.subscription_release_request(
+    subscription_release_request(
         subscription=subscription, typed_number=form.cleaned_data["typed_number"], request=request
     )
     return 202, _number(subscription)

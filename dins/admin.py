@@ -5,15 +5,17 @@ actions hand work to the same services and tasks the portal itself uses: retry a
 subscribe, release, send the action URL to the carrier again.
 """
 
+import uuid
+
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dins import services
 from dins.models import CarrierOrphan, OutboundCall, Status, Subscription, TrialReminder
-from dins.tasks import push_action_url, subscribe_number
+from dins.subscriptions.common import enqueue_push_action_url, enqueue_subscribe
+from dins.subscriptions.release import subscription_release_request
 from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
@@ -62,11 +64,21 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def retry_subscribe(self, request, queryset):
         retried = 0
         for subscription in queryset.filter(status=Status.FAILED):
+            claim = uuid.uuid4().hex
             try:
                 with transaction.atomic(), tenant_scope(subscription.tenant):
                     changed = Subscription.objects.filter(
                         pk=subscription.pk, status=Status.FAILED
-                    ).update(status=Status.PENDING, failure_reason="", updated_at=timezone.now())
+                    ).update(
+                        status=Status.PENDING,
+                        failure_reason="",
+                        claim=claim,
+                        claimed_at=timezone.now(),
+                        # A new attempt: the failed one's request did not take effect.
+                        sent_at=None,
+                        last_sent_at=None,
+                        updated_at=timezone.now(),
+                    )
                     if not changed:
                         continue
                     audit_record(
@@ -75,8 +87,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
                         request=request,
                         after={"din": subscription.din, "retry": True},
                     )
-                    ids = {"subscription_id": subscription.pk, "tenant_id": subscription.tenant_id}
-                    transaction.on_commit(lambda ids=ids: subscribe_number.delay(**ids))
+                    enqueue_subscribe(subscription, claim=claim)
             except IntegrityError:
                 self.message_user(
                     request,
@@ -103,7 +114,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             with tenant_scope(subscription.tenant):
                 try:
                     # The operator's choice in this admin action is the confirmation.
-                    services.subscription_release_request(
+                    subscription_release_request(
                         subscription=subscription,
                         typed_number=subscription.e164,
                         request=request,
@@ -126,8 +137,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def push_action_url(self, request, queryset):
         pushed = 0
         for subscription in queryset.filter(status=Status.ACTIVE):
-            ids = {"subscription_id": subscription.pk, "tenant_id": subscription.tenant_id}
-            transaction.on_commit(lambda ids=ids: push_action_url.delay(**ids))
+            enqueue_push_action_url(subscription)
             pushed += 1
         self.message_user(
             request,

@@ -6,8 +6,9 @@ the demo companies' tasks run side by side. Idempotent: a company that has numbe
 added.
 """
 
-from dins import selectors, services
+from dins import selectors
 from dins.models import Subscription
+from dins.subscriptions.request import subscription_request
 from portal.models import Membership, Role
 from portal.services import ServiceError
 
@@ -31,9 +32,7 @@ def demo_numbers_subscribe() -> int:
                 continue
             taken.add(offer.din.din_uid)
             try:
-                services.subscription_request(
-                    din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user
-                )
+                subscription_request(din_uid=offer.din.din_uid, is_trial=is_trial, by=owner.user)
             except ServiceError:  # another demo company took it a moment ago: the next one
                 continue
             requested += 1

@@ -16,22 +16,23 @@ def new_action_token() -> str:
 
 
 class Status(models.TextChoices):
-    """A subscription's life; every arrow is a compare-and-set in ``dins.services``.
+    """A subscription's life; every arrow is a compare-and-set in ``dins.subscriptions``.
 
-    pending → active → releasing → released; pending → failed (number taken, credentials);
-    pending → unknown (the subscribe request may have reached the carrier without an answer:
-    reconciliation reads the carrier's list and settles it).
+    pending → subscribing → active → releasing → released; subscribing → failed (number
+    taken, credentials). "pending": saved, waiting for its task. "subscribing": a task claimed
+    it and the request may have left (``sent_at``); from here it is never sent blindly again:
+    the carrier's list of subscribed numbers settles it.
     """
 
-    PENDING = "pending", _("Subscribing")
-    UNKNOWN = "unknown", _("Checking with the carrier")
+    PENDING = "pending", _("Queued")
+    SUBSCRIBING = "subscribing", _("Subscribing")
     ACTIVE = "active", _("Active")
     RELEASING = "releasing", _("Releasing")
     RELEASED = "released", _("Released")
     FAILED = "failed", _("Failed")
 
 
-LIVE_STATUSES = (Status.PENDING, Status.UNKNOWN, Status.ACTIVE, Status.RELEASING)
+LIVE_STATUSES = (Status.PENDING, Status.SUBSCRIBING, Status.ACTIVE, Status.RELEASING)
 
 
 class Subscription(TenantOwned):
@@ -46,13 +47,22 @@ class Subscription(TenantOwned):
     label = models.CharField(_("label"), max_length=100, blank=True)
     description = models.TextField(_("description"), max_length=1000, blank=True)
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     is_trial = models.BooleanField(default=False)
     failure_reason = models.CharField(max_length=300, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
 
+    # The subscribe task's ownership: the claim it was enqueued with and when it last ran.
+    # A task whose claim no longer matches (reconciliation took over) does nothing.
+    claim = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # When the first subscribe request left for the carrier: the earliest moment the carrier
+    # can have accepted it, so the anchor of the trial's deadline however late it is settled.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)  # the latest request
+    # The carrier publishes no acceptance time: the send time above stands for it.
     carrier_accepted_at = models.DateTimeField(null=True, blank=True)
     # Trials only: the carrier bills in full from trial_deadline; the sweep releases at
     # release_at = trial_deadline - TRIAL_RELEASE_MARGIN_MINUTES.
@@ -111,6 +121,12 @@ class Subscription(TenantOwned):
                 name="subscription_releasing",
             ),
             models.Index(fields=["tenant", "status"], name="subscription_tenant_status"),
+            # Reconciliation's subscribes whose lease ran out.
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status__in=[Status.PENDING, Status.SUBSCRIBING]),
+                name="subscription_subscribing",
+            ),
         ]
 
     def __str__(self):

@@ -2,7 +2,7 @@
 
 The search results, the subscribe and keep confirmations, the number page, the outbound call
 form and the costs pages all ask here, so a price a person decides on is the price the portal
-computes everywhere else (``dins.services.trial_price_for`` for the 24-hour price,
+computes everywhere else (``dins.subscriptions.common.trial_price_for`` for the 24-hour price,
 ``minute_cost_for`` for outbound minutes).
 """
 
@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from dins.services import trial_price_for
+from dins.subscriptions.common import trial_price_for
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,18 @@ call; with the real carrier the request is refused with a message.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dins import xoxzo
 from dins.models import Status, Subscription, TestCall
-from portal.queue import task_named
+from portal.outbox import outbox_enqueue, outbox_gave_up
+from portal.scoping import scopes_disabled
 from portal.services import ServiceError, audit_record
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,9 @@ logger = logging.getLogger(__name__)
 # The sandbox answers a test call once the whole simulated call ran (action URL, MP3s, speech,
 # transfers), each step with its own 5 s budget: the worker waits this long for it.
 TEST_CALL_READ_TIMEOUT_SECONDS = 60
+TEST_CALL_TASK = "dins.test_call"
+# A test call the task queue could not take within this is not placed late, but told.
+TEST_CALL_QUEUE_EXPIRY = timedelta(minutes=2)
 
 
 def test_call_request(*, subscription: Subscription, caller: str, by) -> TestCall:
@@ -42,12 +48,27 @@ def test_call_request(*, subscription: Subscription, caller: str, by) -> TestCal
         audit_record(
             action="subscription.test_call", obj=subscription, actor=by, after={"caller": caller}
         )
-        transaction.on_commit(
-            lambda: task_named("dins.test_call").delay(
-                tenant_id=subscription.tenant_id, test_call_id=test_call.pk
-            )
+        # Saved with the call: a broker that is down delays it a little or says why it gave up.
+        outbox_enqueue(
+            TEST_CALL_TASK,
+            kwargs={"tenant_id": subscription.tenant_id, "test_call_id": test_call.pk},
+            expires_after=TEST_CALL_QUEUE_EXPIRY,
         )
     return test_call
+
+
+@receiver(outbox_gave_up, dispatch_uid="dins.test_call.gave_up")
+def test_call_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None:
+    """The broker never took the test call in time: it was not placed, and the page says why."""
+    if task_name != TEST_CALL_TASK:
+        return
+    with scopes_disabled():
+        TestCall.objects.filter(pk=kwargs["test_call_id"], status=TestCall.Status.QUEUED).update(
+            status=TestCall.Status.FAILED,
+            failure_reason="queue_unreachable",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
 
 
 def test_call_place(*, test_call_id: int) -> None:

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from dins import xoxzo
 from dins.models import LIVE_STATUSES, Status, Subscription
 from dins.pricing import number_price
-from dins.services import trial_price_for
+from dins.subscriptions.common import outbox_subject, trial_price_for
+from portal.outbox import outbox_waiting
 from portal.scoping import scopes_disabled
 
 
@@ -150,3 +151,9 @@ def release_impact(subscription: Subscription) -> dict:
         if within_trial_window
         else Decimal(0),
     }
+
+
+def subscription_queued(subscription: Subscription) -> bool:
+    """True while work on this number waits for the task queue (the broker was down)."""
+    subject = outbox_subject(subscription.pk)
+    return subject in outbox_waiting([subject])

@@ -9,13 +9,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from dins import costs, pricing, selectors, services
+from dins import costs, pricing, selectors
 from dins.forms import NumberEditForm, ReleaseForm, SearchForm
 from dins.models import Status, Subscription
+from dins.subscriptions.release import subscription_release_request
+from dins.subscriptions.request import (
+    subscription_keep,
+    subscription_request,
+    subscription_rotate_token,
+    subscription_update,
+)
+from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
+from portal.outbox import QUEUED_MESSAGE
 from portal.pages import page_context
 from portal.services import ServiceError
 
@@ -92,7 +101,7 @@ def number_subscribe(request):
         return HttpResponseNotAllowed(["GET", "POST"])
     back = reverse("number_search") + "?" + request.POST.get("query", "")
     try:
-        subscription = services.subscription_request(
+        subscription = subscription_request(
             din_uid=request.POST.get("din_uid", ""),
             is_trial=request.POST.get("mode") == "trial",
             by=request.user,
@@ -104,6 +113,8 @@ def number_subscribe(request):
     except XoxzoError as error:
         messages.error(request, carrier_problem(error))
         return redirect(back)
+    if selectors.subscription_queued(subscription):
+        messages.info(request, str(QUEUED_MESSAGE))
     return redirect("number_detail", subscription_code=subscription.code)
 
 
@@ -132,7 +143,9 @@ def _number_context(request, subscription, **extra):
         "can_edit": request.membership.has_role(Role.STAFF),
         "price": pricing.subscription_price(subscription),
         "saved": subscription.monthly_cost - subscription.trial_price,
-        "following": subscription.status in (Status.PENDING, Status.UNKNOWN, Status.RELEASING),
+        "following": subscription.status in (Status.PENDING, Status.SUBSCRIBING, Status.RELEASING),
+        "queued": selectors.subscription_queued(subscription),
+        "failed_in_queue": subscription.failure_reason == QUEUE_UNREACHABLE,
         # the day/night switch (callflows)
         **page_context("number", request=request, subscription=subscription),
         **extra,
@@ -177,7 +190,7 @@ def number_edit(request, subscription_code):
     if not form.is_valid():
         context = _number_context(request, subscription, form=form)
         return render(request, "dins/detail.html", context, status=400)
-    services.subscription_update(subscription=subscription, request=request, **form.cleaned_data)
+    subscription_update(subscription=subscription, request=request, **form.cleaned_data)
     messages.success(request, _("Saved."))
     return redirect("number_detail", subscription_code=subscription.code)
 
@@ -191,7 +204,7 @@ def number_keep(request, subscription_code):
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     try:
-        services.subscription_keep(subscription=subscription, request=request)
+        subscription_keep(subscription=subscription, request=request)
     except ServiceError as error:
         messages.error(request, str(error))
     else:
@@ -207,7 +220,7 @@ def number_keep(request, subscription_code):
 @member_required(role=Role.ADMIN)
 def number_rotate_token(request, subscription_code):
     subscription = get_tenant_object(Subscription, subscription_code)
-    services.subscription_rotate_token(subscription=subscription, request=request)
+    subscription_rotate_token(subscription=subscription, request=request)
     messages.success(request, _("A new action URL was issued and is being sent to the carrier."))
     return redirect("number_detail", subscription_code=subscription.code)
 
@@ -218,7 +231,7 @@ def number_release(request, subscription_code):
     form = ReleaseForm(request.POST or None, subscription=subscription)
     if request.method == "POST" and form.is_valid():
         try:
-            services.subscription_release_request(
+            subscription_release_request(
                 subscription=subscription,
                 typed_number=form.cleaned_data["typed_number"],
                 request=request,
@@ -226,9 +239,13 @@ def number_release(request, subscription_code):
         except ServiceError as error:
             form.add_error("typed_number", str(error))
         else:
-            messages.success(
-                request, _("Releasing %(number)s.") % {"number": phone.display(subscription.e164)}
-            )
+            if selectors.subscription_queued(subscription):
+                messages.info(request, str(QUEUED_MESSAGE))
+            else:
+                messages.success(
+                    request,
+                    _("Releasing %(number)s.") % {"number": phone.display(subscription.e164)},
+                )
             return redirect("number_detail", subscription_code=subscription.code)
     status = 400 if request.method == "POST" else 200
     return render(

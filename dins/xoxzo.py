@@ -8,9 +8,9 @@ failure into a ``XoxzoError`` subclass.
 Retries: only calls that are safe to repeat (GETs, unsubscribe, setting the action URL) are
 retried, a few times with a short backoff, on 5xx, 429, timeouts and connection errors.
 Subscribing and placing a call are never retried, because a second attempt can buy a second
-number or ring someone twice. When such a call fails after the request may have reached Xoxzo,
-the error says ``outcome_unknown=True`` and the caller must look (list subscriptions, check
-the call) before trying again.
+number or ring someone twice. When such a call fails after the request may have reached Xoxzo
+(a read timeout, a dropped connection, any 5xx), the error says ``outcome_unknown=True`` and
+the caller must look (list subscriptions, check the call) before trying again.
 
 The auth token never appears in log lines, exception messages or reprs.
 """
@@ -539,8 +539,9 @@ class XoxzoClient:
         if status == 429:
             return XoxzoRateLimited(f"{where}: rate limited", retry_after=_retry_after(response))
         if status >= 500:
-            # 503 means "not processed"; any other 5xx may follow work already done.
-            outcome_unknown = not retry and status != 503
+            # Any 5xx, 503 included, may follow work the carrier already did (it acted, then
+            # failed answering): for a request that is not repeated, the outcome is unknown.
+            outcome_unknown = not retry
             suffix = " (the outcome is unknown)" if outcome_unknown else ""
             return XoxzoUnavailable(
                 f"{where}{suffix}", status=status, outcome_unknown=outcome_unknown

@@ -6,7 +6,7 @@ redelivered tasks cannot make a storm) and, on commit, enqueues ``portal.send_al
 That task records every attempt on the row (status, attempts, last error), so an e-mail that
 could not be delivered shows as failed on the alerts page instead of vanishing.
 
-Raised by ``dins.services`` (trials, subscriptions, releases, carrier credentials) and by
+Raised by ``dins.subscriptions`` (trials, subscriptions, releases, carrier credentials) and by
 ``callflows.edge.call_log.alert_raise_for_fallback_calls`` (calls answered by the fallback).
 """
 
@@ -34,9 +34,9 @@ from portal.models import (
     Role,
     Tenant,
 )
+from portal.outbox import outbox_enqueue
 from portal.phone import display
 from portal.platform import platform_alert_raise
-from portal.queue import task_named
 from portal.scoping import current_tenant, tenant_scope
 from portal.services import audit_record
 
@@ -111,11 +111,13 @@ def alert_raise(
                     ),
                     context=context,
                 )
+                # Saved with the alert: a broker that is down delays the e-mail, never loses it.
+                outbox_enqueue(
+                    "portal.send_alert_email",
+                    kwargs={"tenant_id": tenant.pk, "alert_id": alert.pk},
+                )
         except IntegrityError:
             return None  # raised by someone else within the same hour
-    transaction.on_commit(
-        lambda: task_named("portal.send_alert_email").delay(tenant_id=tenant.pk, alert_id=alert.pk)
-    )
     return alert
 
 

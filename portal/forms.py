@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
 from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
-from portal.queue import task_named
+from portal.outbox import outbox_enqueue
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -175,12 +175,9 @@ class PasswordResetRequestForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
 
     def save(self, *, request, use_https: bool = False, domain_override=None, **_django_options):
-        from django.db import transaction
-
         email = self.cleaned_data["email"]
         domain = domain_override or request.get_host()
-        transaction.on_commit(
-            lambda: task_named("portal.send_password_reset").delay(
-                email=email, domain=domain, use_https=use_https
-            )
+        outbox_enqueue(
+            "portal.send_password_reset",
+            kwargs={"email": email, "domain": domain, "use_https": use_https},
         )

@@ -368,3 +368,52 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxMessage(models.Model):
+    """A task to hand to the broker, saved in the same transaction as the work it stands for.
+
+    ``portal.outbox`` writes it, hands it over after commit and marks it sent; a broker that is
+    down at that moment leaves it unsent, and the outbox sweep hands it over once the broker is
+    back. Not tenant data: the task's own arguments name the tenant.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    task_name = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    # The broker message's id: a message handed over twice is recognisably the same task.
+    task_id = models.CharField(max_length=64, unique=True)
+    # What the task works on ("dins.subscription:12"), for pages that say "queued".
+    subject = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Not handed over after this (the work would come too late): given up instead.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The sweep's lease: a hand-over attempt in progress, or the last one that failed.
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The sweep's one query: unsent messages only, however many were ever sent.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(sent_at__isnull=True, given_up_at__isnull=True),
+                name="outbox_unsent",
+            ),
+            models.Index(
+                fields=["subject"],
+                condition=models.Q(sent_at__isnull=True, given_up_at__isnull=True),
+                name="outbox_unsent_subject",
+            ),
+            models.Index(fields=["created_at"], name="outbox_created"),  # pruning
+        ]
+        verbose_name = _("queued task")
+        verbose_name_plural = _("queued tasks")
+
+    def __str__(self):
+        state = "sent" if self.sent_at else "given up" if self.given_up_at else "unsent"
+        return f"{self.task_name} {self.subject} ({state})"

@@ -25,7 +25,7 @@ from kombu.exceptions import ChannelError
 
 from portal.celery import app
 from portal.models import Heartbeat, PlatformAlert, PlatformAlertKind
-from portal.queue import task_named
+from portal.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,7 @@ def platform_alert_raise(*, kind: str, message: str, count: int = 1) -> Platform
             )
             return PlatformAlert.objects.get(dedup_key=key)
         logger.error("operators' alert: %s: %s", kind, message)
-        transaction.on_commit(
-            lambda: task_named("portal.send_platform_alert").delay(alert_id=alert.pk), robust=True
-        )
+        outbox_enqueue("portal.send_platform_alert", kwargs={"alert_id": alert.pk})
     return alert
 
 

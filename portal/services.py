@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.client_address import client_address
 from portal.models import AuditEvent, Invitation, Membership, Role, Tenant, User
-from portal.queue import task_named
+from portal.outbox import outbox_enqueue
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.signals import tenant_changed
 
@@ -213,10 +213,13 @@ def invitation_create(
             after={"email": email, "role": role},
         )
         accept_url = accept_url_for(token)
-        transaction.on_commit(
-            lambda: task_named("portal.send_invitation_email").delay(
-                invitation_id=invitation.pk, accept_url=accept_url, tenant_id=invitation.tenant_id
-            )
+        outbox_enqueue(
+            "portal.send_invitation_email",
+            kwargs={
+                "invitation_id": invitation.pk,
+                "accept_url": accept_url,
+                "tenant_id": invitation.tenant_id,
+            },
         )
     return invitation
 

@@ -323,6 +323,12 @@ RELEASE_LEASE_MINUTES = env.int("RELEASE_LEASE_MINUTES", default=10)
 RECONCILE_INTERVAL_MINUTES = env.int("RECONCILE_INTERVAL_MINUTES", default=10)
 # A subscribe whose outcome is unknown is settled by reconciliation after this grace period.
 SUBSCRIBE_SETTLE_AFTER_SECONDS = env.int("SUBSCRIBE_SETTLE_AFTER_SECONDS", default=60)
+# The subscribe task owns its row for this long after each run (its retries refresh it);
+# reconciliation takes over only a row whose lease ran out. Longer than the task's longest
+# retry countdown plus its time limit.
+SUBSCRIBE_LEASE_MINUTES = env.int("SUBSCRIBE_LEASE_MINUTES", default=20)
+# A subscribe click the task queue could not take within this long is given up, not sent late.
+SUBSCRIBE_QUEUED_EXPIRY_MINUTES = env.int("SUBSCRIBE_QUEUED_EXPIRY_MINUTES", default=60)
 RENEWAL_DAYS = 30
 
 # --- Call flows -------------------------------------------------------------------------------
@@ -368,6 +374,11 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An outbox message the broker did not take (it was down) is tried again by the outbox sweep
+# once it is this old, and after each failed attempt this long later.
+OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=10)
+# Messages handed over (or given up) are kept this long, for operators, then pruned.
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -383,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
     # Operators' checks: the scheduler's own heartbeats, the task queue (portal/platform.py).
     "portal-platform-check": {
         "task": "portal.platform_check",
+        "schedule": 60,
+    },
+    # Work saved while the broker was down is handed over once it is back (portal/outbox.py).
+    "portal-outbox-sweep": {
+        "task": "portal.outbox_sweep",
         "schedule": 60,
     },
     "prune-expired-invitations": {

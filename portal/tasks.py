@@ -1,10 +1,15 @@
 """Celery tasks of the portal app: thin wrappers around services."""
 
-from celery import shared_task
+import logging
 
-from portal import alerts, emails, platform, services
+from celery import shared_task
+from celery.signals import worker_ready
+
+from portal import alerts, emails, outbox, platform, services
 from portal.emails import TRANSIENT_MAIL_ERRORS
 from portal.tasks_base import TenantTask
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -65,3 +70,23 @@ def send_platform_alert_email(*, alert_id: int) -> int:
 @shared_task(name="portal.platform_check")
 def platform_check() -> dict:
     return {check.name: check.ok for check in platform.platform_check_run()}
+
+
+@shared_task(name="portal.outbox_sweep")
+def outbox_sweep() -> dict:
+    result = outbox.outbox_sweep()
+    return {
+        "sent": len(result.sent),
+        "failed": len(result.failed),
+        "given_up": len(result.given_up),
+        "pruned": outbox.outbox_prune(),
+    }
+
+
+@worker_ready.connect
+def outbox_sweep_on_worker_start(sender=None, **kwargs) -> None:
+    """A worker that starts (often: after the broker came back) sweeps the outbox at once."""
+    try:
+        sender.app.send_task("portal.outbox_sweep")
+    except Exception as error:  # the beat schedule sweeps within a minute anyway
+        logger.warning("outbox sweep not started with the worker: %s", error)

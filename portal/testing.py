@@ -8,7 +8,9 @@ create the object in another tenant, so a new model with a URL but no factory fa
 loudly instead of going unchecked.
 """
 
-from collections.abc import Callable
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -246,3 +248,35 @@ class TcpRelay:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(2)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def broker_unreachable(app) -> Iterator[str]:
+    """The Celery app's broker as if it were down: a loopback port that refuses connections.
+
+    The app's connection pools are dropped on the way in and out, so that every publish in
+    between really connects to the dead port, and afterwards to the real broker again.
+    """
+    # Publishing connects to the write URL (``broker_url`` itself prefers the environment's
+    # CELERY_BROKER_URL, whatever the configuration says).
+    saved = app.conf.broker_write_url
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+
+    def forget_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.broker_write_url = dead
+    forget_pools()
+    try:
+        yield dead
+    finally:
+        app.conf.broker_write_url = saved
+        forget_pools()

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('portal', '0006_alter_alert_kind'),
+        ('portal', '0007_alter_alert_kind'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

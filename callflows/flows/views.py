@@ -427,6 +427,11 @@ def _test_call_problem(test_call: TestCall) -> str:
     reason = test_call.failure_reason
     if reason == "interrupted":
         return _("The test call was interrupted (the worker stopped). Try again.")
+    if reason == "queue_unreachable":
+        return _(
+            "The test call was not placed: the task queue could not be reached for two "
+            "minutes. Try again when it is back."
+        )
     if reason in CARRIER_PROBLEMS:
         return str(CARRIER_PROBLEMS[reason])
     return _("The carrier refused the test call: %(why)s") % {"why": reason}

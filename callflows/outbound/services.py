@@ -3,22 +3,25 @@
 The life of a call (``OutboundCall.Status``), every arrow a compare-and-set:
 
 - ``outbound_call_request`` (the form) checks the rate limit and the daily cap with the tenant
-  row locked, inserts the call ``queued`` and enqueues ``dins.place_call`` on commit.
+  row locked, inserts the call ``queued`` and, in the same transaction, the outbox message of
+  ``dins.place_call`` (``portal.outbox``): a broker that is down delays the call, and one
+  that stays down until the call is stale gives it up with that reason, not the carrier's.
 - ``outbound_call_place`` (the task) claims ``queued → placing`` *and commits it* before the
   one request to the carrier, so that nothing ever sends the same call twice:
 
   * a callid → ``in_progress``;
   * the carrier refused a field (e.g. ``caller``: a Japanese caller ID without the option),
     or the credentials → ``failed`` with the carrier's words;
-  * proven not sent (connection refused, connect timeout, 503, 429) → back to ``queued`` and
-    the exception propagates, so the task retries with backoff;
-  * anything after which the call may exist (read timeout, a 5xx other than 503, a 2xx
-    without a callid) → ``unknown``. There is no "list my calls" API to look it up by, but
-    the call was given its own callback URL: if the carrier did place it, it POSTs the final
-    status there, callid included, and ``outbound_call_poll`` confirms that callid with the
-    call-status API. If nothing comes within ``OUTBOUND_UNKNOWN_GRACE_MINUTES``, the call is
-    marked failed with a reason that says so. It is never placed again by itself: ringing
-    someone twice is worse than asking the user to press the button again.
+  * proven not sent (connection refused, connect timeout, 429) → back to ``queued`` and the
+    exception propagates, so the task retries with backoff;
+  * anything after which the call may exist (read timeout, any 5xx: a carrier may act and
+    then fail answering, a 2xx without a callid) → ``unknown``. There is no "list my calls"
+    API to look it up by, but the call was given its own callback URL: if the carrier did
+    place it, it POSTs the final status there, callid included, and ``outbound_call_poll``
+    confirms that callid with the call-status API. If nothing comes within
+    ``OUTBOUND_UNKNOWN_GRACE_MINUTES``, the call is marked failed with a reason that says so.
+    It is never placed again by itself: ringing someone twice is worse than asking the user
+    to press the button again.
 
 - ``outbound_call_callback`` (``POST /c/<token>/``) records the final status the carrier sends.
 - ``outbound_calls_poll_due`` (beat, every 30 s) asks the call-status API about calls whose
@@ -40,11 +43,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -57,7 +60,7 @@ from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Status, Subscription
 from dins.pricing import minute_cost_for
 from portal.models import Tenant, User
-from portal.queue import task_named
+from portal.outbox import outbox_enqueue, outbox_gave_up, outbox_waiting, send_after_commit
 from portal.scoping import current_tenant, scopes_disabled, tenant_scope
 from portal.services import ServiceError, audit_record
 
@@ -76,6 +79,9 @@ CARRIER_STATUSES = {
 # Statuses from which a carrier report may still move the call.
 UNSETTLED = (CallState.PLACING, CallState.UNKNOWN, CallState.IN_PROGRESS)
 POLL_BATCH = 500
+# Task names (``dins.tasks``), enqueued by name.
+PLACE_CALL_TASK = "dins.place_call"
+POLL_CALL_TASK = "dins.poll_call"
 _SEPARATORS = re.compile(r"[\s\-().\u3000\u2010-\u2015\u30fc\uff0d]")
 
 
@@ -224,10 +230,45 @@ def outbound_call_request(
                 "message": message_kind,
             },
         )
-        transaction.on_commit(
-            lambda: task_named("dins.place_call").delay(tenant_id=tenant.pk, call_id=call.pk)
+        # Saved with the call: a broker that is down delays the call, it does not lose it.
+        outbox_enqueue(
+            PLACE_CALL_TASK,
+            kwargs={"tenant_id": tenant.pk, "call_id": call.pk},
+            subject=outbox_subject(call.pk),
+            expires_after=timedelta(minutes=settings.OUTBOUND_QUEUED_EXPIRY_MINUTES),
         )
     return call
+
+
+def outbox_subject(call_id: int) -> str:
+    """How the outbox names the placing of this call (``portal.outbox.outbox_waiting``)."""
+    return f"dins.outbound_call:{call_id}"
+
+
+def outbound_call_queued(call: OutboundCall) -> bool:
+    """True while the call waits for the task queue (the broker was down)."""
+    return outbox_subject(call.pk) in outbox_waiting([outbox_subject(call.pk)])
+
+
+@receiver(outbox_gave_up, dispatch_uid="dins.place_call.gave_up")
+def place_call_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None:
+    """The broker never took the call in time: nothing reached the carrier. Say so."""
+    if task_name != PLACE_CALL_TASK:
+        return
+    with scopes_disabled():
+        call = (
+            OutboundCall.objects.filter(pk=kwargs["call_id"], status=CallState.QUEUED)
+            .select_related("tenant")
+            .first()
+        )
+        if call is None:
+            return
+        with translation.override(call.tenant.language):
+            reason = _(
+                "Not placed: the task queue could not be reached in time, so nothing was sent "
+                "to the carrier. Place it again if it is still needed."
+            )
+        _fail(call, reason=reason, from_statuses=[CallState.QUEUED])
 
 
 # --- Place ------------------------------------------------------------------------------------
@@ -395,9 +436,8 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
             except IntegrityError:
                 raise CallbackRejected("callid belongs to another call") from None
             if adopted:
-                tenant_id = call.tenant_id
-                transaction.on_commit(
-                    lambda: task_named("dins.poll_call").delay(tenant_id=tenant_id, call_id=call.pk)
+                send_after_commit(
+                    POLL_CALL_TASK, kwargs={"tenant_id": call.tenant_id, "call_id": call.pk}
                 )
             return call
         if report.callid != call.callid:
@@ -474,7 +514,12 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
                     tenant=call.tenant,
                     after={"why": "the worker stopped while placing the call"},
                 )
-        for call in calls.filter(status=CallState.QUEUED, created_at__lt=expiry):
+        stale = list(calls.filter(status=CallState.QUEUED, created_at__lt=expiry))
+        # Calls the broker never took are the outbox's to give up, with the true reason.
+        waiting = outbox_waiting(outbox_subject(call.pk) for call in stale)
+        for call in stale:
+            if outbox_subject(call.pk) in waiting:
+                continue
             with translation.override(call.tenant.language):
                 reason = _(
                     "Not placed: the carrier could not be reached in time. Place it again if "
@@ -502,8 +547,7 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
             .order_by("last_polled_at", "pk")
             .values_list("pk", "tenant_id")[:POLL_BATCH]
         )
-        poll = task_named("dins.poll_call")
         for call_id, tenant_id in due:
             result.polled.append(call_id)
-            transaction.on_commit(partial(poll.delay, tenant_id=tenant_id, call_id=call_id))
+            send_after_commit(POLL_CALL_TASK, kwargs={"tenant_id": tenant_id, "call_id": call_id})
     return result

@@ -19,6 +19,7 @@ from dins.models import OutboundCall, Status, Subscription
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
+from portal.outbox import QUEUED_MESSAGE
 from portal.services import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ def outbound_call_new(request, subscription_code):
             except ServiceError as error:
                 form.add_error(None, str(error))
             else:
-                messages.success(
-                    request, _("Calling %(number)s…") % {"number": phone.display(call.recipient)}
-                )
+                if outbound.outbound_call_queued(call):
+                    messages.info(request, str(QUEUED_MESSAGE))
+                else:
+                    messages.success(
+                        request,
+                        _("Calling %(number)s…") % {"number": phone.display(call.recipient)},
+                    )
                 return redirect("outbound_call_list", subscription_code=subscription.code)
     context = {
         "subscription": subscription,

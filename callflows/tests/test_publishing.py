@@ -12,6 +12,7 @@ from callflows.flows.compiler import COMPILER_VERSION
 from callflows.models import PublishedFlow
 from callflows.tests.factories import published_compiled
 from dins.models import Status, Subscription
+from dins.subscriptions.request import subscription_rotate_token
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import tenant_update as _tenant_update
@@ -117,8 +118,6 @@ def test_a_release_and_a_new_token_withdraw_what_the_old_token_answered(number, 
     client_response = edge_get(f"/a/{old_token}/")
     assert client_response.status_code == 200
     with tenant_scope(personas.tenant_a):
-        from dins.services import subscription_rotate_token
-
         subscription_rotate_token(subscription=number, request=None)
     published.forget_memory()
     assert edge_get(f"/a/{old_token}/").status_code == 404

@@ -74,7 +74,7 @@ def stuck_work(*, now=None) -> list[StuckItem]:
     items: list[StuckItem] = []
     with scopes_disabled():
         for s in Subscription.objects.select_related("tenant").filter(
-            status__in=[Status.PENDING, Status.UNKNOWN], updated_at__lt=now - settle
+            status__in=[Status.PENDING, Status.SUBSCRIBING], updated_at__lt=now - settle
         )[:STUCK_LIMIT]:
             items.append(StuckItem("subscribe", s, s.updated_at, s.get_status_display()))
         for s in Subscription.objects.select_related("tenant").filter(

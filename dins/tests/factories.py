@@ -6,8 +6,8 @@ import factory
 from django.utils import timezone
 
 from dins.models import OutboundCall, Status, Subscription, TestCall, TrialReminder
-from dins.services import trial_times
 from dins.signals import subscription_answering_changed
+from dins.subscriptions.common import trial_times
 from portal.testing import TenantOwnedFactory, tenant_object_factory
 
 

@@ -8,9 +8,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from dins import services
 from dins.models import Status, Subscription
-from dins.tests.test_lifecycle import _free_din, _subscribe
+from dins.subscriptions.release import subscription_release
+from dins.subscriptions.sweep import trial_sweep
+from dins.tests.test_lifecycle import _free_din, _subscribe, _taken_by_another_account
 from portal.models import Alert, AlertKind
 from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
@@ -37,14 +38,14 @@ def _alerts() -> list[tuple[str, int | None]]:
 
 def _release(subscription):
     with tenant_scope(subscription.tenant):
-        services.subscription_release(subscription_id=subscription.pk)
+        subscription_release(subscription_id=subscription.pk)
 
 
 def test_it_alerts_when_the_carrier_refuses_a_subscription(owner, task_queue, xoxzo):
     # given a number someone else takes after it was offered here
     din = _free_din(xoxzo)
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "trial"})
-    xoxzo.subscribe(din_uid=din.din_uid)
+    _taken_by_another_account(din.din_uid)
 
     # when the subscribe task runs
     task_queue.run_all()
@@ -106,7 +107,7 @@ def test_it_alerts_when_a_release_is_refused_but_not_when_the_carrier_is_busy(
     sandbox_fault_add(method="DELETE", path_pattern=RELEASE_PATH, status=401)
 
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         task_queue.sent.clear()  # the reminder of the sweep is not what this test is about
         before = _alerts()
         # a 503 (the client retries it three times) is transient: retried quietly
@@ -126,7 +127,7 @@ def test_it_alerts_on_a_release_the_carrier_refuses_for_another_reason(owner, ta
     sandbox_fault_add(method="DELETE", path_pattern=RELEASE_PATH, status=403)
 
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         task_queue.sent.clear()
         before = _alerts()
         with pytest.raises(Exception):  # noqa: B017 - whatever the client makes of a 403

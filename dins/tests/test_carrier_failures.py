@@ -11,8 +11,10 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from dins import services
 from dins.models import Status, Subscription
+from dins.subscriptions.common import action_url_for
+from dins.subscriptions.subscribe import SubscribeNotSettled
+from dins.subscriptions.sweep import trial_sweep
 from dins.tasks import release_number
 from dins.tests.test_lifecycle import _carrier_holds, _charges, _free_din, _subscribe
 from portal.scoping import scopes_disabled
@@ -42,7 +44,7 @@ def test_it_retries_a_release_the_carrier_answers_5xx_and_releases_it(owner, tas
     sandbox_fault_add(method="DELETE", path_pattern=RELEASE_PATH, status=503, times=5)
 
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         _task, _args, kwargs = next(s for s in task_queue.sent if s[0].name == "dins.release")
         task_queue.sent.clear()
         # Celery's own retry path (eager: the backoff countdowns are skipped)
@@ -64,14 +66,14 @@ def test_it_flags_a_trial_the_carrier_keeps_refusing_and_releases_it_when_it_rec
 
     # the carrier is down from release_at until past the deadline
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         for task, args, kwargs in list(task_queue.sent):
             if task.name == "dins.release":
                 with pytest.raises(Exception, match="503"):
                     task(*args, **kwargs)
         task_queue.sent.clear()
     with time_machine.travel(subscription.trial_deadline + timedelta(minutes=1)):
-        result = services.trial_sweep()
+        result = trial_sweep()
         assert result.overdue == [subscription.pk]
         task_queue.run_all_named("portal.send_alert_email")
     assert any("could not be released" in m.subject for m in mail.outbox)
@@ -82,7 +84,7 @@ def test_it_flags_a_trial_the_carrier_keeps_refusing_and_releases_it_when_it_rec
     sandbox_faults_clear()
     later = subscription.trial_deadline + timedelta(minutes=settings.RELEASE_LEASE_MINUTES + 2)
     with time_machine.travel(later):
-        assert services.trial_sweep().redriven == [subscription.pk]
+        assert trial_sweep().redriven == [subscription.pk]
         task_queue.run_all()
     subscription.refresh_from_db()
     assert subscription.status == Status.RELEASED
@@ -101,17 +103,33 @@ def test_it_settles_a_subscribe_that_timed_out_after_it_took_effect(
 
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "trial"})
     task_queue.run_all_named("dins.subscribe")
+
+    # the task read the carrier's list instead of subscribing again
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.UNKNOWN
-    assert "dins.reconcile" in task_queue.names()  # scheduled to settle it soon
-
-    # reconciliation reads the carrier's list instead of subscribing again
-    task_queue.run_all()
-    subscription.refresh_from_db()
     assert subscription.status == Status.ACTIVE and subscription.is_trial
+    assert subscription.trial_deadline == subscription.sent_at + timedelta(hours=24)
     assert len(_charges(din.din_uid)) == 1
-    assert _carrier_holds(xoxzo, din.din_uid).action_url == services.action_url_for(subscription)
+    task_queue.run_all()
+    assert _carrier_holds(xoxzo, din.din_uid).action_url == action_url_for(subscription)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_it_settles_a_subscribe_the_carrier_did_then_answered_5xx(owner, task_queue, xoxzo, status):
+    """A 5xx on the one request that is never repeated says nothing about what happened."""
+    din = _free_din(xoxzo)
+    sandbox_fault_add(method="POST", path_pattern=SUBSCRIBE_PATH, status=status, when="after")
+
+    owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "trial"})
+    task, _args, kwargs = task_queue.sent.pop(0)
+    task.apply(kwargs=kwargs)  # Celery's own retry path, as a worker runs it
+
+    with scopes_disabled():
+        subscription = Subscription.objects.get(din_uid=din.din_uid)
+    assert subscription.status == Status.ACTIVE, subscription.failure_reason
+    assert subscription.trial_deadline == subscription.sent_at + timedelta(hours=24)
+    assert len(_charges(din.din_uid)) == 1  # one subscription, billed once
+    assert len([item for item in xoxzo.list_subscriptions() if item.din_uid == din.din_uid]) == 1
 
 
 def test_it_subscribes_again_only_after_seeing_the_carrier_never_got_it(owner, task_queue, xoxzo):
@@ -120,29 +138,31 @@ def test_it_subscribes_again_only_after_seeing_the_carrier_never_got_it(owner, t
     sandbox_fault_add(method="POST", path_pattern=SUBSCRIBE_PATH, status=500, when="before")
 
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "keep"})
-    task_queue.run_all_named("dins.subscribe")
+    task, _args, kwargs = task_queue.sent.pop(0)
+    # too early to conclude: the request might still be on its way; the task looks again later
+    with pytest.raises(SubscribeNotSettled):
+        task(**kwargs)
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.UNKNOWN
+    assert subscription.status == Status.SUBSCRIBING
 
-    # too early to conclude: the request might still be on its way
-    assert services.subscriptions_reconcile().resubscribed == []
-    later = subscription.updated_at + timedelta(minutes=2)
+    later = subscription.last_sent_at + timedelta(minutes=2)
     with time_machine.travel(later):
-        assert services.subscriptions_reconcile().resubscribed == [subscription.pk]
-        task_queue.run_all()
+        task(**kwargs)  # the retry: still not listed, long after the request → asked afresh
     subscription.refresh_from_db()
     assert subscription.status == Status.ACTIVE
     assert len(_charges(din.din_uid)) == 1
+    assert subscription.carrier_accepted_at == subscription.sent_at  # the first send time
 
 
 def test_it_retries_a_subscribe_refused_before_it_could_act(owner, task_queue, xoxzo):
     din = _free_din(xoxzo)
-    sandbox_fault_add(method="POST", path_pattern=SUBSCRIBE_PATH, status=503, times=2)
+    # 429: the carrier refused to look at the request at all, so it is safe to send again
+    sandbox_fault_add(method="POST", path_pattern=SUBSCRIBE_PATH, status=429, times=2)
 
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "keep"})
     task, _args, kwargs = task_queue.sent.pop(0)
-    task.apply(kwargs=kwargs)  # 503 means "not processed": the task retries with backoff
+    task.apply(kwargs=kwargs)  # the task retries with backoff
 
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)

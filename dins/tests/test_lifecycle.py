@@ -13,14 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callflows.edge import call_log
-from dins import services
 from dins.models import CarrierOrphan, Status, Subscription
+from dins.subscriptions.common import action_url_for
+from dins.subscriptions.reconcile import subscriptions_reconcile
+from dins.subscriptions.sweep import trial_sweep
 from dins.tasks import release_number
 from portal.models import Alert, AlertKind, AuditEvent, EmailStatus
 from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import edge_get
+from sandbox.accounts import sandbox_account_get_or_create
 from sandbox.models import SandboxLedgerEntry
+from sandbox.subscriptions import sandbox_subscription_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,6 +58,12 @@ def _subscribe(owner, task_queue, din_uid, *, trial=True) -> Subscription:
         return Subscription.objects.get(din_uid=din_uid, status__in=["active", "failed"])
 
 
+def _taken_by_another_account(din_uid: str) -> None:
+    """Another company's carrier account subscribes to the number (it is not in our list)."""
+    other = sandbox_account_get_or_create(sid="SANDBOXOTHERACCOUNT0000000000002")
+    sandbox_subscription_create(account=other, din_uid=din_uid)
+
+
 def _carrier_holds(xoxzo, din_uid):
     return {s.din_uid: s for s in xoxzo.list_subscriptions()}.get(din_uid)
 
@@ -74,7 +84,7 @@ def test_it_subscribes_a_trial_and_points_the_number_at_its_action_url(owner, ta
     assert subscription.trial_deadline - subscription.carrier_accepted_at == timedelta(hours=24)
     assert subscription.trial_deadline - subscription.release_at == MARGIN
     held = _carrier_holds(xoxzo, din.din_uid)
-    assert held.action_url == services.action_url_for(subscription)
+    assert held.action_url == action_url_for(subscription)
     assert f"/a/{subscription.action_token}/" in held.action_url
     page = owner.get(reverse("number_detail", args=[subscription.code])).content.decode()
     assert 'data-status="active"' in page and "Keep this number" in page
@@ -87,13 +97,13 @@ def test_it_releases_a_trial_at_the_margin_and_the_carrier_refunds(owner, task_q
 
     # when the sweep runs one minute before release_at, nothing is released (reminders go)
     with time_machine.travel(subscription.release_at - timedelta(minutes=1)):
-        assert services.trial_sweep().claimed == []
+        assert trial_sweep().claimed == []
         task_queue.run_all()
     mail.outbox.clear()
 
     # when it runs at release_at, the trial is claimed and released
     with time_machine.travel(subscription.release_at + timedelta(seconds=5)):
-        assert services.trial_sweep().claimed == [subscription.pk]
+        assert trial_sweep().claimed == [subscription.pk]
         assert task_queue.names() == ["dins.release"]
         task_queue.run_all()
 
@@ -119,7 +129,7 @@ def test_it_still_releases_in_time_when_the_worker_was_down_past_the_margin(
 
     # the scheduler and worker come back 20 minutes after release_at (10 before the deadline)
     with time_machine.travel(subscription.trial_deadline - timedelta(minutes=10)):
-        result = services.trial_sweep()
+        result = trial_sweep()
         task_queue.run_all()
 
     subscription.refresh_from_db()
@@ -135,7 +145,7 @@ def test_it_treats_a_release_answered_404_as_done(owner, task_queue, xoxzo):
     xoxzo.unsubscribe(din_uid=din.din_uid)  # released at the carrier behind our back
 
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         task_queue.run_all()
 
     subscription.refresh_from_db()
@@ -150,7 +160,7 @@ def test_it_keeps_a_trial_at_the_last_minute_and_the_sweep_then_leaves_it(owner,
     with time_machine.travel(subscription.release_at - timedelta(seconds=2)):
         owner.post(reverse("number_keep", args=[subscription.code]))
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        assert services.trial_sweep().claimed == []
+        assert trial_sweep().claimed == []
 
     subscription.refresh_from_db()
     assert (subscription.status, subscription.is_trial) == (Status.ACTIVE, False)
@@ -162,7 +172,7 @@ def test_it_refuses_keep_once_the_release_has_started(owner, task_queue, xoxzo):
     subscription = _subscribe(owner, task_queue, din.din_uid)
 
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         response = owner.post(reverse("number_keep", args=[subscription.code]), follow=True)
 
     assert "Too late to keep this number" in response.content.decode()
@@ -198,7 +208,7 @@ def test_it_creates_one_subscription_and_one_charge_for_a_double_submit(
 def test_it_fails_with_the_reason_when_the_number_was_taken_meanwhile(owner, task_queue, xoxzo):
     din = _free_din(xoxzo)
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "trial"})
-    xoxzo.subscribe(din_uid=din.din_uid)  # someone else's account got it first
+    _taken_by_another_account(din.din_uid)  # someone else's account got it first
     task_queue.run_all()
 
     with scopes_disabled():
@@ -245,13 +255,13 @@ def test_it_reminds_owners_once_per_reminder_point(owner, task_queue, xoxzo, per
     mail.outbox.clear()
 
     with time_machine.travel(subscription.trial_deadline - timedelta(hours=6, minutes=-1)):
-        assert services.trial_sweep().reminders == [(subscription.pk, 360)]
-        assert services.trial_sweep().reminders == []
+        assert trial_sweep().reminders == [(subscription.pk, 360)]
+        assert trial_sweep().reminders == []
         task_queue.run_all()
     assert len(mail.outbox) == 2  # the owner and the admin of A
 
     with time_machine.travel(subscription.trial_deadline - timedelta(minutes=59)):
-        assert services.trial_sweep().reminders == [(subscription.pk, 60)]
+        assert trial_sweep().reminders == [(subscription.pk, 60)]
         task_queue.run_all()
     assert len(mail.outbox) == 4
     assert all(display(subscription.e164) in m.subject for m in mail.outbox)
@@ -261,8 +271,8 @@ def test_it_sends_only_the_nearest_reminder_after_downtime(owner, task_queue, xo
     din = _free_din(xoxzo)
     subscription = _subscribe(owner, task_queue, din.din_uid)
     with time_machine.travel(subscription.trial_deadline - timedelta(minutes=50)):
-        assert services.trial_sweep().reminders == [(subscription.pk, 60)]
-        assert services.trial_sweep().reminders == []
+        assert trial_sweep().reminders == [(subscription.pk, 60)]
+        assert trial_sweep().reminders == []
 
 
 def test_it_flags_active_numbers_the_carrier_lost_and_lists_orphans(owner, task_queue, xoxzo):
@@ -271,25 +281,23 @@ def test_it_flags_active_numbers_the_carrier_lost_and_lists_orphans(owner, task_
     xoxzo.subscribe(din_uid=other.din_uid)  # bought outside the portal
     xoxzo.unsubscribe(din_uid=kept.din_uid)  # lost at the carrier
 
-    result = services.subscriptions_reconcile()
+    result = subscriptions_reconcile()
 
     assert result.missing == [kept.pk] and result.orphans == [other.din_uid]
     assert list(CarrierOrphan.objects.values_list("din_uid", flat=True)) == [other.din_uid]
     page = owner.get(reverse("dashboard")).content.decode()
     assert "no longer lists this number" in page
     # the second run changes nothing more
-    assert services.subscriptions_reconcile().missing == []
+    assert subscriptions_reconcile().missing == []
 
 
 def test_it_pushes_the_action_url_again_when_the_carrier_has_another(owner, task_queue, xoxzo):
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid, trial=False)
     xoxzo.set_action_url(din_uid=subscription.din_uid, action_url="http://example.com/wrong")
 
-    assert services.subscriptions_reconcile().repushed == [subscription.pk]
+    assert subscriptions_reconcile().repushed == [subscription.pk]
     task_queue.run_all()
-    assert _carrier_holds(xoxzo, subscription.din_uid).action_url == services.action_url_for(
-        subscription
-    )
+    assert _carrier_holds(xoxzo, subscription.din_uid).action_url == action_url_for(subscription)
 
 
 def test_it_marks_a_trial_released_after_its_deadline_as_overdue_once(owner, task_queue, xoxzo):
@@ -297,9 +305,9 @@ def test_it_marks_a_trial_released_after_its_deadline_as_overdue_once(owner, tas
     subscription = _subscribe(owner, task_queue, din.din_uid)
     mail.outbox.clear()
     with time_machine.travel(subscription.trial_deadline + timedelta(minutes=5)):
-        result = services.trial_sweep()
+        result = trial_sweep()
         assert result.overdue == [subscription.pk]
-        assert services.trial_sweep().overdue == []
+        assert trial_sweep().overdue == []
         task_queue.run_all_named("portal.send_alert_email")
     with tenant_scope(subscription.tenant):
         alerts = list(Alert.objects.values_list("kind", "subscription_id", "email_status"))
@@ -313,12 +321,12 @@ def test_it_redrives_a_release_whose_worker_died(owner, task_queue, xoxzo, setti
     din = _free_din(xoxzo)
     subscription = _subscribe(owner, task_queue, din.din_uid)
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
-        services.trial_sweep()
+        trial_sweep()
         task_queue.sent.clear()  # the worker died with the task
     with time_machine.travel(
         subscription.release_at + timedelta(minutes=settings.RELEASE_LEASE_MINUTES, seconds=2)
     ):
-        assert services.trial_sweep().redriven == [subscription.pk]
+        assert trial_sweep().redriven == [subscription.pk]
         task_queue.run_all()
     subscription.refresh_from_db()
     assert subscription.status == Status.RELEASED

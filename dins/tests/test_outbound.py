@@ -394,15 +394,15 @@ def test_it_gives_up_an_unknown_placement_that_never_reports(
 def test_it_retries_only_when_the_carrier_provably_did_not_get_the_call(
     staff, jp_number, task_queue
 ):
-    from dins.xoxzo import XoxzoUnavailable
+    from dins.xoxzo import XoxzoRateLimited
 
-    # given the carrier answering 503 (not processed) once
-    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
+    # given the carrier answering 429 (rate limited: it did not look at the request) once
+    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=429, times=1)
     call = _request_call(staff, jp_number)
     (task, _args, kwargs) = task_queue.sent.pop()
 
     # when the task runs, the error propagates for Celery's retry and the row is queued again
-    with pytest.raises(XoxzoUnavailable):
+    with pytest.raises(XoxzoRateLimited):
         task(**kwargs)
     assert _reload(call).status == State.QUEUED
     assert not SandboxCall.objects.exists()
@@ -419,7 +419,7 @@ def test_it_retries_only_when_the_carrier_provably_did_not_get_the_call(
 def test_it_fails_a_call_when_the_carrier_stays_unreachable(
     staff, jp_number, task_queue, monkeypatch
 ):
-    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=503, times=1)
+    sandbox_faults.sandbox_fault_add(method="POST", path_pattern=PLAYBACKS, status=429, times=1)
     call = _request_call(staff, jp_number)
     task_queue.sent.clear()
     monkeypatch.setattr(place_call, "max_retries", 0)  # this is the last attempt
@@ -427,8 +427,23 @@ def test_it_fails_a_call_when_the_carrier_stays_unreachable(
     place_call(tenant_id=call.tenant_id, call_id=call.pk)
 
     call = _reload(call)
-    assert call.status == State.FAILED and "503" in call.failure_reason
+    assert call.status == State.FAILED and "429" in call.failure_reason
     assert not SandboxCall.objects.exists()
+
+
+def test_it_never_places_a_call_again_after_a_503(staff, jp_number, task_queue):
+    # the carrier placed the call, then answered 503: the call exists, the answer says nothing
+    sandbox_faults.sandbox_fault_add(
+        method="POST", path_pattern=PLAYBACKS, status=503, when="after"
+    )
+    call = _request_call(staff, jp_number)
+    (task, _args, kwargs) = task_queue.sent.pop()
+
+    task(**kwargs)
+    task(**kwargs)  # redelivered
+
+    assert _reload(call).status == State.UNKNOWN
+    assert SandboxCall.objects.count() == 1
 
 
 def test_it_turns_a_placement_whose_worker_died_into_unknown(personas, settings):

@@ -8,8 +8,9 @@ import time_machine
 from django.db import connection
 from django.test import RequestFactory
 
-from dins import services
 from dins.models import Status, Subscription
+from dins.subscriptions.request import subscription_keep, subscription_request
+from dins.subscriptions.sweep import trial_sweep
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import ServiceError
@@ -34,7 +35,7 @@ def _race(subscription, user) -> tuple[bool, bool]:
         barrier.wait()
         try:
             with tenant_scope(subscription.tenant):
-                services.subscription_keep(subscription=subscription, request=request)
+                subscription_keep(subscription=subscription, request=request)
             outcome["keep"] = True
         except ServiceError:
             outcome["keep"] = False
@@ -44,7 +45,7 @@ def _race(subscription, user) -> tuple[bool, bool]:
     def sweep():
         barrier.wait()
         try:
-            outcome["sweep"] = subscription.pk in services.trial_sweep().claimed
+            outcome["sweep"] = subscription.pk in trial_sweep().claimed
         finally:
             connection.close()
 
@@ -87,9 +88,7 @@ def test_it_creates_one_subscription_when_two_people_click_at_once(
         barrier.wait()
         try:
             with tenant_scope(personas.tenant_a):
-                results.append(
-                    services.subscription_request(din_uid=din.din_uid, is_trial=True, by=user)
-                )
+                results.append(subscription_request(din_uid=din.din_uid, is_trial=True, by=user))
         except ServiceError as error:
             results.append(error)
         finally:

@@ -1,0 +1,215 @@
+"""The outbox: work for the task queue is saved with the change that needs it, then handed over.
+
+A click that saves a row and needs a task (subscribe, release, place a call) calls
+``outbox_enqueue`` inside its transaction. The message is an ``OutboxMessage`` row, committed
+or rolled back with the work itself, and is handed to the broker after commit by task name
+(``app.send_task``), so that no service imports the task it starts. A broker that is down at
+that moment costs the click well under a second and no 500: the message stays unsent, the
+page says the work is queued, and ``outbox_sweep`` (beat, every minute, and once when a worker
+starts) hands it over as soon as the broker is back.
+
+A message may be handed over twice (the broker took it, then recording that failed); every
+task started this way is idempotent, and both copies carry the same task id. A message with an
+expiry that the broker could not take in time is given up instead of sent late:
+``outbox_gave_up`` tells the app that owns the task, which records on its own row that the task
+queue, not the carrier, was the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from portal.celery import app
+from portal.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# Sent (sender=OutboxMessage) when a message expired before the broker took it, inside the
+# transaction that marks it given up. Arguments: task_name, kwargs, subject, reason.
+outbox_gave_up = Signal()
+
+# A click waits this little for a broker that does not answer; the sweep does the rest.
+HAND_OVER_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+SWEEP_BATCH = 500
+# What a page says after a click whose work was saved while the broker could not take it.
+QUEUED_MESSAGE = gettext_lazy(
+    "Saved and queued: the task queue cannot be reached right now. Your request goes ahead "
+    "as soon as it is back; nothing is lost."
+)
+GAVE_UP_REASON = "the task queue (broker) could not be reached before the request expired"
+
+
+def outbox_enqueue(
+    task_name: str,
+    *,
+    kwargs: dict[str, Any],
+    subject: str = "",
+    expires_after: timedelta | None = None,
+) -> OutboxMessage:
+    """Save a message for ``task_name`` in the current transaction; hand it over after commit.
+
+    ``subject`` names what the task works on (``"dins.subscription:12"``) for
+    ``outbox_waiting``; ``expires_after`` gives up a message the broker could not take in time.
+    """
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        task_name=task_name,
+        kwargs=kwargs,
+        task_id=uuid.uuid4().hex,
+        subject=subject[:100],
+        created_at=now,
+        expires_at=now + expires_after if expires_after is not None else None,
+    )
+    transaction.on_commit(lambda: outbox_hand_over(message))
+    return message
+
+
+def send_after_commit(task_name: str, *, kwargs: dict[str, Any]) -> None:
+    """Hand ``task_name`` to the broker after commit, without an outbox row; never raises.
+
+    For work that a sweep derives again anyway (polling a call's status): a broker that is
+    down loses nothing a later sweep would not redo.
+    """
+
+    def send() -> None:
+        try:
+            app.send_task(task_name, kwargs=kwargs, retry_policy=HAND_OVER_RETRY_POLICY)
+        except Exception as error:  # the next sweep sends it again
+            logger.warning("%s not handed over: %s", task_name, error)
+
+    transaction.on_commit(send)
+
+
+def outbox_hand_over(message: OutboxMessage) -> bool:
+    """Give ``message`` to the broker now and record the outcome; never raises."""
+    now = timezone.now()
+    try:
+        app.send_task(
+            message.task_name,
+            kwargs=message.kwargs,
+            task_id=message.task_id,
+            retry_policy=HAND_OVER_RETRY_POLICY,
+        )
+    except Exception as error:  # whatever the transport raises, the row keeps it
+        logger.warning("outbox: %s not handed over: %s", message.task_name, error)
+        _record(message, attempted_at=now, last_error=f"{type(error).__name__}: {error}"[:300])
+        return False
+    message.sent_at = now
+    _record(message, attempted_at=now, last_error="", sent_at=now)
+    return True
+
+
+def _record(message: OutboxMessage, **values: Any) -> None:
+    try:
+        OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(
+            attempts=F("attempts") + 1, **values
+        )
+    except DatabaseError as error:
+        # Sent but not recorded: the sweep sends it again, and the task is idempotent.
+        logger.warning("outbox: could not record message %s: %s", message.pk, error)
+
+
+def outbox_waiting(subjects: Iterable[str]) -> set[str]:
+    """Those of ``subjects`` with a message the broker has not taken yet."""
+    subjects = list(subjects)
+    if not subjects:
+        return set()
+    return set(
+        OutboxMessage.objects.filter(
+            subject__in=subjects, sent_at__isnull=True, given_up_at__isnull=True
+        ).values_list("subject", flat=True)
+    )
+
+
+@dataclass
+class OutboxSweepResult:
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    given_up: list[int] = field(default_factory=list)
+
+
+def outbox_sweep(*, now: datetime | None = None) -> OutboxSweepResult:
+    """Hand over what the broker missed, oldest first; give up what expired.
+
+    Each message is claimed by a compare-and-set on its lease (``attempted_at``), so two
+    sweeps never hand over the same message at once. The first hand-over that fails ends the
+    run: the broker is still down, the next run tries again.
+    """
+    now = now or timezone.now()
+    result = OutboxSweepResult()
+    quiet = now - timedelta(seconds=settings.OUTBOX_RETRY_AFTER_SECONDS)
+    due = list(
+        OutboxMessage.objects.filter(
+            sent_at__isnull=True, given_up_at__isnull=True, created_at__lte=quiet
+        )
+        .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lte=quiet))
+        .order_by("created_at", "id")[:SWEEP_BATCH]
+    )
+    for message in due:
+        claimed = OutboxMessage.objects.filter(
+            pk=message.pk,
+            sent_at__isnull=True,
+            given_up_at__isnull=True,
+            attempted_at=message.attempted_at,
+        ).update(attempted_at=now)
+        if not claimed:
+            continue  # another sweep has it
+        if message.expires_at is not None and message.expires_at <= now:
+            if _give_up(message, now=now):
+                result.given_up.append(message.pk)
+            continue
+        if not result.failed and outbox_hand_over(message):
+            result.sent.append(message.pk)
+        else:
+            result.failed.append(message.pk)
+            if len(result.failed) > 1:  # not attempted: put its lease back for the next run
+                OutboxMessage.objects.filter(pk=message.pk).update(
+                    attempted_at=message.attempted_at
+                )
+    return result
+
+
+def _give_up(message: OutboxMessage, *, now: datetime) -> bool:
+    with transaction.atomic():
+        changed = OutboxMessage.objects.filter(
+            pk=message.pk, sent_at__isnull=True, given_up_at__isnull=True
+        ).update(given_up_at=now, last_error=GAVE_UP_REASON)
+        if changed:
+            logger.warning(
+                "outbox: gave up %s %s: %s", message.task_name, message.subject, GAVE_UP_REASON
+            )
+            outbox_gave_up.send(
+                sender=OutboxMessage,
+                task_name=message.task_name,
+                kwargs=message.kwargs,
+                subject=message.subject,
+                reason=GAVE_UP_REASON,
+            )
+    return bool(changed)
+
+
+def outbox_prune(*, now: datetime | None = None) -> int:
+    """Forget messages handed over or given up more than ``OUTBOX_KEEP_DAYS`` ago."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.OUTBOX_KEEP_DAYS)
+    done = Q(sent_at__isnull=False) | Q(given_up_at__isnull=False)
+    old = OutboxMessage.objects.filter(done, created_at__lt=cutoff).values_list("pk", flat=True)
+    deleted, _ = OutboxMessage.objects.filter(pk__in=list(old[: SWEEP_BATCH * 10])).delete()
+    return deleted
