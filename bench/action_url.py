@@ -154,7 +154,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
 
     from callflows.flows.compiler import COMPILER_VERSION, flow_compile
     from callflows.models import AudioFile, CallFlow, ClosedDate, PublishedFlow, TtsScript
-    from dins.models import Status, Subscription
+    from dins.models import Subscription, SubscriptionStatus
     from portal.models import Tenant
     from portal.scoping import scopes_disabled, tenant_scope
 
@@ -243,7 +243,7 @@ def fill(numbers: int, tenants: int) -> list[tuple[str, str]]:
                     monthly_cost=Decimal(650),
                     minute_cost=Decimal(1),
                     trial_price=Decimal("32.5"),
-                    status=Status.ACTIVE,
+                    status=SubscriptionStatus.ACTIVE,
                     carrier_accepted_at=now - timedelta(days=i % 300 + 1),
                     label=commands[t, variant],  # the lookup view's stored command
                 )

@@ -65,7 +65,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from dins.models import Status, Subscription
+    from dins.models import Subscription, SubscriptionStatus
     from dins.subscriptions.common import trial_times
     from dins.subscriptions.sweep import trial_sweep
     from portal.models import Tenant
@@ -97,16 +97,19 @@ def main() -> None:
                 )
                 if i < due:  # trials accepted 23h40m ago: 10 minutes past release_at
                     accepted = now - timedelta(hours=23, minutes=40)
-                    row.status, row.is_trial = Status.ACTIVE, True
+                    row.status, row.is_trial = SubscriptionStatus.ACTIVE, True
                 elif i % 5 == 0:  # trials still running, deadline 7-24 h ahead
                     accepted = now - timedelta(minutes=(i * 7) % (17 * 60))
-                    row.status, row.is_trial = Status.ACTIVE, True
+                    row.status, row.is_trial = SubscriptionStatus.ACTIVE, True
                 elif i % 5 == 1:
                     accepted = now - timedelta(days=40)
-                    row.status, row.released_at = Status.RELEASED, now - timedelta(days=9)
+                    row.status, row.released_at = (
+                        SubscriptionStatus.RELEASED,
+                        now - timedelta(days=9),
+                    )
                 else:
                     accepted = now - timedelta(days=(i % 300) + 1)
-                    row.status = Status.ACTIVE
+                    row.status = SubscriptionStatus.ACTIVE
                 row.carrier_accepted_at = accepted
                 if row.is_trial:
                     row.trial_deadline, row.release_at = trial_times(accepted)

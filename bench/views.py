@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from callflows.edge import call_log
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.scoping import scopes_disabled
 
 CONSTANT = b"voicemail\n"
@@ -31,7 +31,7 @@ def lookup(request, token):
     """
     with scopes_disabled():
         command = (
-            Subscription.objects.filter(action_token=token, status=Status.ACTIVE)
+            Subscription.objects.filter(action_token=token, status=SubscriptionStatus.ACTIVE)
             .values_list("label", flat=True)
             .first()
         )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from callflows.calllog.selectors import calls_recent_for_number, calls_today_figures
 from callflows.flows.switch import override_switch, override_switches
 from callflows.models import CallFlow, CallLog
-from dins.models import Status
+from dins.models import SubscriptionStatus
 from portal.pages import provide
 
 
@@ -20,7 +20,7 @@ def _dashboard(*, request) -> dict:
 
 
 def _number(*, request, subscription) -> dict:
-    is_active = subscription.status == Status.ACTIVE
+    is_active = subscription.status == SubscriptionStatus.ACTIVE
     return {"switch": override_switch(subscription) if is_active else None}
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dins.models import CarrierOrphan, OutboundCall, Status, Subscription, TrialReminder
+from dins.models import CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus, TrialReminder
 from dins.subscriptions.common import enqueue_push_action_url, enqueue_subscribe
 from dins.subscriptions.release import subscription_release_request
 from portal.phone import display
@@ -63,14 +63,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Retry the subscription (failed numbers)"))
     def retry_subscribe(self, request, queryset):
         retried = 0
-        for subscription in queryset.filter(status=Status.FAILED):
+        for subscription in queryset.filter(status=SubscriptionStatus.FAILED):
             claim = uuid.uuid4().hex
             try:
                 with transaction.atomic(), tenant_scope(subscription.tenant):
                     changed = Subscription.objects.filter(
-                        pk=subscription.pk, status=Status.FAILED
+                        pk=subscription.pk, status=SubscriptionStatus.FAILED
                     ).update(
-                        status=Status.PENDING,
+                        status=SubscriptionStatus.PENDING,
                         failure_reason="",
                         claim=claim,
                         claimed_at=timezone.now(),
@@ -110,7 +110,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Release the number at the carrier (active numbers)"))
     def release(self, request, queryset):
         released = 0
-        for subscription in queryset.filter(status=Status.ACTIVE):
+        for subscription in queryset.filter(status=SubscriptionStatus.ACTIVE):
             with tenant_scope(subscription.tenant):
                 try:
                     # The operator's choice in this admin action is the confirmation.
@@ -136,7 +136,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Send the action URL to the carrier again (active numbers)"))
     def push_action_url(self, request, queryset):
         pushed = 0
-        for subscription in queryset.filter(status=Status.ACTIVE):
+        for subscription in queryset.filter(status=SubscriptionStatus.ACTIVE):
             enqueue_push_action_url(subscription)
             pushed += 1
         self.message_user(

@@ -17,7 +17,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from dins import pricing
-from dins.models import OutboundCall, Status, Subscription
+from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from portal.models import Tenant
 from portal.scoping import tenant_scope
 
@@ -70,7 +70,9 @@ def tenant_costs(tenant: Tenant, *, now: datetime.datetime | None = None) -> Ten
     start = _month_start(tenant, now)
     costs = TenantCosts(tenant=tenant, month_start=start.date())
     with tenant_scope(tenant):
-        for subscription in Subscription.objects.filter(status=Status.ACTIVE).order_by("din"):
+        for subscription in Subscription.objects.filter(status=SubscriptionStatus.ACTIVE).order_by(
+            "din"
+        ):
             price = pricing.subscription_price(subscription)
             running_trial = subscription.is_trial
             costs.numbers.append(
@@ -83,7 +85,7 @@ def tenant_costs(tenant: Tenant, *, now: datetime.datetime | None = None) -> Ten
             )
         costs.released_trials = list(
             Subscription.objects.filter(
-                status=Status.RELEASED,
+                status=SubscriptionStatus.RELEASED,
                 trial_deadline__isnull=False,
                 released_at__gte=start,
             ).order_by("-released_at")

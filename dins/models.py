@@ -15,7 +15,7 @@ def new_action_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Status(models.TextChoices):
+class SubscriptionStatus(models.TextChoices):
     """A subscription's life; every arrow is a compare-and-set in ``dins.subscriptions``.
 
     pending → subscribing → active → releasing → released; subscribing → failed (number
@@ -32,7 +32,12 @@ class Status(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-LIVE_STATUSES = (Status.PENDING, Status.SUBSCRIBING, Status.ACTIVE, Status.RELEASING)
+LIVE_STATUSES = (
+    SubscriptionStatus.PENDING,
+    SubscriptionStatus.SUBSCRIBING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.RELEASING,
+)
 
 
 class Subscription(TenantOwned):
@@ -47,7 +52,9 @@ class Subscription(TenantOwned):
     label = models.CharField(_("label"), max_length=100, blank=True)
     description = models.TextField(_("description"), max_length=1000, blank=True)
 
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        max_length=12, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
+    )
     is_trial = models.BooleanField(default=False)
     failure_reason = models.CharField(max_length=300, blank=True)
     requested_by = models.ForeignKey(
@@ -111,20 +118,22 @@ class Subscription(TenantOwned):
             # The trial sweep's one query: due trials only, however many numbers exist.
             models.Index(
                 fields=["release_at"],
-                condition=Q(status=Status.ACTIVE, is_trial=True),
+                condition=Q(status=SubscriptionStatus.ACTIVE, is_trial=True),
                 name="subscription_trial_due",
             ),
             # Releases to re-drive after a lease expired.
             models.Index(
                 fields=["release_claimed_at"],
-                condition=Q(status=Status.RELEASING),
+                condition=Q(status=SubscriptionStatus.RELEASING),
                 name="subscription_releasing",
             ),
             models.Index(fields=["tenant", "status"], name="subscription_tenant_status"),
             # Reconciliation's subscribes whose lease ran out.
             models.Index(
                 fields=["claimed_at"],
-                condition=Q(status__in=[Status.PENDING, Status.SUBSCRIBING]),
+                condition=Q(
+                    status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBING]
+                ),
                 name="subscription_subscribing",
             ),
         ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dins import xoxzo
-from dins.models import Status, Subscription, TestCall
+from dins.models import Subscription, SubscriptionStatus, TestCall
 from portal.outbox import outbox_enqueue, outbox_gave_up
 from portal.scoping import scopes_disabled
 from portal.services import ServiceError, audit_record
@@ -36,7 +36,7 @@ def test_call_request(*, subscription: Subscription, caller: str, by) -> TestCal
     """Queue a test call to ``subscription`` from ``caller`` ("" rings as anonymous)."""
     if not settings.SANDBOX_ENABLED:
         raise ServiceError(_("Test calls need the sandbox carrier, which is off here."))
-    if subscription.status != Status.ACTIVE:
+    if subscription.status != SubscriptionStatus.ACTIVE:
         raise ServiceError(_("Only an active number can be called."))
     with transaction.atomic():
         test_call = TestCall.objects.create(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dins import xoxzo
-from dins.models import LIVE_STATUSES, Status, Subscription
+from dins.models import LIVE_STATUSES, Subscription, SubscriptionStatus
 from dins.pricing import number_price
 from dins.subscriptions.common import outbox_subject, trial_price_for
 from portal.outbox import outbox_waiting
@@ -91,9 +91,9 @@ def din_offer(din_uid: str) -> Offer | None:
 
 
 def subscription_list() -> QuerySet[Subscription]:
-    return Subscription.objects.exclude(status=Status.FAILED, created_at__lt=_days_ago(7)).order_by(
-        "-created_at"
-    )
+    return Subscription.objects.exclude(
+        status=SubscriptionStatus.FAILED, created_at__lt=_days_ago(7)
+    ).order_by("-created_at")
 
 
 def _days_ago(days: int) -> datetime:
@@ -102,7 +102,7 @@ def _days_ago(days: int) -> datetime:
 
 def next_renewal(subscription: Subscription, *, now: datetime | None = None) -> datetime | None:
     """Xoxzo renews every 30 days from the subscription; None for numbers not held."""
-    if subscription.status != Status.ACTIVE or subscription.carrier_accepted_at is None:
+    if subscription.status != SubscriptionStatus.ACTIVE or subscription.carrier_accepted_at is None:
         return None
     now = now or timezone.now()
     cycle = timedelta(days=settings.RENEWAL_DAYS)
@@ -114,12 +114,14 @@ def numbers_figures() -> dict:
     """Headline figures of the active tenant's numbers for the dashboard."""
     counts = Subscription.objects.aggregate(
         live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
-        active=Count("id", filter=Q(status=Status.ACTIVE)),
-        trials=Count("id", filter=Q(status=Status.ACTIVE, is_trial=True)),
-        monthly=Sum("monthly_cost", filter=Q(status=Status.ACTIVE)),
+        active=Count("id", filter=Q(status=SubscriptionStatus.ACTIVE)),
+        trials=Count("id", filter=Q(status=SubscriptionStatus.ACTIVE, is_trial=True)),
+        monthly=Sum("monthly_cost", filter=Q(status=SubscriptionStatus.ACTIVE)),
     )
     released_trials = Subscription.objects.filter(
-        status=Status.RELEASED, trial_deadline__isnull=False, released_at__lte=F("trial_deadline")
+        status=SubscriptionStatus.RELEASED,
+        trial_deadline__isnull=False,
+        released_at__lte=F("trial_deadline"),
     ).only("monthly_cost", "trial_price")
     saved = sum((s.monthly_cost - s.trial_price for s in released_trials), Decimal(0))
     return {
@@ -127,12 +129,14 @@ def numbers_figures() -> dict:
         "monthly": counts["monthly"] or Decimal(0),
         "saved": saved,
         "running_trials": list(
-            Subscription.objects.filter(status=Status.ACTIVE, is_trial=True).order_by("release_at")
+            Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, is_trial=True).order_by(
+                "release_at"
+            )
         ),
         "attention": list(
             Subscription.objects.filter(
                 Q(overdue_alerted_at__isnull=False, status__in=LIVE_STATUSES)
-                | Q(carrier_missing_since__isnull=False, status=Status.ACTIVE)
+                | Q(carrier_missing_since__isnull=False, status=SubscriptionStatus.ACTIVE)
             )
         ),
     }

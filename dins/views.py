@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dins import costs, pricing, selectors
 from dins.forms import NumberEditForm, ReleaseForm, SearchForm
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.release import subscription_release_request
 from dins.subscriptions.request import (
     subscription_keep,
@@ -143,7 +143,12 @@ def _number_context(request, subscription, **extra):
         "can_edit": request.membership.has_role(Role.STAFF),
         "price": pricing.subscription_price(subscription),
         "saved": subscription.monthly_cost - subscription.trial_price,
-        "following": subscription.status in (Status.PENDING, Status.SUBSCRIBING, Status.RELEASING),
+        "following": subscription.status
+        in (
+            SubscriptionStatus.PENDING,
+            SubscriptionStatus.SUBSCRIBING,
+            SubscriptionStatus.RELEASING,
+        ),
         "queued": selectors.subscription_queued(subscription),
         "failed_in_queue": subscription.failure_reason == QUEUE_UNREACHABLE,
         # the day/night switch (callflows)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from api.models import ApiKey
 from api.v1 import api
 from callflows.models import CallLog
-from dins.models import OutboundCall, Status
+from dins.models import OutboundCall, SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
@@ -151,7 +151,7 @@ def test_release_needs_the_number_typed_as_on_the_page(api_as, company, task_que
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "typed_number"
     number.refresh_from_db()
-    assert number.status == Status.ACTIVE
+    assert number.status == SubscriptionStatus.ACTIVE
 
     right = admin.post(f"/api/v1/numbers/{number.code}/release", {"typed_number": "050-1111-2222"})
     assert right.status_code == 202, right.content

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callflows.flows.words import annotate_calls
 from callflows.models import CallLog
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.scoping import current_tenant
 
 # What ``CallLog.source`` holds (set by ``callflows.edge.runtime.answer``), in the users' words.
@@ -93,7 +93,9 @@ def call_log_numbers() -> list[Subscription]:
     the carrier (failed) cannot have been called.
     """
     return list(
-        Subscription.objects.exclude(status=Status.FAILED).order_by("din", "-created_at", "-id")
+        Subscription.objects.exclude(status=SubscriptionStatus.FAILED).order_by(
+            "din", "-created_at", "-id"
+        )
     )
 
 

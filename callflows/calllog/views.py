@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 
 from callflows.calllog import selectors as calllog
 from callflows.flows import words
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.access import get_tenant_object, member_required
 from portal.fields import BoundedDateField
 from portal.phone import compact, display
@@ -107,7 +107,7 @@ def _number_choice_label(subscription: Subscription) -> str:
     label = display(subscription.e164)
     if subscription.label:
         label += f" · {subscription.label}"
-    if subscription.status == Status.RELEASED:
+    if subscription.status == SubscriptionStatus.RELEASED:
         label += " " + _("(released)")
     return label
 

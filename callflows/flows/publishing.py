@@ -29,7 +29,7 @@ from django.utils import timezone
 from callflows.edge import published
 from callflows.flows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
 from callflows.models import CallFlow, PublishedFlow
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.scoping import scopes_disabled, tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def flow_publish(*, subscription: Subscription) -> PublishedFlow | None:
                 token=subscription.action_token
             )
         )
-        if subscription.status != Status.ACTIVE:
+        if subscription.status != SubscriptionStatus.ACTIVE:
             _tombstone(PublishedFlow.objects.filter(token=subscription.action_token))
             _after_commit([subscription.action_token])
             return None
@@ -130,7 +130,9 @@ def flows_publish(*, subscriptions: Iterable[Subscription]) -> int:
 def flows_publish_for_tenant(*, tenant) -> int:
     """Every live number of a company, e.g. after its time zone or transfer policy changed."""
     with scopes_disabled():
-        subscriptions = list(Subscription.objects.filter(tenant=tenant, status=Status.ACTIVE))
+        subscriptions = list(
+            Subscription.objects.filter(tenant=tenant, status=SubscriptionStatus.ACTIVE)
+        )
     return flows_publish(subscriptions=subscriptions)
 
 
@@ -160,7 +162,7 @@ def flows_republish_due(*, now: datetime.datetime | None = None) -> dict[str, in
             .distinct()
         )
         unpublished = set(
-            Subscription.objects.filter(status=Status.ACTIVE)
+            Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
             .exclude(published_flows__compiled__isnull=False)
             .values_list("pk", flat=True)
         )

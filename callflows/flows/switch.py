@@ -14,7 +14,7 @@ from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.flows.rules import minutes_of
 from callflows.flows.selectors import asset_names, describe_action
 from callflows.models import CallFlow
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 
 NEXT_OPENING_DAYS = 14  # how far the day/night switch looks for the next opening
 
@@ -98,7 +98,7 @@ def override_switches(
     now = now or timezone.now()
     if numbers is None:
         numbers = list(
-            Subscription.objects.filter(status=Status.ACTIVE)
+            Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
             .select_related("tenant")
             .order_by("din")[:limit]
         )

@@ -57,7 +57,7 @@ from callflows.grammar import UnsayableText, say_text_clean
 from callflows.signals import outbound_call_finished
 from dins import xoxzo
 from dins.destinations import DestinationRefused, outbound_recipient_clean
-from dins.models import OutboundCall, Status, Subscription
+from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from dins.pricing import minute_cost_for
 from portal.models import Tenant, User
 from portal.outbox import outbox_enqueue, outbox_gave_up, outbox_waiting, send_after_commit
@@ -152,7 +152,7 @@ def outbound_call_request(
     Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
     """
     tenant = current_tenant()
-    if subscription.status != Status.ACTIVE:
+    if subscription.status != SubscriptionStatus.ACTIVE:
         raise ServiceError(_("Calls can only be placed from an active number."))
     try:
         # Again here, whatever the form did: the policy is what stops toll fraud.

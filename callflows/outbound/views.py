@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
 from dins import pricing
-from dins.models import OutboundCall, Status, Subscription
+from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
@@ -73,7 +73,7 @@ def outbound_call_new(request, subscription_code):
     context = {
         "subscription": subscription,
         "form": form,
-        "is_active": subscription.status == Status.ACTIVE,
+        "is_active": subscription.status == SubscriptionStatus.ACTIVE,
         "is_japanese": outbound.is_japanese(subscription),
         **_costs(),
     }
@@ -90,7 +90,7 @@ def outbound_call_list(request, subscription_code):
         "subscription": subscription,
         "page": page,
         "can_call": request.membership.has_role(Role.STAFF)
-        and subscription.status == Status.ACTIVE,
+        and subscription.status == SubscriptionStatus.ACTIVE,
     }
     return render(request, "callflows/outbound/list.html", context)
 

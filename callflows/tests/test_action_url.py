@@ -15,7 +15,7 @@ from callflows.edge.wsgi import application
 from callflows.flows import publishing, services
 from callflows.models import CallLog
 from callflows.tests.factories import make_audio, make_script
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import edge_get
@@ -123,7 +123,7 @@ def test_it_answers_404_with_an_empty_body_for_unknown_and_released_tokens(
     assert call("not-a-token")[:2] == (404, "")
     assert call(number.action_token)[0] == 200
     with scopes_disabled():
-        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+        Subscription.objects.filter(pk=number.pk).update(status=SubscriptionStatus.RELEASED)
     with django_capture_on_commit_callbacks(execute=True):
         publishing.flow_publish(subscription=number)
     assert call(number.action_token)[:2] == (404, "")
@@ -191,7 +191,7 @@ def test_it_withdraws_a_released_number_from_every_process(number, personas):
     call(number.action_token)
     published.watcher.last_success = time.monotonic()
     with scopes_disabled():
-        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+        Subscription.objects.filter(pk=number.pk).update(status=SubscriptionStatus.RELEASED)
     publishing.flow_publish(subscription=number)  # on-commit callbacks do not run here
     assert call(number.action_token)[0] == 200  # this process has not looked yet
     published.watcher.poll()

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from callflows.calllog import selectors as calllog
 from callflows.models import CallLog
-from dins.models import Status
+from dins.models import SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.phone import display
 from portal.scoping import tenant_scope
@@ -204,8 +204,8 @@ def test_it_offers_rules_and_sources_including_fallback_in_the_filters(client, p
 
 
 def test_it_keeps_a_released_number_in_the_number_filter(client, personas):
-    released = SubscriptionFactory(tenant=personas.tenant_a, status=Status.RELEASED)
-    failed = SubscriptionFactory(tenant=personas.tenant_a, status=Status.FAILED)
+    released = SubscriptionFactory(tenant=personas.tenant_a, status=SubscriptionStatus.RELEASED)
+    failed = SubscriptionFactory(tenant=personas.tenant_a, status=SubscriptionStatus.FAILED)
     client.force_login(personas.viewer_a)
 
     page = client.get(reverse("call_log")).content.decode()

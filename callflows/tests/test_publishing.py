@@ -11,7 +11,7 @@ from callflows.flows import publishing
 from callflows.flows.compiler import COMPILER_VERSION
 from callflows.models import PublishedFlow
 from callflows.tests.factories import published_compiled
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.request import subscription_rotate_token
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
@@ -123,7 +123,7 @@ def test_a_release_and_a_new_token_withdraw_what_the_old_token_answered(number, 
     assert edge_get(f"/a/{old_token}/").status_code == 404
     assert edge_get(f"/a/{number.action_token}/").status_code == 200
     with scopes_disabled():
-        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+        Subscription.objects.filter(pk=number.pk).update(status=SubscriptionStatus.RELEASED)
     publishing.flow_publish(subscription=number)
     published.forget_memory()
     assert edge_get(f"/a/{number.action_token}/").status_code == 404
@@ -173,7 +173,7 @@ def test_an_active_number_left_unpublished_is_published_by_the_safety_net(person
 
 def test_old_tombstones_are_pruned_after_every_edge_process_saw_them(number, time_machine):
     with scopes_disabled():
-        Subscription.objects.filter(pk=number.pk).update(status=Status.RELEASED)
+        Subscription.objects.filter(pk=number.pk).update(status=SubscriptionStatus.RELEASED)
     publishing.flow_publish(subscription=number)
     assert published_compiled(number.action_token) is None
     with scopes_disabled():

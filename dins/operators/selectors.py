@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from dins.models import LIVE_STATUSES, CarrierOrphan, OutboundCall, Status, Subscription
+from dins.models import LIVE_STATUSES, CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus
 from portal.alerts import alert_title
 from portal.models import Alert, EmailStatus, Membership, Tenant
 from portal.platform import platform_alert_open_list
@@ -41,8 +41,10 @@ def tenant_overview() -> list[dict]:
             .values("tenant")
             .annotate(
                 live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
-                trials=Count("id", filter=Q(status=Status.ACTIVE, is_trial=True)),
-                monthly=Sum("monthly_cost", filter=Q(status=Status.ACTIVE, is_trial=False)),
+                trials=Count("id", filter=Q(status=SubscriptionStatus.ACTIVE, is_trial=True)),
+                monthly=Sum(
+                    "monthly_cost", filter=Q(status=SubscriptionStatus.ACTIVE, is_trial=False)
+                ),
             )
         }
         members = dict(Membership.objects.order_by().values_list("tenant").annotate(n=Count("id")))
@@ -74,11 +76,12 @@ def stuck_work(*, now=None) -> list[StuckItem]:
     items: list[StuckItem] = []
     with scopes_disabled():
         for s in Subscription.objects.select_related("tenant").filter(
-            status__in=[Status.PENDING, Status.SUBSCRIBING], updated_at__lt=now - settle
+            status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBING],
+            updated_at__lt=now - settle,
         )[:STUCK_LIMIT]:
             items.append(StuckItem("subscribe", s, s.updated_at, s.get_status_display()))
         for s in Subscription.objects.select_related("tenant").filter(
-            status=Status.RELEASING, release_claimed_at__lt=now - lease
+            status=SubscriptionStatus.RELEASING, release_claimed_at__lt=now - lease
         )[:STUCK_LIMIT]:
             items.append(StuckItem("release", s, s.release_claimed_at, s.release_error))
         for s in Subscription.objects.select_related("tenant").filter(
@@ -86,7 +89,7 @@ def stuck_work(*, now=None) -> list[StuckItem]:
         )[:STUCK_LIMIT]:
             items.append(StuckItem("trial_overdue", s, s.trial_deadline))
         for s in Subscription.objects.select_related("tenant").filter(
-            carrier_missing_since__isnull=False, status=Status.ACTIVE
+            carrier_missing_since__isnull=False, status=SubscriptionStatus.ACTIVE
         )[:STUCK_LIMIT]:
             items.append(StuckItem("carrier_missing", s, s.carrier_missing_since))
         for call in OutboundCall.objects.select_related("subscription__tenant").filter(

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dins import xoxzo
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.signals import subscription_answering_changed
 from portal.alerts import alert_raise
 from portal.models import AlertKind, OutboxMessage
@@ -128,7 +128,7 @@ def credentials_rejected(
 def flag_missing(subscription: Subscription) -> bool:
     """The carrier no longer lists an active number: flag it once."""
     changed = Subscription.objects.filter(
-        pk=subscription.pk, status=Status.ACTIVE, carrier_missing_since__isnull=True
+        pk=subscription.pk, status=SubscriptionStatus.ACTIVE, carrier_missing_since__isnull=True
     ).update(carrier_missing_since=timezone.now())
     if changed:
         audit_record(

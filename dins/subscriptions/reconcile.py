@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dins import xoxzo
-from dins.models import LIVE_STATUSES, CarrierOrphan, Status, Subscription
+from dins.models import LIVE_STATUSES, CarrierOrphan, Subscription, SubscriptionStatus
 from dins.subscriptions.common import (
     action_url_for,
     answering_changed,
@@ -63,10 +63,10 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
                 _take_over(
                     subscription, held=held, now=now, lease_expired=lease_expired, result=result
                 )
-            elif subscription.status == Status.ACTIVE and held is None:
+            elif subscription.status == SubscriptionStatus.ACTIVE and held is None:
                 if flag_missing(subscription):
                     result.missing.append(subscription.pk)
-            elif subscription.status == Status.ACTIVE:
+            elif subscription.status == SubscriptionStatus.ACTIVE:
                 if subscription.carrier_missing_since is not None:
                     Subscription.objects.filter(pk=subscription.pk).update(
                         carrier_missing_since=None
@@ -117,7 +117,7 @@ def _take_over(
     # ``sent_at`` stays: should an earlier request still take effect, the deadline holds.
     with transaction.atomic():
         if Subscription.objects.filter(pk=subscription.pk, claim=claim).update(
-            status=Status.PENDING, updated_at=now
+            status=SubscriptionStatus.PENDING, updated_at=now
         ):
             result.resubscribed.append(subscription.pk)
             enqueue_subscribe(subscription, claim=claim)
@@ -128,7 +128,9 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
     ours had asked for (the request took effect after all): ours again, its trial deadline
     counted from that attempt's send time."""
     failed = (
-        Subscription.objects.filter(din_uid=din_uid, status=Status.FAILED, sent_at__isnull=False)
+        Subscription.objects.filter(
+            din_uid=din_uid, status=SubscriptionStatus.FAILED, sent_at__isnull=False
+        )
         .select_related("tenant")
         .order_by("-sent_at", "-pk")
         .first()
@@ -136,7 +138,7 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
     if failed is None:
         return False
     values = {
-        "status": Status.ACTIVE,
+        "status": SubscriptionStatus.ACTIVE,
         "carrier_accepted_at": failed.sent_at,
         "failure_reason": "",
         "updated_at": now,
@@ -145,7 +147,9 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
         values["trial_deadline"], values["release_at"] = trial_times(failed.sent_at)
     try:
         with transaction.atomic():
-            if not Subscription.objects.filter(pk=failed.pk, status=Status.FAILED).update(**values):
+            if not Subscription.objects.filter(
+                pk=failed.pk, status=SubscriptionStatus.FAILED
+            ).update(**values):
                 return False
             audit_record(
                 action="subscription.recover",
@@ -154,7 +158,7 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
                 after={"why": "the carrier holds the number this attempt asked for"},
             )
             enqueue_push_action_url(failed)
-            failed.status = Status.ACTIVE
+            failed.status = SubscriptionStatus.ACTIVE
             answering_changed(failed)  # call flows publish it, as for any activation
     except IntegrityError:
         return False  # a new attempt for the number went live meanwhile

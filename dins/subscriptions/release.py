@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dins import xoxzo
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.common import (
     TRANSIENT_CARRIER_ERRORS,
     answering_changed,
@@ -37,8 +37,10 @@ def subscription_release_request(
         )
     now = timezone.now()
     with transaction.atomic():
-        changed = Subscription.objects.filter(pk=subscription.pk, status=Status.ACTIVE).update(
-            status=Status.RELEASING,
+        changed = Subscription.objects.filter(
+            pk=subscription.pk, status=SubscriptionStatus.ACTIVE
+        ).update(
+            status=SubscriptionStatus.RELEASING,
             release_claimed_at=now,
             release_requested_by=request.user,
             updated_at=now,
@@ -53,8 +55,8 @@ def subscription_release_request(
             action="subscription.release_request",
             obj=subscription,
             request=request,
-            before={"status": Status.ACTIVE},
-            after={"status": Status.RELEASING},
+            before={"status": SubscriptionStatus.ACTIVE},
+            after={"status": SubscriptionStatus.RELEASING},
         )
         answering_changed(subscription)
         enqueue_release(subscription_id=subscription.pk, tenant_id=subscription.tenant_id)
@@ -66,7 +68,9 @@ def subscription_release(*, subscription_id: int) -> bool:
     Transient carrier errors propagate so the task retries with backoff; the sweep re-drives
     the release after its lease if the task gives up, until the number is released.
     """
-    subscription = Subscription.objects.filter(pk=subscription_id, status=Status.RELEASING).first()
+    subscription = Subscription.objects.filter(
+        pk=subscription_id, status=SubscriptionStatus.RELEASING
+    ).first()
     if subscription is None:
         return False
     now = timezone.now()
@@ -91,8 +95,13 @@ def subscription_release(*, subscription_id: int) -> bool:
             )
         raise
     released_at = timezone.now()
-    changed = Subscription.objects.filter(pk=subscription.pk, status=Status.RELEASING).update(
-        status=Status.RELEASED, released_at=released_at, release_error="", updated_at=now
+    changed = Subscription.objects.filter(
+        pk=subscription.pk, status=SubscriptionStatus.RELEASING
+    ).update(
+        status=SubscriptionStatus.RELEASED,
+        released_at=released_at,
+        release_error="",
+        updated_at=now,
     )
     if not changed:
         return False
@@ -102,8 +111,8 @@ def subscription_release(*, subscription_id: int) -> bool:
         obj=subscription,
         actor=None if automatic else subscription.release_requested_by,
         tenant=subscription.tenant,
-        before={"status": Status.RELEASING},
-        after={"status": Status.RELEASED, "automatic": automatic},
+        before={"status": SubscriptionStatus.RELEASING},
+        after={"status": SubscriptionStatus.RELEASED, "automatic": automatic},
     )
     if automatic:
         alert_raise(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dins import xoxzo
-from dins.models import LIVE_STATUSES, Status, Subscription, new_action_token
+from dins.models import LIVE_STATUSES, Subscription, SubscriptionStatus, new_action_token
 from dins.subscriptions.common import (
     answering_changed,
     credentials_rejected,
@@ -85,7 +85,7 @@ def subscription_rotate_token(*, subscription: Subscription, request: HttpReques
         subscription.save(update_fields=["action_token", "updated_at"])
         answering_changed(subscription)
         audit_record(action="subscription.rotate_token", obj=subscription, request=request)
-        if subscription.status == Status.ACTIVE:
+        if subscription.status == SubscriptionStatus.ACTIVE:
             enqueue_push_action_url(subscription)
 
 
@@ -108,7 +108,7 @@ def subscription_update(
 def subscription_keep(*, subscription: Subscription, request: HttpRequest) -> None:
     """Turn a running trial into a normal subscription, unless its release already began."""
     changed = Subscription.objects.filter(
-        pk=subscription.pk, status=Status.ACTIVE, is_trial=True
+        pk=subscription.pk, status=SubscriptionStatus.ACTIVE, is_trial=True
     ).update(
         is_trial=False, kept_at=timezone.now(), kept_by=request.user, updated_at=timezone.now()
     )
@@ -116,10 +116,10 @@ def subscription_keep(*, subscription: Subscription, request: HttpRequest) -> No
     if changed:
         audit_record(action="subscription.keep", obj=subscription, request=request)
         return
-    if subscription.status in (Status.RELEASING, Status.RELEASED):
+    if subscription.status in (SubscriptionStatus.RELEASING, SubscriptionStatus.RELEASED):
         raise ServiceError(
             _("Too late to keep this number: its automatic release has already started.")
         )
-    if subscription.status == Status.ACTIVE and not subscription.is_trial:
+    if subscription.status == SubscriptionStatus.ACTIVE and not subscription.is_trial:
         return  # kept already (a double click)
     raise ServiceError(_("Only an active trial can be kept."))

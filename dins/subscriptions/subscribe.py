@@ -34,7 +34,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from dins import xoxzo
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.common import (
     SUBSCRIBE_TASK,
     action_url_for,
@@ -53,7 +53,7 @@ from portal.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-SUBSCRIBING_STATUSES = (Status.PENDING, Status.SUBSCRIBING)
+SUBSCRIBING_STATUSES = (SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBING)
 # Stored as the failure reason when the task queue, not the carrier, stopped a subscribe.
 QUEUE_UNREACHABLE = (
     "The task queue (broker) could not be reached in time; nothing was sent to the carrier."
@@ -78,11 +78,11 @@ def subscription_subscribe(*, subscription_id: int, claim: str = "") -> None:
     if subscription is None:
         return  # settled already, or no longer this task's
     now = timezone.now()
-    if subscription.status == Status.SUBSCRIBING:
+    if subscription.status == SubscriptionStatus.SUBSCRIBING:
         # This task ran before: redelivered after its worker died, or retried after an
         # answer that did not tell. The request may have taken effect: look, never resend it.
         Subscription.objects.filter(
-            pk=subscription.pk, status=Status.SUBSCRIBING, claim=claim
+            pk=subscription.pk, status=SubscriptionStatus.SUBSCRIBING, claim=claim
         ).update(claimed_at=now)
         _settle(subscription, now=now)
         return
@@ -94,9 +94,9 @@ def _claim_and_send(subscription: Subscription, *, now: datetime) -> None:
     # Committed before the request leaves (tasks run in autocommit): a worker that dies from
     # here on leaves "subscribing", which only the carrier's list settles.
     claimed = Subscription.objects.filter(
-        pk=subscription.pk, status=Status.PENDING, claim=subscription.claim
+        pk=subscription.pk, status=SubscriptionStatus.PENDING, claim=subscription.claim
     ).update(
-        status=Status.SUBSCRIBING,
+        status=SubscriptionStatus.SUBSCRIBING,
         claimed_at=now,
         sent_at=Coalesce(F("sent_at"), Value(now)),
         last_sent_at=now,
@@ -122,8 +122,8 @@ def _claim_and_send(subscription: Subscription, *, now: datetime) -> None:
         if _never_sent(error):
             # Nothing reached the carrier: give the claim back and let the task retry.
             Subscription.objects.filter(
-                pk=subscription.pk, status=Status.SUBSCRIBING, claim=subscription.claim
-            ).update(status=Status.PENDING, updated_at=timezone.now(), **before)
+                pk=subscription.pk, status=SubscriptionStatus.SUBSCRIBING, claim=subscription.claim
+            ).update(status=SubscriptionStatus.PENDING, updated_at=timezone.now(), **before)
             raise
         audit_record(
             action="subscription.unknown",
@@ -171,8 +171,8 @@ def _settle(subscription: Subscription, *, now: datetime) -> None:
     # never took effect. Ask afresh (a request still arriving late would answer "not
     # available", and the list then tells it is ours). ``sent_at`` keeps the first send time.
     moved = Subscription.objects.filter(
-        pk=subscription.pk, status=Status.SUBSCRIBING, claim=subscription.claim
-    ).update(status=Status.PENDING, updated_at=now)
+        pk=subscription.pk, status=SubscriptionStatus.SUBSCRIBING, claim=subscription.claim
+    ).update(status=SubscriptionStatus.PENDING, updated_at=now)
     if moved:
         subscription.refresh_from_db()
         _claim_and_send(subscription, now=now)
@@ -182,7 +182,11 @@ def activate(subscription: Subscription) -> bool:
     """The carrier holds the number: ``active``, the trial's deadline from the send time."""
     subscription.refresh_from_db(fields=["sent_at"])
     accepted_at = subscription.sent_at or timezone.now()
-    values = {"status": Status.ACTIVE, "carrier_accepted_at": accepted_at, "failure_reason": ""}
+    values = {
+        "status": SubscriptionStatus.ACTIVE,
+        "carrier_accepted_at": accepted_at,
+        "failure_reason": "",
+    }
     if subscription.is_trial:
         values["trial_deadline"], values["release_at"] = trial_times(accepted_at)
     changed = Subscription.objects.filter(
@@ -214,7 +218,9 @@ def fail(
     """
     changed = Subscription.objects.filter(
         pk=subscription.pk, status__in=SUBSCRIBING_STATUSES
-    ).update(status=Status.FAILED, failure_reason=reason[:300], updated_at=timezone.now())
+    ).update(
+        status=SubscriptionStatus.FAILED, failure_reason=reason[:300], updated_at=timezone.now()
+    )
     if changed:
         audit_record(
             action="subscription.fail",
@@ -240,7 +246,7 @@ def subscribe_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None
         subscription = (
             Subscription.objects.filter(
                 pk=kwargs.get("subscription_id"),
-                status=Status.PENDING,
+                status=SubscriptionStatus.PENDING,
                 claim=kwargs.get("claim", ""),
             )
             .select_related("tenant")
@@ -252,7 +258,9 @@ def subscribe_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None
 
 def subscription_push_action_url(*, subscription_id: int) -> None:
     """Tell the carrier where this number's calls go (safe to repeat)."""
-    subscription = Subscription.objects.filter(pk=subscription_id, status=Status.ACTIVE).first()
+    subscription = Subscription.objects.filter(
+        pk=subscription_id, status=SubscriptionStatus.ACTIVE
+    ).first()
     if subscription is None:
         return
     url = action_url_for(subscription)

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from dins.models import Status, Subscription, TrialReminder
+from dins.models import Subscription, SubscriptionStatus, TrialReminder
 from dins.signals import numbers_stopped_answering
 from dins.subscriptions.common import enqueue_release
 from portal.alerts import alert_raise
@@ -40,14 +40,16 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
         if not _sweep_lock():
             return result  # another sweep is running; the next minute catches up
         due = list(
-            Subscription.objects.filter(status=Status.ACTIVE, is_trial=True, release_at__lte=now)
+            Subscription.objects.filter(
+                status=SubscriptionStatus.ACTIVE, is_trial=True, release_at__lte=now
+            )
             .select_for_update(skip_locked=True)
             .values_list("id", "tenant_id")
         )
         if due:
             Subscription.objects.filter(
-                pk__in=[pk for pk, _tenant in due], status=Status.ACTIVE, is_trial=True
-            ).update(status=Status.RELEASING, release_claimed_at=now, updated_at=now)
+                pk__in=[pk for pk, _tenant in due], status=SubscriptionStatus.ACTIVE, is_trial=True
+            ).update(status=SubscriptionStatus.RELEASING, release_claimed_at=now, updated_at=now)
         result.claimed = [pk for pk, _tenant in due]
         if result.claimed:
             # Claimed numbers stop answering now; call flows withdraw them in this transaction.
@@ -63,7 +65,7 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
         lease_expired = now - timedelta(minutes=settings.RELEASE_LEASE_MINUTES)
         stuck = list(
             Subscription.objects.filter(
-                status=Status.RELEASING, release_claimed_at__lt=lease_expired
+                status=SubscriptionStatus.RELEASING, release_claimed_at__lt=lease_expired
             )
             .select_for_update(skip_locked=True)
             .values_list("id", "tenant_id")
@@ -104,7 +106,7 @@ def _alert_overdue(now: datetime) -> list[int]:
     """
     late = list(
         Subscription.objects.filter(
-            status=Status.RELEASING,
+            status=SubscriptionStatus.RELEASING,
             is_trial=True,
             trial_deadline__lte=now,
             overdue_alerted_at__isnull=True,
@@ -132,7 +134,7 @@ def _send_reminders(now: datetime) -> list[tuple[int, int]]:
             subscription_id=OuterRef("pk"), minutes_before=minutes
         )
         rows = Subscription.objects.filter(
-            status=Status.ACTIVE,
+            status=SubscriptionStatus.ACTIVE,
             is_trial=True,
             release_at__gt=now,
             release_at__lte=now + timedelta(minutes=minutes) - margin,

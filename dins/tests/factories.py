@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from dins.models import OutboundCall, Status, Subscription, TestCall, TrialReminder
+from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall, TrialReminder
 from dins.signals import subscription_answering_changed
 from dins.subscriptions.common import trial_times
 from portal.testing import TenantOwnedFactory, tenant_object_factory
@@ -23,13 +23,13 @@ class SubscriptionFactory(TenantOwnedFactory):
     monthly_cost = Decimal("650")
     minute_cost = Decimal("1")
     trial_price = Decimal("32.50")
-    status = Status.ACTIVE
+    status = SubscriptionStatus.ACTIVE
     carrier_accepted_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def published(obj, create, extracted, **kwargs):
         """An active number answers what was published for it, as the services arrange."""
-        if create and obj.status == Status.ACTIVE and extracted is not False:
+        if create and obj.status == SubscriptionStatus.ACTIVE and extracted is not False:
             subscription_answering_changed.send(sender=Subscription, subscriptions=[obj])
 
     class Params:

@@ -8,7 +8,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.release import subscription_release
 from dins.subscriptions.sweep import trial_sweep
 from dins.tests.test_lifecycle import _free_din, _subscribe, _taken_by_another_account
@@ -53,7 +53,7 @@ def test_it_alerts_when_the_carrier_refuses_a_subscription(owner, task_queue, xo
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
         alert = Alert.objects.get()
-    assert subscription.status == Status.FAILED
+    assert subscription.status == SubscriptionStatus.FAILED
     assert (alert.kind, alert.subscription_id) == (AlertKind.SUBSCRIPTION_FAILED, subscription.pk)
     assert alert.context["reason"] == subscription.failure_reason
     assert sorted(m.to[0] for m in mail.outbox) == OWNER_AND_ADMIN
@@ -70,7 +70,7 @@ def test_it_alerts_once_when_the_carrier_rejects_the_credentials(owner, task_que
 
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.FAILED
+    assert subscription.status == SubscriptionStatus.FAILED
     # one event, one alert: the credentials one says which number it hit
     assert _alerts() == [(AlertKind.CARRIER_CREDENTIALS, subscription.pk)]
     assert sorted(m.to[0] for m in mail.outbox) == OWNER_AND_ADMIN
@@ -119,7 +119,7 @@ def test_it_alerts_when_a_release_is_refused_but_not_when_the_carrier_is_busy(
             _release(subscription)
     assert _alerts()[len(before) :] == [(AlertKind.CARRIER_CREDENTIALS, subscription.pk)]
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASING and subscription.release_error
+    assert subscription.status == SubscriptionStatus.RELEASING and subscription.release_error
 
 
 def test_it_alerts_on_a_release_the_carrier_refuses_for_another_reason(owner, task_queue, xoxzo):

@@ -15,7 +15,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from dins.models import OutboundCall, Status, Subscription, TestCall
+from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall
 from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
 from dins.tests.factories import SubscriptionFactory
 from dins.tests.test_lifecycle import _free_din
@@ -109,8 +109,8 @@ def test_clicks_while_the_broker_is_down_are_queued_and_done_when_it_is_back(
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=to_subscribe.din_uid)
         call = OutboundCall.objects.get()
-    assert subscription.status == Status.PENDING
-    assert _status(Subscription, pk=to_release.pk) == Status.RELEASING
+    assert subscription.status == SubscriptionStatus.PENDING
+    assert _status(Subscription, pk=to_release.pk) == SubscriptionStatus.RELEASING
     assert call.status == OutboundCall.Status.QUEUED
 
     # when the broker is back, a worker runs and the outbox sweep goes
@@ -123,8 +123,8 @@ def test_clicks_while_the_broker_is_down_are_queued_and_done_when_it_is_back(
         # then the subscription, the release and the call are done
         done = _wait_for(
             lambda: (
-                _status(Subscription, pk=subscription.pk) == Status.ACTIVE
-                and _status(Subscription, pk=to_release.pk) == Status.RELEASED
+                _status(Subscription, pk=subscription.pk) == SubscriptionStatus.ACTIVE
+                and _status(Subscription, pk=to_release.pk) == SubscriptionStatus.RELEASED
                 and _status(OutboundCall, pk=call.pk) != OutboundCall.Status.QUEUED
             ),
             seconds=30,
@@ -172,7 +172,7 @@ def test_work_the_broker_never_took_in_time_is_given_up_with_the_true_reason(
         subscription = Subscription.objects.get(din_uid=to_subscribe.din_uid)
         call = OutboundCall.objects.get()
         alert = Alert.objects.get(kind=AlertKind.SUBSCRIPTION_FAILED)
-    assert subscription.status == Status.FAILED
+    assert subscription.status == SubscriptionStatus.FAILED
     assert subscription.failure_reason == QUEUE_UNREACHABLE
     assert alert.context["cause"] == "queue"
     assert call.status == OutboundCall.Status.FAILED

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.scoping import scopes_disabled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def test_it_searches_subscribes_a_trial_keeps_it_and_releases_another(
     page.wait_for_selector("text=It is no longer a trial")
     with scopes_disabled():
         kept = Subscription.objects.get(din=din)
-    assert (kept.status, kept.is_trial) == (Status.ACTIVE, False)
+    assert (kept.status, kept.is_trial) == (SubscriptionStatus.ACTIVE, False)
 
     # subscribe another one outright, then release it with the typed confirmation
     page.goto("/numbers/search/?kind=jp-0120")

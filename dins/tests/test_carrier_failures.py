@@ -11,7 +11,7 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.common import action_url_for
 from dins.subscriptions.subscribe import SubscribeNotSettled
 from dins.subscriptions.sweep import trial_sweep
@@ -51,7 +51,7 @@ def test_it_retries_a_release_the_carrier_answers_5xx_and_releases_it(owner, tas
         release_number.apply(kwargs=kwargs)
 
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert subscription.release_attempts == 2
     assert _carrier_holds(xoxzo, subscription.din_uid) is None
     assert sum(_charges(subscription.din_uid)) == -subscription.trial_price
@@ -87,7 +87,7 @@ def test_it_flags_a_trial_the_carrier_keeps_refusing_and_releases_it_when_it_rec
         assert trial_sweep().redriven == [subscription.pk]
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert (
         "not released before its deadline" not in owner.get(reverse("dashboard")).content.decode()
     )
@@ -107,7 +107,7 @@ def test_it_settles_a_subscribe_that_timed_out_after_it_took_effect(
     # the task read the carrier's list instead of subscribing again
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.ACTIVE and subscription.is_trial
+    assert subscription.status == SubscriptionStatus.ACTIVE and subscription.is_trial
     assert subscription.trial_deadline == subscription.sent_at + timedelta(hours=24)
     assert len(_charges(din.din_uid)) == 1
     task_queue.run_all()
@@ -126,7 +126,7 @@ def test_it_settles_a_subscribe_the_carrier_did_then_answered_5xx(owner, task_qu
 
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.ACTIVE, subscription.failure_reason
+    assert subscription.status == SubscriptionStatus.ACTIVE, subscription.failure_reason
     assert subscription.trial_deadline == subscription.sent_at + timedelta(hours=24)
     assert len(_charges(din.din_uid)) == 1  # one subscription, billed once
     assert len([item for item in xoxzo.list_subscriptions() if item.din_uid == din.din_uid]) == 1
@@ -144,13 +144,13 @@ def test_it_subscribes_again_only_after_seeing_the_carrier_never_got_it(owner, t
         task(**kwargs)
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.SUBSCRIBING
+    assert subscription.status == SubscriptionStatus.SUBSCRIBING
 
     later = subscription.last_sent_at + timedelta(minutes=2)
     with time_machine.travel(later):
         task(**kwargs)  # the retry: still not listed, long after the request → asked afresh
     subscription.refresh_from_db()
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
     assert len(_charges(din.din_uid)) == 1
     assert subscription.carrier_accepted_at == subscription.sent_at  # the first send time
 
@@ -166,7 +166,7 @@ def test_it_retries_a_subscribe_refused_before_it_could_act(owner, task_queue, x
 
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
     assert len(_charges(din.din_uid)) == 1
 
 

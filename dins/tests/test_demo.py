@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.models import Tenant
 from portal.scoping import scopes_disabled
 from portal.testing import edge_get
@@ -20,7 +20,7 @@ def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
     with scopes_disabled():
         for tenant in Tenant.objects.all():
             numbers = Subscription.objects.filter(tenant=tenant)
-            assert numbers.filter(status=Status.ACTIVE).count() == 3
+            assert numbers.filter(status=SubscriptionStatus.ACTIVE).count() == 3
             assert numbers.filter(is_trial=True).count() == 1
         tokens = list(Subscription.objects.values_list("action_token", flat=True))
     # every demo number answers its realistic flow from the first call

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callflows.edge import call_log
-from dins.models import CarrierOrphan, Status, Subscription
+from dins.models import CarrierOrphan, Subscription, SubscriptionStatus
 from dins.subscriptions.common import action_url_for
 from dins.subscriptions.reconcile import subscriptions_reconcile
 from dins.subscriptions.sweep import trial_sweep
@@ -80,7 +80,7 @@ def test_it_subscribes_a_trial_and_points_the_number_at_its_action_url(owner, ta
     din = _free_din(xoxzo)
     subscription = _subscribe(owner, task_queue, din.din_uid)
 
-    assert subscription.status == Status.ACTIVE and subscription.is_trial
+    assert subscription.status == SubscriptionStatus.ACTIVE and subscription.is_trial
     assert subscription.trial_deadline - subscription.carrier_accepted_at == timedelta(hours=24)
     assert subscription.trial_deadline - subscription.release_at == MARGIN
     held = _carrier_holds(xoxzo, din.din_uid)
@@ -109,7 +109,7 @@ def test_it_releases_a_trial_at_the_margin_and_the_carrier_refunds(owner, task_q
 
         # then it is released before the deadline, the carrier no longer holds it,
         subscription.refresh_from_db()
-        assert subscription.status == Status.RELEASED
+        assert subscription.status == SubscriptionStatus.RELEASED
         assert subscription.released_at < subscription.trial_deadline
         assert _carrier_holds(xoxzo, din.din_uid) is None
         # only the 24-hour price was paid, and owners/admins were told
@@ -134,7 +134,7 @@ def test_it_still_releases_in_time_when_the_worker_was_down_past_the_margin(
 
     subscription.refresh_from_db()
     assert result.claimed == [subscription.pk]
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert subscription.released_at < subscription.trial_deadline
     assert sum(_charges(din.din_uid)) == -subscription.trial_price
 
@@ -149,7 +149,7 @@ def test_it_treats_a_release_answered_404_as_done(owner, task_queue, xoxzo):
         task_queue.run_all()
 
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert subscription.release_attempts == 1
 
 
@@ -163,7 +163,7 @@ def test_it_keeps_a_trial_at_the_last_minute_and_the_sweep_then_leaves_it(owner,
         assert trial_sweep().claimed == []
 
     subscription.refresh_from_db()
-    assert (subscription.status, subscription.is_trial) == (Status.ACTIVE, False)
+    assert (subscription.status, subscription.is_trial) == (SubscriptionStatus.ACTIVE, False)
     assert _carrier_holds(xoxzo, din.din_uid) is not None
 
 
@@ -177,7 +177,7 @@ def test_it_refuses_keep_once_the_release_has_started(owner, task_queue, xoxzo):
 
     assert "Too late to keep this number" in response.content.decode()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASING and subscription.is_trial
+    assert subscription.status == SubscriptionStatus.RELEASING and subscription.is_trial
 
 
 def test_it_creates_one_subscription_and_one_charge_for_a_double_submit(
@@ -213,7 +213,7 @@ def test_it_fails_with_the_reason_when_the_number_was_taken_meanwhile(owner, tas
 
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=din.din_uid)
-    assert subscription.status == Status.FAILED
+    assert subscription.status == SubscriptionStatus.FAILED
     assert subscription.failure_reason == "This number is not available."
     page = owner.get(reverse("number_detail", args=[subscription.code])).content.decode()
     assert (
@@ -238,7 +238,7 @@ def test_it_releases_on_request_after_the_number_is_typed(owner, task_queue, xox
     owner.post(url, {"typed_number": f"{national[:3]}-{national[3:7]}-{national[7:]}"})
     task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert _carrier_holds(xoxzo, din.din_uid) is None
     with tenant_scope(subscription.tenant):
         actions = set(AuditEvent.objects.values_list("action", flat=True))
@@ -329,7 +329,7 @@ def test_it_redrives_a_release_whose_worker_died(owner, task_queue, xoxzo, setti
         assert trial_sweep().redriven == [subscription.pk]
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
 
 
 def test_it_counts_down_on_the_numbers_page(owner, task_queue, xoxzo):
@@ -342,7 +342,7 @@ def test_it_is_a_no_op_to_run_a_release_task_for_a_row_not_releasing(owner, task
     subscription = _subscribe(owner, task_queue, _free_din(xoxzo).din_uid)
     release_number(subscription_id=subscription.pk, tenant_id=subscription.tenant_id)
     subscription.refresh_from_db()
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
     assert _carrier_holds(xoxzo, subscription.din_uid) is not None
 
 

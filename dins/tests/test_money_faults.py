@@ -22,7 +22,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.common import trial_times
 from dins.subscriptions.reconcile import subscriptions_reconcile
 from dins.subscriptions.sweep import trial_sweep
@@ -150,7 +150,7 @@ def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released
 
     # then the row was claimed, with its send time, before the request left
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.SUBSCRIBING
+    assert subscription.status == SubscriptionStatus.SUBSCRIBING
     assert subscription.sent_at is not None
 
     # when the broker redelivers the task (acks_late) and it runs again
@@ -159,7 +159,7 @@ def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released
 
     # then it settled from the carrier's list: active, never a second request
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.ACTIVE and subscription.is_trial
+    assert subscription.status == SubscriptionStatus.ACTIVE and subscription.is_trial
     assert SandboxFault.objects.get(pk=tripwire.pk).remaining == 1  # no POST reached it
     carrier_row = SandboxSubscription.objects.get(din__din_uid=din.din_uid)
     assert subscription.sent_at <= carrier_row.subscribed_at  # the anchor is never late
@@ -174,7 +174,7 @@ def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released
         assert trial_sweep().claimed == [subscription.pk]
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert subscription.released_at < carrier_row.subscribed_at + timedelta(hours=24)
 
     subscriptions = SandboxSubscription.objects.filter(din__din_uid=din.din_uid).count()
@@ -203,13 +203,13 @@ def test_a_503_after_the_carrier_subscribed_ends_active_not_failed(owner, task_q
     task(**kwargs)  # and a redelivery on top
 
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.ACTIVE, subscription.failure_reason
+    assert subscription.status == SubscriptionStatus.ACTIVE, subscription.failure_reason
     task_queue.run_all()
     with time_machine.travel(subscription.release_at + timedelta(seconds=1)):
         trial_sweep()
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     subscriptions = SandboxSubscription.objects.filter(din__din_uid=din.din_uid).count()
     billed_in_full = _billed_in_full(din.din_uid)
     assert (subscriptions, billed_in_full) == (1, 0)
@@ -235,7 +235,7 @@ def test_a_subscribe_settled_40_minutes_late_is_released_before_the_carriers_dea
     with pytest.raises(Exception, match="503"):
         task(**kwargs)  # and the carrier's list is down too: the row stays "subscribing"
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.SUBSCRIBING
+    assert subscription.status == SubscriptionStatus.SUBSCRIBING
     time.sleep(1)  # the sandbox's late answer ends
 
     # reconciliation settles it 40 minutes later, once the carrier's list answers again
@@ -253,7 +253,7 @@ def test_a_subscribe_settled_40_minutes_late_is_released_before_the_carriers_dea
         trial_sweep()
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     assert subscription.released_at < carrier_row.subscribed_at + timedelta(hours=24)
     assert _billed_in_full(din.din_uid) == 0
 
@@ -272,7 +272,7 @@ def test_reconciliation_leaves_a_row_alone_while_its_task_owns_it(
     with pytest.raises(Exception, match="not listed"):
         task(**kwargs)
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.SUBSCRIBING
+    assert subscription.status == SubscriptionStatus.SUBSCRIBING
 
     # reconciliation within the task's lease: nothing taken, nothing enqueued
     within = subscription.claimed_at + timedelta(minutes=settings.SUBSCRIBE_LEASE_MINUTES - 1)
@@ -287,10 +287,10 @@ def test_reconciliation_leaves_a_row_alone_while_its_task_owns_it(
     with time_machine.travel(after):
         assert subscriptions_reconcile().resubscribed == [subscription.pk]
         task(**kwargs)  # the old task, should it run again, finds the row no longer its own
-        assert _subscription(din.din_uid).status == Status.PENDING
+        assert _subscription(din.din_uid).status == SubscriptionStatus.PENDING
         assert task_queue.run_all_named("dins.subscribe") == 1
     subscription = _subscription(din.din_uid)
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
     assert len(_charges(din.din_uid)) == 1
 
 
@@ -302,12 +302,12 @@ def test_a_number_the_carrier_holds_for_a_failed_attempt_is_ours_again(owner, ta
     # as an earlier release of the portal left it: failed, while the carrier bills the number
     with scopes_disabled():
         Subscription.objects.filter(pk=subscription.pk).update(
-            status=Status.FAILED, failure_reason="This number is not available."
+            status=SubscriptionStatus.FAILED, failure_reason="This number is not available."
         )
 
     assert subscriptions_reconcile().recovered == [subscription.pk]
     subscription.refresh_from_db()
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
     assert subscription.trial_deadline == subscription.sent_at + timedelta(hours=24)
 
 
@@ -328,7 +328,7 @@ def test_a_trial_released_after_its_deadline_is_told_it_was_billed_in_full(
         trial_sweep()
         task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.RELEASED
+    assert subscription.status == SubscriptionStatus.RELEASED
     with scopes_disabled():
         alert = Alert.objects.get(kind=AlertKind.TRIAL_RELEASED)
     assert alert.context["late"] is True and "saved" not in alert.context

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from callflows.flows.services import DEFAULT_DOCUMENT
 from callflows.models import CallFlow
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind, AuditEvent, User
 from portal.phone import display
@@ -27,7 +27,7 @@ def test_it_lands_an_operator_without_a_company_on_the_operators_page(client, op
     # given work stuck in tenant A: a release started long ago and never finished
     stuck = SubscriptionFactory(
         tenant=personas.tenant_a,
-        status=Status.RELEASING,
+        status=SubscriptionStatus.RELEASING,
         release_claimed_at=timezone.now() - datetime.timedelta(hours=2),
         release_error="carrier answered HTTP 503",
     )
@@ -122,7 +122,7 @@ def test_it_retries_a_failed_subscription_through_the_subscribe_task(
     client, operator, personas, task_queue, django_capture_on_commit_callbacks
 ):
     failed = SubscriptionFactory(
-        tenant=personas.tenant_a, status=Status.FAILED, failure_reason="busy"
+        tenant=personas.tenant_a, status=SubscriptionStatus.FAILED, failure_reason="busy"
     )
     active = SubscriptionFactory(tenant=personas.tenant_a)
     client.force_login(operator)
@@ -135,7 +135,7 @@ def test_it_retries_a_failed_subscription_through_the_subscribe_task(
     with scopes_disabled():
         failed.refresh_from_db()
         events = list(AuditEvent.objects.filter(action="subscription.request"))
-    assert failed.status == Status.PENDING and failed.failure_reason == ""
+    assert failed.status == SubscriptionStatus.PENDING and failed.failure_reason == ""
     assert task_queue.names() == ["dins.subscribe"]
     assert [e.actor for e in events] == [operator]
 
@@ -154,5 +154,5 @@ def test_it_releases_and_pushes_action_urls_from_admin(
     assert "1 number is being released." in response.content.decode()
     with scopes_disabled():
         first.refresh_from_db()
-    assert first.status == Status.RELEASING
+    assert first.status == SubscriptionStatus.RELEASING
     assert task_queue.names() == ["dins.release"]

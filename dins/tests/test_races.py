@@ -8,7 +8,7 @@ import time_machine
 from django.db import connection
 from django.test import RequestFactory
 
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.request import subscription_keep, subscription_request
 from dins.subscriptions.sweep import trial_sweep
 from dins.tests.factories import SubscriptionFactory
@@ -67,13 +67,21 @@ def test_it_lets_exactly_one_of_keep_and_release_win_every_time(personas, task_q
         # exactly one side won, and the row says the same as the side that won
         assert kept != released
         if kept:
-            assert (subscription.status, subscription.is_trial) == (Status.ACTIVE, False)
+            assert (subscription.status, subscription.is_trial) == (
+                SubscriptionStatus.ACTIVE,
+                False,
+            )
             winners["keep"] += 1
         else:
-            assert (subscription.status, subscription.is_trial) == (Status.RELEASING, True)
+            assert (subscription.status, subscription.is_trial) == (
+                SubscriptionStatus.RELEASING,
+                True,
+            )
             winners["release"] += 1
         with scopes_disabled():
-            Subscription.objects.filter(pk=subscription.pk).update(status=Status.RELEASED)
+            Subscription.objects.filter(pk=subscription.pk).update(
+                status=SubscriptionStatus.RELEASED
+            )
     assert sum(winners.values()) == 15
 
 

@@ -9,7 +9,7 @@ from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from callflows.flows.services import flow_save
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
 from callflows.tests.factories import make_audio
-from dins.models import OutboundCall, Status, TestCall
+from dins.models import OutboundCall, SubscriptionStatus, TestCall
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind, AuditEvent, Invitation, Membership, Role
 from portal.scoping import tenant_scope
@@ -45,7 +45,7 @@ def japanese_clinic(personas) -> dict:
     released = SubscriptionFactory(
         tenant=tenant,
         din="815055556666",
-        status=Status.RELEASED,
+        status=SubscriptionStatus.RELEASED,
         is_trial=True,
         carrier_accepted_at=now - datetime.timedelta(hours=5),
         trial_deadline=now + datetime.timedelta(hours=19),

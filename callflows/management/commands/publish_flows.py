@@ -6,7 +6,7 @@ Idempotent: numbers whose publication is current are left alone unless ``--all``
 from django.core.management.base import BaseCommand
 
 from callflows.flows import publishing
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.scoping import scopes_disabled
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, all: bool, **options):
         if all:
             with scopes_disabled():
-                subscriptions = list(Subscription.objects.filter(status=Status.ACTIVE))
+                subscriptions = list(Subscription.objects.filter(status=SubscriptionStatus.ACTIVE))
             count = publishing.flows_publish(subscriptions=subscriptions)
             self.stdout.write(f"published {count} call flow(s)")
             return
