@@ -370,7 +370,7 @@ def carrier_down(settings, monkeypatch):
     from dins import xoxzo
 
     settings.XOXZO_API_URL = "http://127.0.0.1:9/sandbox"
-    monkeypatch.setattr(xoxzo, "MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(xoxzo.client, "MAX_ATTEMPTS", 1)
     xoxzo.close_client()
     yield
     xoxzo.close_client()

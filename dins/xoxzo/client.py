@@ -1,19 +1,4 @@
-"""The portal's client for Xoxzo's Dial-In-Numbers and voice API.
-
-Only ``dins`` services call this module. It speaks HTTP Basic ``SID:AUTH_TOKEN`` with
-form-encoded bodies, reads its settings at call time (tests point ``XOXZO_API_URL`` at the
-sandbox's live server), puts a connect and a read timeout on every request and turns every
-failure into a ``XoxzoError`` subclass.
-
-Retries: only calls that are safe to repeat (GETs, unsubscribe, setting the action URL) are
-retried, a few times with a short backoff, on 5xx, 429, timeouts and connection errors.
-Subscribing and placing a call are never retried, because a second attempt can buy a second
-number or ring someone twice. When such a call fails after the request may have reached Xoxzo
-(a read timeout, a dropped connection, any 5xx), the error says ``outcome_unknown=True`` and
-the caller must look (list subscriptions, check the call) before trying again.
-
-The auth token never appears in log lines, exception messages or reprs.
-"""
+"""The client: one request to Xoxzo with its timeouts, retries and errors; one client per thread."""
 
 from __future__ import annotations
 
@@ -24,14 +9,31 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
 from django.conf import settings
 from urllib3.exceptions import NewConnectionError
+
+from dins.xoxzo.errors import (
+    XoxzoAuthError,
+    XoxzoBadResponse,
+    XoxzoError,
+    XoxzoNotFound,
+    XoxzoRateLimited,
+    XoxzoUnavailable,
+    XoxzoValidationError,
+)
+from dins.xoxzo.results import (
+    CallStatus,
+    Din,
+    Subscription,
+    call_status_from,
+    din_from,
+    field_errors,
+    retry_after,
+    subscription_from,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,220 +43,6 @@ BACKOFF_SECONDS = 0.25
 # A Retry-After longer than this is not waited out here; the error goes to the caller (a
 # Celery task can retry later with its own countdown).
 MAX_RETRY_AFTER_SECONDS = 5.0
-
-# Call statuses as Xoxzo spells them.
-CALL_IN_PROGRESS = "IN PROGRESS"
-CALL_ANSWERED = "ANSWERED"
-CALL_NO_ANSWER = "NO ANSWER"
-CALL_FAILED = "FAILED"
-FINAL_CALL_STATUSES = frozenset({CALL_ANSWERED, CALL_NO_ANSWER, CALL_FAILED})
-
-
-# --- Errors -----------------------------------------------------------------------------------
-
-
-class XoxzoError(Exception):
-    """Any failure talking to Xoxzo.
-
-    ``outcome_unknown`` is true when a call that is not retried may have taken effect at Xoxzo
-    although no success answer arrived (read timeout, dropped connection, a 5xx after the
-    request was delivered): look before repeating it.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        outcome_unknown: bool = False,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.outcome_unknown = outcome_unknown
-
-
-class XoxzoAuthError(XoxzoError):
-    """401: the SID or auth token was refused."""
-
-
-class XoxzoValidationError(XoxzoError):
-    """400: Xoxzo refused a field; ``errors`` maps field name to messages (DRF style)."""
-
-    def __init__(self, message: str, *, errors: dict[str, list[str]], status: int = 400):
-        super().__init__(message, status=status)
-        self.errors = errors
-
-
-class XoxzoNotFound(XoxzoError):
-    """404: unknown din_uid or callid (or not this account's)."""
-
-
-class XoxzoRateLimited(XoxzoError):
-    """429: too many requests; ``retry_after`` in seconds when Xoxzo said so."""
-
-    def __init__(self, message: str, *, retry_after: float | None, status: int = 429):
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class XoxzoUnavailable(XoxzoError):
-    """Xoxzo could not be reached or failed: 5xx, timeout, connection error."""
-
-
-class XoxzoBadResponse(XoxzoError):
-    """Xoxzo answered with a status or a body this client does not understand."""
-
-
-# --- Results ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Din:
-    """A number offered by the search (``din`` is E.164 digits without ``+``)."""
-
-    din_uid: str
-    din: str
-    country_code: str
-    prefix: str
-    monthly_cost: Decimal
-    minute_cost: Decimal
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A number the account holds; ``action_url`` is "" when none is set."""
-
-    din_uid: str
-    din: str
-    country_code: str
-    prefix: str
-    monthly_cost: Decimal | None
-    minute_cost: Decimal | None
-    action_url: str
-    subscribed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class CallStatus:
-    callid: str
-    caller: str
-    recipient: str
-    status: str
-    start_time: datetime | None
-    end_time: datetime | None
-    duration: int | None
-    cost: Decimal | None
-    url: str
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_CALL_STATUSES
-
-
-# --- Parsing ----------------------------------------------------------------------------------
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise XoxzoBadResponse(f"Xoxzo sent a cost that is not a number: {value!r:.40}") from None
-
-
-def _cost(value: Any) -> Decimal:
-    """A cost the carrier must send: missing is as bad as malformed."""
-    cost = _decimal(value)
-    if cost is None:
-        raise XoxzoBadResponse("Xoxzo sent a number without its cost.")
-    return cost
-
-
-def _datetime(value: Any) -> datetime | None:
-    """Xoxzo does not document its time format: accept ISO 8601 with or without a zone (UTC)."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise XoxzoBadResponse(f"Xoxzo sent a time that is not ISO 8601: {value!r:.40}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _din_from(item: dict) -> Din:
-    try:
-        return Din(
-            din_uid=str(item["din_uid"]),
-            din=str(item["din"]).lstrip("+"),
-            country_code=str(item["country_code"]),
-            prefix=str(item["prefix"]),
-            monthly_cost=_cost(item["monthly_cost"]),
-            minute_cost=_cost(item["minute_cost"]),
-        )
-    except (KeyError, TypeError) as exc:
-        raise XoxzoBadResponse(f"Xoxzo sent a number without {exc}.") from None
-
-
-def _subscription_from(item: dict) -> Subscription:
-    # Only din_uid and action.url are known from Xoxzo's own clients; the rest is read if there.
-    try:
-        din_uid = str(item["din_uid"])
-    except (KeyError, TypeError):
-        raise XoxzoBadResponse("Xoxzo sent a subscription without din_uid.") from None
-    action = item.get("action") or {}
-    return Subscription(
-        din_uid=din_uid,
-        din=str(item.get("din") or "").lstrip("+"),
-        country_code=str(item.get("country_code") or ""),
-        prefix=str(item.get("prefix") or ""),
-        monthly_cost=_decimal(item.get("monthly_cost")),
-        minute_cost=_decimal(item.get("minute_cost")),
-        action_url=str(action.get("url") or "") if isinstance(action, dict) else "",
-        subscribed_at=_datetime(item.get("subscribed_at")),
-    )
-
-
-def _call_status_from(item: dict) -> CallStatus:
-    try:
-        duration = item.get("duration")
-        return CallStatus(
-            callid=str(item["callid"]),
-            caller=str(item.get("caller") or ""),
-            recipient=str(item.get("recipient") or ""),
-            status=str(item["status"]),
-            start_time=_datetime(item.get("start_time")),
-            end_time=_datetime(item.get("end_time")),
-            duration=None if duration is None or duration == "" else int(duration),
-            cost=_decimal(item.get("cost")),
-            url=str(item.get("url") or ""),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise XoxzoBadResponse(f"Xoxzo sent a call status that does not parse: {exc}") from None
-
-
-def _field_errors(body: Any) -> dict[str, list[str]]:
-    """DRF-style ``{"field": ["message", ...]}``, tolerating a bare string per field."""
-    if not isinstance(body, dict):
-        return {"non_field_errors": [str(body)[:200]]} if body else {}
-    errors: dict[str, list[str]] = {}
-    for field, messages in body.items():
-        if isinstance(messages, list):
-            errors[str(field)] = [str(message) for message in messages]
-        else:
-            errors[str(field)] = [str(messages)]
-    return errors
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare enough to treat as "not said"
-
-
-# --- Client -----------------------------------------------------------------------------------
 
 
 class XoxzoClient:
@@ -310,7 +98,7 @@ class XoxzoClient:
             name: value for name, value in (("country", country), ("prefix", prefix)) if value
         }
         body = self._json("GET", "/voice/dins/", params=params, retry=True)
-        return [_din_from(item) for item in self._list(body)]
+        return [din_from(item) for item in self._list(body)]
 
     def subscribe(self, *, din_uid: str) -> None:
         """Buy the number (charged at once). Never retried: see the module docstring.
@@ -322,7 +110,7 @@ class XoxzoClient:
 
     def list_subscriptions(self) -> list[Subscription]:
         body = self._json("GET", "/voice/dins/subscriptions/", retry=True)
-        return [_subscription_from(item) for item in self._list(body)]
+        return [subscription_from(item) for item in self._list(body)]
 
     def set_action_url(self, *, din_uid: str, action_url: str) -> None:
         # Setting the same URL twice is harmless, so this one is retried.
@@ -395,7 +183,7 @@ class XoxzoClient:
         body = self._json("GET", f"/voice/calls/{callid}/", retry=True)
         if not isinstance(body, dict):
             raise XoxzoBadResponse("Xoxzo sent a call status that is not an object.")
-        return _call_status_from(body)
+        return call_status_from(body)
 
     # -- Transport --
 
@@ -529,7 +317,7 @@ class XoxzoClient:
         where = f"Xoxzo {method} {path}: HTTP {status}"
         detail = body.get("detail") if isinstance(body, dict) else None
         if status == 400:
-            errors = _field_errors(body)
+            errors = field_errors(body)
             summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
             return XoxzoValidationError(f"{where}: {summary[:300]}", errors=errors)
         if status == 401:
@@ -537,7 +325,7 @@ class XoxzoClient:
         if status == 404:
             return XoxzoNotFound(f"{where}: not found", status=status)
         if status == 429:
-            return XoxzoRateLimited(f"{where}: rate limited", retry_after=_retry_after(response))
+            return XoxzoRateLimited(f"{where}: rate limited", retry_after=retry_after(response))
         if status >= 500:
             # Any 5xx, 503 included, may follow work the carrier already did (it acted, then
             # failed answering): for a request that is not repeated, the outcome is unknown.
@@ -607,4 +395,4 @@ def call_status_from_callback(data: dict) -> CallStatus:
 
     Raises ``XoxzoBadResponse`` when the body does not parse, like a bad call-status answer.
     """
-    return _call_status_from({key: value for key, value in data.items() if value != ""})
+    return call_status_from({key: value for key, value in data.items() if value != ""})
