@@ -20,7 +20,7 @@ from api import webhooks
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.tasks import deliver_webhook
 from callflows.edge import call_log
-from callflows.outbound.services import _fail
+from callflows.outbound.services import call_fail
 from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
 from portal.models import Alert, AlertKind
 from portal.scoping import scopes_disabled, tenant_scope
@@ -233,8 +233,8 @@ def test_it_sends_an_outbound_call_once_finished(
     _endpoint(personas.tenant_a, receiver.url, events=["outbound_call.finished"])
     call = OutboundCallFactory(tenant=personas.tenant_a, status="queued")
     with tenant_scope(personas.tenant_a), django_capture_on_commit_callbacks(execute=True):
-        assert _fail(call, reason="carrier down", from_statuses=["queued"])
-        assert not _fail(call, reason="again", from_statuses=["queued"])  # settled once
+        assert call_fail(call, reason="carrier down", from_statuses=["queued"])
+        assert not call_fail(call, reason="again", from_statuses=["queued"])  # settled once
     task_queue.run_all_named("api.deliver_webhook")
     assert len(receiver.received) == 1
     data = json.loads(receiver.received[0]["body"])["data"]

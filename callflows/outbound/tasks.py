@@ -6,7 +6,7 @@ broker still find their task after an upgrade.
 
 from celery import shared_task
 
-from callflows.outbound import services
+from callflows.outbound import follow, services
 from dins.tasks import TRANSIENT_CARRIER_ERRORS
 from portal.tasks_base import TenantTask
 
@@ -41,12 +41,12 @@ def place_call(self, *, tenant_id: int, call_id: int) -> None:
 )
 def poll_call(*, tenant_id: int, call_id: int) -> bool:
     # Safe to retry: the call-status API only reads.
-    return services.outbound_call_poll(call_id=call_id)
+    return follow.outbound_call_poll(call_id=call_id)
 
 
 @shared_task(name="dins.poll_calls")
 def poll_calls() -> dict:
-    result = services.outbound_calls_poll_due()
+    result = follow.outbound_calls_poll_due()
     return {
         "polled": len(result.polled),
         "unknown": len(result.unknown),

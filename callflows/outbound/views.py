@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from callflows.outbound import follow
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
 from dins import pricing
@@ -121,7 +122,7 @@ def outbound_call_callback(request, token):
     if not CALLBACK_TOKEN.fullmatch(token):
         return HttpResponse(b"", status=404, content_type="text/plain")
     try:
-        outbound.outbound_call_callback(token=token, data=request.POST.dict())
+        follow.outbound_call_callback(token=token, data=request.POST.dict())
     except OutboundCall.DoesNotExist:
         return HttpResponse(b"", status=404, content_type="text/plain")
     except outbound.CallbackRejected as error:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callflows.flows.compiler import audio_public_url
+from callflows.outbound import follow
 from callflows.outbound import services as outbound
 from callflows.outbound.tasks import place_call
 from callflows.tests.factories import make_audio, make_script
@@ -243,18 +244,18 @@ def test_it_settles_a_call_whose_callback_was_lost_by_polling(
     assert _carrier_call(call).callback_result.startswith("ConnectionError")
 
     # when the sweep runs before the callback is overdue, nothing is asked
-    assert outbound.outbound_calls_poll_due().polled == []
+    assert follow.outbound_calls_poll_due().polled == []
 
     # when it runs after OUTBOUND_POLL_AFTER_SECONDS, the call-status API settles it
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_POLL_AFTER_SECONDS + 1)
-    assert outbound.outbound_calls_poll_due(now=later).polled == [call.pk]
+    assert follow.outbound_calls_poll_due(now=later).polled == [call.pk]
     assert task_queue.names() == ["dins.poll_call"]
     task_queue.run_all()
 
     call = _reload(call)
     assert (call.status, call.duration, call.cost) == (State.ANSWERED, 42, 10)
     assert call.last_polled_at is not None and call.callback_received_at is None
-    assert outbound.outbound_calls_poll_due(now=later + timedelta(hours=1)).polled == []
+    assert follow.outbound_calls_poll_due(now=later + timedelta(hours=1)).polled == []
 
 
 def test_it_keeps_polling_a_call_the_carrier_still_has_in_progress(
@@ -264,14 +265,14 @@ def test_it_keeps_polling_a_call_the_carrier_still_has_in_progress(
     task_queue.run_all()
 
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_POLL_AFTER_SECONDS + 1)
-    assert outbound.outbound_calls_poll_due(now=later).polled == [call.pk]
+    assert follow.outbound_calls_poll_due(now=later).polled == [call.pk]
     task_queue.run_all()
     assert _reload(call).status == State.IN_PROGRESS  # the carrier says IN PROGRESS
 
     # polled a moment ago: not again before the interval, again after it
-    assert outbound.outbound_calls_poll_due(now=timezone.now()).polled == []
+    assert follow.outbound_calls_poll_due(now=timezone.now()).polled == []
     after_interval = timezone.now() + timedelta(seconds=settings.OUTBOUND_POLL_INTERVAL_SECONDS + 1)
-    assert outbound.outbound_calls_poll_due(now=after_interval).polled == [call.pk]
+    assert follow.outbound_calls_poll_due(now=after_interval).polled == [call.pk]
 
 
 # --- Caller ID ------------------------------------------------------------------------------
@@ -380,11 +381,11 @@ def test_it_gives_up_an_unknown_placement_that_never_reports(
     assert _reload(call).status == State.UNKNOWN
 
     # within the grace period it waits
-    assert outbound.outbound_calls_poll_due().given_up == []
+    assert follow.outbound_calls_poll_due().given_up == []
 
     # after it, the call is failed with a reason that says what happened
     later = timezone.now() + timedelta(minutes=settings.OUTBOUND_UNKNOWN_GRACE_MINUTES + 1)
-    assert outbound.outbound_calls_poll_due(now=later).given_up == [call.pk]
+    assert follow.outbound_calls_poll_due(now=later).given_up == [call.pk]
     call = _reload(call)
     assert call.status == State.FAILED
     assert "never reported" in call.failure_reason and "not retried" in call.failure_reason
@@ -451,7 +452,7 @@ def test_it_turns_a_placement_whose_worker_died_into_unknown(personas, settings)
     call = _placing_call(number)
     later = timezone.now() + timedelta(minutes=settings.OUTBOUND_PLACING_LEASE_MINUTES + 1)
 
-    result = outbound.outbound_calls_poll_due(now=later)
+    result = follow.outbound_calls_poll_due(now=later)
 
     assert result.unknown == [call.pk]
     assert _reload(call).status == State.UNKNOWN
@@ -466,7 +467,7 @@ def test_it_expires_a_call_that_stayed_queued(personas, settings):
     )
     later = timezone.now() + timedelta(minutes=settings.OUTBOUND_QUEUED_EXPIRY_MINUTES + 1)
 
-    assert outbound.outbound_calls_poll_due(now=later).expired == [call.pk]
+    assert follow.outbound_calls_poll_due(now=later).expired == [call.pk]
     call = _reload(call)
     assert call.status == State.FAILED and call.failure_reason
 
