@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall
 from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
+from dins.subscriptions.sweep import trial_sweep
 from dins.tests.factories import SubscriptionFactory
 from dins.tests.test_lifecycle import _free_din
 from portal.celery import app as celery_app
@@ -192,3 +193,34 @@ def test_work_the_broker_never_took_in_time_is_given_up_with_the_true_reason(
     page = owner.get(reverse("number_detail", args=[subscription.code])).content.decode()
     assert "could not be handed to the task queue" in page
     assert "The carrier refused" not in page
+
+
+def test_the_trial_sweep_while_the_broker_is_down_loses_no_release(personas, xoxzo, carrier):
+    # given two trials due for release, held at the carrier
+    due = [_held_number(xoxzo, personas, index, trial=True) for index in (3, 4)]
+    with scopes_disabled():
+        Subscription.objects.filter(pk__in=[s.pk for s in due]).update(
+            release_at=timezone.now() - timedelta(minutes=1)
+        )
+
+    # when the sweep runs while the broker refuses connections
+    with broker_unreachable(celery_app):
+        result = trial_sweep()
+
+    # then both are claimed, and their release tasks wait in the outbox, none lost
+    assert sorted(result.claimed) == sorted(s.pk for s in due)
+    assert all(_status(Subscription, pk=s.pk) == SubscriptionStatus.RELEASING for s in due)
+    waiting = OutboxMessage.objects.filter(task_name="dins.release", sent_at__isnull=True)
+    assert waiting.count() == 2
+
+    # and once the broker is back a worker releases both at the carrier
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert len(outbox_sweep().sent) == 2
+        released = _wait_for(
+            lambda: all(_status(Subscription, pk=s.pk) == SubscriptionStatus.RELEASED for s in due),
+            seconds=30,
+        )
+    assert released
+    assert not SandboxSubscription.objects.filter(
+        din__din_uid__in=[s.din_uid for s in due], released_at__isnull=True
+    ).exists()
