@@ -6,16 +6,18 @@ import json
 from uuid import UUID
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from api import schemas
 from api.auth import require_role
-from api.v1.common import ERRORS, invalid_form
+from api.errors import ApiError
+from api.v1.common import ERRORS, invalid_field, invalid_form
 from callflows.flows import selectors as flow_selectors
 from callflows.flows import services as flow_services
 from callflows.flows import switch
 from callflows.flows.compiler import DEFAULT_DOCUMENT
-from callflows.flows.forms import PreviewForm
+from callflows.flows.forms import MAX_NOTE_LENGTH, PreviewForm
 from dins.models import Subscription
 from portal.access import get_tenant_object
 from portal.models import Role
@@ -40,14 +42,7 @@ def _override_state(subscription: Subscription) -> dict:
     }
 
 
-@router.get(
-    "/{uuid:subscription_code}/flow",
-    response={200: schemas.Flow, **ERRORS},
-    url_name="api_flow_detail",
-)
-def flow_detail(request, subscription_code: UUID):
-    """The number's saved call flow, in words too, and its day/night switch."""
-    subscription = get_tenant_object(Subscription, subscription_code)
+def _flow(subscription: Subscription) -> dict:
     flow = flow_selectors.flow_for_number(subscription)
     document = flow.document if flow else DEFAULT_DOCUMENT
     return {
@@ -57,6 +52,21 @@ def flow_detail(request, subscription_code: UUID):
         "description": flow_selectors.flow_describe(document),
         "override": _override_state(subscription),
     }
+
+
+def _problems(subscription: Subscription, document: dict) -> list[dict]:
+    """What keeps the document from being saved: the compiler's own check, run to the end."""
+    return flow_services.flow_check(subscription=subscription, document=document)
+
+
+@router.get(
+    "/{uuid:subscription_code}/flow",
+    response={200: schemas.Flow, **ERRORS},
+    url_name="api_flow_detail",
+)
+def flow_detail(request, subscription_code: UUID):
+    """The number's saved call flow, in words too, and its day/night switch."""
+    return _flow(get_tenant_object(Subscription, subscription_code))
 
 
 @router.get(
@@ -130,3 +140,52 @@ def override_end(request, subscription_code: UUID):
         subscription=subscription, action=None, until=None, request=request
     )
     return _override_state(subscription)
+
+
+@router.put(
+    "/{uuid:subscription_code}/flow",
+    response={200: schemas.Flow, **ERRORS},
+    url_name="api_flow_replace",
+)
+def flow_replace(request, subscription_code: UUID, payload: schemas.FlowIn):
+    """Replace the flow with ``document`` (staff keys): checked as the editor's save checks
+    it, stored as a new version in the history, answered by calls within seconds."""
+    require_role(request, Role.STAFF)
+    subscription = get_tenant_object(Subscription, subscription_code)
+    note = payload.note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise invalid_field(
+            "note",
+            _("The note has %(count)d characters; at most %(limit)d are allowed.")
+            % {"count": len(note), "limit": MAX_NOTE_LENGTH},
+        )
+    problems = _problems(subscription, payload.document)
+    if problems:
+        raise ApiError(
+            422,
+            "invalid",
+            _("The flow cannot be saved."),
+            errors=[{"field": f"document.{p['where']}", "message": p["why"]} for p in problems],
+        )
+    flow_services.flow_save(
+        subscription=subscription,
+        document=payload.document,
+        by=request.user,
+        request=request,
+        note=note,
+    )
+    return _flow(subscription)
+
+
+@router.post(
+    "/{uuid:subscription_code}/flow/validate",
+    response={200: schemas.FlowCheck, **ERRORS},
+    url_name="api_flow_validate",
+)
+def flow_validate(request, subscription_code: UUID, payload: schemas.FlowCheckIn):
+    """Check a document as saving would, without saving anything (staff keys, as the
+    editor's check): every problem, with where it is."""
+    require_role(request, Role.STAFF)
+    subscription = get_tenant_object(Subscription, subscription_code)
+    problems = _problems(subscription, payload.document)
+    return {"valid": not problems, "problems": problems}
