@@ -56,7 +56,9 @@ class ApiKey(TenantOwned):
 
 class WebhookEvent(models.TextChoices):
     CALL_ANSWERED = "call.answered", _("Call answered")
+    TRIAL_REMINDER = "trial.reminder", _("Trial ends soon")
     TRIAL_RELEASED = "trial.released", _("Trial released")
+    SUBSCRIPTION_FAILED = "subscription.failed", _("Subscription failed")
     OUTBOUND_CALL_FINISHED = "outbound_call.finished", _("Outbound call finished")
 
 

@@ -13,6 +13,12 @@ from dins.models import Subscription
 from portal.models import Alert, AlertKind
 from portal.scoping import scopes_disabled
 
+ALERT_EVENTS = {
+    AlertKind.TRIAL_REMINDER: WebhookEvent.TRIAL_REMINDER,
+    AlertKind.TRIAL_RELEASED: WebhookEvent.TRIAL_RELEASED,
+    AlertKind.SUBSCRIPTION_FAILED: WebhookEvent.SUBSCRIPTION_FAILED,
+}
+
 
 def _calls_logged(sender, *, calls, **kwargs):
     """``call.answered`` for each call the call-log writer stored (a batch of many tenants)."""
@@ -46,20 +52,34 @@ def _calls_logged(sender, *, calls, **kwargs):
 
 
 def _alert_saved(sender, instance: Alert, created: bool, **kwargs):
-    """``trial.released``: the release service raises this alert once per released trial."""
-    if not created or instance.kind != AlertKind.TRIAL_RELEASED:
+    """Events raised as alerts, picked up when the alert is saved (``alert_raise`` makes at
+    most one per kind, number and hour): ``trial.reminder`` (the trial sweep), ``trial.released``
+    (the release service, once per released trial), ``subscription.failed`` (the subscribe
+    task, when the number is not ours)."""
+    if not created or instance.kind not in ALERT_EVENTS:
         return
     subscription = instance.subscription
-    webhook_emit(
-        tenant_id=instance.tenant_id,
-        event=WebhookEvent.TRIAL_RELEASED,
-        data={
-            "number": str(subscription.code) if subscription else None,
-            "e164": instance.context.get("number", ""),
-            "released_at": subscription.released_at if subscription else None,
-            "saved": instance.context.get("saved"),
-        },
-    )
+    data: dict = {"number": str(subscription.code) if subscription else None}
+    if instance.kind == AlertKind.TRIAL_REMINDER:
+        data.update(
+            e164=subscription.e164 if subscription else "",
+            trial_deadline=subscription.trial_deadline if subscription else None,
+            release_at=subscription.release_at if subscription else None,
+            minutes_before=instance.context.get("minutes_before"),
+        )
+    elif instance.kind == AlertKind.TRIAL_RELEASED:
+        data.update(
+            e164=instance.context.get("number", ""),
+            released_at=subscription.released_at if subscription else None,
+            saved=instance.context.get("saved"),
+        )
+    else:
+        data.update(
+            e164=subscription.e164 if subscription else "",
+            reason=instance.context.get("reason", ""),
+            cause=instance.context.get("cause", "carrier"),
+        )
+    webhook_emit(tenant_id=instance.tenant_id, event=ALERT_EVENTS[instance.kind], data=data)
 
 
 def _outbound_call_finished(sender, *, call, **kwargs):
@@ -82,5 +102,5 @@ def _outbound_call_finished(sender, *, call, **kwargs):
 
 def connect() -> None:
     calls_logged.connect(_calls_logged, dispatch_uid="api.webhooks.calls")
-    post_save.connect(_alert_saved, sender=Alert, dispatch_uid="api.webhooks.trial_released")
+    post_save.connect(_alert_saved, sender=Alert, dispatch_uid="api.webhooks.alert_events")
     outbound_call_finished.connect(_outbound_call_finished, dispatch_uid="api.webhooks.outbound")

@@ -199,3 +199,55 @@ class OutboundCall(Schema):
     failure_reason: str
     created_at: datetime.datetime
     ended_at: datetime.datetime | None
+
+
+class Offer(Schema):
+    din_uid: str = Field(description="What to subscribe to (POST /numbers)")
+    number: str = Field(description="E.164, e.g. +815012345678")
+    country_code: str
+    prefix: str
+    monthly_cost: str
+    minute_cost: str
+    trial_price: str = Field(description="What the 24-hour trial costs")
+
+
+class OfferList(Schema):
+    items: list[Offer]
+    count: int = Field(description="Offers found (items holds at most `limit` of them)")
+
+
+class SubscribeIn(Schema):
+    din_uid: str = Field(max_length=100, description="An offer's din_uid")
+    mode: Literal["trial", "keep"] = Field(
+        description="trial: 24 hours at the trial price, released in time unless kept; "
+        "keep: a normal subscription"
+    )
+
+
+class FlowIn(Schema):
+    document: dict = Field(description="The flow document, as GET …/flow answers it")
+    note: str = Field("", max_length=1000, description="What changed, for the history")
+
+
+class FlowCheckIn(Schema):
+    document: dict
+
+
+class FlowProblem(Schema):
+    where: str = Field(description="Where in the document, e.g. rules[2].then")
+    why: str
+
+
+class FlowCheck(Schema):
+    valid: bool
+    problems: list[FlowProblem]
+
+
+class ScriptIn(Schema):
+    name: str = Field(max_length=100)
+    language: str = Field(max_length=10, description="ja or en")
+    text: str = Field(max_length=5000, description="Read aloud; at most 500 characters")
+
+
+class ScriptList(Schema):
+    items: list[ScriptAsset]

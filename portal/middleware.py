@@ -3,6 +3,7 @@ caches, and the tenant scope opened for each request."""
 
 import zoneinfo
 
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -67,6 +68,10 @@ def _has_nul(request) -> bool:
     return False
 
 
+# The company API answers JSON (api/); its URLs start here.
+API_PREFIX = "/api/"
+
+
 class RefuseNulMiddleware:
     """Answers 400 to a request with a NUL character in its path, query or form fields.
 
@@ -82,18 +87,15 @@ class RefuseNulMiddleware:
 
     def __call__(self, request):
         if _has_nul(request):
-            return render(
-                request,
-                "400.html",
-                {
-                    "reason": _(
-                        "The request contained a NUL character (\\0), which no field accepts. "
-                        "Remove it (it often comes with text copied from a binary file) and "
-                        "try again."
-                    )
-                },
-                status=400,
+            reason = _(
+                "The request contained a NUL character (\\0), which no field accepts. "
+                "Remove it (it often comes with text copied from a binary file) and "
+                "try again."
             )
+            if request.path.startswith(API_PREFIX):
+                # Programs get the API's error shape ({detail, code}), not a page.
+                return JsonResponse({"detail": reason, "code": "invalid"}, status=400)
+            return render(request, "400.html", {"reason": reason}, status=400)
         return self.get_response(request)
 
 

@@ -3,6 +3,10 @@
 import pytest
 
 from api.tests.factories import make_key
+from sandbox.tests.fixtures import (  # noqa: F401 - fixtures
+    live_sandbox_server,
+    sandbox_url,
+)
 
 
 class ApiClient:

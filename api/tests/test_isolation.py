@@ -34,6 +34,14 @@ BODIES = {
         "text": "Hello",
         "tts_lang": "en",
     },
+    "/api/v1/numbers": {"din_uid": "isolation-din", "mode": "trial"},
+    "/api/v1/numbers/{subscription_code}/flow": {
+        "document": {"rules": [], "default": {"type": "voicemail"}}
+    },
+    "/api/v1/numbers/{subscription_code}/flow/validate": {
+        "document": {"rules": [], "default": {"type": "voicemail"}}
+    },
+    "/api/v1/assets/scripts": {"name": "Isolation", "language": "en", "text": "Hello"},
 }
 QUERIES = {"/api/v1/numbers/{subscription_code}/flow/preview": "?at=2026-12-07T12:30"}
 HEADERS = {"/api/v1/numbers/{subscription_code}/calls": {"Idempotency-Key": "isolation-1"}}
@@ -73,8 +81,16 @@ def _audit_count() -> int:
 
 
 def test_it_walks_every_operation():
-    assert len(OPERATIONS) >= 14
+    assert len(OPERATIONS) >= 22
     assert ("/api/v1/numbers/{subscription_code}/keep", "post") in WRITE_OPERATIONS
+    for write in [
+        ("/api/v1/numbers", "post"),
+        ("/api/v1/numbers/{subscription_code}/flow", "put"),
+        ("/api/v1/numbers/{subscription_code}/flow/validate", "post"),
+        ("/api/v1/assets/audio", "post"),
+        ("/api/v1/assets/scripts", "post"),
+    ]:
+        assert write in WRITE_OPERATIONS
 
 
 @pytest.mark.parametrize("path,method", OBJECT_OPERATIONS, ids=_ids(OBJECT_OPERATIONS))

@@ -21,7 +21,9 @@ from api.models import WebhookDelivery, WebhookEndpoint
 from api.tasks import deliver_webhook
 from callflows.edge import call_log
 from callflows.outbound.services import call_fail
+from dins.subscriptions.subscribe import fail
 from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
+from portal.alerts import alert_raise
 from portal.models import Alert, AlertKind
 from portal.scoping import scopes_disabled, tenant_scope
 
@@ -252,3 +254,40 @@ def test_deliveries_keep_the_time_of_the_event(
     task_queue.run_all_named("api.deliver_webhook")
     body = json.loads(receiver.received[0]["body"])
     assert body["occurred_at"].startswith("2026-12-01T09:00")
+
+
+def test_it_sends_a_trial_reminder_and_a_failed_subscription_where_their_alerts_are_raised(
+    personas, receiver, task_queue, django_capture_on_commit_callbacks
+):
+    _endpoint(personas.tenant_a, receiver.url, events=("trial.reminder", "subscription.failed"))
+    trial = SubscriptionFactory(tenant=personas.tenant_a)
+    failing = SubscriptionFactory(tenant=personas.tenant_a, status="subscribing", is_trial=False)
+
+    with tenant_scope(personas.tenant_a), django_capture_on_commit_callbacks(execute=True):
+        # what the trial sweep raises an hour before the release
+        alert_raise(
+            kind=AlertKind.TRIAL_REMINDER,
+            subscription=trial,
+            context={"minutes_before": 60, "hours_before": 1},
+        )
+        # the subscribe task: the carrier refused the number
+        assert fail(failing, "The number is no longer available.")
+        # a released trial is not asked for by this webhook
+        Alert.objects.create(
+            tenant=personas.tenant_a,
+            kind=AlertKind.TRIAL_RELEASED,
+            subscription=trial,
+            dedup_key="trial_released:y",
+            context={"number": trial.e164},
+        )
+    task_queue.run_all_named("api.deliver_webhook")
+
+    bodies = {r["headers"]["X-DinPortal-Event"]: json.loads(r["body"]) for r in receiver.received}
+    assert set(bodies) == {"trial.reminder", "subscription.failed"}
+    reminder = bodies["trial.reminder"]["data"]
+    assert reminder["number"] == str(trial.code) and reminder["minutes_before"] == 60
+    assert reminder["e164"] == trial.e164
+    failed = bodies["subscription.failed"]["data"]
+    assert failed["number"] == str(failing.code)
+    assert failed["reason"] == "The number is no longer available."
+    assert failed["cause"] == "carrier"

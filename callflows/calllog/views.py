@@ -6,7 +6,6 @@ which ``portal.middleware.TenantMiddleware`` activates for templates.
 
 from __future__ import annotations
 
-import csv
 import datetime
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,18 +16,18 @@ from django.core.paginator import Paginator
 from django.forms import ChoiceField
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from callflows.calllog import selectors as calllog
+from callflows.calllog.export import call_log_csv_lines
 from callflows.flows import words
 from dins.models import Subscription, SubscriptionStatus
 from portal.access import get_tenant_object, member_required
 from portal.fields import BoundedDateField
 from portal.phone import compact, display
-from portal.scoping import current_tenant, tenant_scope
+from portal.scoping import current_tenant
 
 PAGE_SIZE = 50
 
@@ -215,68 +214,9 @@ def number_calls(request, subscription_code):
 
 # --- CSV export -------------------------------------------------------------------------------
 
+
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection, OWASP);
 # rule labels, number labels and the recipient the carrier passes on are text others chose.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A value as a CSV cell that no spreadsheet evaluates."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_rows(calls, *, tenant):
-    """The export's lines, produced while the response streams.
-
-    The body is iterated after the view returned, when the middleware has closed the tenant
-    scope and deactivated the tenant's time zone. ``calls`` carries its tenant filter from
-    when it was built; the generator still re-opens the scope (fail closed for anything read
-    lazily) and converts times with the tenant's zone explicitly.
-    """
-    writer = csv.writer(_Echo())
-    zone = tenant.zone
-    yield "\ufeff"  # the BOM: Excel (Japanese Windows) reads UTF-8 only with it
-    yield writer.writerow(
-        [
-            _("Time"),
-            _("Number"),
-            _("Number label"),
-            _("Caller"),
-            _("Recipient"),
-            _("Rule"),
-            _("Answered by"),
-            _("Command"),
-            _("Latency (ms)"),
-            _("Flow version"),
-        ]
-    )
-    anonymous = _("anonymous")
-    with tenant_scope(tenant):
-        for call in calls.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    csv_cell(timezone.localtime(call.at, zone).isoformat()),
-                    csv_cell(call.subscription.din),
-                    csv_cell(call.subscription.label),
-                    csv_cell(call.caller or anonymous),
-                    csv_cell(call.recipient),
-                    csv_cell(call.rule),
-                    csv_cell(calllog.SOURCE_LABELS.get(call.source, call.source)),
-                    csv_cell(call.command),
-                    f"{call.latency_us / 1000:.3f}",
-                    "" if call.flow_version is None else str(call.flow_version),
-                ]
-            )
-
-
 @require_GET
 @member_required
 def call_log_export(request):
@@ -287,7 +227,7 @@ def call_log_export(request):
     tenant = current_tenant()
     filename = f"calls-{calllog.tenant_today():%Y%m%d}.csv"
     response = StreamingHttpResponse(
-        (line.encode() for line in _csv_rows(calls, tenant=tenant)),
+        (line.encode() for line in call_log_csv_lines(calls, tenant=tenant)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

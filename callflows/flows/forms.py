@@ -12,6 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
+from callflows.flows.rules import MAX_RULES
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import DestinationRefused, transfer_target_clean
 from portal import phone
@@ -42,8 +43,6 @@ ACTION_CHOICES = [
     ("transfer", _("Transfer to a number")),
     ("voicemail", _("Take a voicemail")),
 ]
-
-MAX_RULES = 30
 
 
 def _choices(queryset):
@@ -281,7 +280,6 @@ class BaseRuleFormSet(forms.BaseFormSet):
 # [choice] Rules are checked one by one on every call; 30 cover any real business day. The
 # posted form count is believed only up to absolute_max (the rules and the blank one to add
 # another), so a forged rules-TOTAL_FORMS builds no more forms than that.
-MAX_RULES = 30
 RuleFormSet = forms.formset_factory(
     RuleForm,
     formset=BaseRuleFormSet,

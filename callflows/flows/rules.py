@@ -32,6 +32,10 @@ CONDITIONS = ("always", "hours", "holiday", "anonymous", "caller_list")
 ACTIONS = ("playback", "say", "transfer", "voicemail")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 # What carriers send for a withheld number (besides an empty or missing parameter).
+# Rules are checked one by one on every call; 30 cover any real business day (the editor
+# offers no more, and no document with more is saved).
+MAX_RULES = 30
+MAX_LABEL_LENGTH = 100
 ANONYMOUS_CALLERS = frozenset({"", "anonymous", "unknown", "private", "withheld", "0"})
 
 
@@ -84,9 +88,16 @@ def check_document(document: dict) -> None:
     rules = document.get("rules", [])
     if not isinstance(rules, list):
         raise FlowError("rules", "rules are a list")
+    if len(rules) > MAX_RULES:
+        raise FlowError("rules", f"at most {MAX_RULES} rules")
     for index, rule in enumerate(rules):
         if not isinstance(rule, dict):
             raise FlowError(f"rules[{index}]", "a rule is an object")
+        label = rule.get("label") or ""
+        if not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH:
+            raise FlowError(
+                f"rules[{index}].label", f"a name of at most {MAX_LABEL_LENGTH} characters"
+            )
         check_condition(rule.get("when"), f"rules[{index}].when")
         check_action(rule.get("then"), f"rules[{index}].then")
     if "default" not in document:

@@ -18,6 +18,16 @@ from portal.services import ServiceError, audit_record
 # --- Saving -----------------------------------------------------------------------------------
 
 
+def flow_check(*, subscription: Subscription, document: dict) -> list[dict]:
+    """What keeps ``document`` from being saved (``flow_save``'s own compile, run to the end):
+    ``[{"where": "rules[1].then", "why": …}, …]``, empty when it can be saved. Saves nothing."""
+    problems: list[dict] = []
+    flow_compile(
+        document, tenant=subscription.tenant, own_number=subscription.e164, problems=problems
+    )
+    return problems
+
+
 def flow_save(
     *, subscription: Subscription, document: dict, by, request=None, note: str = ""
 ) -> CallFlow:

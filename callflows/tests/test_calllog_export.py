@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from callflows.calllog.views import csv_cell
+from callflows.calllog.export import csv_cell
 from callflows.tests import test_calllog as shared
 from portal.scoping import scopes_disabled
 

@@ -1,0 +1,85 @@
+"""The REST API, version 1: numbers, call flows, the call log, alerts, assets, outbound calls.
+
+Thin like the pages: every endpoint parses its input (the pages' own forms where they exist,
+so the same rules refuse the same input), calls the service or selector the page calls, and
+renders. Objects are found through ``portal.access.get_tenant_object`` inside the key's
+tenant scope (``api.auth.key_scope``): another company's object is 404, as on the pages.
+One module per resource; this one builds the API, its error handlers and its routes.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from api.auth import ApiKeyAuth, key_scope
+from api.errors import ApiError, error_response
+from api.v1 import alerts, assets, calls, flows, numbers, outbound
+from portal.services import ServiceError
+
+
+class Api(NinjaAPI):
+    def get_openapi_operation_id(self, operation) -> str:
+        # One module per resource, one name space of operations: api_v1_<function>.
+        return f"api_v1_{operation.view_func.__name__}"
+
+
+api = Api(
+    title="DIN Portal API",
+    version="1",
+    description="A company's numbers, call flows, calls and alerts. Authenticate with "
+    "`Authorization: Bearer <key>` (Settings → API). Errors: `{detail, code, errors?}`.",
+    auth=ApiKeyAuth(),
+    urls_namespace="api-v1",
+)
+api.add_decorator(key_scope, mode="view")  # around auth and validation too
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return error_response(exc.status, exc.code, exc.detail, errors=exc.errors)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(404, "not_found", _("Not found."))
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return error_response(403, "permission_denied", str(exc) or _("Not allowed."))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return error_response(401, "not_authenticated", _("Send an API key."))
+
+
+@api.exception_handler(ServiceError)
+def _service_error(request, exc):
+    return error_response(409, "conflict", str(exc))
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request, exc: NinjaValidationError):
+    errors = []
+    for error in exc.errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        errors.append({"field": ".".join(location) or None, "message": error.get("msg", "")})
+    return error_response(422, "invalid", _("Some input is not valid."), errors=errors)
+
+
+api.add_router("/numbers", numbers.router)
+api.add_router("/numbers", flows.router)
+api.add_router("/numbers", outbound.number_calls)
+api.add_router("/outbound-calls", outbound.router)
+api.add_router("/calls", calls.router)
+api.add_router("/alerts", alerts.router)
+api.add_router("/assets", assets.router)

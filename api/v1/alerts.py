@@ -1,0 +1,49 @@
+"""A company's alerts: list and acknowledge."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ninja import Query, Router
+
+from api import schemas
+from api.auth import require_role
+from api.v1.common import ERRORS
+from portal import alerts
+from portal.access import get_tenant_object
+from portal.models import Alert, Role
+
+router = Router(tags=["alerts"])
+
+
+def _alert(alert: Alert) -> dict:
+    return {
+        "code": alert.code,
+        "kind": alert.kind,
+        "title": alerts.alert_title(alert),
+        "number": alert.subscription.code if alert.subscription else None,
+        "context": alert.context,
+        "created_at": alert.created_at,
+        "acknowledged_at": alert.acknowledged_at,
+    }
+
+
+@router.get("", response={200: schemas.AlertList, **ERRORS}, url_name="api_alert_list")
+def alert_list(request, open: bool = Query(True, description="Only alerts not acknowledged")):
+    """Open alerts (``open=false``: the last 30 days', as on the alerts page)."""
+    found = alerts.alert_open_list() if open else alerts.alert_recent_list()[:200]
+    return {"items": [_alert(alert) for alert in found.select_related("subscription", "tenant")]}
+
+
+@router.post(
+    "/{uuid:alert_code}/acknowledge",
+    response={200: schemas.Acknowledged, **ERRORS},
+    url_name="api_alert_acknowledge",
+)
+def alert_acknowledge(request, alert_code: UUID):
+    """Take the alert off the open list (staff keys); ``changed`` is false the second time."""
+    require_role(request, Role.STAFF)
+    alert = get_tenant_object(Alert, alert_code)
+    changed = alerts.alert_acknowledge(alert=alert, request=request)
+    alert.refresh_from_db(fields=["acknowledged_at"])
+    return {"code": alert.code, "acknowledged_at": alert.acknowledged_at, "changed": changed}

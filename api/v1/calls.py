@@ -1,0 +1,167 @@
+"""The call log: answered calls, newest first, paged by cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from uuid import UUID
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from ninja import Query, Router
+
+from api import schemas
+from api.errors import ApiError
+from api.v1.common import ERRORS, invalid_field
+from callflows.calllog.export import call_log_csv_lines
+from callflows.calllog.selectors import SOURCE_LABELS, call_log_list, tenant_today
+from dins.models import Subscription
+from portal.access import get_tenant_object
+from portal.fields import DATE_MAX, DATE_MIN
+
+router = Router(tags=["call log"])
+MAX_PAGE = 200
+
+
+def _cursor_encode(call) -> str:
+    raw = f"{call.at.isoformat()}|{call.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> tuple[datetime.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, pk_text = raw.split("|")
+        at = parse_datetime(at_text)
+        if at is None or timezone.is_naive(at):
+            raise ValueError(at_text)
+        return at, int(pk_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            422,
+            "invalid",
+            _("Some input is not valid."),
+            errors=[{"field": "cursor", "message": _("Not a cursor this API gave.")}],
+        ) from None
+
+
+def _calls(*, number, since, until, caller, anonymous, rule, source):
+    """The call log filtered as on the page (the page's selector, the same filters)."""
+    if source and source not in SOURCE_LABELS:
+        raise ApiError(
+            422,
+            "invalid",
+            _("Some input is not valid."),
+            errors=[{"field": "source", "message": _("Unknown source.")}],
+        )
+    for field, day in (("since", since), ("until", until)):
+        if day is not None and not DATE_MIN <= day <= DATE_MAX:
+            raise invalid_field(
+                field,
+                _("Enter a date from %(min)s to %(max)s.")
+                % {"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()},
+            )
+    subscription = get_tenant_object(Subscription, number) if number else None
+    digits = "".join(ch for ch in caller if ch.isdigit())
+    return call_log_list(
+        subscription=subscription,
+        since=since,
+        until=until,
+        caller=digits,
+        anonymous=anonymous,
+        rule=rule,
+        source=source,
+    )
+
+
+@router.get("", response={200: schemas.CallPage, **ERRORS}, url_name="api_call_list")
+def call_list(
+    request,
+    number: UUID | None = Query(None, description="Only this number's calls"),
+    since: datetime.date | None = Query(None, description="From this day (company's zone)"),
+    until: datetime.date | None = Query(None, description="To this day, included"),
+    caller: str = Query("", max_length=30, description="Digits the caller's number contains"),
+    anonymous: bool = False,
+    rule: str = Query("", max_length=100),
+    source: str = Query("", description="flow, override, stale or fallback"),
+    cursor: str = Query("", max_length=200, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+):
+    """Answered calls, newest first, filtered as on the call log page; pages by cursor."""
+    rows = _calls(
+        number=number,
+        since=since,
+        until=until,
+        caller=caller,
+        anonymous=anonymous,
+        rule=rule,
+        source=source,
+    )
+    if cursor:
+        at, pk = _cursor_decode(cursor)
+        rows = rows.filter(at__lte=at).exclude(at=at, pk__gte=pk)
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "items": [
+            {
+                "code": call.code,
+                "number": call.subscription.code,
+                "at": call.at,
+                "caller": call.caller,
+                "recipient": call.recipient,
+                "rule": call.rule,
+                "command": call.command,
+                "source": call.source,
+                "latency_ms": call.latency_ms,
+            }
+            for call in page
+        ],
+        "next_cursor": _cursor_encode(page[-1]) if more else None,
+    }
+
+
+CSV_RESPONSE = {
+    200: {
+        "description": "The call log as CSV (UTF-8 with BOM), the columns of the page's export",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/csv",
+    response=ERRORS,
+    url_name="api_call_csv",
+    openapi_extra={"responses": CSV_RESPONSE},
+)
+def call_csv(
+    request,
+    number: UUID | None = Query(None, description="Only this number's calls"),
+    since: datetime.date | None = Query(None, description="From this day (company's zone)"),
+    until: datetime.date | None = Query(None, description="To this day, included"),
+    caller: str = Query("", max_length=30, description="Digits the caller's number contains"),
+    anonymous: bool = False,
+    rule: str = Query("", max_length=100),
+    source: str = Query("", description="flow, override, stale or fallback"),
+):
+    """The filtered call log as CSV, streamed: every call, newest first."""
+    rows = _calls(
+        number=number,
+        since=since,
+        until=until,
+        caller=caller,
+        anonymous=anonymous,
+        rule=rule,
+        source=source,
+    )
+    response = StreamingHttpResponse(
+        (line.encode() for line in call_log_csv_lines(rows, tenant=request.tenant)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="calls-{tenant_today():%Y%m%d}.csv"'
+    return response
