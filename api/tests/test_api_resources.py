@@ -13,7 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from api.tests.test_api import _validate
 from callflows.models import AudioFile, CallFlow, FlowVersion, TtsScript
 from callflows.tests.factories import SAMPLES
-from dins.models import Status, Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.models import AuditEvent, OutboxMessage
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.tests.companies import japanese_clinic
@@ -70,7 +70,7 @@ def test_offers_are_searched_and_one_is_subscribed_through_the_outbox(
 
     assert response.status_code == 202, response.content
     _validate("/api/v1/numbers", "post", response)
-    assert response.json()["status"] == Status.PENDING and response.json()["is_trial"]
+    assert response.json()["status"] == SubscriptionStatus.PENDING and response.json()["is_trial"]
     with scopes_disabled():
         subscription = Subscription.objects.get(code=response.json()["code"])
         queued = list(OutboxMessage.objects.values_list("task_name", "kwargs"))
@@ -84,7 +84,7 @@ def test_offers_are_searched_and_one_is_subscribed_through_the_outbox(
     assert again.status_code == 202 and again.json()["code"] == str(subscription.code)
     task_queue.run_all()
     subscription.refresh_from_db()
-    assert subscription.status == Status.ACTIVE
+    assert subscription.status == SubscriptionStatus.ACTIVE
 
 
 @pytest.mark.django_db(transaction=True)
