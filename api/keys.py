@@ -141,7 +141,7 @@ def api_key_rate_limited(key: ApiKey, *, now: datetime | None = None) -> int | N
     """
     now = now or timezone.now()
     window = int(now.timestamp()) // 60
-    name = f"api:rate:{key.pk}:{window}"
+    name = f"api:rate:{key.prefix}:{window}"  # the prefix is random and unique, the pk reusable
     try:
         cache.add(name, 0, timeout=70)
         count = cache.incr(name)
