@@ -32,10 +32,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from api import tasks
 from api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from portal.alerts import alert_raise
 from portal.models import AlertKind, Membership, Role
+from portal.outbox import outbox_enqueue
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -46,6 +46,7 @@ TIMESTAMP_HEADER = "X-DinPortal-Timestamp"
 EVENT_HEADER = "X-DinPortal-Event"
 DELIVERY_HEADER = "X-DinPortal-Delivery"
 MAX_ENDPOINTS = 10
+DELIVER_TASK = "api.deliver_webhook"
 
 
 # --- Addresses --------------------------------------------------------------------------------
@@ -160,6 +161,15 @@ def _body(*, event: str, delivery_code: uuid.UUID, occurred_at, data: dict) -> s
     )
 
 
+def webhook_listeners(event: str) -> set[int]:
+    """The companies with an active endpoint subscribed to ``event`` (one indexed query)."""
+    with scopes_disabled():
+        endpoints = WebhookEndpoint.objects.filter(is_active=True).values_list(
+            "tenant_id", "events"
+        )
+        return {tenant_id for tenant_id, events in endpoints if event in events}
+
+
 def webhook_emit_many(events: list[tuple[int, str, dict]]) -> list[WebhookDelivery]:
     """Queue ``(tenant_id, event, data)`` events for every active endpoint subscribed to them.
 
@@ -199,12 +209,9 @@ def webhook_emit_many(events: list[tuple[int, str, dict]]) -> list[WebhookDelive
         codes = [d.code for d in deliveries]
         # bulk_create leaves primary keys unset on some databases: read them back.
         stored = list(WebhookDelivery.objects.filter(code__in=codes).values_list("pk", "tenant_id"))
-        transaction.on_commit(
-            lambda: [
-                tasks.deliver_webhook.delay(tenant_id=tenant_id, delivery_id=pk)
-                for pk, tenant_id in stored
-            ]
-        )
+        # Saved with the deliveries: a broker that is down delays them, it does not lose them.
+        for pk, tenant_id in stored:
+            outbox_enqueue(DELIVER_TASK, kwargs={"tenant_id": tenant_id, "delivery_id": pk})
     return deliveries
 
 

@@ -20,7 +20,9 @@ from api import webhooks
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.tasks import deliver_webhook
 from callflows.edge import call_log
+from callflows.models import CallLog
 from callflows.outbound.services import call_fail
+from callflows.signals import calls_logged
 from dins.subscriptions.subscribe import fail
 from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
 from portal.alerts import alert_raise
@@ -291,3 +293,17 @@ def test_it_sends_a_trial_reminder_and_a_failed_subscription_where_their_alerts_
     assert failed["number"] == str(failing.code)
     assert failed["reason"] == "The number is no longer available."
     assert failed["cause"] == "carrier"
+
+
+@pytest.mark.django_db
+def test_a_call_log_batch_of_companies_without_webhooks_costs_one_query(
+    django_assert_num_queries,
+):
+    # given a big batch from the edge's call-log writer, and no company listening
+    batch = [
+        {"tenant_id": 10_000 + n % 50, "subscription_id": n, "at": "", "source": "flow"}
+        for n in range(5_000)
+    ]
+    # when the writer tells its receivers, then only the listeners are looked up
+    with django_assert_num_queries(1):
+        calls_logged.send(sender=CallLog, calls=batch)
