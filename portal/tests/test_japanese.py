@@ -34,6 +34,7 @@ NOT_LANGUAGE = re.compile(
     r"|https?://\S+"
     r"|\b[A-Za-z]+(?:/[A-Za-z_+-]+)+\b"  # time zones (Asia/Tokyo)
     r"|\b[A-Za-z0-9_-]+\.(?:mp3|wav|csv)\b"
+    r"|\bespeak-ng\b"  # the speech engine's name, where a page says it is missing
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['.][A-Za-z0-9]+)*")
 
