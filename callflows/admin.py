@@ -3,19 +3,7 @@
 from django.contrib import admin
 
 from callflows.models import CallFlow, CallLog, FlowVersion
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Changed only through the portal, where every change is versioned and audited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(CallFlow)

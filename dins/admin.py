@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from dins.models import CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus, TrialReminder
 from dins.subscriptions.common import enqueue_push_action_url, enqueue_subscribe
 from dins.subscriptions.release import subscription_release_request
+from portal.admin import ReadOnlyAdmin
 from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
@@ -153,19 +154,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
 @admin.register(TrialReminder)
 class TrialReminderAdmin(admin.ModelAdmin):
     list_display = ["subscription", "minutes_before", "sent_at"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record operators look at; it changes only through the portal and its tasks."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OutboundCall)

@@ -7,6 +7,20 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import Alert, AuditEvent, Invitation, Membership, Tenant, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record operators look at: it changes only through the portal and its tasks, where
+    every change is versioned or audited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
