@@ -11,7 +11,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Query, Router, Schema
+from pydantic import Field
 
 from api import schemas
 from api.errors import ApiError
@@ -48,58 +49,55 @@ def _cursor_decode(cursor: str) -> tuple[datetime.datetime, int]:
         ) from None
 
 
-def _calls(*, number, since, until, caller, anonymous, rule, source):
+class CallFilters(Schema):
+    """The call log page's filters, as query parameters of the JSON and the CSV routes."""
+
+    number: UUID | None = Field(None, description="Only this number's calls")
+    since: datetime.date | None = Field(None, description="From this day (company's zone)")
+    until: datetime.date | None = Field(None, description="To this day, included")
+    caller: str = Field("", max_length=30, description="Digits the caller's number contains")
+    anonymous: bool = False
+    rule: str = Field("", max_length=100)
+    source: str = Field("", description="flow, override, stale or fallback")
+
+
+def _calls(filters: CallFilters):
     """The call log filtered as on the page (the page's selector, the same filters)."""
-    if source and source not in SOURCE_LABELS:
+    if filters.source and filters.source not in SOURCE_LABELS:
         raise ApiError(
             422,
             "invalid",
             _("Some input is not valid."),
             errors=[{"field": "source", "message": _("Unknown source.")}],
         )
-    for field, day in (("since", since), ("until", until)):
+    for field, day in (("since", filters.since), ("until", filters.until)):
         if day is not None and not DATE_MIN <= day <= DATE_MAX:
             raise invalid_field(
                 field,
                 _("Enter a date from %(min)s to %(max)s.")
                 % {"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()},
             )
-    subscription = get_tenant_object(Subscription, number) if number else None
-    digits = "".join(ch for ch in caller if ch.isdigit())
+    number = filters.number
     return call_log_list(
-        subscription=subscription,
-        since=since,
-        until=until,
-        caller=digits,
-        anonymous=anonymous,
-        rule=rule,
-        source=source,
+        subscription=get_tenant_object(Subscription, number) if number else None,
+        since=filters.since,
+        until=filters.until,
+        caller="".join(ch for ch in filters.caller if ch.isdigit()),
+        anonymous=filters.anonymous,
+        rule=filters.rule,
+        source=filters.source,
     )
 
 
 @router.get("", response={200: schemas.CallPage, **ERRORS}, url_name="api_call_list")
 def call_list(
     request,
-    number: UUID | None = Query(None, description="Only this number's calls"),
-    since: datetime.date | None = Query(None, description="From this day (company's zone)"),
-    until: datetime.date | None = Query(None, description="To this day, included"),
-    caller: str = Query("", max_length=30, description="Digits the caller's number contains"),
-    anonymous: bool = False,
-    rule: str = Query("", max_length=100),
-    source: str = Query("", description="flow, override, stale or fallback"),
+    filters: Query[CallFilters],
     cursor: str = Query("", max_length=200, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ):
     """Answered calls, newest first, filtered as on the call log page; pages by cursor."""
-    rows = _calls(
-        number=number,
-        since=since,
-        until=until,
-        caller=caller,
-        anonymous=anonymous,
-        rule=rule,
-        source=source,
-    )
+    rows = _calls(filters)
     if cursor:
         at, pk = _cursor_decode(cursor)
         rows = rows.filter(at__lte=at).exclude(at=at, pk__gte=pk)
@@ -141,24 +139,10 @@ CSV_RESPONSE = {
 )
 def call_csv(
     request,
-    number: UUID | None = Query(None, description="Only this number's calls"),
-    since: datetime.date | None = Query(None, description="From this day (company's zone)"),
-    until: datetime.date | None = Query(None, description="To this day, included"),
-    caller: str = Query("", max_length=30, description="Digits the caller's number contains"),
-    anonymous: bool = False,
-    rule: str = Query("", max_length=100),
-    source: str = Query("", description="flow, override, stale or fallback"),
+    filters: Query[CallFilters],
 ):
     """The filtered call log as CSV, streamed: every call, newest first."""
-    rows = _calls(
-        number=number,
-        since=since,
-        until=until,
-        caller=caller,
-        anonymous=anonymous,
-        rule=rule,
-        source=source,
-    )
+    rows = _calls(filters)
     response = StreamingHttpResponse(
         (line.encode() for line in call_log_csv_lines(rows, tenant=request.tenant)),
         content_type="text/csv; charset=utf-8",
