@@ -46,26 +46,73 @@ def personas(db) -> Personas:
     return Personas(tenant_a=tenant_a, tenant_b=tenant_b, both=both, **people)
 
 
-@pytest.fixture(scope="session")
-def live_server(request):
-    """pytest-django's live server, serving the action URL through the edge's bare app too."""
+def _start_server(request, application=None):
+    """A threaded live server on a free loopback port; ``application`` replaces Django's
+    handler (the edge and the sandbox are WSGI apps of their own)."""
     import os
 
     from pytest_django.live_server_helper import LiveServer
 
-    from portal.testing import installation_app
-
-    address = (
-        request.config.getvalue("liveserver")
-        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
-        or "localhost"
-    )
+    address = os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
     server = LiveServer(address, start=False)
-    static_handler = server.thread.static_handler
-    server.thread.static_handler = lambda inner: installation_app(static_handler(inner))
+    if application is not None:
+        server.thread.static_handler = lambda _django_handler: application
     server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """The portal's pages as ``portal.wsgi`` serves them (``ROOT_URLCONF``, static files).
+
+    The edge and the sandbox carrier are other servers: ``edge_server``, ``live_sandbox_server``.
+    """
+    server = _start_server(request)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def edge_live_server(request, live_server):
+    """The edge, ``callflows.edge.wsgi.application``, on a server of its own."""
+    from callflows.edge.wsgi import application
+
+    server = _start_server(request, application)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_live_server(request, live_server):
+    """The sandbox carrier, ``sandbox.wsgi.application``, on a server of its own."""
+    from sandbox.wsgi import application
+
+    server = _start_server(request, application)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def edge_server(edge_live_server, settings):
+    """The edge's live server, with ``PUBLIC_BASE_URL`` (where the carrier reaches us) on it."""
+    settings.PUBLIC_BASE_URL = edge_live_server.url
+    return edge_live_server
+
+
+@pytest.fixture
+def edge_client():
+    """A test client that goes through the edge's WSGI app (``callflows.edge.wsgi``)."""
+    from portal.testing import EdgeClient
+
+    return EdgeClient()
+
+
+@pytest.fixture
+def sandbox_client():
+    """A test client that goes through the sandbox carrier's server (``sandbox.wsgi``)."""
+    from portal.testing import SandboxClient
+
+    return SandboxClient()
 
 
 @pytest.fixture(autouse=True)
@@ -220,7 +267,7 @@ def pytest_terminal_summary(terminalreporter):
     totals = module.TOTALS
     terminalreporter.write_line(
         f"hostile input: {totals['inputs']} requests, {totals['5xx']} answered 5xx, "
-        f"{totals['slow']} slower than {module.SLOWEST_RESPONSE_SECONDS} s, "
+        f"{totals['too much work']} over {module.MAX_QUERIES} queries or {module.MAX_BODY} bytes, "
         f"{totals['wrongly saved']} wrongly saved or changed by a refused request; slowest "
         f"{module.SLOWEST[0]:.2f} s: {module.SLOWEST[1][:100]}"
     )

@@ -49,6 +49,8 @@ def _calls_logged(sender, *, calls, **kwargs):
                     "source": call["source"],
                     "fallback": call["source"] == "fallback",
                     "command": call.get("command", ""),
+                    # A "Test call" from the flow page, not a caller (dins.call_marks).
+                    "test": bool(call.get("is_test")),
                 },
             )
         )

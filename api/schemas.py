@@ -100,6 +100,11 @@ class Flow(Schema):
     document: dict
     description: list[str] = Field(description="The rules in words, in the key's language")
     override: OverrideState
+    answers_calls: bool = Field(
+        description="False for a released, releasing or failed number: its flow answers no "
+        "call, and replacing it or its override is refused (409)"
+    )
+    not_answering: str | None = Field(description="Why it answers no calls, in words")
 
 
 class Preview(Schema):
@@ -121,6 +126,7 @@ class Call(Schema):
     command: str
     source: Literal["flow", "override", "stale", "fallback"] | str
     latency_ms: float
+    test: bool = Field(description="A test call from the flow page, not a caller's")
 
 
 class CallPage(Schema):

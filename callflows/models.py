@@ -191,6 +191,9 @@ class CallLog(TenantOwned):
     source = models.CharField(max_length=16)  # "flow", "override", "stale", "fallback"
     latency_us = models.PositiveIntegerField()
     flow_version = models.PositiveIntegerField(null=True)
+    # A "Test call" from the flow page (the sandbox vouched for it with the portal's
+    # signature): shown and filterable, left out of figures; webhooks say ``"test": true``.
+    is_test = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -39,6 +39,14 @@ LIVE_STATUSES = (
     SubscriptionStatus.RELEASING,
 )
 
+# A number in these states answers no call through its flow ("not in service" at the carrier,
+# or about to be): its flow is kept to read, never edited or switched.
+CLOSED_STATUSES = (
+    SubscriptionStatus.RELEASING,
+    SubscriptionStatus.RELEASED,
+    SubscriptionStatus.FAILED,
+)
+
 
 class Subscription(TenantOwned):
     din_uid = models.CharField(max_length=64)
@@ -149,6 +157,11 @@ class Subscription(TenantOwned):
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
 
+    @property
+    def is_closed(self) -> bool:
+        """Released, being released or failed: its flow answers no call and takes no edit."""
+        return self.status in CLOSED_STATUSES
+
 
 class TrialReminder(TenantOwned):
     """One row per reminder sent: inserting it is the claim that makes each reminder go once."""
@@ -221,6 +234,9 @@ class OutboundCall(TenantOwned):
 
     FINAL_STATUSES = (Status.ANSWERED, Status.NO_ANSWER, Status.FAILED)
     OPEN_STATUSES = (Status.QUEUED, Status.PLACING, Status.UNKNOWN, Status.IN_PROGRESS)
+    # ``trouble`` starts with who failed: the carrier, or our worker.
+    TROUBLE_CARRIER = "carrier: "
+    TROUBLE_WORKER = "worker: "
 
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="outbound_calls"
@@ -253,6 +269,9 @@ class OutboundCall(TenantOwned):
     duration = models.PositiveIntegerField(null=True, blank=True)  # seconds
     cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
+    # Why the call is in "unknown" or was put back in "queued": who failed, our worker or the
+    # carrier (``callflows.outbound.services``), so a final failure names the right one.
+    trouble = models.CharField(max_length=300, blank=True)
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -296,6 +315,11 @@ class OutboundCall(TenantOwned):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    @property
+    def outbox_subject(self) -> str:
+        """How the outbox names the placing of this call (``portal.outbox.outbox_waiting``)."""
+        return f"dins.outbound_call:{self.pk}"
 
 
 class TestCall(TenantOwned):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dins import xoxzo
+from dins.call_marks import mark_for_test_call
 from dins.models import Subscription, SubscriptionStatus, TestCall
 from portal.outbox import outbox_enqueue, outbox_gave_up
 from portal.scoping import scopes_disabled
@@ -95,6 +96,8 @@ def test_call_place(*, test_call_id: int) -> None:
             to=test_call.subscription.e164,
             caller=test_call.caller or "anonymous",
             read_timeout=TEST_CALL_READ_TIMEOUT_SECONDS,
+            # The edge logs the call as a test, not as a caller's call (dins.call_marks).
+            mark=mark_for_test_call(test_call.tenant_id),
         )
     except xoxzo.XoxzoValidationError as error:
         values.update(

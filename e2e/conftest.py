@@ -50,8 +50,8 @@ def production_services() -> dict | None:
     }
 
 
-@pytest.fixture(scope="module")
-def production(tmp_path_factory):
+def production_layout(workdir, *, extra_env: dict | None = None) -> harness.ProductionLayout:
+    """docs/deploy.md's layout, not started; skips (or fails in CI) without its services."""
     services = production_services()
     missing = []
     if services is None:
@@ -71,14 +71,21 @@ def production(tmp_path_factory):
     netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
     edge_database = database._replace(netloc=netloc)
     layout = harness.ProductionLayout(
-        tmp_path_factory.mktemp("production"),
+        workdir,
         edge_database_url=urllib.parse.urlunsplit(edge_database),
+        extra_env=extra_env,
         **services,
     )
     layout.database_relay = relay
+    return layout
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    layout = production_layout(tmp_path_factory.mktemp("production"))
     try:
         layout.start()
         yield layout
     finally:
         layout.stop()
-        relay.close()
+        layout.database_relay.close()

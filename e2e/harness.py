@@ -177,14 +177,15 @@ class Layout:
 
 
 class Launcher(Layout):
-    """`make run` on the embedded default, as shipped."""
+    """`make run` on the embedded default, as shipped (``extra_env``: variables a person could
+    set before `make run`, e.g. an SMTP server)."""
 
     BANNER = "DIN Portal is running."
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *, extra_env: dict | None = None):
         super().__init__(workdir)
         self.port = free_ports(3)
-        self.env = clean_env(VAR_DIR=workdir / "var", PORT=self.port)
+        self.env = clean_env(VAR_DIR=workdir / "var", PORT=self.port, **(extra_env or {}))
         self.portal_url = f"http://127.0.0.1:{self.port}"
         self.edge_urls = [f"http://127.0.0.1:{self.port + 1}"]
         self.public_url = self.edge_urls[0]
@@ -285,6 +286,7 @@ class ProductionLayout(Layout):
         redis_url: str,
         broker_url: str,
         edge_database_url: str | None = None,
+        extra_env: dict | None = None,
     ):
         super().__init__(workdir)
         base = free_ports(6)
@@ -310,6 +312,7 @@ class ProductionLayout(Layout):
             CELERY_BROKER_URL=broker_url,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             PUBLIC_BASE_URL=self.public_url,
+            PORTAL_BASE_URL=self.portal_url,
             EMAIL_URL="consolemail://",
             DEFAULT_FROM_EMAIL="DIN Portal <noreply@example.com>",
             XOXZO_API_URL=self.sandbox_url,
@@ -319,10 +322,19 @@ class ProductionLayout(Layout):
             BEHIND_TLS_PROXY="false",
             TRUSTED_PROXIES="127.0.0.1/32",  # nginx connects from here; clients from others
         )
+        self.env.update({k: str(v) for k, v in (extra_env or {}).items()})
         # The edge may reach the database another way (a relay a drill can hang).
         self.edge_env = {**self.env, "DATABASE_URL": edge_database_url or database_url}
         # The carrier: a separate system with its own settings (the sandbox is not production).
-        self.carrier_env = clean_env(**common, SANDBOX_ENABLED="true", PORT=self.sandbox_port - 2)
+        # It calls back only the portal's public address (the proxy), as Xoxzo does, and runs
+        # its own worker for what it does later (outbound calls ending, their callbacks).
+        self.carrier_env = clean_env(
+            **common,
+            SANDBOX_ENABLED="true",
+            PORT=self.sandbox_port - 2,
+            PUBLIC_BASE_URL=self.public_url,
+            VAR_DIR=workdir / "carrier",
+        )
 
     def servers(self) -> list[Server]:
         servers = [
@@ -352,6 +364,12 @@ class ProductionLayout(Layout):
             serve("sandbox.wsgi:application", self.sandbox_port, 1, 8),
             env=self.carrier_env,
         )
+        self.spawn(
+            "carrier-worker",
+            [PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "1", "-Q", "celery",
+             "--without-gossip", "--without-mingle", "-l", "INFO"],
+            env=self.carrier_env,
+        )  # fmt: skip
         for server in self.servers():
             self.spawn(server.name, server.nice_command, env=self._env_of(server.name))
         nice = ["nice", "-n", str(BACKGROUND_NICENESS)]
@@ -459,7 +477,8 @@ def nginx_available() -> bool:
     return bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
 
 
-def _get(url: str, timeout: float = 2) -> requests.Response:
+def _get(url: str, timeout: float = 15) -> requests.Response:
+    # Room for a machine busy with other work; a server that hangs still fails.
     return requests.get(url, timeout=timeout)
 
 
@@ -824,6 +843,126 @@ def until_every_process_answers(
     if pending:
         raise AssertionError(f"{sorted(pending)} still answer the old line after {timeout}s")
     return time.monotonic() - started
+
+
+# --- What the processes send out: e-mail, webhooks ---------------------------------------------
+
+
+class MailSink:
+    """An SMTP server on loopback that keeps every message (the layouts' ``EMAIL_URL``).
+
+    Plain SMTP as Django's backend speaks it (EHLO, MAIL, RCPT, DATA, QUIT; no TLS, no
+    authentication): the processes send their e-mails for real, and tests read them here.
+    """
+
+    def __init__(self):
+        import email
+        import email.policy
+        import socketserver
+
+        self.messages: list = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Session(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 e2e mail sink\r\n")
+                data: list[bytes] | None = None
+                while line := self.rfile.readline():
+                    if data is not None:
+                        if line.rstrip(b"\r\n") == b".":
+                            message = email.message_from_bytes(
+                                b"".join(data), policy=email.policy.default
+                            )
+                            with sink._lock:
+                                sink.messages.append(message)
+                            data = None
+                            self.wfile.write(b"250 kept\r\n")
+                        else:
+                            data.append(line[1:] if line.startswith(b"..") else line)
+                        continue
+                    verb = line[:4].upper()
+                    if verb == b"EHLO":
+                        self.wfile.write(b"250-e2e\r\n250 8BITMIME\r\n")
+                    elif verb == b"DATA":
+                        data = []
+                        self.wfile.write(b"354 end with .\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:  # HELO, MAIL, RCPT, RSET, NOOP
+                        self.wfile.write(b"250 ok\r\n")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Session)
+        self.port = self._server.server_address[1]
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    @staticmethod
+    def links(message) -> list[str]:
+        """Every http(s) link of the message, in its text part and its HTML part."""
+        found = re.findall(r"https?://[^\s\"'<>]+", MailSink.text(message))
+        html_part = message.get_body(preferencelist=("html",))
+        if html_part is not None:
+            found += re.findall(r'href="(https?://[^"]+)"', html_part.get_content())
+        return list(dict.fromkeys(link.replace("&amp;", "&") for link in found))
+
+    def wait_for(self, to: str, subject_has: str = "", *, timeout: float = 90):
+        """The first message to ``to`` whose subject contains ``subject_has``."""
+
+        def found():
+            with self._lock:
+                for message in self.messages:
+                    if to in str(message["To"]) and subject_has in str(message["Subject"]):
+                        return message
+            return None
+
+        return wait_for(found, timeout=timeout, what=f"an e-mail to {to} ({subject_has!r})")
+
+
+class WebhookReceiver:
+    """An HTTP server on loopback that records what is POSTed to it (a company's receiver)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/din"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def events(self, name: str) -> list[dict]:
+        return [r for r in self.received if json.loads(r["body"]).get("event") == name]
 
 
 def to_json(value) -> str:

@@ -20,6 +20,7 @@ def alert_list(request):
     recent = list(alerts.alert_recent_list()[:RECENT_ALERTS])
     for alert in open_alerts + recent:
         alert.title = alerts.alert_title(alert)
+        alert.resolution_words = alerts.RESOLUTIONS.get(alert.resolution, "")
     return render(
         request,
         "portal/alerts.html",

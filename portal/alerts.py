@@ -15,13 +15,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from portal.addresses import people_url
 from portal.emails import TRANSIENT_MAIL_ERRORS, send_templated
 from portal.models import (
     Alert,
@@ -121,7 +121,22 @@ def alert_raise(
     return alert
 
 
-# --- Acknowledging ----------------------------------------------------------------------------
+# --- Acknowledging and closing ----------------------------------------------------------------
+
+# Why an alert closed itself (``Alert.resolution``), in words for the pages.
+RESOLUTIONS = {
+    "subscribed": _("Closed by itself: a later attempt subscribed the number."),
+}
+
+
+def alert_resolve(*, kind: str, subscription: Subscription, resolution: str) -> int:
+    """Close the open alerts of ``kind`` about ``subscription``: their cause is gone (e.g. a
+    retried subscription went through). ``resolution`` is a key of ``RESOLUTIONS``."""
+    now = timezone.now()
+    with tenant_scope(subscription.tenant):
+        return Alert.objects.filter(
+            kind=kind, subscription=subscription, acknowledged_at__isnull=True
+        ).update(acknowledged_at=now, resolution=resolution, updated_at=now)
 
 
 def alert_acknowledge(*, alert: Alert, request) -> bool:
@@ -219,12 +234,10 @@ def alert_message_context(alert: Alert) -> dict[str, Any]:
         "alert": alert,
         "tenant": alert.tenant,
         "subscription": subscription,
-        "alerts_url": settings.PUBLIC_BASE_URL + reverse("alert_list"),
+        "alerts_url": people_url("alert_list"),
     }
     if subscription is not None:
-        context["number_url"] = settings.PUBLIC_BASE_URL + reverse(
-            "number_detail", args=[subscription.code]
-        )
+        context["number_url"] = people_url("number_detail", subscription.code)
     return context
 
 

@@ -5,3 +5,16 @@ from django.utils.translation import gettext_lazy as _
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Portal")
+
+    def ready(self):
+        from celery.signals import beat_embedded_init, beat_init
+
+        from portal.platform import scheduler_started
+
+        # Scheduled work is judged late from the scheduler's start (portal.platform).
+        for started in (beat_init, beat_embedded_init):
+            started.connect(
+                lambda sender=None, **_kwargs: scheduler_started(),
+                weak=False,
+                dispatch_uid=f"portal.scheduler_started.{started.name}",
+            )

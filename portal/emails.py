@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from portal.addresses import people_url
 from portal.models import Invitation
 
 # What a retry may cure: the mail server busy, down or unreachable for a moment.
@@ -43,7 +44,7 @@ def invitation_send(*, invitation_id: int, accept_url: str) -> bool:
     return True
 
 
-def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+def password_reset_send(*, email: str) -> int:
     """Mail a reset link to each active account with this address (none: nothing is sent).
 
     Runs in a worker (``portal.send_password_reset``), never in the request: the page answers
@@ -54,14 +55,12 @@ def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
         return 0
     sent = 0
     for user in form.get_users(form.cleaned_data["email"]):
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
         context = {
             "email": user.email,
-            "domain": domain,
-            "site_name": domain,
-            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
             "user": user,
-            "token": default_token_generator.make_token(user),
-            "protocol": "https" if use_https else "http",
+            "reset_url": people_url("password_reset_confirm", uid, token),
         }
         with translation.override(user.language):
             form.send_mail(

@@ -174,10 +174,7 @@ class PasswordResetRequestForm(forms.Form):
 
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
 
-    def save(self, *, request, use_https: bool = False, domain_override=None, **_django_options):
-        email = self.cleaned_data["email"]
-        domain = domain_override or request.get_host()
-        outbox_enqueue(
-            "portal.send_password_reset",
-            kwargs={"email": email, "domain": domain, "use_https": use_https},
-        )
+    def save(self, *, request, **_django_options):
+        # The link is written on the people's address (PORTAL_BASE_URL), never from the
+        # request's Host header: a forged Host cannot point the e-mail anywhere else.
+        outbox_enqueue("portal.send_password_reset", kwargs={"email": self.cleaned_data["email"]})

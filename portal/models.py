@@ -287,6 +287,8 @@ class Alert(TenantOwned):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Set when the alert closed itself because its cause went away (acknowledged_by is empty).
+    resolution = models.CharField(max_length=300, blank=True)
     email_status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )
@@ -333,6 +335,7 @@ class PlatformAlertKind(models.TextChoices):
     QUEUE_BACKLOG = "queue_backlog", _("Tasks are piling up")
     CALL_LOG_DROPPED = "call_log_dropped", _("Call-log rows dropped")
     CALLS_UNLOGGED = "calls_unlogged", _("Calls answered while nothing was known")
+    TASK_FAILED = "task_failed", _("A task failed in the worker")
 
 
 class PlatformAlert(models.Model):
@@ -340,16 +343,22 @@ class PlatformAlert(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=32, choices=PlatformAlertKind.choices)
-    # "<kind>:<hour>": the unique constraint makes "one alert per kind and hour" hold under
-    # concurrent processes (portal.platform.platform_alert_raise).
-    dedup_key = models.CharField(max_length=80, unique=True)
+    # "<kind>:<subject>:<hour>": the unique constraint makes "one alert per kind, subject and
+    # hour" hold under concurrent processes (portal.platform.platform_alert_raise).
+    dedup_key = models.CharField(max_length=160, unique=True)
+    # What it is about ("reconcile", "outbound_call:12"): the cause whose end closes it.
+    subject = models.CharField(max_length=80, blank=True)
     message = models.TextField()
+    # Where an operator looks into it: a path on the people's address (portal.addresses).
+    link = models.CharField(max_length=200, blank=True)
     count = models.PositiveIntegerField(default=1)
     first_at = models.DateTimeField(auto_now_add=True)
     last_at = models.DateTimeField(auto_now=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_last_error = models.CharField(max_length=300, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Set when the alert closed itself because its cause went away (e.g. reconcile ran).
+    resolution = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-last_at", "-id"]

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.addresses import people_url
 from portal.client_address import client_address
 from portal.models import AuditEvent, Invitation, Membership, Role, Tenant, User
 from portal.outbox import outbox_enqueue
@@ -169,13 +170,10 @@ def _token_hash(token: str) -> str:
 MAX_OPEN_INVITATIONS = 50
 
 
-def invitation_create(
-    *, email: str, role: str, by: Membership, request, accept_url_for
-) -> Invitation:
-    """Invite ``email`` with ``role`` and e-mail them the link.
+def invitation_create(*, email: str, role: str, by: Membership, request) -> Invitation:
+    """Invite ``email`` with ``role`` and e-mail them the link (on the people's address).
 
-    ``accept_url_for(token)`` turns the secret token into the absolute link; only its hash is
-    stored. An open invitation to the same address is replaced.
+    Only the secret token's hash is stored. An open invitation to the same address is replaced.
     """
     email = email.strip().lower()
     _ensure_may_manage(by=by, target_role=role)
@@ -212,7 +210,7 @@ def invitation_create(
             request=request,
             after={"email": email, "role": role},
         )
-        accept_url = accept_url_for(token)
+        accept_url = people_url("invitation_accept", token)
         outbox_enqueue(
             "portal.send_invitation_email",
             kwargs={

@@ -37,6 +37,7 @@ PRODUCTION_REQUIRED = (
     "REDIS_URL",
     "ALLOWED_HOSTS",
     "PUBLIC_BASE_URL",
+    "PORTAL_BASE_URL",
     "EMAIL_URL",
     "DEFAULT_FROM_EMAIL",
 )
@@ -82,6 +83,9 @@ EDGE_PORT = env.int("EDGE_PORT", default=PORT + 1)
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=PORT + 2)
 # The address at which Xoxzo reaches the edge: action URLs and public MP3 links start here.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{EDGE_PORT}").rstrip("/")
+# The address at which people reach the portal's pages: every link in an e-mail, an alert or a
+# webhook payload starts here (portal/addresses.py), whatever server or worker writes it.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 
 # --- Applications -----------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -310,8 +315,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Numbers ----------------------------------------------------------------------------------
 
-# A trial is released this long before the carrier's 24-hour deadline.
-TRIAL_RELEASE_MARGIN_MINUTES = env.int("TRIAL_RELEASE_MARGIN_MINUTES", default=30)
+# A trial is released this long before the carrier's 24-hour deadline (fractions allowed: the
+# end-to-end suite releases its trials seconds after subscribing).
+TRIAL_RELEASE_MARGIN_MINUTES = env.float("TRIAL_RELEASE_MARGIN_MINUTES", default=30)
+if not 0 <= TRIAL_RELEASE_MARGIN_MINUTES < 24 * 60:
+    raise ImproperlyConfigured("TRIAL_RELEASE_MARGIN_MINUTES must be from 0 to under 1440.")
+# How often the scheduler runs the trial sweep (releases, reminders): every minute.
+TRIAL_SWEEP_INTERVAL_SECONDS = env.int("TRIAL_SWEEP_INTERVAL_SECONDS", default=60)
+if TRIAL_SWEEP_INTERVAL_SECONDS < 1:
+    raise ImproperlyConfigured("TRIAL_SWEEP_INTERVAL_SECONDS must be at least 1.")
 # Reminders to owners and admins, in minutes before the deadline; each goes once.
 TRIAL_REMINDER_MINUTES = env.list("TRIAL_REMINDER_MINUTES", cast=int, default=[360, 60])
 # Xoxzo's "discounted 24 hours price" is not published: shown as this fraction of
@@ -408,7 +420,7 @@ CELERY_BEAT_SCHEDULE = {
     # The trial guard: releases due trials, re-drives stuck releases, sends reminders.
     "dins-trial-sweep": {
         "task": "dins.trial_sweep",
-        "schedule": 60,
+        "schedule": TRIAL_SWEEP_INTERVAL_SECONDS,
     },
     "dins-reconcile": {
         "task": "dins.reconcile",

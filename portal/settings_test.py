@@ -32,7 +32,3 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": tempfile.mkdtemp(prefix="dinportal-test-db-") + "/test.sqlite3"
     }
-
-# The test client and the live server reach the portal's pages, the edge's Django paths and the
-# sandbox carrier through one URLconf; e2e/ runs them as the separate servers they are.
-ROOT_URLCONF = "portal.test_urls"

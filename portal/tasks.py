@@ -31,8 +31,9 @@ def send_invitation_email(*, tenant_id: int, invitation_id: int, accept_url: str
     retry_backoff_max=30 * 60,
     max_retries=8,
 )
-def send_password_reset(*, email: str, domain: str, use_https: bool) -> int:
-    return emails.password_reset_send(email=email, domain=domain, use_https=use_https)
+def send_password_reset(*, email: str, **_queued_before_upgrade) -> int:
+    # Messages queued by an older release also carry the request's host: no longer used.
+    return emails.password_reset_send(email=email)
 
 
 @shared_task(name="portal.prune_invitations")

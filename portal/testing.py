@@ -11,10 +11,12 @@ loudly instead of going unchecked.
 import contextlib
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import factory
+from django.test import Client
+from django.test.client import ClientHandler
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import (
@@ -119,57 +121,92 @@ def make_alert(tenant, **related):
         )
 
 
-def installation_app(django_app):
-    """One WSGI app for the whole installation, for pytest's threaded live server.
+# --- Each server as it runs ---------------------------------------------------------------------
+#
+# Three servers share one settings module and one database, each with its own URLconf: the
+# portal's pages (``portal.wsgi``, ``ROOT_URLCONF``), the edge (``callflows.edge.wsgi``) and the
+# sandbox carrier (``sandbox.wsgi``). Tests reach each one through its own WSGI entry point, so
+# a URL that only another server resolves fails here as it fails in production.
 
-    ``/a/…`` goes to the edge's bare action-URL app (what ``callflows.edge.wsgi`` serves), the
-    rest to ``django_app`` (the test URLconf: pages, the edge's Django paths, the sandbox).
-    """
-    from callflows.edge import action_app as wsgi_action
-
-    def application(environ, start_response):
-        if environ.get("PATH_INFO", "").startswith("/a/"):
-            return wsgi_action.application(environ, start_response)
-        return django_app(environ, start_response)
-
-    return application
+EDGE_URLCONF = "callflows.edge.urls"
+SANDBOX_URLCONF = "sandbox.site_urls"
 
 
-@dataclass
-class EdgeResponse:
-    status_code: int
-    content: bytes
-    headers: dict
-
-
-def edge_get(path: str, params: dict | None = None, **extra) -> EdgeResponse:
-    """GET ``path`` from the edge's WSGI app (``callflows.edge.wsgi``), as its server would.
+class EdgeClientHandler:
+    """Runs a request through ``callflows.edge.wsgi.application``, as the edge's server does.
 
     Like Django's test client, it keeps the test's transaction open across the request.
     """
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-    from django.test import RequestFactory
 
-    from callflows.edge.wsgi import application
+    def __call__(self, environ):
+        from django.core.handlers.wsgi import WSGIRequest
+        from django.core.signals import request_finished, request_started
+        from django.db import close_old_connections
+        from django.http import HttpResponse
 
-    environ = RequestFactory().get(path, params or {}, **extra).environ
-    seen = {}
+        from callflows.edge.wsgi import application
 
-    def start_response(status, headers, exc_info=None):
-        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
+        seen: dict = {}
 
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        response = application(environ, start_response)
-        content = b"".join(response)
-        if hasattr(response, "close"):
-            response.close()  # as a WSGI server does: request_finished resets the URLconf
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return EdgeResponse(seen["status"], content, seen["headers"])
+        def start_response(status, headers, exc_info=None):
+            seen["status"], seen["headers"] = status, headers
+
+        request = WSGIRequest(dict(environ))
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            body = application(environ, start_response)
+            try:
+                content = b"".join(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()  # as a WSGI server does: request_finished resets the URLconf
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        code, _, reason = seen["status"].partition(" ")
+        response = HttpResponse(content, status=int(code), reason=reason or None)
+        for name in list(response.headers):
+            del response.headers[name]
+        for name, value in seen["headers"]:
+            response.headers[name] = value
+        request.urlconf = EDGE_URLCONF
+        response.wsgi_request = request
+        return response
+
+
+class EdgeClient(Client):
+    """Django's test client pointed at the edge's WSGI app (the action URL, MP3s, callbacks)."""
+
+    def __init__(self, **defaults):
+        super().__init__(**defaults)
+        self.handler = EdgeClientHandler()
+
+
+class SandboxClientHandler(ClientHandler):
+    """The sandbox server's handler (``sandbox.wsgi.SandboxHandler``) under the test client."""
+
+    def get_response(self, request):
+        request.urlconf = SANDBOX_URLCONF
+        return super().get_response(request)
+
+
+class SandboxClient(Client):
+    """Django's test client pointed at the sandbox carrier's server (paths under /sandbox/)."""
+
+    def __init__(self, enforce_csrf_checks: bool = False, **defaults):
+        super().__init__(enforce_csrf_checks=enforce_csrf_checks, **defaults)
+        self.handler = SandboxClientHandler(enforce_csrf_checks=enforce_csrf_checks)
+
+
+def sandbox_path(name: str, *args, **kwargs) -> str:
+    """A path of the sandbox carrier's server (its own URLconf)."""
+    return reverse(name, args=args or None, kwargs=kwargs or None, urlconf=SANDBOX_URLCONF)
+
+
+def edge_get(path: str, params: dict | None = None, **extra):
+    """GET ``path`` from the edge, as the carrier does."""
+    return EdgeClient().get(path, params or {}, **extra)
 
 
 class TcpRelay:

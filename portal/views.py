@@ -8,8 +8,9 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -175,9 +176,6 @@ def member_invite(request):
                 role=form.cleaned_data["role"],
                 by=request.membership,
                 request=request,
-                accept_url_for=lambda token: request.build_absolute_uri(
-                    reverse("invitation_accept", args=[token])
-                ),
             )
         except services.ServiceError as error:
             form.add_error("email", str(error))
@@ -319,3 +317,14 @@ def audit_log(request):
         "portal/_audit_rows.html" if request.headers.get("HX-Request") else "portal/audit_log.html"
     )
     return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW for every server on these settings: a server with a URLconf of its own
+    (the sandbox carrier) shows its own page, ``<package>/403_csrf.html``, since the portal's
+    page links to portal pages that server does not have."""
+    urlconf = getattr(request, "urlconf", None)
+    names = ["403_csrf.html"]
+    if isinstance(urlconf, str) and urlconf != settings.ROOT_URLCONF:
+        names.insert(0, f"{urlconf.split('.')[0]}/403_csrf.html")
+    return HttpResponseForbidden(select_template(names).render({}, request))

@@ -11,9 +11,12 @@ from sandbox.models import SandboxFault
 
 
 class SimulatedCallForm(forms.Form):
-    """``to`` and ``from`` (a Python keyword, hence added in ``__init__``) of a test call."""
+    """``to`` and ``from`` (a Python keyword, hence added in ``__init__``) of a test call, and
+    the portal's ``mark``: passed on untouched to the action URL as ``din_test`` (every leg),
+    so the portal logs the call as a test."""
 
     to = forms.CharField(max_length=32)
+    mark = forms.RegexField(regex=r"^[A-Za-z0-9._-]{1,80}$", required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

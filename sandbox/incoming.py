@@ -175,6 +175,7 @@ def simulate_incoming_call(
     http: requests.Session | None = None,
     timeout: float = 5.0,
     max_transfer_depth: int = 5,
+    extra_params: dict | None = None,
 ) -> Transcript:
     """Simulate one incoming call to ``recipient`` whose DIN answers at ``action_url``.
 
@@ -194,6 +195,7 @@ def simulate_incoming_call(
         session=session,
         timeout=timeout,
         max_transfer_depth=max_transfer_depth,
+        extra_params=extra_params,
     )
     try:
         call.run()
@@ -216,8 +218,10 @@ class _Call:
         session: requests.Session,
         timeout: float,
         max_transfer_depth: int,
+        extra_params: dict | None = None,
     ) -> None:
         self.action_url = action_url
+        self.extra_params = dict(extra_params or {})
         self.caller = caller
         self.recipient = recipient
         self.lookup_action_url = lookup_action_url
@@ -282,7 +286,7 @@ class _Call:
         """(status, decoded answer); the first leg's latency is kept for burst statistics."""
         request_started = time.monotonic()
         deadline = request_started + self.timeout
-        params = {"caller": self.caller, "recipient": din}
+        params = {"caller": self.caller, "recipient": din, **self.extra_params}
         if not action_url.startswith(("http://", "https://")):
             raise _CallFailed(f"action URL {action_url!r} is not an http(s) URL")
         try:

@@ -85,6 +85,7 @@ def sandbox_incoming_call(
     http: requests.Session | None = None,
     timeout: float = 5.0,
     account: SandboxAccount | None = None,
+    extra_params: dict | None = None,
 ) -> tuple[SandboxIncomingCall, Transcript]:
     """Ring one of the account's numbers, run its action URL and keep what happened.
 
@@ -94,6 +95,7 @@ def sandbox_incoming_call(
     their action URLs. The call, its voicemail and its charge (the dialled number's
     ``minute_cost`` per billed minute, every leg included) are written in one transaction.
     ``account`` defaults to the one the portal is configured with (XOXZO_SID).
+    ``extra_params`` are added to every action-URL request of the call (the portal's test mark).
     """
     if account is None:
         account = sandbox_account_get_or_create(sid=settings.XOXZO_SID)
@@ -120,6 +122,7 @@ def sandbox_incoming_call(
             caller=caller,
             http=http,
             timeout=timeout,
+            extra_params=extra_params,
         )
     call = _incoming_call_record(
         account=account,
@@ -138,6 +141,7 @@ def _run_incoming_call(
     caller: str,
     http: requests.Session | None,
     timeout: float,
+    extra_params: dict | None = None,
 ) -> Transcript:
     # Read once, before any HTTP: no query (and no transaction) is open while the engine waits
     # on the customer's server, and a burst's worker threads never touch the database.
@@ -152,6 +156,7 @@ def _run_incoming_call(
             lookup_action_url=action_urls.get,
             http=http,
             timeout=timeout,
+            extra_params=extra_params,
         )
     except Exception as error:  # a bug of the engine must not lose the call or answer 500
         logger.exception("sandbox incoming call to +%s crashed", subscription.din.din)

@@ -27,6 +27,8 @@ from sandbox.serializers import call_data, din_data, subscription_data
 logger = logging.getLogger(__name__)
 
 SEARCH_PARAMETERS = ("country", "prefix")
+# Not Xoxzo's: the portal's test-call mark, added to the action URL's query.
+TEST_CALL_PARAM = "din_test"
 
 
 @xoxzo_api("GET")
@@ -101,9 +103,13 @@ def internal_test_call(request):
             {field: list(errors) for field, errors in form.errors.items()}, status=400
         )
     to, caller = form.cleaned_data["to"], form.cleaned_data["from"]
+    mark = form.cleaned_data.get("mark")
     try:
         call, transcript = incoming_calls.sandbox_incoming_call(
-            to=to, caller=caller, account=request.sandbox_account
+            to=to,
+            caller=caller,
+            account=request.sandbox_account,
+            extra_params={TEST_CALL_PARAM: mark} if mark else None,
         )
         call_id = str(call.call_id)
     except Exception as error:
@@ -201,3 +207,30 @@ def account_voicemail_audio(request, code):
     response["Content-Disposition"] = f'inline; filename="voicemail-{voicemail.code}.wav"'
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# --- Error pages: the sandbox's own (its server has no portal pages to link to) ---------------
+
+
+def _error_page(request, status: int, title: str, text: str):
+    return render(request, "sandbox/error.html", {"title": title, "text": text}, status=status)
+
+
+def error_bad_request(request, exception=None):
+    return _error_page(request, 400, _("Bad request"), _("The request could not be understood."))
+
+
+def error_forbidden(request, exception=None):
+    return _error_page(
+        request, 403, _("Not allowed"), _("This page is for the sandbox's operators only.")
+    )
+
+
+def error_not_found(request, exception=None):
+    return _error_page(request, 404, _("Page not found"), _("There is nothing here."))
+
+
+def error_server(request):
+    return _error_page(
+        request, 500, _("Server error"), _("The sandbox carrier failed to answer this request.")
+    )

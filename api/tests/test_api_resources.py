@@ -343,6 +343,7 @@ def test_the_call_log_csv_has_the_pages_columns(api_as, company, client, persona
             "Command",
             "Latency (ms)",
             "Flow version",
+            "Test call",
         ]
     )
     assert rows == page_rows and len(rows) > 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+from typing import Literal
 from uuid import UUID
 
 from django.http import StreamingHttpResponse
@@ -59,6 +60,9 @@ class CallFilters(Schema):
     anonymous: bool = False
     rule: str = Field("", max_length=100)
     source: str = Field("", description="flow, override, stale or fallback")
+    kind: Literal["", "callers", "tests"] = Field(
+        "", description="callers: callers' calls only; tests: the flow page's test calls only"
+    )
 
 
 def _calls(filters: CallFilters):
@@ -86,6 +90,7 @@ def _calls(filters: CallFilters):
         anonymous=filters.anonymous,
         rule=filters.rule,
         source=filters.source,
+        kind=filters.kind,
     )
 
 
@@ -116,6 +121,7 @@ def call_list(
                 "command": call.command,
                 "source": call.source,
                 "latency_ms": call.latency_ms,
+                "test": call.is_test,
             }
             for call in page
         ],

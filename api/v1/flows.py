@@ -45,13 +45,23 @@ def _override_state(subscription: Subscription) -> dict:
 def _flow(subscription: Subscription) -> dict:
     flow = flow_selectors.flow_for_number(subscription)
     document = flow.document if flow else DEFAULT_DOCUMENT
+    not_answering = flow_selectors.not_answering_reason(subscription)
     return {
         "number": subscription.code,
         "version": flow.version if flow else 0,
         "document": document,
         "description": flow_selectors.flow_describe(document),
         "override": _override_state(subscription),
+        "answers_calls": not not_answering,
+        "not_answering": not_answering or None,
     }
+
+
+def _ensure_answering(subscription: Subscription) -> None:
+    """Released, releasing or failed: nothing about its calls can be asked or changed."""
+    not_answering = flow_selectors.not_answering_reason(subscription)
+    if not_answering:
+        raise ApiError(409, "not_answering", not_answering)
 
 
 def _problems(subscription: Subscription, document: dict) -> list[dict]:
@@ -82,6 +92,7 @@ def flow_preview(
 ):
     """What a caller hears at a date and time: evaluated like a real call."""
     subscription = get_tenant_object(Subscription, subscription_code)
+    _ensure_answering(subscription)
     form = PreviewForm({"at": at, "caller": caller})
     if not form.is_valid():
         raise invalid_form(form)
@@ -112,6 +123,7 @@ def override_set(request, subscription_code: UUID, payload: schemas.OverrideIn):
     """
     require_role(request, Role.STAFF)
     subscription = get_tenant_object(Subscription, subscription_code)
+    _ensure_answering(subscription)
     if payload.action is not None:
         action = json.loads(payload.action.model_dump_json())
     else:
@@ -152,6 +164,7 @@ def flow_replace(request, subscription_code: UUID, payload: schemas.FlowIn):
     it, stored as a new version in the history, answered by calls within seconds."""
     require_role(request, Role.STAFF)
     subscription = get_tenant_object(Subscription, subscription_code)
+    _ensure_answering(subscription)
     note = payload.note.strip()
     if len(note) > MAX_NOTE_LENGTH:
         raise invalid_field(

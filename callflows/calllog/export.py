@@ -49,6 +49,7 @@ def call_log_csv_lines(calls, *, tenant):
             _("Command"),
             _("Latency (ms)"),
             _("Flow version"),
+            _("Test call"),
         ]
     )
     anonymous = _("anonymous")
@@ -66,5 +67,6 @@ def call_log_csv_lines(calls, *, tenant):
                     csv_cell(call.command),
                     f"{call.latency_us / 1000:.3f}",
                     "" if call.flow_version is None else str(call.flow_version),
+                    _("yes") if call.is_test else "",
                 ]
             )

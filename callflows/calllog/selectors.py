@@ -30,6 +30,13 @@ SOURCE_CHOICES = [
 ]
 SOURCE_LABELS = dict(SOURCE_CHOICES)
 
+# Which calls: callers' calls, the flow page's test calls (``CallLog.is_test``), or both.
+KIND_CHOICES = [
+    ("", _("All")),
+    ("callers", _("Callers' calls")),
+    ("tests", _("Test calls")),
+]
+
 CHART_DAYS = 30
 # The rule menu lists the labels seen in this window: a DISTINCT over a tenant's whole call
 # history would read every row it ever logged, on every page view.
@@ -55,11 +62,12 @@ def call_log_list(
     anonymous: bool = False,
     rule: str = "",
     source: str = "",
+    kind: str = "",
 ) -> QuerySet[CallLog]:
     """The active tenant's calls, newest first, filtered; ``since``/``until`` are tenant days.
 
     ``until`` includes the whole day. ``caller`` is matched as digits, which is how the log
-    stores callers ("" = anonymous).
+    stores callers ("" = anonymous). ``kind``: "callers" or "tests" (``KIND_CHOICES``).
     """
     calls = CallLog.objects.select_related("subscription").annotate(
         latency_ms=ExpressionWrapper(F("latency_us") / 1000.0, output_field=FloatField())
@@ -78,6 +86,10 @@ def call_log_list(
         calls = calls.filter(rule=rule)
     if source:
         calls = calls.filter(source=source)
+    if kind == "callers":
+        calls = calls.filter(is_test=False)
+    elif kind == "tests":
+        calls = calls.filter(is_test=True)
     return calls.order_by("-at", "-id")
 
 
@@ -117,17 +129,18 @@ class DayCount:
 def call_counts_per_day(
     calls: QuerySet[CallLog] | None = None, *, days: int = CHART_DAYS
 ) -> list[DayCount]:
-    """Calls per tenant day over the last ``days`` days (today included), zero-filled.
+    """Callers' calls per tenant day over the last ``days`` days (today included), zero-filled.
 
     One query: the database truncates each call's time to the tenant's date. ``calls`` narrows
-    the count (e.g. the list's filters); its own date bounds, if any, still apply.
+    the count (e.g. the list's filters); its own date bounds, if any, still apply. Test calls
+    are not counted: figures are about callers.
     """
     zone = current_tenant().zone
     today = tenant_today()
     first = today - datetime.timedelta(days=days - 1)
     calls = CallLog.objects.all() if calls is None else calls
     counted = dict(
-        calls.filter(at__gte=tenant_day_start(first))
+        calls.filter(at__gte=tenant_day_start(first), is_test=False)
         .annotate(day=TruncDate("at", tzinfo=zone))
         .order_by()
         .values("day")
@@ -141,13 +154,13 @@ def call_counts_per_day(
 
 
 def calls_today_figures() -> dict:
-    """Today's calls (tenant day) for the dashboard: total, per rule, fallback answers.
+    """Today's callers' calls (tenant day) for the dashboard: total, per rule, fallback answers.
 
-    One grouped query on the (tenant, -at) index.
+    One grouped query on the (tenant, -at) index; test calls are left out.
     """
     start = tenant_day_start(tenant_today())
     rows = list(
-        CallLog.objects.filter(at__gte=start)
+        CallLog.objects.filter(at__gte=start, is_test=False)
         .order_by()
         .values("rule")
         .annotate(count=Count("id"), fallback=Count("id", filter=Q(source="fallback")))

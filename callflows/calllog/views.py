@@ -45,6 +45,9 @@ class CallFilterForm(forms.Form):
     anonymous = forms.BooleanField(label=gettext_lazy("Anonymous only"), required=False)
     rule = forms.ChoiceField(label=gettext_lazy("Rule"), required=False)
     source = forms.ChoiceField(label=gettext_lazy("Answered by"), required=False)
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Calls"), required=False, choices=calllog.KIND_CHOICES
+    )
 
     def __init__(self, *args, numbers: list[Subscription] | None, rules: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,6 +99,7 @@ class CallFilterForm(forms.Form):
             "anonymous": data.get("anonymous", False),
             "rule": data.get("rule", ""),
             "source": data.get("source", ""),
+            "kind": data.get("kind", ""),
         }
         if data.get("number"):
             filters["subscription"] = self.numbers[data["number"]]

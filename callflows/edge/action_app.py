@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 from callflows import grammar
 from callflows.edge import runtime
+from dins.call_marks import PARAM as TEST_MARK
 from portal.headers import CARRIER_RESPONSE_HEADERS
 
 logger = logging.getLogger(__name__)
@@ -22,16 +23,19 @@ _PATH = re.compile(r"^/a/([^/]+)/$")
 _TEXT = [("Content-Type", "text/plain; charset=utf-8"), *CARRIER_RESPONSE_HEADERS]
 
 
-def _params(query: str) -> tuple[str | None, str | None]:
-    """``caller`` and ``recipient`` from the query string (the only two the carrier sends)."""
-    caller = recipient = None
+def _params(query: str) -> tuple[str | None, str | None, str | None]:
+    """``caller`` and ``recipient`` from the query string (the only two the carrier sends),
+    and the mark of a test call (``dins.call_marks``: only the portal's test calls have one)."""
+    caller = recipient = mark = None
     for part in query.split("&"):
         name, _, value = part.partition("=")
         if name == "caller":
             caller = unquote_plus(value)
         elif name == "recipient":
             recipient = unquote_plus(value)
-    return caller, recipient
+        elif name == TEST_MARK:
+            mark = unquote_plus(value)
+    return caller, recipient, mark
 
 
 def _respond(start_response, status: str, body: bytes, method: str, extra=()):
@@ -50,8 +54,8 @@ def application(environ, start_response):
             start_response, "405 Method Not Allowed", b"", method, [("Allow", "GET, HEAD")]
         )
     try:
-        caller, recipient = _params(environ.get("QUERY_STRING", ""))
-        result = runtime.answer(match[1], caller, recipient)
+        caller, recipient, mark = _params(environ.get("QUERY_STRING", ""))
+        result = runtime.answer(match[1], caller, recipient, test_mark=mark)
     except Exception:  # the last line of defence of a live phone call
         logger.exception("action URL failed; answering the fallback")
         return _respond(start_response, "200 OK", (grammar.FALLBACK + "\n").encode(), method)

@@ -72,7 +72,16 @@ class CallLogBuffer:
         self._reported_unlogged = 0
 
     def append(
-        self, compiled: dict, *, token: str, at, caller, recipient, answer: Answer, latency_us
+        self,
+        compiled: dict,
+        *,
+        token: str,
+        at,
+        caller,
+        recipient,
+        answer: Answer,
+        latency_us,
+        is_test: bool = False,
     ):
         entry = {
             "tenant_id": compiled.get("tenant_id"),
@@ -85,6 +94,7 @@ class CallLogBuffer:
             "command": answer.command[:1100],
             "source": answer.source,
             "latency_us": latency_us,
+            "is_test": is_test,
         }
         if entry["subscription_id"] is None:
             # Answered by the plain fallback while nothing was known (the database did not
@@ -261,6 +271,7 @@ _COPIED = (
     "command",
     "source",
     "latency_us",
+    "is_test",
 )
 
 

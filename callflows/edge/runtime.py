@@ -19,12 +19,19 @@ from callflows import grammar
 from callflows.edge.call_log import call_log_buffer
 from callflows.edge.published import compiled_for, watcher
 from callflows.flows.rules import Answer, caller_digits, evaluate
+from dins.call_marks import marks_test_call
 
 logger = logging.getLogger(__name__)
 
 
-def answer(token: str, caller: str | None, recipient: str | None) -> Answer | None:
-    """The line to answer for one incoming call, or None when the token is unknown."""
+def answer(
+    token: str, caller: str | None, recipient: str | None, *, test_mark: str | None = None
+) -> Answer | None:
+    """The line to answer for one incoming call, or None when the token is unknown.
+
+    ``test_mark``: the portal's mark of a "Test call" (``dins.call_marks``); a valid one logs
+    the call as a test. It never changes the answer.
+    """
     started = time.perf_counter_ns()
     if settings.EDGE_WATCHER_ENABLED:
         watcher.ensure_running()
@@ -53,5 +60,6 @@ def answer(token: str, caller: str | None, recipient: str | None) -> Answer | No
         recipient=(recipient or "").replace("\x00", "")[:32],
         answer=result,
         latency_us=(time.perf_counter_ns() - started) // 1000,
+        is_test=test_mark is not None and marks_test_call(test_mark, compiled.get("tenant_id")),
     )
     return result

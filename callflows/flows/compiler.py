@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from callflows.flows.closed import closed_days
 from callflows.flows.rules import FlowError, caller_digits, check_document, minutes_of
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import transfer_target_clean
+from portal.addresses import carrier_url
 
 # A number without a flow of its own answers this: a caller can always leave a message.
 DEFAULT_DOCUMENT = {"rules": [], "default": {"type": "voicemail", "greeting": None}}
@@ -28,7 +28,7 @@ DEFAULT_DOCUMENT = {"rules": [], "default": {"type": "voicemail", "greeting": No
 
 
 def audio_public_url(audio: AudioFile) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/media/audio/{audio.public_id}.mp3"
+    return carrier_url("audio_public", audio.public_id)
 
 
 # Bumped whenever compiling gives different answers for the same inputs (a new policy, a fix):

@@ -8,6 +8,10 @@ again from it), and ``static/js/flow_editor.js`` does the same in place. A rule 
 blank is skipped, so a flow saves with only its default answer.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
@@ -49,6 +53,23 @@ def _choices(queryset):
     return [("", CHOOSE)] + [(str(obj.code), str(obj)) for obj in queryset]
 
 
+@dataclass(frozen=True)
+class Library:
+    """The company's MP3s, scripts and caller lists, as the editor's menus offer them."""
+
+    audio: list
+    scripts: list
+    caller_lists: list
+
+    @classmethod
+    def load(cls) -> Library:
+        return cls(
+            list(AudioFile.objects.all()),
+            list(TtsScript.objects.all()),
+            list(CallerList.objects.all()),
+        )
+
+
 class ActionForm(forms.Form):
     """What the caller hears: one of the four carrier actions and its argument."""
 
@@ -69,11 +90,11 @@ class ActionForm(forms.Form):
     )
     greeting = forms.ChoiceField(label=_("Greeting before the message"), required=False)
 
-    def __init__(self, *args, subscription, **kwargs):
+    def __init__(self, *args, subscription, library: Library | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.subscription = subscription
-        audio = list(AudioFile.objects.all())
-        scripts = list(TtsScript.objects.all())
+        self.library = library or Library.load()
+        audio, scripts = self.library.audio, self.library.scripts
         self.fields["audio"].choices = _choices(audio)
         self.fields["script"].choices = _choices(scripts)
         self.fields["greeting"].choices = (
@@ -164,7 +185,7 @@ class RuleForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["caller_list"].choices = _choices(CallerList.objects.all())
+        self.fields["caller_list"].choices = _choices(self.library.caller_lists)
 
     def clean(self):
         data = super().clean()
@@ -254,10 +275,12 @@ class BaseRuleFormSet(forms.BaseFormSet):
 
     def __init__(self, *args, subscription, **kwargs):
         self.subscription = subscription
+        # Read once for every rule form (a flow has up to 30): three queries, not ninety.
+        self.library = Library.load()
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {"subscription": self.subscription}
+        return {"subscription": self.subscription, "library": self.library}
 
     @property
     def empty_form(self):
@@ -267,6 +290,7 @@ class BaseRuleFormSet(forms.BaseFormSet):
             empty_permitted=True,
             use_required_attribute=False,
             subscription=self.subscription,
+            library=self.library,
             renderer=self.renderer,
         )
         self.add_fields(form, None)

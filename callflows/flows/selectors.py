@@ -19,12 +19,37 @@ from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flows.forms import WEEKDAYS
 from callflows.flows.rules import Answer, evaluate
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
-from dins.models import Subscription
+from dins.models import Subscription, SubscriptionStatus
 from portal.phone import display
 
 
 def flow_for_number(subscription: Subscription) -> CallFlow | None:
     return CallFlow.objects.filter(subscription=subscription).first()
+
+
+def not_answering_reason(subscription: Subscription) -> str:
+    """Why the number's flow answers no call and takes no change; "" while it may answer.
+
+    Released, being released or failed: the flow page, the switch, the editor and the API
+    show the flow read-only with these words (``Subscription.is_closed``).
+    """
+    if not subscription.is_closed:
+        return ""
+    if subscription.status == SubscriptionStatus.RELEASED:
+        released = subscription.released_at or subscription.updated_at
+        return _(
+            "This number was released on %(date)s: the carrier tells its callers it is not in "
+            "service. Its call flow is kept here to read and can no longer be changed."
+        ) % {"date": timezone.localtime(released, subscription.tenant.zone).strftime("%Y-%m-%d")}
+    if subscription.status == SubscriptionStatus.RELEASING:
+        return _(
+            "This number is being released: its call flow answers no more calls and can no "
+            "longer be changed."
+        )
+    return _(
+        "This number was never subscribed (the subscription failed), so it answers no calls. "
+        "Its call flow cannot be changed."
+    )
 
 
 def asset_names() -> dict[str, str]:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flows.publishing import flow_publish
+from callflows.flows.selectors import not_answering_reason
 from callflows.models import CallFlow, FlowVersion
 from dins.models import Subscription
 from portal.services import ServiceError, audit_record
@@ -28,10 +29,18 @@ def flow_check(*, subscription: Subscription, document: dict) -> list[dict]:
     return problems
 
 
+def _ensure_answering(subscription: Subscription) -> None:
+    """A released, releasing or failed number's flow is kept to read, never changed."""
+    reason = not_answering_reason(subscription)
+    if reason:
+        raise ServiceError(reason)
+
+
 def flow_save(
     *, subscription: Subscription, document: dict, by, request=None, note: str = ""
 ) -> CallFlow:
     """Validate (references included), store as a new version, audit, publish."""
+    _ensure_answering(subscription)
     try:
         flow_compile(document, tenant=subscription.tenant, own_number=subscription.e164)
     except ValueError as error:  # FlowError included
@@ -71,6 +80,7 @@ def flow_set_override(
     *, subscription: Subscription, action: dict | None, until: datetime.datetime | None, request
 ) -> None:
     """Answer ``action`` until ``until`` whatever the rules say ("closed now until 9:00")."""
+    _ensure_answering(subscription)
     if action is not None:
         if until is None or until <= timezone.now():
             raise ServiceError(_("An override needs an end in the future."))

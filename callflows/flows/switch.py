@@ -12,7 +12,7 @@ from callflows.flows import week
 from callflows.flows.closed import closed_days
 from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.flows.rules import minutes_of
-from callflows.flows.selectors import asset_names, describe_action
+from callflows.flows.selectors import asset_names, describe_action, not_answering_reason
 from callflows.models import CallFlow
 from dins.models import Subscription, SubscriptionStatus
 
@@ -68,6 +68,11 @@ def schedule_of(document: dict, *, tz: str, closed_dates: set[str]) -> dict:
 
 def _switch(subscription, flow, *, names: dict, closed_dates: set[str], now: datetime) -> dict:
     state: dict = {"subscription": subscription, "override": None}
+    not_answering = not_answering_reason(subscription)
+    if not_answering:
+        # Released or failed: no switch to press, and no override that still seems to hold.
+        state["not_answering"] = not_answering
+        return state
     if flow and flow.override_document and flow.override_until and flow.override_until > now:
         state["override"] = {
             "until": flow.override_until,

@@ -105,15 +105,24 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
     if rules is None:
         rules, default = _saved_editor(subscription, document)
     now = timezone.now()
-    can_edit = request.membership.has_role(Role.STAFF)
-    in_effect = flow_selectors.flow_preview(subscription, at=now, caller="+819000000000")
+    # Released, releasing or failed: the flow is shown to read, with why, and nothing else.
+    not_answering = flow_selectors.not_answering_reason(subscription)
+    can_edit = request.membership.has_role(Role.STAFF) and not not_answering
+    in_effect = (
+        None
+        if not_answering
+        else flow_selectors.answer_in_words(
+            flow_selectors.flow_preview(subscription, at=now, caller="+819000000000")
+        )
+    )
     context = {
         "subscription": subscription,
         "flow": flow,
         "rules": rules,
         "default": default,
         "description": flow_selectors.flow_describe(document),
-        "in_effect": flow_selectors.answer_in_words(in_effect),
+        "not_answering": not_answering,
+        "in_effect": in_effect,
         "switch": switch.override_switch(subscription),
         "override_form": OverrideForm(
             prefix="override",
@@ -136,7 +145,10 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
         "preview_form",
         _preview_form(prefix="preview" if can_edit else None, subscription=subscription),
     )
-    if not ({"week", "draft_problem", "draft_incomplete"} & context.keys()):
+    if not_answering:
+        for answered_nothing in ("week", "preview", "media", "draft_problem"):
+            context.pop(answered_nothing, None)
+    elif not ({"week", "draft_problem", "draft_incomplete"} & context.keys()):
         context.update(_insight(subscription, document))
     return render(request, "callflows/flow.html", context, status=status)
 
@@ -180,6 +192,10 @@ def flow_edit(request, subscription_code):
     if request.method != "POST":
         return _page(request, subscription)
     ensure_role(request, Role.STAFF)
+    not_answering = flow_selectors.not_answering_reason(subscription)
+    if not_answering:
+        messages.error(request, not_answering)
+        return _page(request, subscription, status=409)
     if request.POST.get("edit", "").partition(":")[0] in EDITOR_MOVES:
         return _editor_move(request, subscription)
     rules, default = _bound_editor(subscription, request.POST)
@@ -240,6 +256,14 @@ def flow_edit(request, subscription_code):
 def flow_draft(request, subscription_code):
     """The week view and preview of the editor's draft, refreshed in place as it changes."""
     subscription = get_tenant_object(Subscription, subscription_code)
+    not_answering = flow_selectors.not_answering_reason(subscription)
+    if not_answering:
+        return render(
+            request,
+            "callflows/_insight.html",
+            {"subscription": subscription, "draft_problem": not_answering},
+            status=409,
+        )
     rules, default = _bound_editor(subscription, request.POST)
     preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
     document = _draft_document(rules, default)
@@ -268,7 +292,7 @@ def flow_history(request, subscription_code):
             "subscription": subscription,
             "history": history,
             "page": page,
-            "can_edit": request.membership.has_role(Role.STAFF),
+            "can_edit": request.membership.has_role(Role.STAFF) and not subscription.is_closed,
         },
     )
 
@@ -362,7 +386,7 @@ def flow_preview(request, subscription_code):
         data = {f"{prefix}-{key}": value for key, value in data.items()}
     form = PreviewForm(data, prefix=prefix)
     extra = {}
-    if form.is_valid():
+    if form.is_valid() and not subscription.is_closed:
         answer = flow_selectors.flow_preview(
             subscription, at=form.cleaned_data["at"], caller=form.cleaned_data["caller"]
         )

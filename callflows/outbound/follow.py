@@ -23,6 +23,8 @@ from callflows.outbound.services import (
     CARRIER_STATUSES,
     POLL_BATCH,
     POLL_CALL_TASK,
+    TROUBLE_CARRIER,
+    TROUBLE_WORKER,
     UNSETTLED,
     CallbackRejected,
     CallState,
@@ -147,6 +149,34 @@ def _forget_callid(call: OutboundCall, *, why: str) -> None:
         OutboundCall.objects.filter(pk=call.pk, callid=call.callid).update(callid=None)
 
 
+def _stale_reason(call: OutboundCall) -> str:
+    """Why a call the task queue took was never placed: the carrier, or no worker at all."""
+    if call.trouble.startswith(TROUBLE_CARRIER):
+        return _(
+            "Not placed: the carrier could not be reached in time (%(error)s). Nothing was sent. "
+            "Place it again if it is still needed."
+        ) % {"error": call.trouble.removeprefix(TROUBLE_CARRIER)}
+    return _(
+        "Not placed: no worker of the portal took the call in time (the portal's workers may "
+        "be stopped; operators can see it). Nothing was sent to the carrier. Place it again "
+        "if it is still needed."
+    )
+
+
+def _unknown_reason(call: OutboundCall) -> str:
+    """Why a call whose placing was interrupted is given up: our worker, or the carrier."""
+    if call.trouble.startswith(TROUBLE_WORKER):
+        return _(
+            "The portal's worker stopped while placing the call, and the carrier never "
+            "reported on it, so it was most likely not placed. It was not retried, so nobody "
+            "is rung twice."
+        )
+    return _(
+        "The carrier did not confirm the call and never reported on it, so it was most likely "
+        "not placed. It was not retried, so nobody is rung twice."
+    )
+
+
 @dataclass
 class PollDueResult:
     polled: list[int] = field(default_factory=list)
@@ -171,7 +201,9 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
         calls = OutboundCall.objects.select_related("tenant")
         for call in calls.filter(status=CallState.PLACING, placing_at__lt=lease):
             moved = OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
-                status=CallState.UNKNOWN, updated_at=now
+                status=CallState.UNKNOWN,
+                trouble=f"{TROUBLE_WORKER}stopped while placing the call",
+                updated_at=now,
             )
             if moved:
                 result.unknown.append(call.pk)
@@ -188,20 +220,14 @@ def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
             if outbox_subject(call.pk) in waiting:
                 continue
             with translation.override(call.tenant.language):
-                reason = _(
-                    "Not placed: the carrier could not be reached in time. Place it again if "
-                    "it is still needed."
-                )
+                reason = _stale_reason(call)
             if call_fail(call, reason=reason, from_statuses=[CallState.QUEUED]):
                 result.expired.append(call.pk)
         for call in calls.filter(
             status=CallState.UNKNOWN, callid__isnull=True, placing_at__lt=grace
         ):
             with translation.override(call.tenant.language):
-                reason = _(
-                    "The carrier did not confirm the call and never reported on it, so it was "
-                    "most likely not placed. It was not retried, so nobody is rung twice."
-                )
+                reason = _unknown_reason(call)
             if call_fail(call, reason=reason, from_statuses=[CallState.UNKNOWN]):
                 result.given_up.append(call.pk)
         due = (

@@ -45,7 +45,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -56,8 +55,10 @@ from dins import xoxzo
 from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from dins.pricing import minute_cost_for
-from portal.models import Tenant, User
+from portal.addresses import carrier_url, people_path
+from portal.models import PlatformAlertKind, Tenant, User
 from portal.outbox import outbox_enqueue, outbox_gave_up, outbox_waiting
+from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -76,6 +77,8 @@ CARRIER_STATUSES = {
 # Statuses from which a carrier report may still move the call.
 UNSETTLED = (CallState.PLACING, CallState.UNKNOWN, CallState.IN_PROGRESS)
 POLL_BATCH = 500
+TROUBLE_CARRIER = OutboundCall.TROUBLE_CARRIER
+TROUBLE_WORKER = OutboundCall.TROUBLE_WORKER
 # Task names (``dins.tasks``), enqueued by name.
 PLACE_CALL_TASK = "dins.place_call"
 POLL_CALL_TASK = "dins.poll_call"
@@ -112,7 +115,8 @@ def caller_for(*, subscription: Subscription, local_caller_id: bool) -> tuple[st
 
 
 def callback_url_for(call: OutboundCall) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("outbound_call_callback", args=[call.callback_token])
+    """Where the carrier reports the call's end: the edge's ``/c/<token>/``."""
+    return carrier_url("outbound_call_callback", call.callback_token)
 
 
 def day_start(now: datetime, tenant: Tenant) -> datetime:
@@ -238,8 +242,8 @@ def outbound_call_request(
 
 
 def outbox_subject(call_id: int) -> str:
-    """How the outbox names the placing of this call (``portal.outbox.outbox_waiting``)."""
-    return f"dins.outbound_call:{call_id}"
+    """How the outbox names the placing of this call (``OutboundCall.outbox_subject``)."""
+    return OutboundCall(pk=call_id).outbox_subject
 
 
 def outbound_call_queued(call: OutboundCall) -> bool:
@@ -291,15 +295,58 @@ def call_fail(call: OutboundCall, *, reason: str, from_statuses) -> bool:
     return bool(changed)
 
 
+def _carrier_request(call: OutboundCall) -> dict:
+    """What the carrier is sent for ``call`` (``simple_playback``'s arguments)."""
+    if call.message_kind == MessageKind.AUDIO:
+        message = {"recording_url": call.recording_url}
+    else:
+        message = {"tts_message": call.tts_text, "tts_lang": call.tts_lang}
+    return {
+        "caller": call.caller_sent,
+        "recipient": call.recipient,
+        "callbackurl": callback_url_for(call),
+        "local_caller_id": call.local_caller_id,
+        **message,
+    }
+
+
+def _worker_failed(call: OutboundCall, error: Exception) -> None:
+    """Our own worker failed before anything left for the carrier: say so, tell operators."""
+    logger.exception("outbound call %s: the worker failed before sending it", call.pk)
+    with translation.override(call.tenant.language):
+        reason = _(
+            "Not placed: the portal's worker failed before sending the call to the carrier "
+            "(an error of the portal, not of the carrier; operators were told). Nothing was "
+            "sent, so nobody was rung."
+        )
+    call_fail(call, reason=reason, from_statuses=[CallState.QUEUED])
+    platform_alert_raise(
+        kind=PlatformAlertKind.TASK_FAILED,
+        subject=outbox_subject(call.pk),
+        message=f"Placing outbound call {call.pk} failed in the worker before anything was "
+        f"sent to the carrier: {type(error).__name__}: {error}",
+        link=people_path("admin:dins_outboundcall_change", call.pk),
+    )
+
+
 def outbound_call_place(*, call_id: int) -> None:
     """Place the call at the carrier, once (the ``dins.place_call`` task body).
 
     Raises only ``XoxzoUnavailable`` / ``XoxzoRateLimited`` that prove the call was not sent,
     after putting the row back in ``queued``: the task may retry those, and only those.
     """
-    call = OutboundCall.objects.filter(pk=call_id, status=CallState.QUEUED).first()
+    call = (
+        OutboundCall.objects.filter(pk=call_id, status=CallState.QUEUED)
+        .select_related("tenant")
+        .first()
+    )
     if call is None:
         return  # a redelivered task: the first delivery claimed it
+    try:
+        request = _carrier_request(call)
+    except Exception as error:  # a fault of ours, before anything could leave
+        _worker_failed(call, error)
+        return
     now = timezone.now()
     claimed = OutboundCall.objects.filter(pk=call.pk, status=CallState.QUEUED).update(
         status=CallState.PLACING, placing_at=now, updated_at=now
@@ -308,18 +355,8 @@ def outbound_call_place(*, call_id: int) -> None:
         return
     # Committed (tasks run in autocommit): from here a crash leaves "placing", which the
     # sweep turns into "unknown", never back into "queued".
-    if call.message_kind == MessageKind.AUDIO:
-        message = {"recording_url": call.recording_url}
-    else:
-        message = {"tts_message": call.tts_text, "tts_lang": call.tts_lang}
     try:
-        callid = xoxzo.get_client().simple_playback(
-            caller=call.caller_sent,
-            recipient=call.recipient,
-            callbackurl=callback_url_for(call),
-            local_caller_id=call.local_caller_id,
-            **message,
-        )
+        callid = xoxzo.get_client().simple_playback(**request)
     except xoxzo.XoxzoValidationError as error:
         # In the carrier's own words (e.g. "caller: Japanese caller IDs … are only allowed with
         # the local caller ID option …"); the pages add translated context around it.
@@ -335,7 +372,9 @@ def outbound_call_place(*, call_id: int) -> None:
     except xoxzo.XoxzoError as error:
         if _may_have_been_placed(error):
             changed = OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
-                status=CallState.UNKNOWN, updated_at=timezone.now()
+                status=CallState.UNKNOWN,
+                trouble=f"{TROUBLE_CARRIER}{str(error)[:250]}",
+                updated_at=timezone.now(),
             )
             if changed:
                 audit_record(
@@ -347,7 +386,10 @@ def outbound_call_place(*, call_id: int) -> None:
             return
         if isinstance(error, xoxzo.XoxzoUnavailable | xoxzo.XoxzoRateLimited):
             OutboundCall.objects.filter(pk=call.pk, status=CallState.PLACING).update(
-                status=CallState.QUEUED, placing_at=None, updated_at=timezone.now()
+                status=CallState.QUEUED,
+                placing_at=None,
+                trouble=f"{TROUBLE_CARRIER}{str(error)[:250]}",
+                updated_at=timezone.now(),
             )
             raise
         call_fail(call, reason=str(error), from_statuses=[CallState.PLACING])

@@ -1,4 +1,4 @@
-"""The public MP3 URL the carrier plays: ranges, validators, 404s, both WSGI paths."""
+"""The public MP3 URL the carrier plays, on the edge's own server: ranges, validators, 404s."""
 
 import re
 from pathlib import Path
@@ -33,8 +33,8 @@ def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def test_it_serves_the_whole_file_with_caching_headers(client, audio):
-    response = client.get(public_path(audio))
+def test_it_serves_the_whole_file_with_caching_headers(edge_client, audio):
+    response = edge_client.get(public_path(audio))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/mpeg"
@@ -55,8 +55,8 @@ def test_it_serves_the_whole_file_with_caching_headers(client, audio):
         ("bytes=24000-999999", 24000, SIZE - 1),
     ],
 )
-def test_it_answers_a_single_range_with_206(client, audio, header, first, last):
-    response = client.get(public_path(audio), headers={"range": header})
+def test_it_answers_a_single_range_with_206(edge_client, audio, header, first, last):
+    response = edge_client.get(public_path(audio), headers={"range": header})
 
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes {first}-{last}/{SIZE}"
@@ -65,27 +65,29 @@ def test_it_answers_a_single_range_with_206(client, audio, header, first, last):
 
 
 @pytest.mark.parametrize("header", ["bytes=30000-", "bytes=25078-25100", "bytes=-0"])
-def test_it_answers_416_for_a_range_it_cannot_satisfy(client, audio, header):
-    response = client.get(public_path(audio), headers={"range": header})
+def test_it_answers_416_for_a_range_it_cannot_satisfy(edge_client, audio, header):
+    response = edge_client.get(public_path(audio), headers={"range": header})
 
     assert response.status_code == 416
     assert response["Content-Range"] == f"bytes */{SIZE}"
 
 
 @pytest.mark.parametrize("header", ["bytes=0-9,20-29", "items=0-9", "bytes=9-0", "bytes=x-"])
-def test_it_sends_the_whole_file_for_ranges_it_does_not_serve(client, audio, header):
-    response = client.get(public_path(audio), headers={"range": header})
+def test_it_sends_the_whole_file_for_ranges_it_does_not_serve(edge_client, audio, header):
+    response = edge_client.get(public_path(audio), headers={"range": header})
 
     assert response.status_code == 200
     assert body(response) == GREETING
 
 
-def test_it_answers_304_to_a_cache_that_holds_the_file(client, audio):
-    first = client.get(public_path(audio))
+def test_it_answers_304_to_a_cache_that_holds_the_file(edge_client, audio):
+    first = edge_client.get(public_path(audio))
 
-    by_etag = client.get(public_path(audio), headers={"if-none-match": first["ETag"]})
-    by_date = client.get(public_path(audio), headers={"if-modified-since": first["Last-Modified"]})
-    stale = client.get(public_path(audio), headers={"if-none-match": '"something-else"'})
+    by_etag = edge_client.get(public_path(audio), headers={"if-none-match": first["ETag"]})
+    by_date = edge_client.get(
+        public_path(audio), headers={"if-modified-since": first["Last-Modified"]}
+    )
+    stale = edge_client.get(public_path(audio), headers={"if-none-match": '"something-else"'})
 
     assert by_etag.status_code == 304 and by_etag.content == b""
     assert by_etag["ETag"] == first["ETag"]
@@ -93,46 +95,46 @@ def test_it_answers_304_to_a_cache_that_holds_the_file(client, audio):
     assert stale.status_code == 200
 
 
-def test_it_sends_everything_when_if_range_names_another_version(client, audio):
-    current = client.get(public_path(audio))["ETag"]
+def test_it_sends_everything_when_if_range_names_another_version(edge_client, audio):
+    current = edge_client.get(public_path(audio))["ETag"]
 
-    same = client.get(public_path(audio), headers={"range": "bytes=0-9", "if-range": current})
-    other = client.get(public_path(audio), headers={"range": "bytes=0-9", "if-range": '"old"'})
+    same = edge_client.get(public_path(audio), headers={"range": "bytes=0-9", "if-range": current})
+    other = edge_client.get(public_path(audio), headers={"range": "bytes=0-9", "if-range": '"old"'})
 
     assert same.status_code == 206
     assert other.status_code == 200 and body(other) == GREETING
 
 
-def test_it_answers_head_with_the_length_and_no_body(client, audio):
-    response = client.head(public_path(audio))
+def test_it_answers_head_with_the_length_and_no_body(edge_client, audio):
+    response = edge_client.head(public_path(audio))
 
     assert response.status_code == 200
     assert response["Content-Length"] == str(SIZE)
     assert response.content == b""
 
 
-def test_it_refuses_writes(client, audio):
-    assert client.post(public_path(audio)).status_code == 405
+def test_it_refuses_writes(edge_client, audio):
+    assert edge_client.post(public_path(audio)).status_code == 405
 
 
 @pytest.mark.parametrize(
     "public_id",
     ["A" * 32, "short", "x" * 65, "abc.def_ghijklmnopq", "abcdefghijklmnop%24q"],
 )
-def test_it_answers_404_for_unknown_or_malformed_ids(client, audio, public_id):
-    assert client.get(f"/media/audio/{public_id}.mp3").status_code == 404
+def test_it_answers_404_for_unknown_or_malformed_ids(edge_client, audio, public_id):
+    assert edge_client.get(f"/media/audio/{public_id}.mp3").status_code == 404
 
 
-def test_it_answers_404_when_the_file_is_gone(client, audio):
+def test_it_answers_404_when_the_file_is_gone(edge_client, audio):
     (Path(settings.MEDIA_ROOT) / audio.file.name).unlink()
 
-    assert client.get(public_path(audio)).status_code == 404
+    assert edge_client.get(public_path(audio)).status_code == 404
 
 
-def test_it_serves_nothing_else_of_media(client, audio):
-    assert client.get(f"{settings.MEDIA_URL}{audio.file.name}").status_code == 404
-    assert client.get("/media/tts-cache/anything.wav").status_code == 404
-    assert client.get(f"/media/audio/{audio.public_id}.wav").status_code == 404
+def test_it_serves_nothing_else_of_media(edge_client, audio):
+    assert edge_client.get(f"{settings.MEDIA_URL}{audio.file.name}").status_code == 404
+    assert edge_client.get("/media/tts-cache/anything.wav").status_code == 404
+    assert edge_client.get(f"/media/audio/{audio.public_id}.wav").status_code == 404
 
 
 def test_it_is_the_url_the_flows_give_the_carrier(audio, settings):
@@ -140,7 +142,8 @@ def test_it_is_the_url_the_flows_give_the_carrier(audio, settings):
     url = audio_public_url(audio)
 
     path = urlsplit(url).path
-    assert path == reverse("audio_public", kwargs={"public_id": audio.public_id})
+    assert url.startswith("https://portal.example.com/")
+    assert path == reverse("audio_public", args=[audio.public_id], urlconf="callflows.edge.urls")
     assert re.fullmatch(r"/[A-Za-z0-9_/-]*\.mp3", path)  # Xoxzo's restriction
 
 

@@ -17,7 +17,6 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
 ):
     from dins.tests.test_lifecycle import _free_din, _subscribe
 
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.owner_a)
     number = _subscribe(client, task_queue, _free_din(xoxzo).din_uid, trial=False)
     sign_in("owner.a@example.com")

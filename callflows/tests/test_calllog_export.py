@@ -52,6 +52,7 @@ def test_it_streams_the_calls_as_utf8_csv_with_a_bom(client, personas, numbers):
         "Command",
         "Latency (ms)",
         "Flow version",
+        "Test call",
     ]
     assert len(rows) == 3
     newest, oldest = rows[1], rows[2]
@@ -66,6 +67,7 @@ def test_it_streams_the_calls_as_utf8_csv_with_a_bom(client, personas, numbers):
     assert oldest[5] == "夜間"
     assert oldest[8] == "1.500"
     assert oldest[9] == "3"
+    assert oldest[10] == ""  # a caller's call, not a test call
 
 
 def test_it_exports_only_the_tenants_calls(client, personas, numbers):

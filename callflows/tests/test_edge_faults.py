@@ -26,10 +26,9 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def _call(token: str, caller: str = "+819012345678") -> tuple[int, str, float]:
-    started = time.monotonic()
+def _call(token: str, caller: str = "+819012345678") -> tuple[int, str]:
     response = edge_get(f"/a/{token}/", {"caller": caller, "recipient": "815000000000"})
-    return response.status_code, response.content.decode(), time.monotonic() - started
+    return response.status_code, response.content.decode()
 
 
 @pytest.fixture
@@ -47,11 +46,14 @@ def threaded_loader(monkeypatch, settings):
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_calls_are_answered_within_the_carriers_timeout_while_the_database_hangs(
-    personas, monkeypatch, threaded_loader
+    personas, monkeypatch, threaded_loader, caplog
 ):
     known = SubscriptionFactory(tenant=personas.tenant_a)
     cold = [SubscriptionFactory(tenant=personas.tenant_a) for _ in range(4)]
-    assert _call(known.action_token)[:2] == (200, "voicemail\n")  # held in memory
+    assert _call(known.action_token) == (200, "voicemail\n")  # held in memory
+    loads: list[str] = []
+    load = threaded_loader.load
+    monkeypatch.setattr(threaded_loader, "load", lambda token: loads.append(token) or load(token))
 
     # given the edge's loader threads reach PostgreSQL through a relay that then hangs
     relay = TcpRelay("127.0.0.1", connection.settings_dict["PORT"] or 5432)
@@ -60,22 +62,27 @@ def test_calls_are_answered_within_the_carriers_timeout_while_the_database_hangs
     relay.pause()
     try:
         # when calls arrive for numbers no edge process holds yet, and for one it holds
-        answers = [_call(number.action_token) for number in cold]
-        hot = [_call(known.action_token) for _ in range(50)]
+        with caplog.at_level("WARNING", logger="callflows.edge.published"):
+            answers = [_call(number.action_token) for number in cold]
+            hot = [_call(known.action_token) for _ in range(50)]
 
-        # then every call is answered, the cold ones by the fallback within the budget
-        assert [(status, body) for status, body, _ in answers] == [(200, "voicemail\n")] * 4
-        assert max(seconds for _, _, seconds in answers) < 1.5  # the carrier waits ~5 s
-        assert sum(seconds for _, _, seconds in answers) < 2.5  # stuck loaders: at once
-        assert all(status == 200 for status, _, _ in hot)
-        assert max(seconds for _, _, seconds in hot) < 0.05  # memory never waits
+        # then every call is answered, the cold ones by the fallback: each of the two loader
+        # threads waited its budget once (a call waits EDGE_LOAD_BUDGET_SECONDS at most, the
+        # carrier ~5 s); with both stuck, later misses did not wait at all
+        assert answers == [(200, "voicemail\n")] * 4
+        why = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+        assert sum("within the budget" in w for w in why) == 2, why
+        assert sum("every loader is waiting" in w for w in why) == 2, why
+        # and the number held in memory never asked the database: no load, its own answer
+        assert hot == [(200, "voicemail\n")] * 50
+        assert loads == [number.action_token for number in cold]
     finally:
         relay.resume()  # the stuck reads complete, the loaders are free again
     harness_wait(lambda: threaded_loader._busy == 0)
     monkeypatch.setitem(connection.settings_dict, "PORT", str(relay.target[1]))
     relay.close()
     published.forget_memory()
-    assert _call(cold[0].action_token)[:2] == (200, "voicemail\n")
+    assert _call(cold[0].action_token) == (200, "voicemail\n")
 
 
 def harness_wait(predicate, timeout: float = 10) -> None:

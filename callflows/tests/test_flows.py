@@ -291,7 +291,6 @@ def test_it_places_a_test_call_through_the_sandbox_and_shows_the_transcript(
 ):
     from dins.tests.test_lifecycle import _free_din, _subscribe
 
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.owner_a)
     number = _subscribe(client, task_queue, _free_din(xoxzo).din_uid, trial=False)
     script = make_script(personas.tenant_a, language="en", text="Thank you for calling.")

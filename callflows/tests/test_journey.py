@@ -76,7 +76,6 @@ def test_a_new_owner_sets_up_a_number_alone(
     from dins.tests.test_lifecycle import _free_din, _subscribe
 
     text = TEXT[language]
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.owner_a)
     number = _subscribe(client, task_queue, _free_din(xoxzo).din_uid, trial=False)
     User.objects.filter(pk=personas.owner_a.pk).update(language=language)

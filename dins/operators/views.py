@@ -2,14 +2,16 @@
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from dins.costs import costs_by_tenant
 from dins.operators import selectors as operator_selectors
+from portal.platform import platform_alert_acknowledge
 
 
 def operator_required(view):
@@ -40,6 +42,14 @@ def operator_home(request):
             "orphans": operator_selectors.orphan_count(),
         },
     )
+
+
+@require_POST
+@operator_required
+def operator_alert_acknowledge(request, alert_id: int):
+    if platform_alert_acknowledge(alert_id=alert_id):
+        messages.success(request, _("Alert acknowledged."))
+    return redirect("operator_home")
 
 
 @require_GET

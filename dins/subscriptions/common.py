@@ -12,7 +12,8 @@ from django.utils import timezone
 from dins import xoxzo
 from dins.models import Subscription, SubscriptionStatus
 from dins.signals import subscription_answering_changed
-from portal.alerts import alert_raise
+from portal.addresses import action_url
+from portal.alerts import alert_raise, alert_resolve
 from portal.models import AlertKind, OutboxMessage
 from portal.outbox import outbox_enqueue
 from portal.services import audit_record
@@ -40,7 +41,7 @@ def trial_price_for(monthly_cost: Decimal) -> Decimal:
 
 def action_url_for(subscription: Subscription) -> str:
     """The URL the carrier calls for this number: public base + the number's secret token."""
-    return f"{settings.PUBLIC_BASE_URL}/a/{subscription.action_token}/"
+    return action_url(subscription.action_token)
 
 
 def trial_times(accepted_at: datetime) -> tuple[datetime, datetime]:
@@ -105,6 +106,16 @@ def enqueue_release(*, subscription_id: int, tenant_id: int) -> OutboxMessage:
 
 
 # --- Shared steps -----------------------------------------------------------------------------
+
+
+def activated(subscription: Subscription) -> None:
+    """``subscription`` just became active (in this transaction): point the carrier at its
+    action URL, publish its flow, and close the alert of an earlier failed attempt."""
+    enqueue_push_action_url(subscription)
+    answering_changed(subscription)
+    alert_resolve(
+        kind=AlertKind.SUBSCRIPTION_FAILED, subscription=subscription, resolution="subscribed"
+    )
 
 
 def answering_changed(subscription: Subscription) -> None:

@@ -21,7 +21,7 @@ from dins import xoxzo
 from dins.models import LIVE_STATUSES, CarrierOrphan, Subscription, SubscriptionStatus
 from dins.subscriptions.common import (
     action_url_for,
-    answering_changed,
+    activated,
     enqueue_push_action_url,
     enqueue_subscribe,
     flag_missing,
@@ -157,9 +157,8 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
                 tenant=failed.tenant,
                 after={"why": "the carrier holds the number this attempt asked for"},
             )
-            enqueue_push_action_url(failed)
             failed.status = SubscriptionStatus.ACTIVE
-            answering_changed(failed)  # call flows publish it, as for any activation
+            activated(failed)  # as any activation: action URL, flow, the failure alert closed
     except IntegrityError:
         return False  # a new attempt for the number went live meanwhile
     result.recovered.append(failed.pk)

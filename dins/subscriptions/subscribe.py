@@ -38,10 +38,9 @@ from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.common import (
     SUBSCRIBE_TASK,
     action_url_for,
-    answering_changed,
+    activated,
     carrier_holding,
     credentials_rejected,
-    enqueue_push_action_url,
     flag_missing,
     trial_times,
 )
@@ -199,8 +198,7 @@ def activate(subscription: Subscription) -> bool:
             tenant=subscription.tenant,
             after={"trial": subscription.is_trial, "accepted_at": accepted_at.isoformat()},
         )
-        enqueue_push_action_url(subscription)
-        answering_changed(subscription)
+        activated(subscription)
     return bool(changed)
 
 

@@ -26,7 +26,6 @@ OWNER_AND_ADMIN = ["admin.a@example.com", "owner.a@example.com"]
 
 @pytest.fixture
 def owner(client, personas, sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.owner_a)
     return client
 

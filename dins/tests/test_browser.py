@@ -10,7 +10,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def carrier(sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     return sandbox_url
 
 

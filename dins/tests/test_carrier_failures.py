@@ -28,7 +28,6 @@ SUBSCRIBE_PATH = r"^/voice/dins/subscriptions/?$"
 
 @pytest.fixture
 def carrier(sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     return sandbox_url
 
 

@@ -12,7 +12,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
     sandbox_url, task_queue, client, settings, live_server
 ):
-    settings.PUBLIC_BASE_URL = live_server.url
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert task_queue.names() == ["callflows.demo", "callflows.demo"]
     task_queue.run_all()

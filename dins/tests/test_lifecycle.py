@@ -33,7 +33,6 @@ MARGIN = timedelta(minutes=30)
 
 @pytest.fixture
 def carrier(sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     settings.TRIAL_RELEASE_MARGIN_MINUTES = 30
     return sandbox_url
 

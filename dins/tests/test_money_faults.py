@@ -56,7 +56,6 @@ subscribe_number(
 
 @pytest.fixture
 def carrier(sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     settings.TRIAL_RELEASE_MARGIN_MINUTES = 30
     return sandbox_url
 

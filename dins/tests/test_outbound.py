@@ -39,7 +39,6 @@ CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connect
 
 @pytest.fixture
 def carrier(sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     settings.OUTBOUND_RATE_LIMIT_PER_MINUTE = 50
     settings.OUTBOUND_DAILY_CAP = 100
     return sandbox_url
@@ -488,7 +487,7 @@ def _placing_call(number):
 
 
 def test_the_callback_is_idempotent_and_checks_the_callid(
-    staff, jp_number, task_queue, enqueued_completions, live_server
+    staff, jp_number, task_queue, enqueued_completions, edge_server
 ):
     import requests
 
@@ -497,7 +496,8 @@ def test_the_callback_is_idempotent_and_checks_the_callid(
     _complete_at_carrier(enqueued_completions)
     call = _reload(call)
     assert call.status == State.ANSWERED
-    url = live_server.url + reverse("outbound_call_callback", args=[call.callback_token])
+    url = outbound.callback_url_for(call)  # on the edge, where the carrier reaches us
+    assert url.startswith(edge_server.url + "/c/")
     with scopes_disabled():
         events = AuditEvent.objects.count()
 
@@ -516,14 +516,14 @@ def test_the_callback_is_idempotent_and_checks_the_callid(
         assert AuditEvent.objects.count() == events
 
 
-def test_the_callback_answers_404_for_unknown_tokens_and_405_for_get(carrier, live_server):
+def test_the_callback_answers_404_for_unknown_tokens_and_405_for_get(carrier, edge_server):
     import requests
 
     for token in ("x" * 32, "not a token!", "a"):
-        url = f"{live_server.url}/c/{token}/"
+        url = f"{edge_server.url}/c/{token}/"
         response = requests.post(url, data={"callid": "1", "status": "ANSWERED"}, timeout=5)
         assert response.status_code == 404, token
-    assert requests.get(f"{live_server.url}/c/{'x' * 32}/", timeout=5).status_code == 405
+    assert requests.get(f"{edge_server.url}/c/{'x' * 32}/", timeout=5).status_code == 405
 
 
 # --- Input, limits and roles ----------------------------------------------------------------

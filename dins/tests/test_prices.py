@@ -14,7 +14,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def owner(client, personas, sandbox_url, settings, live_server):
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.owner_a)
     return client
 
@@ -65,7 +64,6 @@ def test_it_shows_the_price_before_subscribing_and_nothing_is_bought_on_the_way(
 def test_it_says_why_staff_cannot_subscribe_instead_of_hiding_it(
     client, personas, sandbox_url, settings, live_server
 ):
-    settings.PUBLIC_BASE_URL = live_server.url
     client.force_login(personas.staff_a)
     page = client.get(reverse("number_search"), {"kind": "jp-050"}).content.decode()
     assert "Subscribing needs the admin role: ask an owner or admin." in page

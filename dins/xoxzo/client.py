@@ -126,15 +126,19 @@ class XoxzoClient:
 
     # -- The sandbox's own extension (not part of Xoxzo's API) --
 
-    def sandbox_test_call(self, *, to: str, caller: str, read_timeout: float) -> dict:
+    def sandbox_test_call(
+        self, *, to: str, caller: str, read_timeout: float, mark: str = ""
+    ) -> dict:
         """Have the sandbox carrier place a simulated incoming call; its transcript as JSON.
 
         The sandbox answers once the whole call ran: ``read_timeout`` says how long to wait.
+        ``mark`` (``dins.call_marks``) is passed on to the action URL, so the call is logged as
+        a test.
         """
         body = self._json(
             "POST",
             "/internal/test-call/",
-            data={"to": to, "from": caller},
+            data={"to": to, "from": caller, **({"mark": mark} if mark else {})},
             retry=False,
             read_timeout=read_timeout,
         )

@@ -183,9 +183,10 @@ def parameters_read_by(view) -> dict[str, set[str]]:
     return found
 
 
-def route_name_of(path: str) -> str | None:
+def route_name_of(path: str, urlconf: str | None = None) -> str | None:
+    """The name of the route ``path`` reaches on the server whose URLconf is ``urlconf``."""
     try:
-        match = resolve(path)
+        match = resolve(path, urlconf=urlconf)
     except Resolver404:
         return None
     return match.view_name.split(":")[-1] if match.view_name else None

@@ -15,7 +15,7 @@ STANDALONE = {"sandbox"}
 FIRST_PARTY = set(LAYERS) | STANDALONE
 
 # Test scaffolding may reach across layers: it assembles the whole installation.
-SCAFFOLDING = {"testing.py", "settings_test.py", "test_urls.py", "conftest.py"}
+SCAFFOLDING = {"testing.py", "settings_test.py", "conftest.py"}
 
 # Where a function-level import is the right tool, and why.
 LATE_IMPORTS_ALLOWED = {

@@ -87,7 +87,6 @@ SMALL_TAPS = """() => Array.from(document.querySelectorAll(
 
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_it_fits_every_main_page_on_a_phone(phone, personas, settings, live_server, language):
-    settings.PUBLIC_BASE_URL = live_server.url
     company = japanese_clinic(personas)
     context = phone(language)
     page = _sign_in(context, "owner.a@example.com", language)

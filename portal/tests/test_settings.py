@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://cache.internal:6379/1",
     "ALLOWED_HOSTS": "portal.example.com",
     "PUBLIC_BASE_URL": "https://portal.example.com",
+    "PORTAL_BASE_URL": "https://portal.example.com",
     "EMAIL_URL": "smtp+tls://mailer:pw@smtp.example.com:587",
     "DEFAULT_FROM_EMAIL": "DIN Portal <noreply@example.com>",
     "XOXZO_SID": "AC123",

@@ -1,8 +1,12 @@
+"""The portal's own URLconf with one view that fails: the 500 page as the portal renders it."""
+
 from django.urls import path
+
+from portal.urls import urlpatterns as portal_urlpatterns
 
 
 def boom(request):
     raise RuntimeError("secret detail")
 
 
-urlpatterns = [path("boom/", boom)]
+urlpatterns = [*portal_urlpatterns, path("boom/", boom)]

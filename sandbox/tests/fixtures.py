@@ -33,8 +33,8 @@ def enqueued_completions(monkeypatch) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def live_sandbox_server(live_server):
-    """pytest-django's live server, with client sockets collected before it stops.
+def live_sandbox_server(sandbox_live_server):
+    """The sandbox carrier's own live server, with client sockets collected before it stops.
 
     A test that keeps an exception (``pytest.raises``) keeps its frame, and with it a
     kept-alive client socket, in a reference cycle. Closed only at interpreter exit, such a
@@ -42,7 +42,7 @@ def live_sandbox_server(live_server):
     connection ("DatabaseWrapper objects created in a thread..."). Collect them and let those
     threads finish while the connection is still shared.
     """
-    yield live_server
+    yield sandbox_live_server
     close_client()
     gc.collect()
     deadline = time.monotonic() + 2
@@ -53,8 +53,11 @@ def live_sandbox_server(live_server):
 
 
 @pytest.fixture
-def sandbox_url(live_sandbox_server, settings):
-    """The live sandbox's base URL, with the portal's Xoxzo settings pointing at it."""
+def sandbox_url(live_sandbox_server, edge_server, settings):
+    """The live sandbox's base URL, with the portal's Xoxzo settings pointing at it.
+
+    The sandbox calls back the portal's edge (``edge_server``: action URLs, MP3s, callbacks).
+    """
     url = live_sandbox_server.url + "/sandbox"
     settings.XOXZO_API_URL = url
     settings.XOXZO_SID = SANDBOX_SID

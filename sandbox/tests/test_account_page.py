@@ -3,10 +3,10 @@
 import uuid
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from portal.models import User
+from portal.testing import SandboxClient, sandbox_path
 from sandbox import accounts, calls, faults, incoming_calls, subscriptions
 from sandbox.models import (
     SandboxAccount,
@@ -50,31 +50,35 @@ def sandbox_account(settings):
 
 
 def test_it_is_served_at_the_documented_path():
-    assert reverse("sandbox:account") == PAGE
+    assert sandbox_path("sandbox:account") == PAGE
 
 
-def test_it_sends_anonymous_visitors_to_its_own_sign_in(client, operator):
-    response = client.get(PAGE)
+def test_it_sends_anonymous_visitors_to_its_own_sign_in(sandbox_client, operator):
+    response = sandbox_client.get(PAGE)
 
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("sandbox:login"))
-    signed_in = client.post(response["Location"], {"username": operator.email, "password": "x"})
+    assert response["Location"].startswith(sandbox_path("sandbox:login"))
+    signed_in = sandbox_client.post(
+        response["Location"], {"username": operator.email, "password": "x"}
+    )
     assert (signed_in.status_code, signed_in["Location"]) == (302, PAGE)
 
 
 @pytest.mark.parametrize("is_staff", [False, True])
-def test_it_refuses_users_who_are_not_superusers(client, is_staff):
+def test_it_refuses_users_who_are_not_superusers(sandbox_client, is_staff):
     user = User.objects.create_user(email="member@example.com", password="x", is_staff=is_staff)
-    client.force_login(user)
+    sandbox_client.force_login(user)
 
-    assert client.get(PAGE).status_code == 403
+    assert sandbox_client.get(PAGE).status_code == 403
     assert not SandboxAccount.objects.exists()
 
 
-def test_it_shows_operators_the_balance_numbers_calls_and_ledger(client, operator, sandbox_account):
-    client.force_login(operator)
+def test_it_shows_operators_the_balance_numbers_calls_and_ledger(
+    sandbox_client, operator, sandbox_account
+):
+    sandbox_client.force_login(operator)
 
-    response = client.get(PAGE)
+    response = sandbox_client.get(PAGE)
 
     assert response.status_code == 200
     assert response.context["account"] == sandbox_account
@@ -139,11 +143,11 @@ def incoming_history(sandbox_account, action_server):
     return answered, failed
 
 
-def test_it_shows_incoming_calls_and_voicemail(client, operator, incoming_history):
+def test_it_shows_incoming_calls_and_voicemail(sandbox_client, operator, incoming_history):
     answered, failed = incoming_history
-    client.force_login(operator)
+    sandbox_client.force_login(operator)
 
-    response = client.get(PAGE)
+    response = sandbox_client.get(PAGE)
 
     body = response.content.decode()
     assert response.context["incoming_calls"] == [failed, answered]
@@ -153,16 +157,16 @@ def test_it_shows_incoming_calls_and_voicemail(client, operator, incoming_histor
     assert "number not in service" in body
     [voicemail] = response.context["voicemail_records"]
     assert voicemail.incoming_call == answered
-    audio = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
+    audio = sandbox_path("sandbox:account_voicemail_audio", code=voicemail.code)
     assert f'<audio controls preload="none" src="{audio}">' in body
 
 
-def test_it_plays_a_voicemail_recording_to_operators(client, operator, incoming_history):
+def test_it_plays_a_voicemail_recording_to_operators(sandbox_client, operator, incoming_history):
     voicemail = SandboxVoicemail.objects.get()
-    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
-    client.force_login(operator)
+    url = sandbox_path("sandbox:account_voicemail_audio", code=voicemail.code)
+    sandbox_client.force_login(operator)
 
-    response = client.get(url)
+    response = sandbox_client.get(url)
 
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
@@ -170,24 +174,24 @@ def test_it_plays_a_voicemail_recording_to_operators(client, operator, incoming_
     assert response.content[:4] == b"RIFF"
 
 
-def test_it_refuses_voicemail_recordings_to_everybody_else(client, incoming_history):
+def test_it_refuses_voicemail_recordings_to_everybody_else(sandbox_client, incoming_history):
     voicemail = SandboxVoicemail.objects.get()
-    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": voicemail.code})
+    url = sandbox_path("sandbox:account_voicemail_audio", code=voicemail.code)
     member = User.objects.create_user(email="member@example.com", password="x", is_staff=True)
 
-    anonymous = client.get(url)
-    client.force_login(member)
-    refused = client.get(url)
+    anonymous = sandbox_client.get(url)
+    sandbox_client.force_login(member)
+    refused = sandbox_client.get(url)
 
     assert anonymous.status_code == 302
     assert refused.status_code == 403
 
 
-def test_it_answers_404_for_an_unknown_recording(client, operator):
-    client.force_login(operator)
-    url = reverse("sandbox:account_voicemail_audio", kwargs={"code": uuid.uuid4()})
+def test_it_answers_404_for_an_unknown_recording(sandbox_client, operator):
+    sandbox_client.force_login(operator)
+    url = sandbox_path("sandbox:account_voicemail_audio", code=uuid.uuid4())
 
-    assert client.get(url).status_code == 404
+    assert sandbox_client.get(url).status_code == 404
 
 
 FAULT = {
@@ -200,11 +204,11 @@ FAULT = {
 }
 
 
-def test_it_lets_operators_add_and_see_a_fault(client, operator, sandbox_account):
-    client.force_login(operator)
+def test_it_lets_operators_add_and_see_a_fault(sandbox_client, operator, sandbox_account):
+    sandbox_client.force_login(operator)
 
-    response = client.post(reverse("sandbox:account_fault_add"), FAULT)
-    page = client.get(PAGE)
+    response = sandbox_client.post(sandbox_path("sandbox:account_fault_add"), FAULT)
+    page = sandbox_client.get(PAGE)
 
     assert response.status_code == 302
     fault = SandboxFault.objects.get()
@@ -222,53 +226,53 @@ def test_it_lets_operators_add_and_see_a_fault(client, operator, sandbox_account
         ({"method": "FETCH"}, "method"),
     ],
 )
-def test_it_shows_why_a_fault_is_refused(client, operator, sandbox_account, change, field):
-    client.force_login(operator)
+def test_it_shows_why_a_fault_is_refused(sandbox_client, operator, sandbox_account, change, field):
+    sandbox_client.force_login(operator)
 
-    response = client.post(reverse("sandbox:account_fault_add"), {**FAULT, **change})
+    response = sandbox_client.post(sandbox_path("sandbox:account_fault_add"), {**FAULT, **change})
 
     assert response.status_code == 400
     assert field in response.context["fault_form"].errors
     assert not SandboxFault.objects.exists()
 
 
-def test_it_lets_operators_clear_the_faults(client, operator, sandbox_account):
+def test_it_lets_operators_clear_the_faults(sandbox_client, operator, sandbox_account):
     faults.sandbox_fault_add(method="*", path_pattern=".", status=500, times=3)
-    client.force_login(operator)
+    sandbox_client.force_login(operator)
 
-    response = client.post(reverse("sandbox:account_faults_clear"))
+    response = sandbox_client.post(sandbox_path("sandbox:account_faults_clear"))
 
     assert response.status_code == 302
     assert not SandboxFault.objects.exists()
 
 
-def test_it_hides_used_up_faults(client, operator, sandbox_account):
+def test_it_hides_used_up_faults(sandbox_client, operator, sandbox_account):
     fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     SandboxFault.objects.filter(pk=fault.pk).update(remaining=0)
-    client.force_login(operator)
+    sandbox_client.force_login(operator)
 
-    assert client.get(PAGE).context["faults"] == []
+    assert sandbox_client.get(PAGE).context["faults"] == []
 
 
 def test_it_refuses_fault_changes_without_a_csrf_token(operator, sandbox_account):
     fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
-    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client = SandboxClient(enforce_csrf_checks=True)
     csrf_client.force_login(operator)
 
-    added = csrf_client.post(reverse("sandbox:account_fault_add"), FAULT)
-    cleared = csrf_client.post(reverse("sandbox:account_faults_clear"))
+    added = csrf_client.post(sandbox_path("sandbox:account_fault_add"), FAULT)
+    cleared = csrf_client.post(sandbox_path("sandbox:account_faults_clear"))
 
     assert (added.status_code, cleared.status_code) == (403, 403)
     assert list(SandboxFault.objects.all()) == [fault]
 
 
-def test_it_refuses_fault_changes_to_non_operators(client, sandbox_account):
+def test_it_refuses_fault_changes_to_non_operators(sandbox_client, sandbox_account):
     fault = faults.sandbox_fault_add(method="*", path_pattern=".", status=500)
     member = User.objects.create_user(email="member@example.com", password="x", is_staff=True)
-    client.force_login(member)
+    sandbox_client.force_login(member)
 
-    added = client.post(reverse("sandbox:account_fault_add"), FAULT)
-    cleared = client.post(reverse("sandbox:account_faults_clear"))
+    added = sandbox_client.post(sandbox_path("sandbox:account_fault_add"), FAULT)
+    cleared = sandbox_client.post(sandbox_path("sandbox:account_faults_clear"))
 
     assert (added.status_code, cleared.status_code) == (403, 403)
     assert list(SandboxFault.objects.all()) == [fault]

@@ -1,6 +1,5 @@
 """Fault injection: the sandbox API failing on purpose, seen through the portal's real client."""
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -78,12 +77,9 @@ def test_it_delays_the_answer_past_the_clients_read_timeout(xoxzo, settings):
     faults.sandbox_fault_add(
         method="POST", path_pattern=SUBSCRIPTIONS, when="after", delay_seconds=1.5
     )
-    started = time.monotonic()
-
     with pytest.raises(XoxzoUnavailable) as error:
         xoxzo.subscribe(din_uid=din_uid)
 
-    assert time.monotonic() - started < 1.4
     assert error.value.outcome_unknown is True
     assert "timed out" in str(error.value)
     assert din_uid in _active_uids()

@@ -17,13 +17,13 @@ PROXIED = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
 
 
 @pytest.fixture
-def api(client, settings):
+def api(sandbox_client, settings):
     settings.XOXZO_SID, settings.XOXZO_AUTH_TOKEN = SID, TOKEN
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     auth = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
 
     def get(path, **extra):
-        return client.get(path, HTTP_AUTHORIZATION=auth, **extra)
+        return sandbox_client.get(path, HTTP_AUTHORIZATION=auth, **extra)
 
     return get
 
@@ -33,14 +33,14 @@ def test_it_answers_on_this_machine(api):
 
 
 @pytest.mark.parametrize("origin", [OUTSIDE, PROXIED], ids=["another address", "via a proxy"])
-def test_it_refuses_requests_from_elsewhere(api, client, origin):
+def test_it_refuses_requests_from_elsewhere(api, sandbox_client, origin):
     response = api("/sandbox/voice/dins/", **origin)
     assert response.status_code == 403
     assert "only on this machine" in response.content.decode()
 
     operator = User.objects.create_superuser(email="operator@example.com")
-    client.force_login(operator)
-    assert client.get("/sandbox/account/", **origin).status_code == 403
+    sandbox_client.force_login(operator)
+    assert sandbox_client.get("/sandbox/account/", **origin).status_code == 403
 
 
 def test_it_answers_everyone_once_exposed_on_purpose(api, settings):
