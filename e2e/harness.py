@@ -329,11 +329,10 @@ class ProductionLayout(Layout):
         # It calls back only the portal's public address (the proxy), as Xoxzo does, and runs
         # its own worker for what it does later (outbound calls ending, their callbacks).
         self.carrier_env = clean_env(
-            **common,
+            **{**common, "VAR_DIR": workdir / "carrier"},
             SANDBOX_ENABLED="true",
             PORT=self.sandbox_port - 2,
             PUBLIC_BASE_URL=self.public_url,
-            VAR_DIR=workdir / "carrier",
         )
 
     def servers(self) -> list[Server]:
@@ -919,17 +918,18 @@ class MailSink:
             found += re.findall(r'href="(https?://[^"]+)"', html_part.get_content())
         return list(dict.fromkeys(link.replace("&amp;", "&") for link in found))
 
-    def wait_for(self, to: str, subject_has: str = "", *, timeout: float = 90):
-        """The first message to ``to`` whose subject contains ``subject_has``."""
+    def wait_for(self, to: str, text_has: str = "", *, timeout: float = 90):
+        """The first message to ``to`` whose text part contains ``text_has`` (a link, a word
+        in no language in particular)."""
 
         def found():
             with self._lock:
                 for message in self.messages:
-                    if to in str(message["To"]) and subject_has in str(message["Subject"]):
+                    if to in str(message["To"]) and text_has in self.text(message):
                         return message
             return None
 
-        return wait_for(found, timeout=timeout, what=f"an e-mail to {to} ({subject_has!r})")
+        return wait_for(found, timeout=timeout, what=f"an e-mail to {to} with {text_has!r}")
 
 
 class WebhookReceiver:

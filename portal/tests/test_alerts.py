@@ -338,7 +338,7 @@ def test_it_lists_open_alerts_on_the_dashboard_until_acknowledged(client, number
         assert AuditEvent.objects.filter(action="alert.acknowledge").count() == 1
     # the alerts page keeps it among the recent ones
     page = client.get(reverse("alert_list")).content.decode()
-    assert "Acknowledged in the last 30 days" in page and str(alert.code) in page
+    assert "Acknowledged or closed in the last 30 days" in page and str(alert.code) in page
 
 
 def test_it_refuses_acknowledging_to_a_viewer(client, number, personas):
