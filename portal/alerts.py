@@ -238,6 +238,8 @@ def alert_message_context(alert: Alert) -> dict[str, Any]:
     }
     if subscription is not None:
         context["number_url"] = people_url("number_detail", subscription.code)
+    if alert.kind == AlertKind.WEBHOOK_DISABLED:
+        context["settings_url"] = people_url("api_settings")
     return context
 
 
