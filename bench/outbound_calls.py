@@ -93,7 +93,9 @@ def through_the_api(base: str, key: str, code: str, calls: int) -> list[tuple[st
         again = api.post(url, json=body, headers=headers, timeout=30).json()
         assert again["code"] == first["code"], "an Idempotency-Key placed a second call"
         call_url = f"{base}/api/v1/outbound-calls/{first['code']}"
-        status, seconds = _follow(lambda: api.get(call_url, timeout=30).json()["status"], started)
+        status, seconds = _follow(
+            lambda call_url=call_url: api.get(call_url, timeout=30).json()["status"], started
+        )
         results.append((status, seconds, api.get(call_url, timeout=30).json()["cost"] or ""))
     return results
 
