@@ -44,7 +44,9 @@ def production_services() -> dict | None:
     if not database.startswith("postgres"):
         return None
     return {
-        "database_url": database.rsplit("/", 1)[0] + "/dinportal_e2e",
+        # beside the test database: two suites on one machine (other DATABASE_URL names) do
+        # not share it
+        "database_url": database + "_e2e",
         "redis_url": os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/7"),
         "broker_url": os.environ.get("E2E_BROKER_URL", "redis://127.0.0.1:6379/8"),
     }

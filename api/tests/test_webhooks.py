@@ -98,6 +98,7 @@ def _call_entry(subscription, *, source="flow", rule="Opening hours"):
         "command": "voicemail",
         "source": source,
         "latency_us": 900,
+        "is_test": False,
     }
 
 
