@@ -194,9 +194,21 @@ class CallLog(TenantOwned):
     # A "Test call" from the flow page (the sandbox vouched for it with the portal's
     # signature): shown and filterable, left out of figures; webhooks say ``"test": true``.
     is_test = models.BooleanField(default=False)
+    # The carrier's request (the proxy's X-Request-Id, the same on its retries; else the
+    # edge's own): one row per request, however often it was answered or written.
+    request_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (older rows have none)
 
     class Meta:
         ordering = ["-at", "-id"]
+        constraints = [
+            # A request the proxy retried on another edge instance, or a journal file written
+            # twice, is one call (callflows.edge.call_log inserts ON CONFLICT DO NOTHING).
+            models.UniqueConstraint(
+                fields=["request_id"],
+                condition=models.Q(request_id__isnull=False),
+                name="calllog_one_row_per_request",
+            ),
+        ]
         indexes = [
             # Call log pages and the dashboard: a tenant's, or a number's, recent calls.
             models.Index(fields=["tenant", "-at"], name="calllog_tenant_recent"),

@@ -347,6 +347,11 @@ RENEWAL_DAYS = 30
 
 # Each edge process writes the call log in batches from a background thread (tests flush by hand).
 CALL_LOG_BACKGROUND_FLUSH = True
+# Answered calls wait here on this machine's disk until the database has them (journal files,
+# callflows/edge/journal.py); past this many bytes an edge process keeps them in memory, then
+# drops the oldest (alerted at half).
+CALL_LOG_JOURNAL_DIR = env.str("CALL_LOG_JOURNAL_DIR", default=str(VAR_DIR / "call-log"))
+CALL_LOG_JOURNAL_MAX_BYTES = env.int("CALL_LOG_JOURNAL_MAX_BYTES", default=512 * 1024 * 1024)
 # A published flow is compiled for this long (holidays and closed dates included) and
 # recompiled this long before it runs out (the hourly "callflows-republish" task).
 FLOW_PUBLISH_LIFETIME_DAYS = env.int("FLOW_PUBLISH_LIFETIME_DAYS", default=30)

@@ -22,6 +22,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     }
 
 CALL_LOG_BACKGROUND_FLUSH = False
+CALL_LOG_JOURNAL_DIR = tempfile.mkdtemp(prefix="dinportal-call-log-")
 # The edge's threads stay off: tests read published flows inline, inside their transaction,
 # and call the watcher's poll by hand. e2e/ runs the edge with its threads.
 EDGE_WATCHER_ENABLED = False

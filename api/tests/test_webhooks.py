@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -99,6 +100,7 @@ def _call_entry(subscription, *, source="flow", rule="Opening hours"):
         "source": source,
         "latency_us": 900,
         "is_test": False,
+        "request_id": uuid.uuid4().hex,
     }
 
 

@@ -20,6 +20,7 @@ from portal.headers import CARRIER_RESPONSE_HEADERS
 logger = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/a/([^/]+)/$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{16,64}")
 _TEXT = [("Content-Type", "text/plain; charset=utf-8"), *CARRIER_RESPONSE_HEADERS]
 
 
@@ -55,7 +56,15 @@ def application(environ, start_response):
         )
     try:
         caller, recipient, mark = _params(environ.get("QUERY_STRING", ""))
-        result = runtime.answer(match[1], caller, recipient, test_mark=mark)
+        request_id = environ.get("HTTP_X_REQUEST_ID", "")
+        result = runtime.answer(
+            match[1],
+            caller,
+            recipient,
+            test_mark=mark,
+            # The proxy's id of the carrier's request, the same on its retries (one row a call).
+            request_id=request_id if _REQUEST_ID.fullmatch(request_id) else None,
+        )
     except Exception:  # the last line of defence of a live phone call
         logger.exception("action URL failed; answering the fallback")
         return _respond(start_response, "200 OK", (grammar.FALLBACK + "\n").encode(), method)

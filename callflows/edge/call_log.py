@@ -1,9 +1,18 @@
-"""The call log, written off the request path: an edge process buffers every answer and a
-background thread writes them in batches (COPY on PostgreSQL), the rest when the process ends.
+"""The call log, written off the request path, each call once, none lost to load.
 
-A row the database refuses on its own is dropped alone and counted; while the database is
-away the rows wait (bounded); calls answered while nothing was known are looked up by their
-token once it answers again. Operators hear of drops (``portal.platform``).
+An edge process appends every answer to a buffer in memory (``append``: the hot path's only
+work for the log). Every second a thread moves the buffer to this machine's journal
+(``callflows.edge.journal``: files on local disk, fsynced); a writer thread moves journal files
+into the database (COPY on PostgreSQL) and deletes each once committed. A database that hangs
+or cannot keep up costs local disk, not call records; what a killed process left is written by
+the next one to start. Every row carries its call's request id (the proxy's ``X-Request-Id``,
+which survives its retries, else one of the edge's own), unique in the table: a request the
+proxy retried on another edge instance, or a journal file written twice, is one row.
+
+What a row means: the edge answered one carrier request for an action URL (the first answer
+written for that request id). A batch the database refuses is written row by row: a row it
+cannot store (its number deleted since the call, text it refuses) is dropped alone, counted
+and reported to operators (``portal.platform``); one company's bad row never costs another's.
 """
 
 from __future__ import annotations
@@ -14,21 +23,22 @@ import logging
 import multiprocessing.util
 import threading
 import time
+import unicodedata
 import uuid
 from collections import Counter
 
 from django.conf import settings
 from django.db import (
     DatabaseError,
-    DataError,
-    IntegrityError,
-    ProgrammingError,
+    InterfaceError,
+    OperationalError,
     close_old_connections,
     connection,
     transaction,
 )
 from django.utils import timezone
 
+from callflows.edge.journal import Journal
 from callflows.flows.rules import Answer
 from callflows.models import CallLog
 from callflows.signals import calls_logged
@@ -40,6 +50,13 @@ from portal.scoping import scopes_disabled
 
 logger = logging.getLogger(__name__)
 
+# The database is away or hangs (connection refused, dropped, timed out): rows wait.
+DATABASE_AWAY = (OperationalError, InterfaceError)
+# Rows written to the database in one statement.
+BATCH_ROWS = 5_000
+# The journal is this full: operators hear of it before it fills.
+JOURNAL_ALERT_RATIO = 0.5
+
 
 def _drop_connection() -> None:
     """A connection that failed is closed, so the next write reconnects."""
@@ -47,29 +64,48 @@ def _drop_connection() -> None:
         connection.close()
 
 
-class CallLogBuffer:
-    """Answers waiting to be written; a daemon thread flushes them in batches.
+def _text(value: str) -> str:
+    """Text a database stores: no NUL, no lone surrogate (a label stored before text was
+    checked, a recipient the carrier passed on)."""
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = "".join(ch for ch in value if unicodedata.category(ch) != "Cs")
+    return value.replace("\x00", "")
 
-    Bounded: when the database stays down long enough to fill it, the oldest entries go (and
-    say so in the log) rather than the process growing without limit. What it holds when the
-    server stops the process is written before it exits (``flush_at_exit``).
+
+def _storable(entry: dict) -> dict:
+    for key in ("caller", "recipient", "rule", "command"):
+        entry[key] = _text(entry[key])
+    return entry
+
+
+class CallLogBuffer:
+    """Answers waiting to be written: in memory for a second, then in the journal on disk.
+
+    Memory is bounded: should the journal's disk be full as well, the oldest entries go, and
+    say so. What a process holds when the server stops it is journaled before it exits
+    (``flush_at_exit``); SIGKILL loses at most the last second.
     """
 
     FLUSH_SECONDS = 1.0
     MAX_ENTRIES = 20_000
 
-    def __init__(self, *, background: bool = True):
+    def __init__(self, *, background: bool = True, journal: Journal):
         self.background = background  # tests flush by hand instead
+        self.journal = journal
         self._entries: list[dict] = []
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.dropped = 0  # rows lost: refused by the database, or pushed out of a full buffer
+        self._drain_lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self.dropped = 0  # rows lost: refused by the database, or pushed out of full memory
         self._reported_dropped = 0
+        self.duplicates = 0  # rows of a request already logged (a proxy's retry)
+        self._dropped_in_write = 0
         self.unknown = 0  # fallback answers to tokens no number has (not calls to lose)
         self.unlogged_resolved = 0
         self._reported_unlogged = 0
+
+    # --- The hot path -------------------------------------------------------------------------
 
     def append(
         self,
@@ -82,6 +118,7 @@ class CallLogBuffer:
         answer: Answer,
         latency_us,
         is_test: bool = False,
+        request_id: str | None = None,
     ):
         entry = {
             "tenant_id": compiled.get("tenant_id"),
@@ -95,84 +132,86 @@ class CallLogBuffer:
             "source": answer.source,
             "latency_us": latency_us,
             "is_test": is_test,
+            "request_id": request_id or uuid.uuid4().hex,
         }
         if entry["subscription_id"] is None:
             # Answered by the plain fallback while nothing was known (the database did not
             # answer): the number is looked up by its token when the row is written.
             entry["token"] = token
+        overflow: list[dict] = []
         with self._lock:
             self._entries.append(entry)
             if len(self._entries) > self.MAX_ENTRIES:
-                overflow = len(self._entries) - self.MAX_ENTRIES
+                # A burst the journal thread cannot keep up with: to disk from here.
+                overflow, self._entries = self._entries, []
+        if overflow:
+            self._journal_or_keep(overflow)
+        if self.background:
+            self._ensure_threads()
+
+    # --- Memory → journal → database ------------------------------------------------------------
+
+    def journal_now(self) -> int:
+        """Move what memory holds to the journal; returns how many entries moved."""
+        with self._lock:
+            entries, self._entries = self._entries, []
+        return len(entries) if self._journal_or_keep(entries) else 0
+
+    def _journal_or_keep(self, entries: list[dict]) -> bool:
+        if not entries or self.journal.write(entries):
+            return True
+        # The disk cannot take them (full, unwritable): memory keeps what it may.
+        logger.error("call log: the journal cannot take %d entries; kept in memory", len(entries))
+        with self._lock:
+            self._entries[:0] = entries
+            overflow = len(self._entries) - self.MAX_ENTRIES
+            if overflow > 0:
                 del self._entries[:overflow]
                 self.dropped += overflow
-        if self.background:
-            self._ensure_thread()
+        return False
 
-    def _ensure_thread(self):
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="call-log-writer", daemon=True
-                    )
-                    self._thread.start()
+    def drain(self, *, max_files: int | None = None) -> int:
+        """Write journal files into the database, oldest first; returns rows written.
 
-    def _run(self):
-        while True:
-            self._wake.wait(self.FLUSH_SECONDS)
-            self._wake.clear()
-            try:
-                close_old_connections()  # this thread's own connection, like a request's
-                self.flush()
-            except Exception:  # this thread must go on writing whatever happened
-                logger.exception("call log: writing failed; the rows wait for the next try")
-
-    def flush_at_exit(self) -> None:
-        """Write what is buffered when this process ends (the server stopping it, SIGTERM).
-
-        granian runs workers as multiprocessing children, which end through their exit
-        finalizers rather than ``atexit``; other servers end through ``atexit``. Both are
-        registered (the second call finds nothing left). SIGKILL cannot be caught: what was
-        buffered then is lost, and counted nowhere but in its absence.
+        Stops at the first sign that the database is away: the file goes back to the journal
+        and waits for the next try.
         """
-        multiprocessing.util.Finalize(None, self._flush_for_exit, exitpriority=100)
-        atexit.register(self._flush_for_exit)
-
-    def _flush_for_exit(self) -> None:
-        for _ in range(3):  # a database that is briefly away gets a second chance
-            if not self.pending():
-                return
-            close_old_connections()
-            self.flush()
-            if self.pending():
-                time.sleep(0.5)
-        if self.pending():
-            logger.error("call log: %d entries not written at exit", self.pending())
+        written = 0
+        with self._drain_lock:
+            mine = self.journal.claimed_by_me()  # left by a write that did not finish
+            files = 0
+            while max_files is None or files < max_files:
+                path = mine.pop(0) if mine else self.journal.claim()
+                if path is None:
+                    break
+                try:
+                    written += self._write_file(path)
+                except DATABASE_AWAY as error:
+                    logger.warning("call log: database away (%s); the rows wait", error)
+                    self.journal.release(path)
+                    _drop_connection()
+                    return written
+                files += 1
+        return written
 
     def flush(self) -> int:
-        """Write what is buffered; while the database is away, keep it for the next attempt.
+        """Journal what memory holds and write every journal file; returns rows written."""
+        self.journal_now()
+        return self.drain()
 
-        A row the database refuses on its own (its number deleted since the call, a value it
-        cannot store) is dropped alone and counted; the rest of the batch is written. What
-        was dropped is reported to operators once the database answers again.
-        """
-        with self._flush_lock:
-            with self._lock:
-                batch, self._entries = self._entries, []
-            if not batch:
-                return 0
-            try:
-                batch = self._resolve_numbers(batch)
-                written = self._write(batch)
-            except DatabaseError as error:  # the database is away (rows it refuses: _write)
-                logger.warning("call log: %d entries wait, database error %s", len(batch), error)
-                _drop_connection()
-                with self._lock:
-                    self._entries[:0] = batch
-                return 0
-        self._after_write(batch)
+    def _write_file(self, path) -> int:
+        entries = self.journal.read(path)
+        written = 0
+        for start in range(0, len(entries), BATCH_ROWS):
+            batch = self._resolve_numbers(entries[start : start + BATCH_ROWS])
+            inserted = self._write(batch)
+            written += len(inserted)
+            self.duplicates += len(batch) - len(inserted) - self._dropped_in_write
+            self._after_write(inserted)
+        self.journal.done(path)
         return written
+
+    # --- Writing --------------------------------------------------------------------------------
 
     def _resolve_numbers(self, batch: list[dict]) -> list[dict]:
         """Fill in the number of calls answered by the plain fallback (looked up by token)."""
@@ -198,32 +237,53 @@ class CallLogBuffer:
             kept.append(entry)
         return kept
 
-    def _write(self, batch: list[dict]) -> int:
+    def _write(self, batch: list[dict]) -> list[dict]:
+        """Insert ``batch``; the entries actually inserted (a request id already in the table
+        is skipped). Anything but the database being away falls back to row by row."""
+        self._dropped_in_write = 0
+        batch = list({entry["request_id"]: _storable(entry) for entry in batch}.values())
         if not batch:
-            return 0
+            return []
         try:
-            if connection.vendor == "postgresql":
-                _copy_call_log(batch)
-            else:
-                with scopes_disabled():  # one batch holds calls of many tenants
-                    CallLog.objects.bulk_create([CallLog(**e) for e in batch], batch_size=500)
-        except (IntegrityError, DataError, ProgrammingError):
+            return _insert(batch)
+        except DATABASE_AWAY:
+            raise
+        except Exception as error:  # a row the database refuses, a value it cannot encode
+            logger.warning("call log: a batch was refused (%s); writing it row by row", error)
+            _drop_connection_if_broken()
             return self._write_one_by_one(batch)
-        return len(batch)
+
+    def _write_one_by_one(self, batch: list[dict]) -> list[dict]:
+        """Keep every row the database takes; drop and count the others, alone. A row is
+        dropped only while the database answers: a connection that broke keeps them all."""
+        inserted = []
+        for entry in batch:
+            try:
+                inserted += _insert([entry])
+            except DATABASE_AWAY:
+                raise
+            except Exception as error:
+                _drop_connection_if_broken()
+                _ensure_database_answers()
+                logger.warning("call log: a row was refused and dropped (%s)", error)
+                self.dropped += 1
+                self._dropped_in_write += 1
+        return inserted
 
     def _after_write(self, batch: list[dict]) -> None:
-        """Alerts, off the request path; a failure must not stop this writer thread."""
+        """Alerts and events, off the request path; a failure must not stop this thread."""
         try:
             if any(entry["source"] == "fallback" for entry in batch):
                 alert_raise_for_fallback_calls(calls=batch)  # each company, once an hour
-            calls_logged.send(sender=CallLog, calls=batch)  # e.g. the companies' webhooks
+            if batch:
+                calls_logged.send(sender=CallLog, calls=batch)  # e.g. the companies' webhooks
             dropped, self._reported_dropped = self.dropped - self._reported_dropped, self.dropped
             if dropped:
                 platform_alert_raise(
                     kind=PlatformAlertKind.CALL_LOG_DROPPED,
                     count=dropped,
                     message=f"An edge process dropped {dropped} call-log row(s): the database "
-                    "refused them or stayed away until its buffer was full.",
+                    "refused them, or both memory and the journal's disk were full.",
                 )
             unlogged = self.unlogged_resolved - self._reported_unlogged
             if unlogged:
@@ -234,30 +294,112 @@ class CallLogBuffer:
                     message=f"{unlogged} call(s) were answered by the plain fallback "
                     "(voicemail) while the database did not answer; they are in the call log.",
                 )
+            used = self.journal.used_bytes()
+            if used > JOURNAL_ALERT_RATIO * self.journal.max_bytes:
+                platform_alert_raise(
+                    kind=PlatformAlertKind.CALL_LOG_DROPPED,
+                    subject="journal",
+                    message=f"The call log's journal holds {used // 1024} KiB of "
+                    f"{self.journal.max_bytes // 1024} KiB (CALL_LOG_JOURNAL_MAX_BYTES): the "
+                    "database is not keeping up. Past the limit, call records are dropped.",
+                )
         except Exception:
             logger.exception("call log: could not raise its alerts")
 
-    def _write_one_by_one(self, batch: list[dict]) -> int:
-        """A batch refused as a whole: keep every row the database takes, count the others."""
-        written = 0
-        with scopes_disabled():
-            for entry in batch:
-                try:
-                    with transaction.atomic():
-                        CallLog.objects.create(**entry)
-                    written += 1
-                except (IntegrityError, DataError, ProgrammingError) as error:
-                    logger.warning("call log: a row was refused and dropped (%s)", error)
-                    self.dropped += 1
-        return written
+    # --- Threads ----------------------------------------------------------------------------------
+
+    def _ensure_threads(self):
+        for name, target in (
+            ("call-log-journal", self._run_journal),
+            ("call-log-writer", self._run_writer),
+        ):
+            thread = self._threads.get(name)
+            if thread is None or not thread.is_alive():
+                with self._lock:
+                    thread = self._threads.get(name)
+                    if thread is None or not thread.is_alive():
+                        thread = threading.Thread(target=target, name=name, daemon=True)
+                        self._threads[name] = thread
+                        thread.start()
+
+    def _run_journal(self):
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            try:
+                self.journal_now()
+            except Exception:  # this thread must go on whatever happened
+                logger.exception("call log: journaling failed; the entries stay in memory")
+
+    def _run_writer(self):
+        while True:
+            try:
+                close_old_connections()  # this thread's own connection, like a request's
+                written = self.drain()
+            except Exception:  # this thread must go on writing whatever happened
+                logger.exception("call log: writing failed; the journal keeps the rows")
+                _drop_connection()
+                written = 0
+            if not written:
+                time.sleep(self.FLUSH_SECONDS / 2)
+
+    def flush_at_exit(self) -> None:
+        """Journal what is buffered when this process ends (the server stopping it, SIGTERM),
+        then write what the database takes now; the rest waits on disk for the next process.
+
+        granian runs workers as multiprocessing children, which end through their exit
+        finalizers rather than ``atexit``; other servers end through ``atexit``. Both are
+        registered (the second call finds nothing left).
+        """
+        multiprocessing.util.Finalize(None, self._flush_for_exit, exitpriority=100)
+        atexit.register(self._flush_for_exit)
+
+    def _flush_for_exit(self) -> None:
+        if not self.journal_now() and self.pending_in_memory():
+            logger.error("call log: %d entries could not be journaled at exit", self.pending())
+        if self._drain_lock.locked():
+            return  # the writer thread is inside a write (a database that hangs): it waits
+        with contextlib.suppress(Exception):
+            close_old_connections()
+            self.drain()
+
+    # --- What waits ---------------------------------------------------------------------------
 
     def clear(self) -> None:
+        """Forget everything this process holds and the machine's journal (tests)."""
         with self._lock:
             self._entries.clear()
+        for path in self.journal._files(""):
+            self.journal.done(path)
 
-    def pending(self) -> int:
+    def pending_in_memory(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    def pending(self) -> int:
+        """Entries not written yet: in memory and in the journal."""
+        waiting = self.pending_in_memory()
+        for path in self.journal._files(""):
+            with contextlib.suppress(OSError):
+                waiting += len(self.journal.read(path))
+        return waiting
+
+
+def _ensure_database_answers() -> None:
+    """Raise ``OperationalError`` unless the database answers a trivial query."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:
+        _drop_connection()
+        raise OperationalError(f"the database does not answer: {error}") from error
+
+
+def _drop_connection_if_broken() -> None:
+    """After an error inside a transaction the connection may be unusable: start afresh."""
+    if connection.needs_rollback or (
+        connection.connection is not None and not connection.is_usable()
+    ):
+        _drop_connection()
 
 
 _COPIED = (
@@ -272,23 +414,64 @@ _COPIED = (
     "source",
     "latency_us",
     "is_test",
+    "request_id",
 )
 
 
-def _copy_call_log(batch: list[dict]) -> None:
-    """The rows ``bulk_create`` would insert, by one COPY: about 7 µs of this process's CPU a
-    row instead of 55 (the writer shares the GIL with the requests). All or nothing, like it."""
+def _insert(batch: list[dict]) -> list[dict]:
+    """Insert the rows whose request id the table does not hold yet; the entries inserted."""
+    if connection.vendor == "postgresql":
+        return _insert_by_copy(batch)
+    with transaction.atomic(), scopes_disabled():  # one batch holds calls of many tenants
+        ids = [entry["request_id"] for entry in batch]
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            known |= set(
+                CallLog.objects.filter(request_id__in=ids[start : start + 500]).values_list(
+                    "request_id", flat=True
+                )
+            )
+        fresh = [entry for entry in batch if entry["request_id"] not in known]
+        CallLog.objects.bulk_create(
+            [CallLog(**{name: entry[name] for name in _COPIED}) for entry in fresh],
+            batch_size=500,
+        )
+    return fresh
+
+
+def _insert_by_copy(batch: list[dict]) -> list[dict]:
+    """The rows by one COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING:
+    about 7 µs of this process's CPU a row instead of 55 for bulk_create (the writer shares the
+    GIL with the requests), and a request already logged is skipped, not an error."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(name) for name in (*_COPIED, "code", "created_at", "updated_at"))
+    names = (*_COPIED, "code", "created_at", "updated_at")
+    columns = ", ".join(quote(name) for name in names)
+    table = quote(CallLog._meta.db_table)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
-        sql = f"COPY {quote(CallLog._meta.db_table)} ({columns}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
+        # Our own table and column names, quoted: no input reaches these statements.
+        create = (
+            "CREATE TEMPORARY TABLE IF NOT EXISTS call_log_incoming ON COMMIT DELETE ROWS "  # noqa: S608
+            f"AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        insert = (
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM call_log_incoming "  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {quote('request_id')}"
+        )
+        cursor.execute(create)
+        cursor.execute("TRUNCATE call_log_incoming")
+        with cursor.cursor.copy(f"COPY call_log_incoming ({columns}) FROM STDIN") as copy:
             for entry in batch:
                 copy.write_row((*(entry[name] for name in _COPIED), uuid.uuid4(), now, now))
+        cursor.execute(insert)
+        inserted = {row[0] for row in cursor.fetchall()}
+    return [entry for entry in batch if entry["request_id"] in inserted]
 
 
-call_log_buffer = CallLogBuffer(background=settings.CALL_LOG_BACKGROUND_FLUSH)
+call_log_buffer = CallLogBuffer(
+    background=settings.CALL_LOG_BACKGROUND_FLUSH,
+    journal=Journal(settings.CALL_LOG_JOURNAL_DIR, max_bytes=settings.CALL_LOG_JOURNAL_MAX_BYTES),
+)
 
 
 def alert_raise_for_fallback_calls(*, calls: list[dict]) -> list:

@@ -25,7 +25,12 @@ logger = logging.getLogger(__name__)
 
 
 def answer(
-    token: str, caller: str | None, recipient: str | None, *, test_mark: str | None = None
+    token: str,
+    caller: str | None,
+    recipient: str | None,
+    *,
+    test_mark: str | None = None,
+    request_id: str | None = None,
 ) -> Answer | None:
     """The line to answer for one incoming call, or None when the token is unknown.
 
@@ -61,5 +66,6 @@ def answer(
         answer=result,
         latency_us=(time.perf_counter_ns() - started) // 1000,
         is_test=test_mark is not None and marks_test_call(test_mark, compiled.get("tenant_id")),
+        request_id=request_id,
     )
     return result

@@ -158,9 +158,10 @@ def test_a_row_the_database_refuses_is_dropped_alone_counted_and_reported(
     for number in numbers:
         _call(number.action_token)
     # rows the database refuses: a number that no longer exists, and (PostgreSQL) a NUL byte
-    poisons = [{**call_log.call_log_buffer._entries[1], "subscription_id": 10**12}]
+    good = call_log.call_log_buffer._entries[1]
+    poisons = [{**good, "subscription_id": 10**12, "request_id": "poison-deleted-number"}]
     if connection.vendor == "postgresql":
-        poisons.append({**call_log.call_log_buffer._entries[1], "command": "voicemail\x00"})
+        poisons.append({**good, "flow_version": -1, "request_id": "poison-negative-number"})
     call_log.call_log_buffer._entries[1:1] = poisons
     dropped_before = call_log.call_log_buffer.dropped
 
@@ -202,15 +203,31 @@ def test_calls_answered_while_nothing_was_known_are_logged_and_alerted_later(
     assert call_log.call_log_buffer.unknown == 1
 
 
-def test_a_full_buffer_drops_the_oldest_and_says_how_many(personas, settings, monkeypatch):
+def test_a_burst_beyond_memory_goes_to_the_journal_and_loses_nothing(personas, monkeypatch):
     monkeypatch.setattr(call_log.CallLogBuffer, "MAX_ENTRIES", 5)
+    number = SubscriptionFactory(tenant=personas.tenant_a)
+    before = call_log.call_log_buffer.dropped
+    for _ in range(8):
+        _call(number.action_token)
+    assert call_log.call_log_buffer.pending_in_memory() < 5  # the burst went to disk
+    assert call_log.call_log_buffer.pending() == 8
+    assert call_log.call_log_buffer.flush() == 8
+    assert call_log.call_log_buffer.dropped == before
+
+
+def test_with_memory_and_the_journals_disk_full_the_oldest_go_and_are_counted(
+    personas, settings, monkeypatch
+):
+    monkeypatch.setattr(call_log.CallLogBuffer, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(call_log.call_log_buffer.journal, "max_bytes", 10)  # the disk is full
     number = SubscriptionFactory(tenant=personas.tenant_a)
     before = call_log.call_log_buffer.dropped
     for _ in range(8):
         _call(number.action_token)
     assert call_log.call_log_buffer.pending() == 5
     assert call_log.call_log_buffer.dropped - before == 3
-    call_log.call_log_buffer.flush()
+    monkeypatch.setattr(call_log.call_log_buffer.journal, "max_bytes", 10**9)  # room again
+    assert call_log.call_log_buffer.flush() == 5
     with scopes_disabled():
         assert PlatformAlert.objects.get(kind=PlatformAlertKind.CALL_LOG_DROPPED).count == 3
 
