@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from callflows.edge import call_log, published
+from callflows.edge import call_log, media, published
 from portal.models import Membership, Role, Tenant, User
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import MembershipFactory, TenantFactory, UserFactory
@@ -171,10 +171,12 @@ def fresh_action_url_state():
     """Each test starts with no compiled flows in memory and an empty call-log buffer."""
 
     published.forget_memory()
+    media.memory.forget()
     published.watcher.last_success = None
     call_log.call_log_buffer.clear()
     yield
     published.forget_memory()
+    media.memory.forget()
     call_log.call_log_buffer.clear()
 
 

@@ -7,9 +7,21 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self):
-        from celery.signals import beat_embedded_init, beat_init
+        from celery.signals import beat_embedded_init, beat_init, worker_init
+        from django.conf import settings
 
+        from portal.database import limit_connections
         from portal.platform import scheduler_started
+
+        # A worker's connections give up on a database that hangs (portal/database.py).
+        worker_init.connect(
+            lambda sender=None, **_kwargs: limit_connections(
+                connect_timeout=settings.DATABASE_CONNECT_TIMEOUT,
+                statement_timeout_ms=settings.DATABASE_STATEMENT_TIMEOUT_MS,
+            ),
+            weak=False,
+            dispatch_uid="portal.worker_database_limits",
+        )
 
         # Scheduled work is judged late from the scheduler's start (portal.platform).
         for started in (beat_init, beat_embedded_init):

@@ -169,6 +169,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Serving processes give up on PostgreSQL after these (portal/database.py): the pages and the
+# workers, and the edge, whose calls never wait on the database beyond its budget anyway.
+DATABASE_CONNECT_TIMEOUT = env.float("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30_000)
+EDGE_DATABASE_CONNECT_TIMEOUT = env.float("EDGE_DATABASE_CONNECT_TIMEOUT", default=2)
+EDGE_DATABASE_STATEMENT_TIMEOUT_MS = env.int("EDGE_DATABASE_STATEMENT_TIMEOUT_MS", default=3_000)
+DATABASE_LIMITS_ENABLED = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -368,6 +375,10 @@ EDGE_LOADER_THREADS = env.int("EDGE_LOADER_THREADS", default=2)
 # tokens that answer nothing (released numbers, made-up tokens) in a bound of their own.
 EDGE_MEMORY_MAX_FLOWS = env.int("EDGE_MEMORY_MAX_FLOWS", default=50_000)
 EDGE_MEMORY_MAX_UNKNOWN = env.int("EDGE_MEMORY_MAX_UNKNOWN", default=10_000)
+# The MP3s one edge process keeps in memory (bytes; least recently played out first), and how
+# often a copy is checked again against the database (a deleted MP3 stops being served).
+EDGE_MEDIA_MEMORY_BYTES = env.int("EDGE_MEDIA_MEMORY_BYTES", default=64 * 1024 * 1024)
+EDGE_MEDIA_RECHECK_SECONDS = env.int("EDGE_MEDIA_RECHECK_SECONDS", default=300)
 
 # --- Celery -----------------------------------------------------------------------------------
 

@@ -22,6 +22,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     }
 
 CALL_LOG_BACKGROUND_FLUSH = False
+# The test process imports every server's entry point: none narrows the test's own connections
+# (portal/tests/test_database_limits.py checks the limits in processes of their own).
+DATABASE_LIMITS_ENABLED = False
 CALL_LOG_JOURNAL_DIR = tempfile.mkdtemp(prefix="dinportal-call-log-")
 # The edge's threads stay off: tests read published flows inline, inside their transaction,
 # and call the watcher's poll by hand. e2e/ runs the edge with its threads.

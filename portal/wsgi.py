@@ -7,7 +7,15 @@ waits for a page. The sandbox carrier, when enabled, is ``sandbox.wsgi``, a thir
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 application = get_wsgi_application()
+
+from portal.database import limit_connections  # noqa: E402 (needs the settings loaded)
+
+limit_connections(
+    connect_timeout=settings.DATABASE_CONNECT_TIMEOUT,
+    statement_timeout_ms=settings.DATABASE_STATEMENT_TIMEOUT_MS,
+)

@@ -152,6 +152,21 @@ memory = FlowMemory(
 )
 
 
+# Called with every compiled flow this process loads into memory, on the thread that loaded it
+# (a loader or the watcher): ``callflows.edge.media`` reads ahead the MP3s it plays.
+on_flow_loaded: list = []
+
+
+def _loaded(compiled: dict | None) -> None:
+    if compiled is None:
+        return
+    for hook in on_flow_loaded:
+        try:
+            hook(compiled)
+        except Exception:  # reading ahead is an optimisation: never fails a load
+            logger.exception("reading ahead for a published flow failed")
+
+
 def _refresh(tokens: list[str]) -> int:
     """Reload ``tokens`` from the database into memory; returns how many entries changed."""
     changed = 0
@@ -161,6 +176,7 @@ def _refresh(tokens: list[str]) -> int:
         for token in chunk:
             stamp, compiled = rows.get(token, (None, None))
             memory.put(token, _Entry(_frozen(compiled), stamp))
+            _loaded(compiled)
             changed += 1
     return changed
 
@@ -230,12 +246,13 @@ watcher = Watcher()
 
 
 class Loader:
-    """Reads one published row for a call whose token is not in memory, within a budget.
+    """Reads for the edge within a budget: a published row for a call whose token is not in
+    memory, an MP3 the carrier fetches that this process does not hold (``callflows.edge.media``).
 
     With loader threads (``settings.EDGE_LOADER_THREADS``, the edge's setting) the request
-    thread waits at most the budget; a database that hangs keeps the loaders busy, and while
-    all of them are, further misses are answered by the fallback without waiting. Without
-    threads (tests) the read runs inline, in the test's transaction.
+    thread waits at most the budget; a database (or storage) that hangs keeps the loaders busy,
+    and while all of them are, further misses are answered at once (the fallback, a 503)
+    without waiting. Without threads (tests) the read runs inline, in the test's transaction.
     """
 
     def __init__(self, threads: int):
@@ -250,22 +267,48 @@ class Loader:
 
     def load(self, token: str) -> _Entry:
         """The entry for ``token``; raises ``LoadFailed`` when the database cannot say."""
+        return self.call(self._read, token)
+
+    def call(self, read, *args):
+        """``read(*args)`` on a loader thread, within the budget; ``LoadFailed`` otherwise.
+        ``read`` raises ``LoadFailed`` itself for what it could not read."""
         if self._pool is None:
-            return self._read(token)
+            try:
+                return read(*args)
+            except LoadFailed:
+                raise
+            except Exception as error:
+                raise LoadFailed(f"{type(error).__name__}: {error}") from None
         with self._lock:
             if self._busy >= self.threads:
                 raise LoadFailed("every loader is waiting for the database")
             self._busy += 1
-        future = self._pool.submit(self._read_counted, token)
+        future = self._pool.submit(self._counted, read, *args)
         try:
             return future.result(timeout=settings.EDGE_LOAD_BUDGET_SECONDS)
         except concurrent.futures.TimeoutError:
             raise LoadFailed("the database did not answer within the budget") from None
 
-    def _read_counted(self, token: str) -> _Entry:
+    def submit(self, read, *args) -> bool:
+        """Start ``read(*args)`` on a loader thread and wait for nothing (reading ahead);
+        False, and nothing started, while every loader is busy or there are no threads."""
+        if self._pool is None:
+            return False
+        with self._lock:
+            if self._busy >= self.threads:
+                return False
+            self._busy += 1
+        self._pool.submit(self._counted, read, *args)
+        return True
+
+    def _counted(self, read, *args):
         try:
             close_old_connections()  # this loader thread's own connection
-            return self._read(token)
+            return read(*args)
+        except LoadFailed:
+            raise
+        except Exception as error:  # whatever a read raises, the caller hears LoadFailed
+            raise LoadFailed(f"{type(error).__name__}: {error}") from None
         finally:
             with self._lock:
                 self._busy -= 1
@@ -279,6 +322,7 @@ class Loader:
             raise LoadFailed(f"database error {type(error).__name__}: {error}") from None
         entry = _Entry(_frozen(compiled), stamp)
         memory.put(token, entry)
+        _loaded(compiled)
         return entry
 
 

@@ -6,20 +6,19 @@ carrier headers (nosniff, a policy that allows nothing), errors included.
 
 from __future__ import annotations
 
-import re
+import io
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.http import require_safe
 
-from callflows.assets import selectors as assets_selectors
-from callflows.assets.serving import serve_audio
+from callflows.assets.serving import serve_file
+from callflows.edge import media
 from portal.headers import with_carrier_headers
 
 # [choice] How long the carrier (and any cache between) may keep a public MP3. The bytes behind
 # a public_id never change, so only a deletion is delayed by at most this much.
 AUDIO_PUBLIC_MAX_AGE = 60 * 60
-_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _not_found() -> HttpResponse:
@@ -44,12 +43,29 @@ def carrier_server_error(request) -> HttpResponse:
 
 @require_safe
 def audio_public(request, public_id):
-    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is."""
-    if not _PUBLIC_ID.fullmatch(public_id):
+    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is.
+
+    From this process's copy (``callflows.edge.media``): the database and the storage are read
+    on a miss only, within the edge's budget; past it, a 503 the carrier may retry.
+    """
+    if not media.PUBLIC_ID.fullmatch(public_id):
         return _not_found()
-    audio = assets_selectors.audio_by_public_id(public_id)
-    if audio is None:
+    try:
+        copy = media.audio_copy(public_id)
+    except media.Unavailable:
+        response = HttpResponse(b"", status=503, content_type="text/plain")
+        response["Retry-After"] = "1"
+        return with_carrier_headers(response)
+    if copy.data is None:
         return _not_found()
     max_age = getattr(settings, "AUDIO_PUBLIC_MAX_AGE", AUDIO_PUBLIC_MAX_AGE)
-    response = serve_audio(request, audio, cache_control=f"public, max-age={max_age}")
+    response = serve_file(
+        request,
+        opener=lambda: io.BytesIO(copy.data),
+        size=len(copy.data),
+        content_type="audio/mpeg",
+        etag=copy.etag,
+        last_modified=copy.created_at,
+        cache_control=f"public, max-age={max_age}",
+    )
     return with_carrier_headers(response)

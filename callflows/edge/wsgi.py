@@ -33,7 +33,14 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from callflows.edge import action_app as action_wsgi  # noqa: E402
 from callflows.edge import call_log  # noqa: E402
+from portal.database import limit_connections  # noqa: E402
 from portal.headers import CARRIER_RESPONSE_HEADERS  # noqa: E402
+
+# The edge never waits on the database beyond its budget: its connections give up early too.
+limit_connections(
+    connect_timeout=settings.EDGE_DATABASE_CONNECT_TIMEOUT,
+    statement_timeout_ms=settings.EDGE_DATABASE_STATEMENT_TIMEOUT_MS,
+)
 
 PROCESS_ID = uuid.uuid4().hex[:12]
 _PROCESS_HEADER = ("X-Edge-Process", PROCESS_ID)

@@ -90,7 +90,7 @@ def test_what_a_killed_process_left_in_the_journal_is_written_once(personas, set
     with call_log.call_log_buffer._lock:
         entries, call_log.call_log_buffer._entries = call_log.call_log_buffer._entries, []
     # a process that died journaled them, and claimed the file just before it died
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],  # noqa: S603
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     journal = call_log.call_log_buffer.journal
     assert journal.write(entries)
