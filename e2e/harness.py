@@ -104,6 +104,7 @@ def clean_env(**overrides) -> dict:
 class Layout:
     """Processes started for one test session; ``stop`` ends them all."""
 
+    edge_processes: int  # how many edge worker processes answer calls
     portal_url: str
     edge_urls: list[str]
     public_url: str
@@ -187,6 +188,7 @@ class Launcher(Layout):
         self.port = free_ports(3)
         self.env = clean_env(VAR_DIR=workdir / "var", PORT=self.port, **(extra_env or {}))
         self.portal_url = f"http://127.0.0.1:{self.port}"
+        self.edge_processes = 2  # runportal's --edge-workers
         self.edge_urls = [f"http://127.0.0.1:{self.port + 1}"]
         self.public_url = self.edge_urls[0]
         self.sandbox_url = f"http://127.0.0.1:{self.port + 2}/sandbox"
@@ -253,6 +255,7 @@ def serve(app: str, port: int, workers: int, threads: int) -> list[str]:
     return [
         str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--blocking-threads", str(threads),
+        "--respawn-failed-workers", "--respawn-interval", "1",
         "--no-ws", "--log-level", "warning", app,
     ]  # fmt: skip
 
@@ -292,6 +295,7 @@ class ProductionLayout(Layout):
         base = free_ports(6)
         self.nginx_port, self.portal_port, self.sandbox_port = base, base + 1, base + 2
         self.edge_ports = [base + 3, base + 4]
+        self.edge_processes = 2 * len(self.edge_ports)  # two workers an instance
         self.portal_url = f"http://127.0.0.1:{self.nginx_port}"
         self.public_url = self.portal_url
         self.edge_urls = [f"http://127.0.0.1:{port}" for port in self.edge_ports]
@@ -347,7 +351,7 @@ class ProductionLayout(Layout):
             servers.append(
                 Server(
                     f"edge-{index}",
-                    serve("callflows.edge.wsgi:application", port, 1, 1),
+                    serve("callflows.edge.wsgi:application", port, 2, 4),
                     f"http://127.0.0.1:{port}/healthz",
                 )
             )

@@ -174,21 +174,18 @@ def _action_url(world: World, din: str) -> str:
     )
 
 
-EDGE_PROCESSES = 2  # both layouts: make run's edge has two workers, production two instances
-
-
 def _until_the_edge_answers(world: World, number: dict, start: str) -> None:
-    """Wait until every edge process answers the number with a line starting ``start`` (a
-    saved flow reaches each of them within seconds); each try is one call, as the carrier's."""
+    """Wait until the edge answers the number with a line starting ``start`` every time (a
+    saved flow reaches each edge process within seconds): as many answers in a row as it takes
+    to have asked each process several times. Each try is one call, as the carrier's."""
     din = number["e164"].lstrip("+")
     action_url = _action_url(world, din)
-    updated: set[str] = set()
+    in_a_row = [0]
 
     def every_process_answers_it() -> bool:
         call = Carrier.ring(action_url, caller="", din=din)
-        if call.body.startswith(start):
-            updated.add(call.process)
-        return len(updated) >= EDGE_PROCESSES
+        in_a_row[0] = in_a_row[0] + 1 if call.body.startswith(start) else 0
+        return in_a_row[0] >= 5 * world.layout.edge_processes
 
     wait_for(
         every_process_answers_it,

@@ -24,8 +24,8 @@ def test_people_and_the_carrier_use_one_address(production):
     assert harness._get(f"{production.portal_url}/account/login/").status_code == 200
     din, url = next(iter(numbers.items()))
     assert Carrier.ring(url, caller="+819012345678", din=din).answered
-    # behind the proxy, calls are spread over both edge instances
-    assert len(harness.edge_processes(numbers, expected=2)) == 2
+    # behind the proxy, calls are spread over both edge instances (at least one process each)
+    assert len(harness.edge_processes(numbers, expected=len(production.edge_ports))) >= 2
 
 
 def test_calls_stay_fast_behind_the_proxy_while_the_portal_is_saturated(production):
@@ -46,7 +46,7 @@ def test_a_flow_edit_and_a_time_zone_change_reach_every_edge_instance(production
     person = PortalClient(production.portal_url).sign_in(harness.OWNER_SAKURA)
     code = person.number_codes()[0]
     din = person.din_of(code)
-    processes = harness.edge_processes(numbers, expected=2)
+    processes = harness.edge_processes(numbers, expected=len(production.edge_ports))
 
     saved = person.post(f"/numbers/{code}/flow/", _hours_flow_around_now("Asia/Tokyo"))
     assert saved.history and saved.history[0].status_code == 302

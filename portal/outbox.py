@@ -6,7 +6,9 @@ or rolled back with the work itself, and is handed to the broker after commit by
 (``app.send_task``), so that no service imports the task it starts. A broker that is down at
 that moment costs the click well under a second and no 500: the message stays unsent, the
 page says the work is queued, and ``outbox_sweep`` (beat, every minute, and once when a worker
-starts) hands it over as soon as the broker is back.
+starts) hands it over as soon as the broker is back. A broker that accepts connections and
+never answers costs no more: the hand-over has a connection of its own with short socket
+timeouts (``HAND_OVER_TIMEOUT_SECONDS``) and no retry.
 
 A message may be handed over twice (the broker took it, then recording that failed); every
 task started this way is idempotent, and both copies carry the same task id. A message with an
@@ -17,6 +19,7 @@ queue, not the carrier, was the cause.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -40,12 +43,12 @@ logger = logging.getLogger(__name__)
 # transaction that marks it given up. Arguments: task_name, kwargs, subject, reason.
 outbox_gave_up = Signal()
 
-# A click waits this little for a broker that does not answer; the sweep does the rest.
-HAND_OVER_RETRY_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.2,
+# A click waits this long at most for a broker that does not answer (refuses, or accepts and
+# hangs): connecting, and each read or write; the sweep does the rest.
+HAND_OVER_TIMEOUT_SECONDS = 0.5
+_HAND_OVER_TRANSPORT = {
+    "socket_timeout": HAND_OVER_TIMEOUT_SECONDS,
+    "socket_connect_timeout": HAND_OVER_TIMEOUT_SECONDS,
 }
 SWEEP_BATCH = 500
 # What a page says after a click whose work was saved while the broker could not take it.
@@ -90,23 +93,37 @@ def send_after_commit(task_name: str, *, kwargs: dict[str, Any]) -> None:
 
     def send() -> None:
         try:
-            app.send_task(task_name, kwargs=kwargs, retry_policy=HAND_OVER_RETRY_POLICY)
+            with _broker() as connection:
+                _send(connection, task_name, kwargs=kwargs)
         except Exception as error:  # the next sweep sends it again
             logger.warning("%s not handed over: %s", task_name, error)
 
     transaction.on_commit(send)
 
 
-def outbox_hand_over(message: OutboxMessage) -> bool:
-    """Give ``message`` to the broker now and record the outcome; never raises."""
+def _broker():
+    """A connection to the broker for handing over, with the short timeouts above."""
+    return app.connection_for_write(
+        transport_options=_HAND_OVER_TRANSPORT, connect_timeout=HAND_OVER_TIMEOUT_SECONDS
+    )
+
+
+def _send(connection, task_name: str, *, kwargs: dict, task_id: str | None = None) -> None:
+    app.send_task(task_name, kwargs=kwargs, task_id=task_id, connection=connection, retry=False)
+
+
+def outbox_hand_over(message: OutboxMessage, *, connection=None) -> bool:
+    """Give ``message`` to the broker now and record the outcome; never raises.
+
+    ``connection``: one the caller holds (the sweep hands a batch over on one connection).
+    """
     now = timezone.now()
     try:
-        app.send_task(
-            message.task_name,
-            kwargs=message.kwargs,
-            task_id=message.task_id,
-            retry_policy=HAND_OVER_RETRY_POLICY,
-        )
+        if connection is not None:
+            _send(connection, message.task_name, kwargs=message.kwargs, task_id=message.task_id)
+        else:
+            with _broker() as own:
+                _send(own, message.task_name, kwargs=message.kwargs, task_id=message.task_id)
     except Exception as error:  # whatever the transport raises, the row keeps it
         logger.warning("outbox: %s not handed over: %s", message.task_name, error)
         _record(message, attempted_at=now, last_error=f"{type(error).__name__}: {error}"[:300])
@@ -162,6 +179,13 @@ def outbox_sweep(*, now: datetime | None = None) -> OutboxSweepResult:
         .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lte=quiet))
         .order_by("created_at", "id")[:SWEEP_BATCH]
     )
+    with contextlib.ExitStack() as stack:
+        connection = stack.enter_context(_broker()) if due else None
+        _sweep(due, result, now=now, connection=connection)
+    return result
+
+
+def _sweep(due: list[OutboxMessage], result: OutboxSweepResult, *, now, connection) -> None:
     for message in due:
         claimed = OutboxMessage.objects.filter(
             pk=message.pk,
@@ -175,7 +199,7 @@ def outbox_sweep(*, now: datetime | None = None) -> OutboxSweepResult:
             if _give_up(message, now=now):
                 result.given_up.append(message.pk)
             continue
-        if not result.failed and outbox_hand_over(message):
+        if not result.failed and outbox_hand_over(message, connection=connection):
             result.sent.append(message.pk)
         else:
             result.failed.append(message.pk)
@@ -183,7 +207,6 @@ def outbox_sweep(*, now: datetime | None = None) -> OutboxSweepResult:
                 OutboxMessage.objects.filter(pk=message.pk).update(
                     attempted_at=message.attempted_at
                 )
-    return result
 
 
 def _give_up(message: OutboxMessage, *, now: datetime) -> bool:

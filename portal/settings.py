@@ -400,8 +400,15 @@ else:
     # exceed the longest countdown a retry uses, or Redis would hand out the task twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
+        # A broker that accepts connections and never answers is given up on, not waited for
+        # (clicks hand over with shorter ones of their own: portal/outbox.py).
+        "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5),
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=10),
+        "socket_keepalive": True,
+        "health_check_interval": 25,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5)
 # An outbox message the broker did not take (it was down) is tried again by the outbox sweep
 # once it is this old, and after each failed attempt this long later.
 OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=10)

@@ -287,6 +287,32 @@ class TcpRelay:
                     sock.shutdown(2)
 
 
+@contextlib.contextmanager
+def broker_hung(app) -> Iterator[TcpRelay]:
+    """The Celery app's broker (Redis) as if it hung: reached through a relay that accepts
+    connections and forwards nothing. Yields the relay (``resume()`` it to let Redis answer)."""
+    from urllib.parse import urlsplit
+
+    saved = app.conf.broker_write_url
+    broker = urlsplit(saved)
+    relay = TcpRelay(broker.hostname or "127.0.0.1", broker.port or 6379)
+    hung = broker._replace(netloc=f"{broker.hostname}:{relay.port}").geturl()
+
+    def forget_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.broker_write_url = hung
+    forget_pools()
+    relay.pause()
+    try:
+        yield relay
+    finally:
+        app.conf.broker_write_url = saved
+        forget_pools()
+        relay.close()
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
     with socket.socket() as probe:

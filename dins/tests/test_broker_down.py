@@ -24,7 +24,7 @@ from portal.celery import app as celery_app
 from portal.models import Alert, AlertKind, OutboxMessage
 from portal.outbox import GAVE_UP_REASON, outbox_sweep
 from portal.scoping import scopes_disabled
-from portal.testing import broker_unreachable
+from portal.testing import broker_hung, broker_unreachable
 from sandbox.accounts import sandbox_account_get_or_create
 from sandbox.models import SandboxCall, SandboxSubscription
 from sandbox.subscriptions import sandbox_subscription_create
@@ -221,3 +221,44 @@ def test_the_trial_sweep_while_the_broker_is_down_loses_no_release(personas, xox
     assert not SandboxSubscription.objects.filter(
         din__din_uid__in=[s.din_uid for s in due], released_at__isnull=True
     ).exists()
+
+
+def test_clicks_while_the_broker_hangs_answer_at_once_and_are_done_when_it_answers(
+    owner, personas, xoxzo, settings
+):
+    """A broker that accepts connections and never answers (Redis paused, a network that drops
+    everything): each click tries it once, briefly, and answers; the sweep hands over later."""
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("the drill hangs a Redis connection (CI runs Redis as the broker)")
+    to_subscribe = _free_din(xoxzo, 0)
+    caller = _held_number(xoxzo, personas, 2)
+
+    with broker_hung(celery_app):
+        pages = [
+            owner.post(
+                reverse("number_subscribe"),
+                {"din_uid": to_subscribe.din_uid, "mode": "trial"},
+                follow=True,
+            ),
+            owner.post(reverse("outbound_call_new", args=[caller.code]), CALL_FORM, follow=True),
+        ]
+
+    assert [page.status_code for page in pages] == [200, 200]
+    assert all(QUEUED in page.content.decode() for page in pages)
+    unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
+    assert [m.task_name for m in unsent] == ["dins.subscribe", "dins.place_call"]
+    # one short try each (a timeout, not a refusal): the sweep does the rest
+    assert all(m.attempts == 1 and "imeout" in m.last_error for m in unsent), [
+        m.last_error for m in unsent
+    ]
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert sorted(outbox_sweep().sent) == [m.pk for m in unsent]
+        done = _wait_for(
+            lambda: (
+                _status(Subscription, din_uid=to_subscribe.din_uid) == "active"
+                and _status(OutboundCall, subscription=caller) != OutboundCall.Status.QUEUED
+            ),
+            seconds=30,
+        )
+    assert done

@@ -36,6 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.demo import DEMO_PASSWORD, DEMO_TENANTS, OPERATOR_EMAIL
 
 START_TIMEOUT_SECONDS = 60
+EDGE_THREADS = 4
 # Pages, tasks and the sandbox share this machine's CPUs with the edge: at this niceness a call
 # never waits for a CPU behind them (docs/deploy.md: Nice=10 in their units).
 BACKGROUND_NICENESS = 10
@@ -79,6 +80,10 @@ def granian(app: str, *, host: str, port: int, workers: int, threads: int) -> li
         str(workers),
         "--blocking-threads",
         str(threads),
+        # A worker that dies (a crash, SIGKILL) is started again; the others keep serving.
+        "--respawn-failed-workers",
+        "--respawn-interval",
+        "1",
         "--no-ws",
         "--log-level",
         "warning",
@@ -134,7 +139,9 @@ class Command(BaseCommand):
                     host=host,
                     port=edge_port,
                     workers=edge_workers,
-                    threads=1,
+                    # An MP3 its process does not hold waits up to the edge's budget on its
+                    # thread: the calls beside it have threads of their own.
+                    threads=EDGE_THREADS,
                 ),
                 f"http://{host}:{edge_port}/healthz",
             ),
