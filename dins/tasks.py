@@ -11,10 +11,11 @@ from celery import shared_task
 
 from dins import sandbox_calls
 from dins.subscriptions.common import TRANSIENT_CARRIER_ERRORS
-from dins.subscriptions.reconcile import subscriptions_reconcile
+from dins.subscriptions.reconcile import subscriptions_reconcile, subscriptions_settle_expired
 from dins.subscriptions.release import subscription_release
 from dins.subscriptions.subscribe import (
     SubscribeNotSettled,
+    subscription_lease_extend,
     subscription_push_action_url,
     subscription_subscribe,
 )
@@ -22,17 +23,21 @@ from dins.subscriptions.sweep import trial_sweep as trial_sweep_run
 from portal.platform import heartbeat
 from portal.tasks_base import TenantTask
 
+SUBSCRIBE_MAX_RETRIES = 12
 
-@shared_task(
-    name="dins.subscribe",
-    base=TenantTask,
-    autoretry_for=(*TRANSIENT_CARRIER_ERRORS, SubscribeNotSettled),
-    retry_backoff=10,
-    retry_backoff_max=10 * 60,
-    max_retries=12,
-)
-def subscribe_number(*, tenant_id: int, subscription_id: int, claim: str = "") -> None:
-    subscription_subscribe(subscription_id=subscription_id, claim=claim)
+
+@shared_task(name="dins.subscribe", base=TenantTask, bind=True, max_retries=SUBSCRIBE_MAX_RETRIES)
+def subscribe_number(self, *, tenant_id: int, subscription_id: int, claim: str = "") -> None:
+    """Retried with backoff (10 s doubling to 10 min) on transient carrier errors and while
+    the carrier's list cannot settle it yet; the lease covers each countdown."""
+    try:
+        subscription_subscribe(subscription_id=subscription_id, claim=claim)
+    except (*TRANSIENT_CARRIER_ERRORS, SubscribeNotSettled) as error:
+        if self.request.retries >= self.max_retries:
+            raise
+        countdown = min(10 * 2**self.request.retries, 10 * 60)
+        subscription_lease_extend(subscription_id=subscription_id, claim=claim, seconds=countdown)
+        raise self.retry(exc=error, countdown=countdown) from None
 
 
 @shared_task(
@@ -81,3 +86,9 @@ def reconcile() -> dict:
     result = subscriptions_reconcile()
     heartbeat("reconcile")
     return {"activated": len(result.activated), "missing": len(result.missing)}
+
+
+@shared_task(name="dins.settle_subscribes", autoretry_for=TRANSIENT_CARRIER_ERRORS, max_retries=1)
+def settle_subscribes() -> dict:
+    result = subscriptions_settle_expired()
+    return {"activated": len(result.activated), "resubscribed": len(result.resubscribed)}

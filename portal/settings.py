@@ -342,10 +342,10 @@ RELEASE_LEASE_MINUTES = env.int("RELEASE_LEASE_MINUTES", default=10)
 RECONCILE_INTERVAL_MINUTES = env.int("RECONCILE_INTERVAL_MINUTES", default=10)
 # A subscribe whose outcome is unknown is settled by reconciliation after this grace period.
 SUBSCRIBE_SETTLE_AFTER_SECONDS = env.int("SUBSCRIBE_SETTLE_AFTER_SECONDS", default=60)
-# The subscribe task owns its row for this long after each run (its retries refresh it);
-# reconciliation takes over only a row whose lease ran out. Longer than the task's longest
-# retry countdown plus its time limit.
-SUBSCRIBE_LEASE_MINUTES = env.int("SUBSCRIBE_LEASE_MINUTES", default=20)
+# The subscribe task owns its row while its lease runs: renewed every quarter of it while the
+# task runs, and over the countdown of each retry it schedules. A worker that dies stops
+# renewing it; the settle sweep (every minute) then settles the row from the carrier's list.
+SUBSCRIBE_LEASE_SECONDS = env.int("SUBSCRIBE_LEASE_SECONDS", default=120)
 # A subscribe click the task queue could not take within this long is given up, not sent late.
 SUBSCRIBE_QUEUED_EXPIRY_MINUTES = env.int("SUBSCRIBE_QUEUED_EXPIRY_MINUTES", default=60)
 RENEWAL_DAYS = 30
@@ -448,6 +448,11 @@ CELERY_BEAT_SCHEDULE = {
     "dins-reconcile": {
         "task": "dins.reconcile",
         "schedule": 60 * RECONCILE_INTERVAL_MINUTES,
+    },
+    # Subscribes whose task stopped renewing its lease (the worker died): settled at once.
+    "dins-settle-subscribes": {
+        "task": "dins.settle_subscribes",
+        "schedule": 60,
     },
     # Published flows are recompiled before they run out (holidays, closed dates).
     "callflows-republish": {

@@ -1,19 +1,20 @@
 """Reconciliation: the carrier's list of this account's numbers against ours.
 
 One owner per row: a ``pending`` or ``subscribing`` row belongs to its subscribe task while
-the task's lease runs (``claimed_at``, refreshed at each run, ``SUBSCRIBE_LEASE_MINUTES``).
-Reconciliation takes over only a row whose lease ran out, by a compare-and-set that gives the
-row a new claim; the old task, should it ever run again, finds the claim changed and does
-nothing.
+the task's lease runs (``claimed_at``: renewed while the task runs and over each retry's
+countdown, ``SUBSCRIBE_LEASE_SECONDS``). A row whose lease ran out (its worker died) is taken
+over by a compare-and-set that gives it a new claim; the old task, should it ever run again,
+finds the claim changed and does nothing. ``subscriptions_settle_expired`` (every minute) does
+that at once for such rows, pushing the action URL of a number the carrier holds in the same
+step; reconciliation (every ``RECONCILE_INTERVAL_MINUTES``) compares everything else.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,11 +26,20 @@ from dins.subscriptions.common import (
     enqueue_push_action_url,
     enqueue_subscribe,
     flag_missing,
+    outbox_subject,
     trial_times,
 )
-from dins.subscriptions.subscribe import SUBSCRIBING_STATUSES, activate
-from portal.scoping import scopes_disabled
+from dins.subscriptions.subscribe import (
+    SUBSCRIBING_STATUSES,
+    activate,
+    lease_expired_before,
+    subscription_push_action_url,
+)
+from portal.outbox import outbox_waiting
+from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import audit_record
+
+SETTLE_BATCH = 200
 
 
 @dataclass
@@ -54,7 +64,7 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
     now = now or timezone.now()
     carrier = {item.din_uid: item for item in xoxzo.get_client().list_subscriptions()}
     result = ReconcileResult()
-    lease_expired = now - timedelta(minutes=settings.SUBSCRIBE_LEASE_MINUTES)
+    lease_expired = lease_expired_before(now)
     with scopes_disabled():
         live = list(Subscription.objects.filter(status__in=LIVE_STATUSES).select_related("tenant"))
         for subscription in live:
@@ -88,6 +98,40 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
     return result
 
 
+def subscriptions_settle_expired(*, now: datetime | None = None) -> ReconcileResult:
+    """Settle, from the carrier's list, every subscribe whose task stopped renewing its lease
+    (its worker died); a number the carrier holds is activated and gets its action URL now.
+
+    One indexed query when there is nothing to settle; the carrier is asked only when there is.
+    A row whose task message the broker never took is the outbox's (it sends or gives it up).
+    """
+    now = now or timezone.now()
+    result = ReconcileResult()
+    lease_expired = lease_expired_before(now)
+    with scopes_disabled():
+        expired = [
+            subscription
+            for subscription in Subscription.objects.filter(
+                status__in=SUBSCRIBING_STATUSES, claimed_at__lt=lease_expired
+            ).select_related("tenant")[:SETTLE_BATCH]
+        ]
+        waiting = outbox_waiting(outbox_subject(s.pk) for s in expired)
+        expired = [s for s in expired if outbox_subject(s.pk) not in waiting]
+        if not expired:
+            return result
+        carrier = {item.din_uid: item for item in xoxzo.get_client().list_subscriptions()}
+        for subscription in expired:
+            _take_over(
+                subscription,
+                held=carrier.get(subscription.din_uid),
+                now=now,
+                lease_expired=lease_expired,
+                result=result,
+                push_now=True,
+            )
+    return result
+
+
 def _take_over(
     subscription: Subscription,
     *,
@@ -95,6 +139,7 @@ def _take_over(
     now: datetime,
     lease_expired: datetime,
     result: ReconcileResult,
+    push_now: bool = False,
 ) -> None:
     """Settle a subscribe whose task's lease ran out; leave it alone while the task owns it."""
     if subscription.claimed_at is not None and subscription.claimed_at > lease_expired:
@@ -112,6 +157,9 @@ def _take_over(
     if held is not None:
         if activate(subscription):
             result.activated.append(subscription.pk)
+            if push_now:  # calls reach its flow from this minute, not after another task
+                with tenant_scope(subscription.tenant):
+                    subscription_push_action_url(subscription_id=subscription.pk)
         return
     # The carrier does not hold it, long after any request: a new task asks for it (once).
     # ``sent_at`` stays: should an earlier request still take effect, the deadline holds.

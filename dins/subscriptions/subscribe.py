@@ -24,10 +24,14 @@ can have accepted the number, however late the answer is settled.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
@@ -64,6 +68,50 @@ class SubscribeNotSettled(Exception):
     conclude it never arrived: the task looks again later."""
 
 
+# --- The task's lease ---------------------------------------------------------------------------
+
+
+def subscription_lease_extend(*, subscription_id: int, claim: str, seconds: float = 0) -> bool:
+    """Renew the task's lease on its row (``claimed_at``), ``seconds`` ahead of now (a retry's
+    countdown); False when the row is no longer the task's."""
+    until = timezone.now() + timedelta(seconds=seconds)
+    return bool(
+        Subscription.objects.filter(
+            pk=subscription_id, status__in=SUBSCRIBING_STATUSES, claim=claim
+        ).update(claimed_at=until)
+    )
+
+
+@contextlib.contextmanager
+def lease_kept(*, subscription_id: int, claim: str) -> Iterator[None]:
+    """Renew the lease every quarter of ``SUBSCRIBE_LEASE_SECONDS`` while the block runs (a
+    request to the carrier that takes its time): only a worker that died stops renewing it."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.SUBSCRIBE_LEASE_SECONDS / 4):
+                with scopes_disabled():
+                    subscription_lease_extend(subscription_id=subscription_id, claim=claim)
+        except Exception:  # a renewal that fails lets the lease run out: the sweep settles it
+            logger.exception("subscribe %s: the lease could not be renewed", subscription_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    keeper = threading.Thread(target=renew, name="subscribe-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=5)
+
+
+def lease_expired_before(now: datetime) -> datetime:
+    """Rows whose lease was last renewed before this have lost their task."""
+    return now - timedelta(seconds=settings.SUBSCRIBE_LEASE_SECONDS)
+
+
 def subscription_subscribe(*, subscription_id: int, claim: str = "") -> None:
     """Subscribe at the carrier exactly once (the ``dins.subscribe`` task body).
 
@@ -76,6 +124,11 @@ def subscription_subscribe(*, subscription_id: int, claim: str = "") -> None:
     ).first()
     if subscription is None:
         return  # settled already, or no longer this task's
+    with lease_kept(subscription_id=subscription.pk, claim=claim):
+        _subscribe(subscription, claim=claim)
+
+
+def _subscribe(subscription: Subscription, *, claim: str) -> None:
     now = timezone.now()
     if subscription.status == SubscriptionStatus.SUBSCRIBING:
         # This task ran before: redelivered after its worker died, or retried after an

@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from dins.models import Subscription, SubscriptionStatus
-from dins.subscriptions.common import trial_times
-from dins.subscriptions.reconcile import subscriptions_reconcile
+from dins.subscriptions.common import action_url_for, trial_times
+from dins.subscriptions.reconcile import subscriptions_reconcile, subscriptions_settle_expired
 from dins.subscriptions.sweep import trial_sweep
 from dins.tests.test_lifecycle import _charges, _free_din
 from portal.alerts import alert_title
@@ -103,18 +103,17 @@ def _subscription(din_uid: str) -> Subscription:
 # --- A worker killed between the carrier's 201 and its commit ----------------------------------
 
 
-def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released_in_time(
-    owner, task_queue, xoxzo, carrier, sandbox_url
-):
+def _worker_killed_after_the_carrier_subscribed(owner, task_queue, xoxzo, sandbox_url):
+    """A worker process runs the real subscribe task and is SIGKILLed once the carrier acted,
+    before its 201 arrived: (din, task, kwargs, the moment the drill started)."""
     din = _free_din(xoxzo)
     owner.post(reverse("number_subscribe"), {"din_uid": din.din_uid, "mode": "trial"})
     task, _args, kwargs = task_queue.sent.pop(0)
     assert task.name == "dins.subscribe"
 
     # given a carrier that subscribes at once but answers its 201 only 4 s later
-    answer_delay = 4.0
     sandbox_fault_add(
-        method="POST", path_pattern=SUBSCRIBE_PATH, when="after", delay_seconds=answer_delay
+        method="POST", path_pattern=SUBSCRIBE_PATH, when="after", delay_seconds=ANSWER_DELAY
     )
     # when a worker process runs the real task body and is SIGKILLed once the carrier acted
     env = {
@@ -146,6 +145,18 @@ def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released
         worker.kill()
         worker.wait(timeout=10)
     assert worker.returncode == -signal.SIGKILL  # killed, not finished: the 201 never arrived
+    return din, task, kwargs, started
+
+
+ANSWER_DELAY = 4.0
+
+
+def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released_in_time(
+    owner, task_queue, xoxzo, carrier, sandbox_url
+):
+    din, task, kwargs, started = _worker_killed_after_the_carrier_subscribed(
+        owner, task_queue, xoxzo, sandbox_url
+    )
 
     # then the row was claimed, with its send time, before the request left
     subscription = _subscription(din.din_uid)
@@ -186,7 +197,38 @@ def test_a_worker_killed_after_the_carrier_subscribed_leaves_one_number_released
         f"double subscriptions {subscriptions - 1}, trials billed in full {billed_in_full}"
     )
     # the sandbox's delayed answer finishes before the live server outlives the test
-    time.sleep(max(0.0, answer_delay - (time.monotonic() - started)) + 0.2)
+    time.sleep(max(0.0, ANSWER_DELAY - (time.monotonic() - started)) + 0.2)
+
+
+def test_a_subscribe_whose_worker_died_is_settled_with_its_action_url_within_minutes(
+    owner, task_queue, xoxzo, carrier, sandbox_url, settings
+):
+    """No redelivery needed (Redis hands an unacknowledged task back only after its
+    visibility timeout): the lease runs out, the minute's settle sweep finds the number at the
+    carrier, activates it and points the carrier at its action URL in the same step."""
+    din, _task, _kwargs, started = _worker_killed_after_the_carrier_subscribed(
+        owner, task_queue, xoxzo, sandbox_url
+    )
+    subscription = _subscription(din.din_uid)
+    assert subscription.status == SubscriptionStatus.SUBSCRIBING
+    time.sleep(max(0.0, ANSWER_DELAY - (time.monotonic() - started)) + 0.2)
+
+    # the lease still runs: the task might be alive, the sweep leaves it alone
+    assert subscriptions_settle_expired().activated == []
+    # once it ran out (no renewal: the worker is dead), the next sweep settles it
+    lease = timedelta(seconds=settings.SUBSCRIBE_LEASE_SECONDS)
+    with time_machine.travel(subscription.claimed_at + lease + timedelta(seconds=1)):
+        assert subscriptions_settle_expired().activated == [subscription.pk]
+
+    subscription = _subscription(din.din_uid)
+    assert subscription.status == SubscriptionStatus.ACTIVE
+    carrier_row = SandboxSubscription.objects.get(din__din_uid=din.din_uid)
+    assert carrier_row.action_url == action_url_for(subscription)  # calls reach its flow now
+    assert SandboxSubscription.objects.filter(din__din_uid=din.din_uid).count() == 1
+    print(
+        "drill: worker SIGKILLed mid-subscribe: active with its action URL "
+        f"{settings.SUBSCRIBE_LEASE_SECONDS + 60} s after the kill at most (lease + one sweep)"
+    )
 
 
 # --- A carrier that acts, then answers 503 ------------------------------------------------------
@@ -274,7 +316,7 @@ def test_reconciliation_leaves_a_row_alone_while_its_task_owns_it(
     assert subscription.status == SubscriptionStatus.SUBSCRIBING
 
     # reconciliation within the task's lease: nothing taken, nothing enqueued
-    within = subscription.claimed_at + timedelta(minutes=settings.SUBSCRIBE_LEASE_MINUTES - 1)
+    within = subscription.claimed_at + timedelta(seconds=settings.SUBSCRIBE_LEASE_SECONDS - 10)
     with time_machine.travel(within):
         result = subscriptions_reconcile()
     assert (result.activated, result.resubscribed) == ([], [])
@@ -282,7 +324,7 @@ def test_reconciliation_leaves_a_row_alone_while_its_task_owns_it(
     assert _subscription(din.din_uid).claim == kwargs["claim"]
 
     # after the lease ran out (the task gave up), reconciliation takes the row over
-    after = subscription.claimed_at + timedelta(minutes=settings.SUBSCRIBE_LEASE_MINUTES + 1)
+    after = subscription.claimed_at + timedelta(seconds=settings.SUBSCRIBE_LEASE_SECONDS + 10)
     with time_machine.travel(after):
         assert subscriptions_reconcile().resubscribed == [subscription.pk]
         task(**kwargs)  # the old task, should it run again, finds the row no longer its own
