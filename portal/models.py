@@ -336,6 +336,7 @@ class PlatformAlertKind(models.TextChoices):
     CALL_LOG_DROPPED = "call_log_dropped", _("Call-log rows dropped")
     CALLS_UNLOGGED = "calls_unlogged", _("Calls answered while nothing was known")
     TASK_FAILED = "task_failed", _("A task failed in the worker")
+    STORAGE_FAILED = "storage_failed", _("Uploads cannot be stored")
 
 
 class PlatformAlert(models.Model):

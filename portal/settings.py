@@ -278,8 +278,28 @@ AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=10 * 1024 * 1024)
 AUDIO_MAX_SECONDS = env.int("AUDIO_MAX_SECONDS", default=10 * 60)
 # No MEDIA_URL is routed: nothing in media is public except what a view chooses to serve.
 MEDIA_URL = "/media-not-served/"
+# Uploads (MP3s) in the media folder, or, with MEDIA_BUCKET set, in an S3-compatible bucket that
+# every portal and edge machine reads (portal/storage.py): then nothing on disk is shared.
+MEDIA_BUCKET = env.str("MEDIA_BUCKET", default="")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": MEDIA_BUCKET,
+                "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+                "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+                "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+                "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+                "location": env.str("MEDIA_S3_PREFIX", default="media"),
+                "default_acl": None,  # private: MP3s are served by the edge, never the bucket
+                "file_overwrite": False,
+                "querystring_auth": True,
+            },
+        }
+        if MEDIA_BUCKET
+        else {"BACKEND": "portal.storage.MediaStorage"}
+    ),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if IS_PRODUCTION

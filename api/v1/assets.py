@@ -90,6 +90,8 @@ def audio_upload(
         audio = audio_services.audio_create(
             label=form.cleaned_data["label"], upload=form.cleaned_data["file"], request=request
         )
+    except audio_services.AudioNotStored as error:
+        raise ApiError(503, "storage_unavailable", str(error)) from None
     except ServiceError as error:
         raise _refused("file", error) from None
     return 201, {

@@ -3,6 +3,8 @@ the flows that play them are published again)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -21,14 +23,24 @@ from callflows.assets.library import (
 )
 from callflows.assets.selectors import AUDIO, asset_users
 from callflows.models import AudioFile
+from portal.models import PlatformAlertKind
+from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant
 from portal.services import ServiceError, audit_record
+from portal.storage import storage_failure_words
+
+logger = logging.getLogger(__name__)
 
 # --- MP3 inspection -------------------------------------------------------------------------
 
 
 class AudioRejected(ServiceError):
     """The upload is not an MP3 the carrier can play, or breaks a limit; the message says why."""
+
+
+class AudioNotStored(ServiceError):
+    """The MP3 was fine but the storage could not take it (full, read-only, away): nothing was
+    saved, operators were told; the message says so."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,7 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
         uploaded_by=request.user,
     )
     # upload_to names the file after the unguessable public_id; the given name is ignored.
-    audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
+    _store(audio, data)
     try:
         with transaction.atomic():
             audio.save()
@@ -163,6 +175,31 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
         audio.file.storage.delete(audio.file.name)
         raise
     return audio
+
+
+def _store(audio: AudioFile, data: bytes) -> None:
+    """Write the file, whole or not at all; a storage that fails is the server's problem, told
+    to operators, and the uploader's message says nothing was saved."""
+    try:
+        audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
+    except Exception as error:  # a full or read-only disk, a bucket that does not answer
+        logger.exception("MP3 %s could not be stored", audio.public_id)
+        with contextlib.suppress(Exception):
+            if audio.file.name:
+                audio.file.storage.delete(audio.file.name)
+        platform_alert_raise(
+            kind=PlatformAlertKind.STORAGE_FAILED,
+            subject="media",
+            message=f"An uploaded MP3 could not be stored: {type(error).__name__}: {error}. "
+            "Check the media folder's free space and permissions (or MEDIA_BUCKET).",
+        )
+        raise AudioNotStored(
+            _(
+                "The recording could not be stored: %(why)s. Nothing was saved; try again "
+                "later. The operators have been told."
+            )
+            % {"why": storage_failure_words(error)}
+        ) from None
 
 
 def audio_update(*, audio: AudioFile, label: str, request) -> AudioFile:
