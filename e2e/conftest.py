@@ -72,13 +72,25 @@ def production_layout(workdir, *, extra_env: dict | None = None) -> harness.Prod
     credentials = database.netloc.rpartition("@")[0]
     netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
     edge_database = database._replace(netloc=netloc)
+    # Redis (broker and cache) through a relay too: a drill makes it accept and never answer.
+    redis = urllib.parse.urlsplit(services["redis_url"])
+    redis_relay = TcpRelay(redis.hostname or "127.0.0.1", redis.port or 6379)
+    for key in ("redis_url", "broker_url"):
+        url = urllib.parse.urlsplit(services[key])
+        services[key] = urllib.parse.urlunsplit(
+            url._replace(netloc=f"127.0.0.1:{redis_relay.port}")
+        )
+    bucket = harness.S3Bucket()  # the machines share no media folder, only this bucket
     layout = harness.ProductionLayout(
         workdir,
         edge_database_url=urllib.parse.urlunsplit(edge_database),
         extra_env=extra_env,
+        media_env=bucket.env,
         **services,
     )
     layout.database_relay = relay
+    layout.redis_relay = redis_relay
+    layout.bucket = bucket
     return layout
 
 
@@ -91,3 +103,5 @@ def production(tmp_path_factory):
     finally:
         layout.stop()
         layout.database_relay.close()
+        layout.redis_relay.close()
+        layout.bucket.close()

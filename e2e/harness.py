@@ -290,6 +290,7 @@ class ProductionLayout(Layout):
         broker_url: str,
         edge_database_url: str | None = None,
         extra_env: dict | None = None,
+        media_env: dict | None = None,
     ):
         super().__init__(workdir)
         base = free_ports(6)
@@ -301,12 +302,15 @@ class ProductionLayout(Layout):
         self.edge_urls = [f"http://127.0.0.1:{port}" for port in self.edge_ports]
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}/sandbox"
         sid, token = "E2E" + secrets.token_hex(14).upper(), secrets.token_urlsafe(24)
+        # Each machine its own disk (VAR_DIR: the call log's journal, MEDIA_ROOT); they share
+        # PostgreSQL, Redis and, with ``media_env`` (MEDIA_BUCKET…), the media bucket.
         common = {
-            "VAR_DIR": workdir / "var",
-            "MEDIA_ROOT": workdir / "media",
+            "VAR_DIR": workdir / "portal",
+            "MEDIA_ROOT": workdir / "portal" / "media",
             "DATABASE_URL": database_url,
             "XOXZO_SID": sid,
             "XOXZO_AUTH_TOKEN": token,
+            **(media_env or {}),
         }
         self.env = clean_env(
             **common,
@@ -329,11 +333,13 @@ class ProductionLayout(Layout):
         self.env.update({k: str(v) for k, v in (extra_env or {}).items()})
         # The edge may reach the database another way (a relay a drill can hang).
         self.edge_env = {**self.env, "DATABASE_URL": edge_database_url or database_url}
+        self.uses_bucket = bool((media_env or {}).get("MEDIA_BUCKET"))
         # The carrier: a separate system with its own settings (the sandbox is not production).
         # It calls back only the portal's public address (the proxy), as Xoxzo does, and runs
         # its own worker for what it does later (outbound calls ending, their callbacks).
+        carrier = {k: v for k, v in common.items() if not k.startswith("MEDIA_")}
         self.carrier_env = clean_env(
-            **{**common, "VAR_DIR": workdir / "carrier"},
+            **{**carrier, "VAR_DIR": workdir / "carrier", "MEDIA_ROOT": workdir / "carrier" / "m"},
             SANDBOX_ENABLED="true",
             PORT=self.sandbox_port - 2,
             PUBLIC_BASE_URL=self.public_url,
@@ -378,14 +384,25 @@ class ProductionLayout(Layout):
         nice = ["nice", "-n", str(BACKGROUND_NICENESS)]
         self.spawn("worker", [*nice, PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "2",
                               "--without-gossip", "--without-mingle", "-l", "INFO"])  # fmt: skip
+        schedule = str(self.workdir / "portal" / "beat-schedule")
         self.spawn("beat", [*nice, PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO",
-                            "--schedule", str(self.workdir / "var" / "beat-schedule")])  # fmt: skip
+                            "--schedule", schedule])  # fmt: skip
         self._start_nginx()
         for server in self.servers():
             wait_for(lambda s=server: _get(s.health).ok, timeout=60, what=server.name)
         wait_for(lambda: _get(f"{self.sandbox_url}/healthz").ok, timeout=60, what="sandbox")
         wait_for(lambda: _get(f"{self.portal_url}/healthz").ok, timeout=30, what="nginx")
+        time.sleep(1)  # a process that fails at start (beat, a worker) has done so by now
+        self.assert_running()
         return self
+
+    def assert_running(self) -> None:
+        """Every process started is still running (one that died says why, from its log)."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} stopped (exit {process.returncode}):\n{self.log_text(name)[-3000:]}"
+                )
 
     def nginx_config(self) -> str:
         """docs/deploy/nginx.conf with this machine's addresses, inside a runnable main file."""
@@ -410,18 +427,23 @@ class ProductionLayout(Layout):
         site = site.replace("server_name portal.example.com;", "server_name 127.0.0.1;")
         site = re.sub(r"server \{\s*listen 80;.*?\n\}\n", "", site, flags=re.S)
         site = site.replace(
-            "/var/lib/dinportal/static/", str(self.workdir / "var" / "staticfiles") + "/"
+            "/var/lib/dinportal/static/", str(self.workdir / "portal" / "staticfiles") + "/"
         )
         run = self.workdir / "nginx"
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (run / sub).mkdir(parents=True, exist_ok=True)
+        # The test's temporary folders are private to its user: nginx's workers keep that user
+        # (root in CI), and request bodies (MP3 uploads) stay in memory.
+        user = "user root;" if os.geteuid() == 0 else ""
         return f"""
+{user}
 worker_processes 1;
 pid {run}/nginx.pid;
 error_log {self.logs}/nginx-error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log off;
+    client_body_buffer_size 16m;
     client_body_temp_path {run}/client_body;
     proxy_temp_path {run}/proxy;
     fastcgi_temp_path {run}/fastcgi;
@@ -457,7 +479,21 @@ http {{
         wait_for(lambda: _get(server.health).status_code == 200, timeout=60, what=name)
 
     def _env_of(self, name: str) -> dict:
-        return self.edge_env if name.startswith("edge") else self.env
+        if not name.startswith("edge"):
+            return self.env
+        own = self.workdir / name  # an edge machine's own disk
+        return {**self.edge_env, "VAR_DIR": str(own), "MEDIA_ROOT": str(own / "media")}
+
+    def media_files(self, name: str) -> list[Path]:
+        """Files in a server's own media folder ("portal", "edge-0", …)."""
+        folder = self.workdir / name / "media"
+        return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
+
+    def worker_pids(self, name: str) -> list[int]:
+        """The worker processes of a granian server (its master's children)."""
+        master = self.processes[name].pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def rss_kib(self, name: str) -> int:
         """Resident memory of a server and its worker processes, KiB."""
@@ -474,6 +510,53 @@ http {{
 
     def carrier_credentials(self) -> tuple[str, str]:
         return self.carrier_env["XOXZO_SID"], self.carrier_env["XOXZO_AUTH_TOKEN"]
+
+
+class S3Bucket:
+    """An S3-compatible bucket for the production layout's media: at ``E2E_S3_ENDPOINT_URL``
+    (CI starts moto's server), else a moto server started here (requirements-dev.txt)."""
+
+    def __init__(self):
+        import boto3
+
+        self.process: subprocess.Popen | None = None
+        self.endpoint = os.environ.get("E2E_S3_ENDPOINT_URL", "")
+        if not self.endpoint:
+            port = free_ports(1)
+            self.process = subprocess.Popen(  # noqa: S603
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+            self.endpoint = f"http://127.0.0.1:{port}"
+        self.name = f"e2e-media-{secrets.token_hex(4)}"
+        credentials = {"aws_access_key_id": "e2e", "aws_secret_access_key": "e2e-secret"}
+        self.client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1", **credentials
+        )
+        wait_for(
+            lambda: self.client.create_bucket(Bucket=self.name), timeout=30, what="the S3 server"
+        )
+
+    @property
+    def env(self) -> dict:
+        return {
+            "MEDIA_BUCKET": self.name,
+            "MEDIA_S3_ENDPOINT_URL": self.endpoint,
+            "MEDIA_S3_REGION": "us-east-1",
+            "MEDIA_S3_ACCESS_KEY_ID": "e2e",
+            "MEDIA_S3_SECRET_ACCESS_KEY": "e2e-secret",
+        }
+
+    def keys(self) -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=self.name)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 def nginx_available() -> bool:

@@ -109,6 +109,8 @@ def world(request, tmp_path_factory):
         relay = getattr(layout, "database_relay", None)
         if relay is not None:
             relay.close()
+            layout.redis_relay.close()
+            layout.bucket.close()
         mail.close()
         hooks.close()
 

@@ -9,3 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The app of every thread: code that sends by ``celery.current_app`` (the sandbox, which
+# imports none of the portal) finds it in a server's request threads too, not Celery's own
+# default app (which knows no task and no broker).
+app.set_default()

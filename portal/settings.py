@@ -434,6 +434,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", de
 OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=10)
 # Messages handed over (or given up) are kept this long, for operators, then pruned.
 OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
+# How often the sweep looks (one indexed query when nothing waits): work a click saved while
+# the broker was away goes ahead within this of the broker's return.
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -454,7 +457,7 @@ CELERY_BEAT_SCHEDULE = {
     # Work saved while the broker was down is handed over once it is back (portal/outbox.py).
     "portal-outbox-sweep": {
         "task": "portal.outbox_sweep",
-        "schedule": 60,
+        "schedule": OUTBOX_SWEEP_SECONDS,
     },
     "prune-expired-invitations": {
         "task": "portal.prune_invitations",

@@ -185,10 +185,11 @@ def sandbox_call_start(*, account: SandboxAccount, params: Mapping[str, str]) ->
 
 
 def _enqueue_completion(callid) -> None:
-    # By name from the running Celery app: the task module imports this one.
-    current_app.loader.import_default_modules()
-    current_app.tasks["sandbox.complete_call"].apply_async(
-        kwargs={"callid": str(callid)}, countdown=settings.SANDBOX_CALL_COMPLETION_DELAY
+    # By name (the task module imports this one): a server's process has not imported it.
+    current_app.send_task(
+        "sandbox.complete_call",
+        kwargs={"callid": str(callid)},
+        countdown=settings.SANDBOX_CALL_COMPLETION_DELAY,
     )
 
 

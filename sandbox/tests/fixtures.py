@@ -20,15 +20,23 @@ SANDBOX_TOKEN = "sandbox-test-token-7f3Kq9"
 
 
 @pytest.fixture(autouse=True)
-def enqueued_completions(monkeypatch) -> list[dict]:
-    """Sandbox call completions the code enqueued, instead of sending them to a broker.
+def enqueued_completions(monkeypatch, task_queue) -> list[dict]:
+    """Sandbox call completions the code enqueued (by name), kept apart from other tasks.
 
     Tests run the task as a function with the captured arguments.
     """
-    from sandbox.tasks import complete_call
+    from celery import Celery
 
     captured: list[dict] = []
-    monkeypatch.setattr(complete_call, "apply_async", lambda **options: captured.append(options))
+    other_tasks = Celery.send_task  # the task queue's recorder (or the broker, real_broker)
+
+    def send_task(app, name, args=None, kwargs=None, **options):
+        if name != "sandbox.complete_call":
+            return other_tasks(app, name, args=args, kwargs=kwargs, **options)
+        captured.append({"kwargs": kwargs, "countdown": options.get("countdown")})
+        return None
+
+    monkeypatch.setattr(Celery, "send_task", send_task)
     return captured
 
 
