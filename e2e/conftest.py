@@ -7,12 +7,10 @@ production layout needs nginx, PostgreSQL and Redis and is required in CI
 
 import os
 import shutil
-import urllib.parse
 
 import pytest
 
 from e2e import harness
-from portal.testing import TcpRelay
 
 
 @pytest.fixture(scope="module")
@@ -65,33 +63,7 @@ def production_layout(workdir, *, extra_env: dict | None = None) -> harness.Prod
         if os.environ.get("REQUIRE_PRODUCTION_LAYOUT"):
             pytest.fail(reason + ", and REQUIRE_PRODUCTION_LAYOUT is set (CI provides them)")
         pytest.skip(reason)
-    harness.reset_services(**services)
-    # The edge reaches PostgreSQL through a relay that a drill can make hang.
-    database = urllib.parse.urlsplit(services["database_url"])
-    relay = TcpRelay(database.hostname or "127.0.0.1", database.port or 5432)
-    credentials = database.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
-    edge_database = database._replace(netloc=netloc)
-    # Redis (broker and cache) through a relay too: a drill makes it accept and never answer.
-    redis = urllib.parse.urlsplit(services["redis_url"])
-    redis_relay = TcpRelay(redis.hostname or "127.0.0.1", redis.port or 6379)
-    for key in ("redis_url", "broker_url"):
-        url = urllib.parse.urlsplit(services[key])
-        services[key] = urllib.parse.urlunsplit(
-            url._replace(netloc=f"127.0.0.1:{redis_relay.port}")
-        )
-    bucket = harness.S3Bucket()  # the machines share no media folder, only this bucket
-    layout = harness.ProductionLayout(
-        workdir,
-        edge_database_url=urllib.parse.urlunsplit(edge_database),
-        extra_env=extra_env,
-        media_env=bucket.env,
-        **services,
-    )
-    layout.database_relay = relay
-    layout.redis_relay = redis_relay
-    layout.bucket = bucket
-    return layout
+    return harness.production_with_drills(workdir, services=services, extra_env=extra_env)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +74,4 @@ def production(tmp_path_factory):
         yield layout
     finally:
         layout.stop()
-        layout.database_relay.close()
-        layout.redis_relay.close()
-        layout.bucket.close()
+        harness.close_drills(layout)

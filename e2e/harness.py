@@ -559,6 +559,48 @@ class S3Bucket:
             self.process.wait(timeout=10)
 
 
+def production_with_drills(
+    workdir: Path, *, services: dict, extra_env: dict | None = None
+) -> ProductionLayout:
+    """The production layout (not started) on fresh databases, with what drills need: the
+    edge reaches PostgreSQL, and everything reaches Redis, through relays a drill can make hang
+    (``database_relay``, ``redis_relay``); media in a bucket (``bucket``). ``close_drills()``
+    after ``stop()``."""
+    from portal.testing import TcpRelay
+
+    services = dict(services)
+    reset_services(**services)
+    database = urllib.parse.urlsplit(services["database_url"])
+    relay = TcpRelay(database.hostname or "127.0.0.1", database.port or 5432)
+    credentials = database.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{relay.port}" if credentials else f"127.0.0.1:{relay.port}"
+    redis = urllib.parse.urlsplit(services["redis_url"])
+    redis_relay = TcpRelay(redis.hostname or "127.0.0.1", redis.port or 6379)
+    for key in ("redis_url", "broker_url"):
+        url = urllib.parse.urlsplit(services[key])
+        services[key] = urllib.parse.urlunsplit(
+            url._replace(netloc=f"127.0.0.1:{redis_relay.port}")
+        )
+    bucket = S3Bucket()  # the machines share no media folder, only this bucket
+    layout = ProductionLayout(
+        workdir,
+        edge_database_url=urllib.parse.urlunsplit(database._replace(netloc=netloc)),
+        extra_env=extra_env,
+        media_env=bucket.env,
+        **services,
+    )
+    layout.database_relay = relay
+    layout.redis_relay = redis_relay
+    layout.bucket = bucket
+    return layout
+
+
+def close_drills(layout: ProductionLayout) -> None:
+    layout.database_relay.close()
+    layout.redis_relay.close()
+    layout.bucket.close()
+
+
 def nginx_available() -> bool:
     return bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
 

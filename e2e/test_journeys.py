@@ -106,11 +106,8 @@ def world(request, tmp_path_factory):
         yield World(request.param, layout, mail, hooks)
     finally:
         layout.stop()
-        relay = getattr(layout, "database_relay", None)
-        if relay is not None:
-            relay.close()
-            layout.redis_relay.close()
-            layout.bucket.close()
+        if isinstance(layout, harness.ProductionLayout):
+            harness.close_drills(layout)
         mail.close()
         hooks.close()
 
