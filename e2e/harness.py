@@ -566,7 +566,7 @@ def production_with_drills(
     edge reaches PostgreSQL, and everything reaches Redis, through relays a drill can make hang
     (``database_relay``, ``redis_relay``); media in a bucket (``bucket``). ``close_drills()``
     after ``stop()``."""
-    from portal.testing import TcpRelay
+    from portal.tests.relay import TcpRelay
 
     services = dict(services)
     reset_services(**services)
