@@ -230,7 +230,10 @@ def main() -> int:
         "broker_url": "redis://127.0.0.1:6379/10",
     }
     layout = harness.production_with_drills(
-        Path(tempfile.mkdtemp(prefix="dinportal-faults-")), services=services
+        Path(tempfile.mkdtemp(prefix="dinportal-faults-")),
+        services=services,
+        # a click every 10 s for two minutes is more than a company's default limit (5/min)
+        extra_env={"OUTBOUND_RATE_LIMIT_PER_MINUTE": "60"},
     )
     verdicts = []
     try:
