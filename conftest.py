@@ -183,6 +183,9 @@ def fresh_action_url_state():
 @pytest.fixture(autouse=True)
 def task_queue(monkeypatch, request):
     """No test publishes to a real broker by accident; tests that need one say `real_broker`."""
+    from portal import outbox
+
+    outbox._broker_away_until = 0.0  # a broker seen away by an earlier test is not this one's
     queue = TaskQueue()
     if "real_broker" in request.keywords:
         yield queue

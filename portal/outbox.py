@@ -8,7 +8,8 @@ that moment costs the click well under a second and no 500: the message stays un
 page says the work is queued, and ``outbox_sweep`` (beat, every minute, and once when a worker
 starts) hands it over as soon as the broker is back. A broker that accepts connections and
 never answers costs no more: the hand-over has a connection of its own with short socket
-timeouts (``HAND_OVER_TIMEOUT_SECONDS``) and no retry.
+timeouts (``HAND_OVER_TIMEOUT_SECONDS``) and no retry, and after one failure a process's clicks
+leave their messages to the sweep for ``BROKER_BACKOFF_SECONDS`` without trying at all.
 
 A message may be handed over twice (the broker took it, then recording that failed); every
 task started this way is idempotent, and both copies carry the same task id. A message with an
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,8 +46,12 @@ logger = logging.getLogger(__name__)
 outbox_gave_up = Signal()
 
 # A click waits this long at most for a broker that does not answer (refuses, or accepts and
-# hangs): connecting, and each read or write; the sweep does the rest.
-HAND_OVER_TIMEOUT_SECONDS = 0.5
+# hangs): connecting, and each read or write; the sweep does the rest. A healthy Redis answers
+# in a millisecond.
+HAND_OVER_TIMEOUT_SECONDS = 0.25
+# After a failed hand-over, clicks of this process do not try the broker for this long.
+BROKER_BACKOFF_SECONDS = 5.0
+_broker_away_until = 0.0
 _HAND_OVER_TRANSPORT = {
     "socket_timeout": HAND_OVER_TIMEOUT_SECONDS,
     "socket_connect_timeout": HAND_OVER_TIMEOUT_SECONDS,
@@ -115,8 +121,13 @@ def _send(connection, task_name: str, *, kwargs: dict, task_id: str | None = Non
 def outbox_hand_over(message: OutboxMessage, *, connection=None) -> bool:
     """Give ``message`` to the broker now and record the outcome; never raises.
 
-    ``connection``: one the caller holds (the sweep hands a batch over on one connection).
+    ``connection``: one the caller holds (the sweep hands a batch over on one connection, and
+    tries whatever the last click saw). A click while the broker was just seen away does not
+    try: the sweep hands it over.
     """
+    global _broker_away_until
+    if connection is None and time.monotonic() < _broker_away_until:
+        return False
     now = timezone.now()
     try:
         if connection is not None:
@@ -126,8 +137,10 @@ def outbox_hand_over(message: OutboxMessage, *, connection=None) -> bool:
                 _send(own, message.task_name, kwargs=message.kwargs, task_id=message.task_id)
     except Exception as error:  # whatever the transport raises, the row keeps it
         logger.warning("outbox: %s not handed over: %s", message.task_name, error)
+        _broker_away_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         _record(message, attempted_at=now, last_error=f"{type(error).__name__}: {error}"[:300])
         return False
+    _broker_away_until = 0.0
     message.sent_at = now
     _record(message, attempted_at=now, last_error="", sent_at=now)
     return True

@@ -102,8 +102,9 @@ def test_clicks_while_the_broker_is_down_are_queued_and_done_when_it_is_back(
     assert all(QUEUED in page.content.decode() for page in pages)
     unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
     assert [m.task_name for m in unsent] == ["dins.subscribe", "dins.release", "dins.place_call"]
-    # each click tried the broker once and moved on (work done, not time: a busy machine)
-    assert all(m.attempts == 1 and m.last_error for m in unsent)
+    # the first click tried the broker once and moved on; the next ones, right after, left
+    # their work to the sweep without trying (work done, not time: a busy machine)
+    assert [m.attempts for m in unsent] == [1, 0, 0] and unsent[0].last_error
     with scopes_disabled():
         subscription = Subscription.objects.get(din_uid=to_subscribe.din_uid)
         call = OutboundCall.objects.get()
@@ -247,10 +248,8 @@ def test_clicks_while_the_broker_hangs_answer_at_once_and_are_done_when_it_answe
     assert all(QUEUED in page.content.decode() for page in pages)
     unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
     assert [m.task_name for m in unsent] == ["dins.subscribe", "dins.place_call"]
-    # one short try each (a timeout, not a refusal): the sweep does the rest
-    assert all(m.attempts == 1 and "imeout" in m.last_error for m in unsent), [
-        m.last_error for m in unsent
-    ]
+    # one short try (a timeout, not a refusal), then none: the sweep does the rest
+    assert [m.attempts for m in unsent] == [1, 0] and "imeout" in unsent[0].last_error
 
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         assert sorted(outbox_sweep().sent) == [m.pk for m in unsent]

@@ -41,13 +41,16 @@ def test_a_broker_that_refuses_leaves_the_message_for_the_sweep():
         assert message.sent_at is None and message.attempts == 1
         assert "refused" in message.last_error.lower() or "111" in message.last_error
 
-        # a sweep while it is still down stops at the first failure and keeps the rest
+        # the next click, right after, does not try: the sweep will
         second = outbox_enqueue(TASK, kwargs={})
+        second.refresh_from_db()
+        assert second.sent_at is None and second.attempts == 0
+        # a sweep while it is still down stops at the first failure and keeps the rest
         later = timezone.now() + timedelta(minutes=1)
         result = outbox_sweep(now=later)
         assert result.sent == [] and len(result.failed) == 2
         second.refresh_from_db()
-        assert second.attempts == 1  # not tried again in the same run
+        assert second.attempts == 0  # not tried in the same run after the first failed
 
     result = outbox_sweep(now=timezone.now() + timedelta(minutes=2))
     assert sorted(result.sent) == [message.pk, second.pk]
