@@ -181,7 +181,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # The cache holds rate limits and other short-lived counters shared by every process. Short
 # socket timeouts: nothing that uses it may hang a page when Redis is slow. Call flows do not
-# live here: the edge reads them from the database (callflows/runtime.py).
+# live here: the edge reads them from the database (callflows/edge/published.py).
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -78,7 +78,7 @@ def flows_of_tenant(*, live_only: bool = False) -> list[FlowOfNumber]:
     for flow in flows:
         references = flow_references(flow.document)
         if flow.override_document:
-            # An expired override is still compiled (callflows.flows.services.flow_build_for_token),
+            # An expired override is still compiled (callflows.flows.publishing.flow_build),
             # so it counts as a use until it is cleared.
             override = flow_references(flow.override_document)
             references.audio |= override.audio

@@ -16,7 +16,7 @@ urlpatterns = [
     path("healthz", views.edge_healthz, name="edge_healthz"),
 ]
 
-# Served without middleware or the portal's templates (portal/edge_wsgi.py): errors answer
+# Served without middleware or the portal's templates (callflows/edge/wsgi.py): errors answer
 # empty, with the same security headers as the MP3s.
 handler400 = "callflows.edge.views.carrier_bad_request"
 handler404 = "callflows.edge.views.carrier_not_found"

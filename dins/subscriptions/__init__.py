@@ -1,4 +1,4 @@
-"""A subscription's life, one module per stage (see ``dins.models.Status``).
+"""A subscription's life, one module per stage (see ``dins.models.SubscriptionStatus``).
 
 ``request`` (the pages: subscribe, edit, keep, rotate the token), ``subscribe`` (the task that
 buys the number exactly once), ``release``, ``sweep`` (trials due, reminders, overdue) and
