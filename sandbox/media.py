@@ -1,8 +1,8 @@
 """MP3 greetings as the sandbox carrier fetches and checks them before "playing" them.
 
 The sandbox plays another company's system, so it has its own check and does not use the
-portal's upload inspector (``callflows/assets/mpeg.py``): what the carrier accepts is its own affair,
-and a file that only the portal's check would pass must show up as a failed call here. Like a
+portal's upload inspector (``callflows/assets/mpeg.py``): what the carrier accepts is its own
+affair, and a file that only the portal's check would pass must show up as a failed call here. Like a
 player, it looks for playable audio at the start of the file rather than judging the whole of
 it.
 
