@@ -2,9 +2,9 @@
 
 The sandbox plays another company's system, so it has its own check and does not use the
 portal's upload inspector (``callflows/assets/mpeg.py``): what the carrier accepts is its own
-affair, and a file that only the portal's check would pass must show up as a failed call here. Like a
-player, it looks for playable audio at the start of the file rather than judging the whole of
-it.
+affair, and a file that only the portal's check would pass must show up as a failed call here.
+Like a player, it looks for playable audio at the start of the file rather than judging the
+whole of it.
 
 Xoxzo only says an MP3 must be publicly reachable (see its API documentation); a customer finds
 out about a broken file when a caller hears silence. The sandbox is stricter than a forgiving
