@@ -56,6 +56,8 @@ DATABASE_AWAY = (OperationalError, InterfaceError)
 BATCH_ROWS = 5_000
 # The journal is this full: operators hear of it before it fills.
 JOURNAL_ALERT_RATIO = 0.5
+# A process that stops writes what it can within this; the journal keeps the rest.
+EXIT_DRAIN_SECONDS = 3.0
 
 
 def _drop_connection() -> None:
@@ -358,6 +360,13 @@ class CallLogBuffer:
             logger.error("call log: %d entries could not be journaled at exit", self.pending())
         if self._drain_lock.locked():
             return  # the writer thread is inside a write (a database that hangs): it waits
+        # Write what the database takes within a few seconds; a database that hangs does not
+        # hold the process's exit (the journal keeps the rest for the next process).
+        drain = threading.Thread(target=self._drain_at_exit, name="call-log-exit", daemon=True)
+        drain.start()
+        drain.join(EXIT_DRAIN_SECONDS)
+
+    def _drain_at_exit(self) -> None:
         with contextlib.suppress(Exception):
             close_old_connections()
             self.drain()
