@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import queue
 import re
 import threading
 import time
@@ -245,6 +246,44 @@ class Watcher:
 watcher = Watcher()
 
 
+class _DaemonPool:
+    """Threads that run submitted reads; daemon threads, unlike ``ThreadPoolExecutor``'s, which
+    Python joins at exit: a read stuck on a database that hangs must not hold a stopping edge
+    process (what it had not written waits in the call log's journal)."""
+
+    def __init__(self, threads: int, *, name: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, read, *args) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((read, args, future))
+        return future
+
+    def _run(self) -> None:
+        while (work := self._queue.get()) is not None:
+            read, args, future = work
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(read(*args))
+            except BaseException as error:
+                future.set_exception(error)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the threads once they have run what was submitted (tests wait for them)."""
+        for _thread in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 class Loader:
     """Reads for the edge within a budget: a published row for a call whose token is not in
     memory, an MP3 the carrier fetches that this process does not hold (``callflows.edge.media``).
@@ -257,11 +296,7 @@ class Loader:
 
     def __init__(self, threads: int):
         self.threads = threads
-        self._pool = (
-            concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="flow-loader")
-            if threads
-            else None
-        )
+        self._pool = _DaemonPool(threads, name="flow-loader") if threads else None
         self._busy = 0
         self._lock = threading.Lock()
 
