@@ -5,12 +5,14 @@ from django.utils.translation import gettext_lazy as _
 
 from api.models import KeyRole, WebhookEvent
 from portal.fields import BoundedDateTimeField
+from portal.text import validate_line
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=100,
+        validators=[validate_line],
         help_text=_("What uses the key, e.g. “CRM sync”. The audit log names changes by it."),
     )
     role = forms.ChoiceField(label=_("Role"), choices=KeyRole.choices, initial=KeyRole.VIEWER)

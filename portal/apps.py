@@ -10,6 +10,10 @@ class PortalConfig(AppConfig):
         from celery.signals import beat_embedded_init, beat_init
 
         from portal.platform import scheduler_started
+        from portal.text import install_storage_guard
+
+        # No string the database cannot hold as text is written, by any route (portal.text).
+        install_storage_guard()
 
         # Scheduled work is judged late from the scheduler's start (portal.platform).
         for started in (beat_init, beat_embedded_init):

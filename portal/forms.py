@@ -7,6 +7,7 @@ from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
 from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
 from portal.outbox import outbox_enqueue
+from portal.text import validate_line
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -29,7 +30,7 @@ class RoleForm(forms.Form):
 
 
 class TenantSettingsForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200, validators=[validate_line])
     # IANA time zone names (Asia/Tokyo) are identifiers, written the same in every language.
     timezone = forms.ChoiceField(
         label=_("Time zone"),
@@ -70,7 +71,7 @@ class TenantSettingsForm(forms.Form):
 class AcceptInvitationForm(forms.Form):
     """Creates the account of an invited person who has none yet."""
 
-    name = forms.CharField(label=_("Your name"), max_length=150)
+    name = forms.CharField(label=_("Your name"), max_length=150, validators=[validate_line])
     password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
 

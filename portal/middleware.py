@@ -3,6 +3,8 @@ caches, and the tenant scope opened for each request."""
 
 import zoneinfo
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -86,7 +88,23 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if _has_nul(request):
+        try:
+            has_nul = _has_nul(request)
+        except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+            if not request.path.startswith(API_PREFIX):
+                raise  # Django's 400 page
+            return JsonResponse(
+                {
+                    "detail": _(
+                        "The request is too large: at most %(size)d KB of JSON or form data, "
+                        "files aside."
+                    )
+                    % {"size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024},
+                    "code": "too_large",
+                },
+                status=413,
+            )
+        if has_nul:
             reason = _(
                 "The request contained a NUL character (\\0), which no field accepts. "
                 "Remove it (it often comes with text copied from a binary file) and "

@@ -36,6 +36,7 @@ from portal import phone
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
+from portal.text import text_problem
 
 EDITOR_MOVES = ("add", "remove", "up", "down", "start")
 
@@ -218,6 +219,7 @@ def flow_edit(request, subscription_code):
             **extra,
         )
     note = request.POST.get("note", "").strip()
+    note_problem = text_problem(note)
     if len(note) > MAX_NOTE_LENGTH:
         # Refused, not cut: the editor shows the rules as posted, so nothing typed is lost.
         messages.error(
@@ -225,6 +227,8 @@ def flow_edit(request, subscription_code):
             _("The note has %(count)d characters; at most %(limit)d are allowed.")
             % {"count": len(note), "limit": MAX_NOTE_LENGTH},
         )
+    elif note_problem:
+        messages.error(request, _("The note was not saved: %(why)s") % {"why": note_problem})
     elif document is not None:
         try:
             services.flow_save(
