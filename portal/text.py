@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -175,14 +176,23 @@ def stored_text_repair(apps, schema_editor, *, app_labels: tuple[str, ...]) -> i
                 continue
             names = [field.name for field in fields]
             manager = model._base_manager.using(schema_editor.connection.alias)
+            fixes = []
             for row in manager.values_list("pk", *names).iterator(chunk_size=2000):
-                pk, values = row[0], row[1:]
-                fixes = {
+                fixed = {
                     name: repaired(value)
-                    for name, value in zip(names, values, strict=True)
+                    for name, value in zip(names, row[1:], strict=True)
                     if first_unstorable(value) is not None
                 }
-                if fixes:
-                    manager.filter(pk=pk).update(**fixes)
-                    changed += 1
+                if fixed:
+                    fixes.append((row[0], fixed))
+            # A changed row is a changed row: the edge's watcher reloads a published flow
+            # whose updated_at moved (callflows.edge.runtime).
+            stamp = (
+                {"updated_at": Now()}
+                if "updated_at" in {f.name for f in model._meta.fields}
+                else {}
+            )
+            for pk, fixed in fixes:
+                manager.filter(pk=pk).update(**fixed, **stamp)
+            changed += len(fixes)
     return changed

@@ -254,3 +254,18 @@ def test_djangos_own_errors_under_the_api_are_in_its_shape(api_as, method, path,
     response = getattr(api_as("admin"), method)(path)
     assert response.status_code == status
     assert response.json()["code"] == code
+
+
+def test_the_api_names_the_field_a_validator_missed(api_as, monkeypatch):
+    from api.v1 import assets
+    from callflows.models import TtsScript
+
+    def careless(**kwargs):
+        return TtsScript.objects.create(tenant=kwargs["request"].tenant, name="x\udfff", text="t")
+
+    monkeypatch.setattr(assets.script_services, "script_create", careless)
+    response = api_as("staff").post(
+        "/api/v1/assets/scripts", {"name": "Hello", "language": "en", "text": "Hi"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "TtsScript.name"

@@ -16,7 +16,7 @@ from portal.fields import BoundedDateField
 from portal.models import Language
 from portal.phone import display
 from portal.services import ServiceError
-from portal.text import validate_line, validate_text
+from portal.text import validate_line
 
 
 class AudioUploadForm(forms.Form):
@@ -63,7 +63,6 @@ class TtsScriptForm(forms.Form):
         label=_("Text"),
         strip=False,
         max_length=10 * MAX_SAY_LENGTH,
-        validators=[validate_text],
         help_text=_(
             "Read aloud by the carrier; at most 500 characters. Line breaks become spaces."
         ),
