@@ -16,6 +16,13 @@ class ApiKeyForm(forms.Form):
         help_text=_("What uses the key, e.g. “CRM sync”. The audit log names changes by it."),
     )
     role = forms.ChoiceField(label=_("Role"), choices=KeyRole.choices, initial=KeyRole.VIEWER)
+    holder = forms.ChoiceField(
+        label=_("Rights of"),
+        help_text=_(
+            "The key acts with at most this person's role, and stops when they leave the "
+            "company. Choose an owner for a key that should outlive your own membership."
+        ),
+    )
     expires_at = BoundedDateTimeField(
         label=_("Expires"),
         required=False,
@@ -23,6 +30,18 @@ class ApiKeyForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
+
+    def __init__(self, *args, holders, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holders = {str(member.code): member for member in holders}
+        self.fields["holder"].choices = [
+            (code, f"{member.user} ({member.get_role_display()})")
+            for code, member in self.holders.items()
+        ]
+        self.fields["holder"].initial = next(iter(self.holders), None)
+
+    def clean_holder(self):
+        return self.holders[self.cleaned_data["holder"]]
 
 
 class WebhookForm(forms.Form):
