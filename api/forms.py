@@ -18,6 +18,7 @@ class ApiKeyForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=KeyRole.choices, initial=KeyRole.VIEWER)
     holder = forms.ChoiceField(
         label=_("Rights of"),
+        required=False,
         help_text=_(
             "The key acts with at most this person's role, and stops when they leave the "
             "company. Choose an owner for a key that should outlive your own membership."
@@ -41,7 +42,9 @@ class ApiKeyForm(forms.Form):
         self.fields["holder"].initial = next(iter(self.holders), None)
 
     def clean_holder(self):
-        return self.holders[self.cleaned_data["holder"]]
+        # Left out (a program posting the form): the rights of whoever creates the key.
+        chosen = self.cleaned_data["holder"] or next(iter(self.holders), "")
+        return self.holders.get(chosen)
 
 
 class WebhookForm(forms.Form):

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from api.models import ApiKey, KeyRole
+from portal.counters import counter_increment
 from portal.models import Membership, Role
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
@@ -191,18 +191,18 @@ def api_key_authenticate(token: str) -> ApiKey:
 def api_key_rate_limited(key: ApiKey, *, now: datetime | None = None) -> int | None:
     """Seconds to wait when ``key`` used its requests of the current minute, else None.
 
-    A fixed one-minute window counted in the shared cache. When the cache is unreachable the
-    request goes through (the limit protects the portal; an outage of Redis must not stop
-    every program using the API) and the log says so.
+    A fixed one-minute window counted where every process counts (``portal.counters``: Redis,
+    or the database on the embedded default). When that is unreachable the request goes
+    through (the limit protects the portal; an outage of Redis must not stop every program
+    using the API) and the log says so.
     """
     now = now or timezone.now()
     window = int(now.timestamp()) // 60
     name = f"api:rate:{key.prefix}:{window}"  # the prefix is random and unique, the pk reusable
     try:
-        cache.add(name, 0, timeout=70)
-        count = cache.incr(name)
-    except Exception as error:  # the cache is away: let the request through, loudly
-        logger.warning("api rate limit: cache unavailable (%s)", type(error).__name__)
+        count = counter_increment(name, lifetime_seconds=70)
+    except Exception as error:  # the store is away: let the request through, loudly
+        logger.warning("api rate limit: counter unavailable (%s)", type(error).__name__)
         return None
     if count > settings.API_RATE_LIMIT_PER_MINUTE:
         return 60 - int(now.timestamp()) % 60

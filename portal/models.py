@@ -426,3 +426,16 @@ class OutboxMessage(models.Model):
     def __str__(self):
         state = "sent" if self.sent_at else "given up" if self.given_up_at else "unsent"
         return f"{self.task_name} {self.subject} ({state})"
+
+
+class RateCounter(models.Model):
+    """A count shared by every process of the embedded default, which has no Redis: requests
+    of one API key in one minute (``portal.counters``). One row per name; rows are pruned
+    once they expire."""
+
+    name = models.CharField(max_length=120, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.name}={self.count}"

@@ -6,6 +6,7 @@ deployment sets ``DEPLOYMENT=production`` and the variables listed in README.md;
 refuses to start while a required one is missing.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -575,6 +576,21 @@ BENCH_CALL_LOG_DISABLED = BENCH_VIEWS_ENABLED and env.bool("BENCH_CALL_LOG_DISAB
 ALLOW_UNSAFE_SETTINGS = env.list("ALLOW_UNSAFE_SETTINGS", default=[])
 
 
+def _wide_proxy_networks(entries: list[str]) -> list[str]:
+    """The entries of ``TRUSTED_PROXIES`` that reach beyond loopback and private networks
+    (a public proxy of your own is named in ALLOW_UNSAFE_SETTINGS), or that do not parse."""
+    wide = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            wide.append(entry)
+            continue
+        if not (network.is_private or network.is_loopback) or network.prefixlen == 0:
+            wide.append(str(network))
+    return wide
+
+
 def unsafe_production_settings() -> dict[str, str]:
     """Settings production must not run with, and why (checked below at start)."""
     unsafe = {}
@@ -592,6 +608,18 @@ def unsafe_production_settings() -> dict[str, str]:
         )
     if BENCH_VIEWS_ENABLED:
         unsafe["BENCH_VIEWS_ENABLED"] = "BENCH_VIEWS_ENABLED=true serves benchmark-only views"
+    if any(host == "*" or (host.startswith(".") and host.count(".") < 2) for host in ALLOWED_HOSTS):
+        unsafe["ALLOWED_HOSTS"] = (
+            "ALLOWED_HOSTS=* (or a whole top-level domain such as .com) answers any Host "
+            "header, which the portal's absolute links and CSRF checks trust; name its hosts"
+        )
+    wide_proxies = _wide_proxy_networks(TRUSTED_PROXIES)
+    if wide_proxies:
+        unsafe["TRUSTED_PROXIES"] = (
+            f"TRUSTED_PROXIES holds {', '.join(wide_proxies)}, wider than loopback and private "
+            "networks: anyone there could write X-Forwarded-For and pick the address the "
+            "sign-in lockout and the audit log see"
+        )
     if WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         unsafe["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = (
             "WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true lets companies make the portal POST into "
