@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.http import HttpResponse
-from django.views.decorators.http import require_safe
+from django.http import HttpResponse, HttpResponseNotAllowed
 
 from callflows.assets import selectors as assets_selectors
 from callflows.assets.serving import serve_audio
@@ -42,9 +41,13 @@ def carrier_server_error(request) -> HttpResponse:
     return with_carrier_headers(HttpResponse(b"", status=500, content_type="text/plain"))
 
 
-@require_safe
 def audio_public(request, public_id):
-    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is."""
+    """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is.
+
+    GET and HEAD only; any other method (OPTIONS included) is a 405 that carries the carrier
+    headers too, like every answer here."""
+    if request.method not in ("GET", "HEAD"):
+        return with_carrier_headers(HttpResponseNotAllowed(["GET", "HEAD"]))
     if not _PUBLIC_ID.fullmatch(public_id):
         return _not_found()
     audio = assets_selectors.audio_by_public_id(public_id)
