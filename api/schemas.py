@@ -380,7 +380,9 @@ class FlowIn(Strict):
 
 
 class FlowCheckIn(Strict):
-    document: FlowDocument
+    # Any object: telling what is wrong with a document is this operation's answer (200 with
+    # its problems), not a refusal.
+    document: dict[str, Any] = Field(description="A flow document to check, complete or not")
 
 
 class FlowProblem(Schema):

@@ -23,7 +23,7 @@ from api.auth import ApiKeyAuth, key_scope
 from api.errors import ApiError, error_response, server_error_response, too_large_response
 from api.v1 import alerts, assets, calls, flows, numbers, outbound
 from portal.services import ServiceError
-from portal.text import UnstorableText
+from portal.text import UnstorableText, text_problem
 
 logger = logging.getLogger("django.request")
 
@@ -91,6 +91,9 @@ def _message(error: dict) -> str:
         return _("This field is required.")
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return _("Send a JSON object here.")
+    if kind == "string_pattern_mismatch" and isinstance(error.get("input"), str):
+        # A line's pattern (api.schemas.LINE_PATTERN): say what the pages' validator says.
+        return text_problem(error["input"]) or error.get("msg", "")
     if kind == "timezone_aware":
         return _("Give the time with its offset, e.g. 2026-12-07T09:00:00+09:00.")
     return error.get("msg", "")
