@@ -47,6 +47,14 @@ class TenantSettingsForm(forms.Form):
         required=False,
         help_text=_("Off by default: calls abroad can be abused for expensive calls."),
     )
+    require_second_factor = forms.BooleanField(
+        label=_("Require a second factor for owners and admins"),
+        required=False,
+        help_text=_(
+            "They type a code from an authenticator app after their password; one who has "
+            "none is asked to set it up at the next page. API keys are not affected."
+        ),
+    )
     allow_premium_destinations = forms.BooleanField(
         label=_("Allow transfers and outbound calls to premium-rate and shared-cost numbers"),
         required=False,
@@ -64,6 +72,7 @@ class TenantSettingsForm(forms.Form):
             "language",
             "allow_international_transfer",
             "allow_premium_destinations",
+            "require_second_factor",
         )
         return cls(data, initial={field: getattr(tenant, field) for field in fields})
 
@@ -179,3 +188,14 @@ class PasswordResetRequestForm(forms.Form):
         # The link is written on the people's address (PORTAL_BASE_URL), never from the
         # request's Host header: a forged Host cannot point the e-mail anywhere else.
         outbox_enqueue("portal.send_password_reset", kwargs={"email": self.cleaned_data["email"]})
+
+
+class SecondFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=20,
+        help_text=_("The 6 digits your authenticator app shows, or a recovery code."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
+        ),
+    )

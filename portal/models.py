@@ -79,6 +79,11 @@ class Tenant(models.Model):
     allow_premium_destinations = models.BooleanField(
         _("allow transfers and calls to premium-rate and shared-cost numbers"), default=False
     )
+    # Owners and admins move money and route the company's calls: when on, they sign in with a
+    # second factor too, and one without it is sent to set it up first (portal.second_factor).
+    require_second_factor = models.BooleanField(
+        _("require a second factor for owners and admins"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -100,6 +100,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    # The second factor (TOTP and recovery codes): portal/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
     "portal",
     "dins",
@@ -120,11 +124,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "portal.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.TenantMiddleware",
+    # After the tenant: a company that requires a second factor is read from the memberships.
+    "portal.second_factor.SecondFactorMiddleware",
     "axes.middleware.AxesMiddleware",
     "dins.middleware.CarrierBudgetMiddleware",
     "sandbox.middleware.SandboxLocalOnlyMiddleware",
@@ -231,6 +238,14 @@ AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# The second factor (portal/second_factor.py): TOTP apps show this issuer beside the account;
+# failed codes slow the next attempt down (1 s, 2 s, 4 s, …). Owners and admins need one when
+# their company requires it (Settings); operators (superusers) need one in production.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="DIN Portal")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+SECOND_FACTOR_FOR_OPERATORS = env.bool("SECOND_FACTOR_FOR_OPERATORS", default=IS_PRODUCTION)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -619,6 +634,11 @@ def unsafe_production_settings() -> dict[str, str]:
             f"TRUSTED_PROXIES holds {', '.join(wide_proxies)}, wider than loopback and private "
             "networks: anyone there could write X-Forwarded-For and pick the address the "
             "sign-in lockout and the audit log see"
+        )
+    if not SECOND_FACTOR_FOR_OPERATORS:
+        unsafe["SECOND_FACTOR_FOR_OPERATORS"] = (
+            "SECOND_FACTOR_FOR_OPERATORS=false lets operators (superusers), who see every "
+            "company, sign in with a password alone"
         )
     if WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         unsafe["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = (

@@ -88,6 +88,7 @@ def test_it_has_a_migration_for_every_model_change(db):
         ({"SECRET_KEY": "a" * 60}, "SECRET_KEY must be at least 50 random characters"),
         ({"SANDBOX_ENABLED": "true"}, "SANDBOX_ENABLED=true serves a fake carrier"),
         ({"BENCH_VIEWS_ENABLED": "true"}, "BENCH_VIEWS_ENABLED=true serves benchmark-only"),
+        ({"SECOND_FACTOR_FOR_OPERATORS": "false"}, "SECOND_FACTOR_FOR_OPERATORS=false"),
         ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS=*"),
         ({"ALLOWED_HOSTS": "portal.example.com,*"}, "ALLOWED_HOSTS=*"),
         ({"ALLOWED_HOSTS": ".com"}, "ALLOWED_HOSTS=*"),
