@@ -26,6 +26,7 @@ import pytest
 from api.tests.factories import make_key
 from portal.tests.companies import japanese_clinic
 
+RESULT: dict[str, str] = {}  # printed at the end of the run (conftest.py)
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "40"))
 CARRIER_OPERATIONS = ["api_v1_offer_list", "api_v1_number_subscribe"]
 ACCEPTED_FOR_VALID_DATA = ["2xx", "401", "403", "404", "409", "422", "429", "503"]
@@ -116,6 +117,8 @@ def test_the_fuzzer_finds_no_failure_in_any_operation_under_every_check(
     xoxzo.close_client()
 
     # then every case passed every check
-    summary = [line for line in result.stdout.splitlines() if "cases" in line.lower()]
-    print("\n".join(summary[-3:]))
+    lines = result.stdout.splitlines()
+    counted = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if "Test cases:" in line]
+    RESULT["cases"] = counted[-1] if counted else "no count printed"
+    RESULT["operations"] = next((ln.strip() for ln in lines if "Tested:" in ln), "")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
