@@ -7,7 +7,7 @@ API keys are not people: the API never asks (its requests carry no session).
 How a request meets it (``SecondFactorMiddleware``, after the password step signed the person
 in): someone with a confirmed device who has not typed a code in this session is sent to
 type one before any page; someone who needs one and has none is sent to set it up first,
-before anything else. Whether a person has a device is read once per session and kept in it
+before anything else. Whether a person has a device is read at sign-in and kept in the session
 (no query per page); setting up or turning off in that session updates it.
 """
 
@@ -136,6 +136,13 @@ def second_factor_turn_off(*, request) -> None:
         TOTPDevice.objects.filter(user=request.user).delete()
         StaticDevice.objects.filter(user=request.user).delete()
     request.session[SESSION_HAS_DEVICE] = False
+
+
+def second_factor_remember_at_sign_in(sender, request, user, **kwargs) -> None:
+    """``user_logged_in`` receiver (``PortalConfig.ready``): the session learns at sign-in
+    whether the person has a device, so no page pays for asking."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_HAS_DEVICE] = second_factor_has_device(user)
 
 
 # --- Middleware -------------------------------------------------------------------------------

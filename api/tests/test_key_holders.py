@@ -18,8 +18,9 @@ from portal.services import ServiceError, membership_change_role, membership_rem
 def _key(personas, client, *, creator, role: str = "admin", holder=None) -> ApiClient:
     by = personas.membership(creator, personas.tenant_a)
     with tenant_scope(personas.tenant_a):
+        named = {"holder": holder} if holder is not None else {}
         created = api_key_create(
-            name="CRM", role=role, expires_at=None, by=by, holder=holder, request=None
+            name="CRM", role=role, expires_at=None, by=by, request=None, **named
         )
     return ApiClient(client, created.token)
 
