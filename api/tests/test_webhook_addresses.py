@@ -72,9 +72,9 @@ def test_every_bypass_is_refused_at_save_time(personas, public_only, url):
 def test_every_bypass_is_refused_at_delivery_time_without_a_connection(
     personas, public_only, url, monkeypatch
 ):
-    # given an endpoint stored before the check knew better (written straight to the table)
-    connections = []
-    monkeypatch.setattr(webhooks.socket, "create_connection", lambda *a, **k: connections.append(a))
+    # given an endpoint stored before the check knew better (written straight to the table),
+    # and no connection possible from this test but to be counted (none leaves the machine)
+    connections = _no_connections(monkeypatch)
     delivery = _delivery(personas.tenant_a, url)
 
     # when it is delivered
@@ -197,6 +197,24 @@ def test_tls_is_checked_for_the_urls_name_and_sent_as_sni(
 
 
 # --- Helpers ----------------------------------------------------------------------------------
+
+
+def _no_connections(monkeypatch) -> list:
+    """Count every connection the fetcher opens, and open none: a check that regressed shows
+    here as a counted attempt, never as traffic to the address it let through."""
+    import socket
+
+    from urllib3.util import connection
+
+    attempts: list = []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise ConnectionRefusedError(f"test: no connection to {address}")
+
+    monkeypatch.setattr(connection, "create_connection", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
 
 
 def _delivery(tenant, url: str) -> WebhookDelivery:

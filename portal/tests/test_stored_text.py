@@ -140,3 +140,49 @@ def test_the_repair_migration_mends_old_rows_and_the_pages_answer_again(client, 
         assert FlowVersion.objects.get(pk=version.pk).document["rules"][0]["label"] == "x\ufffdy"
         assert CallFlow.objects.get(pk=flow.pk).document["rules"][0]["label"] == "x\ufffdy"
         assert CallLog.objects.get(pk=log.pk).rule == "Open"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="only SQLite ever stored NUL and lone surrogates (PostgreSQL refused the write)",
+)
+def test_a_burst_after_the_repair_writes_every_companys_rows(personas):
+    """Issue 19's burst: 30 calls a company for three companies, one whose rule label was
+    stored bad before the repair migration; 90 of 90 rows written once it ran."""
+    from callflows.edge import call_log, published
+    from callflows.flows.publishing import flow_publish
+    from callflows.models import PublishedFlow
+    from callflows.tests.test_action_url import call
+    from portal.testing import TenantFactory
+
+    always = {
+        "rules": [{"label": "Open", "when": {"type": "always"}, "then": {"type": "voicemail"}}],
+        "default": {"type": "voicemail"},
+    }
+    numbers = []
+    for tenant in (personas.tenant_a, personas.tenant_b, TenantFactory(name="Gamma")):
+        number = SubscriptionFactory(tenant=tenant)
+        with tenant_scope(tenant):
+            flow_save(subscription=number, document=always, by=None)
+            flow_publish(subscription=number)
+        numbers.append(number)
+    # the first company's label, as SQLite kept it before the guard, in its flow and published
+    bad = json.dumps(always).replace("Open", "x\\udfffy")
+    with scopes_disabled():
+        flow = CallFlow.objects.get(subscription=numbers[0])
+        row = PublishedFlow.objects.get(subscription=numbers[0])
+    _raw_update(CallFlow, flow.pk, document=bad)
+    compiled = json.dumps(row.compiled).replace('"Open"', '"x\\udfffy"')
+    _raw_update(PublishedFlow, row.pk, compiled=compiled)
+
+    migration = importlib.import_module("api.migrations.0003_repair_stored_text")
+    migration.repair(django_apps, SimpleNamespace(connection=connection))
+    published.forget_memory()
+
+    for _ in range(30):
+        for number in numbers:
+            assert call(number.action_token, caller="+819012345678")[0] == 200
+    assert call_log.call_log_buffer.flush() == 90
+    with scopes_disabled():
+        assert CallLog.objects.count() == 90
+        assert set(CallLog.objects.values_list("rule", flat=True)) == {"Open", "x\ufffdy"}
