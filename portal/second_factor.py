@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -78,11 +79,11 @@ def second_factor_state(*, user: User, memberships: list[Membership]) -> SecondF
 # --- Services ---------------------------------------------------------------------------------
 
 
-def second_factor_setup_start(*, user: User) -> TOTPDevice:
+def second_factor_setup_start(*, user: User, create: bool = True) -> TOTPDevice | None:
     """The authenticator being set up: a new secret, unconfirmed until a code from it is
-    typed (a page reloaded keeps the same secret)."""
+    typed (a page reloaded keeps the same secret). ``create=False``: only an existing one."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
+    if device is None and create:
         device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
     return device
 
@@ -101,12 +102,17 @@ def second_factor_confirm(*, request, device: TOTPDevice, code: str) -> list[str
     wrong (nothing changes)."""
     if device.confirmed or device.user_id != request.user.pk:
         return None
-    if not device.verify_token(code.strip().replace(" ", "")):
+    # Checked without django-otp's throttling, which writes on every failure: this secret
+    # protects nothing until it is confirmed, and a refused request writes nothing.
+    token = code.strip().replace(" ", "")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if not token.isdigit() or not totp.verify(int(token), device.tolerance):
         return None
+    device.last_t = totp.t()
     with transaction.atomic():
         TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
         device.confirmed = True
-        device.save(update_fields=["confirmed"])
+        device.save(update_fields=["confirmed", "last_t"])
         codes = _new_recovery_codes(request.user)
     otp_login(request, device)
     request.session[SESSION_HAS_DEVICE] = True

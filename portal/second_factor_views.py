@@ -50,9 +50,14 @@ def second_factor_setup(request):
     """Set up an authenticator app: scan the code (or type the key), then type a code it shows."""
     if second_factor.second_factor_has_device(request.user):
         return redirect("second_factor")
-    device = second_factor.second_factor_setup_start(user=request.user)
+    # The secret is made when the page is shown; a post only confirms it (writes nothing
+    # when refused).
+    posted = request.method == "POST"
+    device = second_factor.second_factor_setup_start(user=request.user, create=not posted)
+    if device is None:
+        return redirect("second_factor_setup")
     form = SecondFactorCodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if posted and form.is_valid():
         codes = second_factor.second_factor_confirm(
             request=request, device=device, code=form.cleaned_data["code"]
         )
