@@ -263,9 +263,15 @@ def sign_in(page):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The hostile-input suite's totals, when it ran (portal/tests/test_hostile_input.py)."""
+    """The hostile-input suite's totals and the API fuzzer's count, when they ran
+    (portal/tests/test_hostile_input.py, api/tests/test_fuzz.py)."""
     import sys
 
+    fuzzer = sys.modules.get("api.tests.test_fuzz")
+    if fuzzer is not None and fuzzer.RESULT:
+        terminalreporter.write_line(
+            f"API fuzzer: {fuzzer.RESULT['cases']} ({fuzzer.RESULT['operations']} operations)"
+        )
     module = sys.modules.get("portal.tests.test_hostile_input")
     if module is None or not module.TOTALS["inputs"]:
         return

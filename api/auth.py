@@ -55,7 +55,7 @@ def key_scope(run):
                 headers={"Retry-After": str(wait)},
             )
         request.api_key = key
-        request.user = key.created_by
+        request.user = key.holder
         request.tenant = key.tenant
         request.membership = None
         request.audit_actor_label = f"{API_KEY_ACTOR}{key.prefix}:{key.name}"
@@ -75,10 +75,17 @@ class ApiKeyAuth(HttpBearer):
 def require_role(request, role: str) -> None:
     """403 unless the key's role is ``role`` or higher (the pages' rule for the same action)."""
     key = request.api_key
-    if not key_has_role(key, role):
-        raise ApiError(
-            403,
-            "permission_denied",
-            _("This needs a key with the %(role)s role or higher; this key is %(mine)s.")
-            % {"role": Role(role).label, "mine": key.get_role_display()},
-        )
+    if key_has_role(key, role):
+        return
+    acting = getattr(key, "effective_role", key.role)
+    if acting != key.role:
+        detail = _(
+            "This needs the %(role)s role or higher; this key acts with the rights of "
+            "%(name)s, who is %(acting)s now."
+        ) % {"role": Role(role).label, "name": key.holder, "acting": Role(acting).label}
+    else:
+        detail = _("This needs a key with the %(role)s role or higher; this key is %(mine)s.") % {
+            "role": Role(role).label,
+            "mine": key.get_role_display(),
+        }
+    raise ApiError(403, "permission_denied", detail)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 
 class ApiError(Exception):
@@ -33,3 +35,21 @@ def form_errors(form) -> list[dict]:
         for field, messages in form.errors.items()
         for message in messages
     ]
+
+
+def too_large_response() -> JsonResponse:
+    """413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (or with too many fields)."""
+    return error_response(
+        413,
+        "too_large",
+        _("The request is too large: at most %(size)d KB of JSON or form data, files aside.")
+        % {"size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024},
+    )
+
+
+def server_error_response() -> JsonResponse:
+    return error_response(
+        500,
+        "server_error",
+        _("Something went wrong on our side. Try again; if it keeps failing, tell us when."),
+    )

@@ -5,15 +5,25 @@ from django.utils.translation import gettext_lazy as _
 
 from api.models import KeyRole, WebhookEvent
 from portal.fields import BoundedDateTimeField
+from portal.text import validate_line
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=100,
+        validators=[validate_line],
         help_text=_("What uses the key, e.g. “CRM sync”. The audit log names changes by it."),
     )
     role = forms.ChoiceField(label=_("Role"), choices=KeyRole.choices, initial=KeyRole.VIEWER)
+    holder = forms.ChoiceField(
+        label=_("Rights of"),
+        required=False,
+        help_text=_(
+            "The key acts with at most this person's role, and stops when they leave the "
+            "company. Choose an owner for a key that should outlive your own membership."
+        ),
+    )
     expires_at = BoundedDateTimeField(
         label=_("Expires"),
         required=False,
@@ -21,6 +31,20 @@ class ApiKeyForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
+
+    def __init__(self, *args, holders, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holders = {str(member.code): member for member in holders}
+        self.fields["holder"].choices = [
+            (code, f"{member.user} ({member.get_role_display()})")
+            for code, member in self.holders.items()
+        ]
+        self.fields["holder"].initial = next(iter(self.holders), None)
+
+    def clean_holder(self):
+        # Left out (a program posting the form): the rights of whoever creates the key.
+        chosen = self.cleaned_data["holder"] or next(iter(self.holders), "")
+        return self.holders.get(chosen)
 
 
 class WebhookForm(forms.Form):

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import TenantOwned
+from portal.models import Role, TenantOwned
 
 
 class KeyRole(models.TextChoices):
@@ -32,6 +32,16 @@ class ApiKey(TenantOwned):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # Whose rights the key uses: the member who created it, or an owner they named. The key
+    # acts with at most that member's current role, and stops when they leave the company
+    # (api.keys.api_key_authenticate); what it does is attributed to them.
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("rights of"),
+    )
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
@@ -46,6 +56,19 @@ class ApiKey(TenantOwned):
 
     def __str__(self):
         return f"{self.name} ({self.prefix})"
+
+    @property
+    def acting_role(self) -> str | None:
+        """The lower of the key's role and its holder's role now (``holder_role``, annotated
+        by ``api.keys``); None when the holder is no longer a member."""
+        holder_role = getattr(self, "holder_role", None)
+        if holder_role is None:
+            return None
+        return min(self.role, holder_role, key=Role.rank)
+
+    @property
+    def acting_role_label(self) -> str:
+        return Role(self.acting_role).label if self.acting_role else ""
 
     @property
     def is_usable(self) -> bool:

@@ -1,13 +1,82 @@
-"""What the API reads and answers (pydantic, published in the OpenAPI document)."""
+"""What the API reads and answers (pydantic, published in the OpenAPI document).
+
+Every request body is a ``Strict`` model: an object (not a list, not null) holding only the
+keys the operation reads (any other is refused, 422 naming it). Strings a person would type
+are ``line(n)`` or ``text(n)``: bounded, and checked by ``portal.text.text_problem``, the
+pages' own validator (no NUL, no lone surrogate, no control character in a line). Times are
+zone-aware and inside the portal's date range (``portal.fields``), as in the pages' forms.
+"""
 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from callflows.flows.rules import MAX_LABEL_LENGTH, MAX_RULES
+from portal.fields import datetime_range_problem
+from portal.text import text_problem
+
+# What the published schema says a line and a text may hold, so that generated requests know
+# it; the validators below are what enforces it (and also refuse lone surrogates).
+LINE_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def _text_validator(*, multiline: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = text_problem(value, multiline=multiline)
+        if problem:
+            raise PydanticCustomError("not_text", problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def typed_line(max_length: int, **field: Any) -> Any:
+    """A one-line string a person types (a name, a label, a note), at most ``max_length``."""
+    return Annotated[
+        str,
+        Field(max_length=max_length, json_schema_extra={"pattern": LINE_PATTERN}, **field),
+        _text_validator(multiline=False),
+    ]
+
+
+def typed_text(max_length: int, **field: Any) -> Any:
+    """A multi-line text (line breaks and tabs allowed), at most ``max_length``."""
+    return Annotated[
+        str,
+        Field(max_length=max_length, json_schema_extra={"pattern": TEXT_PATTERN}, **field),
+        _text_validator(multiline=True),
+    ]
+
+
+def _in_range(value: datetime.datetime) -> datetime.datetime:
+    problem = datetime_range_problem(value)
+    if problem:
+        raise PydanticCustomError("out_of_range", problem)
+    return value
+
+
+# A moment with its offset (2026-12-07T09:00:00+09:00), in the portal's dates (2000-2099).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+class Strict(BaseModel):
+    """A request body: a JSON object with only the keys the operation reads."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Error(Schema):
@@ -44,29 +113,26 @@ class NumberList(Schema):
     items: list[Number]
 
 
-class Release(Schema):
-    typed_number: str = Field(
-        description="The number, typed again to confirm (+81 50…, 050-…: any spacing)",
-        max_length=30,
-    )
+class Release(Strict):
+    typed_number: typed_line(30, description="The number, typed again to confirm (+81 50…, 050-…)")
 
 
-class Playback(Schema):
+class Playback(Strict):
     type: Literal["playback"]
     audio: UUID
 
 
-class Say(Schema):
+class Say(Strict):
     type: Literal["say"]
     script: UUID
 
 
-class Transfer(Schema):
+class Transfer(Strict):
     type: Literal["transfer"]
-    number: str = Field(max_length=30)
+    number: typed_line(30)
 
 
-class Voicemail(Schema):
+class Voicemail(Strict):
     type: Literal["voicemail"]
     greeting: Annotated[Playback | Say, Field(discriminator="type")] | None = None
 
@@ -74,11 +140,11 @@ class Voicemail(Schema):
 Action = Annotated[Playback | Say | Transfer | Voicemail, Field(discriminator="type")]
 
 
-class OverrideIn(Schema):
-    until: datetime.datetime | None = Field(
+class OverrideIn(Strict):
+    until: Moment | None = Field(
         None,
-        description="When the override ends (ISO 8601 with offset). Without it: the flow's "
-        "next opening, as the one-tap day/night switch.",
+        description="When the override ends (ISO 8601 with offset, 2000-2099). Without it: "
+        "the flow's next opening, as the one-tap day/night switch.",
     )
     action: Action | None = Field(
         None, description="What callers hear meanwhile. Without it: the flow's default."
@@ -183,12 +249,12 @@ class Assets(Schema):
     caller_lists: list[CallerListAsset]
 
 
-class OutboundCallIn(Schema):
-    recipient: str = Field(max_length=30, description="E.164 or as dialled in Japan")
+class OutboundCallIn(Strict):
+    recipient: typed_line(30, description="E.164 or as dialled in Japan")
     message_kind: Literal["audio", "script", "text"]
     audio: UUID | None = None
     script: UUID | None = None
-    text: str = Field("", max_length=500)
+    text: typed_text(500) = ""
     tts_lang: Literal["ja", "en", ""] = ""
     local_caller_id: bool = False
 
@@ -222,21 +288,101 @@ class OfferList(Schema):
     count: int = Field(description="Offers found (items holds at most `limit` of them)")
 
 
-class SubscribeIn(Schema):
-    din_uid: str = Field(max_length=100, description="An offer's din_uid")
+class SubscribeIn(Strict):
+    din_uid: typed_line(100, min_length=1, description="An offer's din_uid")
     mode: Literal["trial", "keep"] = Field(
         description="trial: 24 hours at the trial price, released in time unless kept; "
         "keep: a normal subscription"
     )
 
 
-class FlowIn(Schema):
-    document: dict = Field(description="The flow document, as GET …/flow answers it")
-    note: str = Field("", max_length=1000, description="What changed, for the history")
+def _flow_document_schema() -> dict:
+    """The flow document as JSON Schema (``callflows/flows/rules.py`` is what checks it, for
+    the editor and the API alike; this tells programs and the fuzzer its shape)."""
+
+    def strict(properties: dict, required: list[str]) -> dict:
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        }
+
+    def kind(name: str) -> dict:
+        return {"type": "string", "enum": [name]}
+
+    code = {"type": "string", "format": "uuid"}
+    greetings = [
+        strict({"type": kind("playback"), "audio": code}, ["type", "audio"]),
+        strict({"type": kind("say"), "script": code}, ["type", "script"]),
+    ]
+    action = {
+        "oneOf": [
+            *greetings,
+            strict(
+                {"type": kind("transfer"), "number": {"type": "string", "maxLength": 30}},
+                ["type", "number"],
+            ),
+            strict(
+                {"type": kind("voicemail"), "greeting": {"oneOf": [*greetings, {"type": "null"}]}},
+                ["type"],
+            ),
+        ]
+    }
+    hhmm = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+    condition = {
+        "oneOf": [
+            strict({"type": kind("always")}, ["type"]),
+            strict(
+                {
+                    "type": kind("hours"),
+                    "weekdays": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 0, "maximum": 6},
+                        "minItems": 1,
+                        "maxItems": 7,
+                    },
+                    "start": hhmm,
+                    "end": hhmm,
+                },
+                ["type", "weekdays", "start", "end"],
+            ),
+            strict({"type": kind("holiday")}, ["type"]),
+            strict({"type": kind("anonymous")}, ["type"]),
+            strict({"type": kind("caller_list"), "list": code}, ["type", "list"]),
+        ]
+    }
+    rule = strict(
+        {
+            "label": {
+                "oneOf": [
+                    {"type": "string", "maxLength": MAX_LABEL_LENGTH, "pattern": LINE_PATTERN},
+                    {"type": "null"},
+                ]
+            },
+            "when": condition,
+            "then": action,
+        },
+        ["when", "then"],
+    )
+    return strict(
+        {"rules": {"type": "array", "items": rule, "maxItems": MAX_RULES}, "default": action},
+        ["rules", "default"],
+    )
 
 
-class FlowCheckIn(Schema):
-    document: dict
+FlowDocument = Annotated[dict[str, Any], WithJsonSchema(_flow_document_schema())]
+
+
+class FlowIn(Strict):
+    document: FlowDocument = Field(description="The flow document, as GET …/flow answers it")
+    note: typed_line(1000, description="What changed, for the history (200 characters)") = ""
+
+
+class FlowCheckIn(Strict):
+    # Any object: telling what is wrong with a document is this operation's answer (200 with
+    # its problems), not a refusal.
+    document: dict[str, Any] = Field(description="A flow document to check, complete or not")
 
 
 class FlowProblem(Schema):
@@ -249,9 +395,10 @@ class FlowCheck(Schema):
     problems: list[FlowProblem]
 
 
-class ScriptIn(Schema):
-    name: str = Field(max_length=100)
-    language: str = Field(max_length=10, description="ja or en")
+class ScriptIn(Strict):
+    name: typed_line(100)
+    language: typed_line(10, description="ja or en")
+    # Checked by the page's own form (script_text_clean): control characters by position.
     text: str = Field(max_length=5000, description="Read aloud; at most 500 characters")
 
 

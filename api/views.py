@@ -13,6 +13,11 @@ from portal.models import Role
 from portal.services import ServiceError
 
 
+def _key_form(request, data=None) -> ApiKeyForm:
+    holders = keys.api_key_holders(by=request.membership) if request.membership else []
+    return ApiKeyForm(data, holders=holders)
+
+
 def _page(request, *, key_form=None, webhook_form=None, new_token=None, status=200):
     return render(
         request,
@@ -20,7 +25,7 @@ def _page(request, *, key_form=None, webhook_form=None, new_token=None, status=2
         {
             "api_keys": keys.api_key_list(),
             "webhooks": webhooks.webhook_list(),
-            "key_form": key_form or ApiKeyForm(),
+            "key_form": key_form or _key_form(request),
             "webhook_form": webhook_form or WebhookForm(),
             "new_token": new_token,
             "can_manage": request.membership.has_role(Role.ADMIN),
@@ -38,7 +43,7 @@ def api_settings(request):
 @require_POST
 @member_required(role=Role.ADMIN)
 def api_key_create(request):
-    form = ApiKeyForm(request.POST)
+    form = _key_form(request, request.POST)
     if not form.is_valid():
         return _page(request, key_form=form, status=400)
     try:
@@ -47,6 +52,7 @@ def api_key_create(request):
             role=form.cleaned_data["role"],
             expires_at=form.cleaned_data["expires_at"],
             by=request.membership,
+            holder=form.cleaned_data["holder"],
             request=request,
         )
     except ServiceError as error:

@@ -7,7 +7,8 @@ endpoint's secret (docs/api.md shows how to verify). Deliveries are independent:
 and not ordered; each body carries its ``id`` and ``occurred_at``.
 
 Webhooks only go to public addresses unless ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` (checked when
-the endpoint is saved and again before every POST, since DNS answers change).
+the endpoint is saved and again before every POST, since DNS answers change), and each POST
+goes to the very address that was checked (see "Addresses" below).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
@@ -31,6 +32,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from portal.alerts import alert_raise
@@ -50,31 +54,169 @@ DELIVER_TASK = "api.deliver_webhook"
 
 
 # --- Addresses --------------------------------------------------------------------------------
+#
+# The fetcher connects only where it checked. One parser reads the URL (``webhook_url_parse``,
+# urllib3's, the one requests uses) and refuses anything two parsers could read differently
+# (a backslash, user info, spaces); the host is resolved once, every address it resolves to is
+# checked, and the POST goes to that checked address (``_PinnedAdapter``) with the URL's host
+# name in ``Host`` and as the TLS name (SNI and certificate). A DNS answer that changes between
+# the check and the connection cannot move the connection.
+
+# IPv6 forms that carry an IPv4 address, judged by that address (NAT64, RFC 6052), or refused
+# outright (NAT64 for local use, RFC 8215; the deprecated IPv4-compatible ::a.b.c.d).
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+REFUSED_V6 = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96"))
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class AddressRefused(ValueError):
-    """The URL's host is not a public address (or does not resolve)."""
+    """The URL's host is not a public address (or does not resolve, or the URL is ambiguous)."""
+
+
+def address_is_public(address: Address) -> bool:
+    """True for an address on the internet: not loopback, private, link-local, multicast,
+    reserved or unspecified, also when an IPv6 address carries an IPv4 one (mapped, NAT64,
+    6to4, Teredo)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address_is_public(address.ipv4_mapped)
+        if address in NAT64:
+            return address_is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(address in network for network in REFUSED_V6):
+            return False
+        if address.sixtofour is not None and not address_is_public(address.sixtofour):
+            return False
+        if address.teredo is not None and not all(map(address_is_public, address.teredo)):
+            return False
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_private
+    )
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one POST goes: the URL as parsed once, and the address checked for it."""
+
+    scheme: str
+    host: str  # the name as in the URL (IDNA for non-ASCII), or an IP literal
+    port: int
+    target: str  # path and query
+    address: str  # the checked address the connection is pinned to
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.target}"
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+def webhook_url_parse(url: str) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, path and query)`` of a webhook URL, or ``AddressRefused``."""
+    if not url or len(url) > 500 or any(ch in url for ch in "\\ \t\r\n") or not url.isprintable():
+        raise AddressRefused(_("Give an http:// or https:// URL without spaces or backslashes."))
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        raise AddressRefused(_("Give an http:// or https:// URL.")) from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise AddressRefused(_("Give an http:// or https:// URL."))
+    if parts.auth is not None or "@" in (parts.netloc or ""):
+        raise AddressRefused(_("A webhook URL cannot hold a user name or password (“…@”)."))
+    host = parts.host.strip("[]").lower()
+    if "%" in host:
+        raise AddressRefused(_("Give an http:// or https:// URL."))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not 0 < port < 65536:
+        raise AddressRefused(_("Give an http:// or https:// URL."))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query is not None else "")
+    return parts.scheme, host, port, target
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (one lookup; tests replace it)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def webhook_target(url: str) -> WebhookTarget:
+    """Parse ``url``, resolve its host once and check every address: the target to POST to,
+    pinned to the first address, or ``AddressRefused`` saying why not."""
+    scheme, host, port, target = webhook_url_parse(url)
+    try:
+        found = resolve(host, port)
+    except (OSError, UnicodeError, ValueError):
+        raise AddressRefused(_("%(host)s does not resolve.") % {"host": host}) from None
+    addresses = [ipaddress.ip_address(text.split("%")[0]) for text in found]
+    if not addresses:
+        raise AddressRefused(_("%(host)s does not resolve.") % {"host": host})
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        for address in addresses:
+            if not address_is_public(address):
+                raise AddressRefused(
+                    _(
+                        "%(host)s is not a public address (%(address)s); webhooks go to the "
+                        "internet."
+                    )
+                    % {"host": host, "address": address}
+                )
+    return WebhookTarget(scheme, host, port, target, str(addresses[0]))
 
 
 def webhook_address_check(url: str) -> None:
-    """Raise ``AddressRefused`` unless every address ``url``'s host resolves to is global."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AddressRefused(_("Give an http:// or https:// URL."))
-    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (OSError, ValueError, UnicodeError):
-        raise AddressRefused(_("%(host)s does not resolve.") % {"host": parts.hostname}) from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            raise AddressRefused(
-                _("%(host)s is not a public address (%(address)s); webhooks go to the internet.")
-                % {"host": parts.hostname, "address": address}
-            )
+    """Raise ``AddressRefused`` unless ``url`` is a webhook URL the fetcher would POST to."""
+    webhook_target(url)
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the checked address whatever the URL's host resolves to now; TLS is
+    verified for the URL's host name (and sent as SNI)."""
+
+    def __init__(self, pinned: WebhookTarget):
+        self.pinned = pinned
+        super().__init__(max_retries=0)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        host_params = {**host_params, "host": self.pinned.address, "port": self.pinned.port}
+        if host_params["scheme"] == "https":
+            pool_kwargs = {
+                **pool_kwargs,
+                "server_hostname": self.pinned.host,
+                "assert_hostname": self.pinned.host,
+            }
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+
+# Certificates are checked against this (tests point it at their own authority).
+TLS_VERIFY: bool | str = True
+
+
+def webhook_post(target: WebhookTarget, *, body: bytes, headers: dict) -> int:
+    """POST ``body`` to ``target``'s checked address; the status code. No redirect is followed,
+    no proxy from the environment is used, nothing is retried here (the task retries)."""
+    with requests.Session() as session:
+        session.trust_env = False
+        session.mount(f"{target.scheme}://", _PinnedAdapter(target))
+        response = session.post(
+            target.url,
+            data=body,
+            headers={**headers, "Host": target.host_header},
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
+            verify=TLS_VERIFY,
+        )
+        response.close()
+        return response.status_code
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -258,10 +400,9 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool) -> str:
     timestamp = int(time.time())
     status_code, error = None, ""
     try:
-        webhook_address_check(endpoint.url)
-        response = requests.post(
-            endpoint.url,
-            data=delivery.body.encode(),
+        status_code = webhook_post(
+            webhook_target(endpoint.url),
+            body=delivery.body.encode(),
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "DIN-Portal-Webhooks/1",
@@ -272,11 +413,7 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool) -> str:
                 EVENT_HEADER: delivery.event,
                 DELIVERY_HEADER: str(delivery.code),
             },
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
         )
-        status_code = response.status_code
-        response.close()
     except AddressRefused as refused:
         error = str(refused)
     except requests.RequestException as failure:

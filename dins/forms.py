@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dins.selectors import PREFIX_CHOICES
 from portal import phone
+from portal.text import validate_line, validate_text
 
 
 class SearchForm(forms.Form):
@@ -35,11 +36,14 @@ class SearchForm(forms.Form):
 
 
 class NumberEditForm(forms.Form):
-    label = forms.CharField(label=_("Label"), max_length=100, required=False)
+    label = forms.CharField(
+        label=_("Label"), max_length=100, required=False, validators=[validate_line]
+    )
     description = forms.CharField(
         label=_("Description"),
         max_length=1000,
         required=False,
+        validators=[validate_text],
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 

@@ -26,7 +26,9 @@ import html
 import json
 import re
 import shutil
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -283,6 +285,41 @@ def test_1b_a_program_places_an_outbound_call_through_the_api_once_per_idempoten
     assert call["status"] == "answered", call
     assert call["cost"] not in (None, "", "0", "0.00"), call
     assert call["caller_id"].lstrip("+") == number["e164"].lstrip("+")
+
+
+# The API's default limit (API_RATE_LIMIT_PER_MINUTE), which JOURNEY_ENV leaves alone.
+API_RATE_LIMIT = 120
+BURST = 400
+
+
+def _burst(url: str, token: str, count: int) -> list[int]:
+    """``count`` GETs with one key from eight clients at once; their statuses."""
+
+    def send(_index: int) -> int:
+        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(send, range(count)))
+
+
+def test_1c_one_key_gets_exactly_its_rate_limit_across_every_server_process(world):
+    """400 requests with one key against the limit of 120: exactly 120 pass, whichever server
+    process answers (make run: two portal workers and the database as the shared count;
+    production: Redis). The limit counts per clock minute, so the burst starts early in one
+    and is sent again with a new key if it still ran into the next."""
+    owner = world.person(harness.OWNER_SAKURA)
+    url = f"{world.portal}/api/v1/numbers"
+    for _attempt in range(2):
+        token = _api_key(owner, role="viewer")
+        if time.time() % 60 > 30:
+            time.sleep(60.5 - time.time() % 60)
+        minute = int(time.time() // 60)
+        statuses = _burst(url, token, BURST)
+        if int(time.time() // 60) == minute:
+            break
+    assert statuses.count(200) == API_RATE_LIMIT, sorted(set(statuses))
+    assert statuses.count(429) == BURST - API_RATE_LIMIT
 
 
 # --- 2. An MP3 played from the edge ------------------------------------------------------------

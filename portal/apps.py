@@ -9,9 +9,18 @@ class PortalConfig(AppConfig):
     def ready(self):
         from celery.signals import beat_embedded_init, beat_init, worker_init
         from django.conf import settings
+        from django.contrib.auth.signals import user_logged_in
 
         from portal.database import limit_connections
         from portal.platform import scheduler_started
+        from portal.second_factor import second_factor_remember_at_sign_in
+        from portal.text import install_storage_guard
+
+        # No string the database cannot hold as text is written, by any route (portal.text).
+        install_storage_guard()
+        user_logged_in.connect(
+            second_factor_remember_at_sign_in, dispatch_uid="portal.second_factor.sign_in"
+        )
 
         # A worker's connections give up on a database that hangs (portal/database.py).
         worker_init.connect(

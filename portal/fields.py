@@ -27,6 +27,15 @@ def _out_of_range(low: datetime.date, high: datetime.date) -> ValidationError:
     )
 
 
+def datetime_range_problem(value: datetime.datetime) -> str | None:
+    """Why ``value`` is not a moment the portal takes (its date, read in its own offset, outside
+    ``DATE_MIN``..``DATE_MAX``); None when it is. Never converted first: 9999-12-31T23:59-14:00
+    has no UTC. The pages' date-time fields and the API's schemas (``api/schemas.py``) ask this."""
+    if DATE_MIN <= value.date() <= DATE_MAX:
+        return None
+    return str(_out_of_range(DATE_MIN, DATE_MAX).message)
+
+
 class BoundedDateField(forms.DateField):
     """A date within ``min_date``..``max_date`` (by default the portal's whole range)."""
 
@@ -81,6 +90,6 @@ class BoundedDateTimeField(forms.DateTimeField):
         except (OverflowError, ValueError):
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
         # Refused before anything converts it to UTC: 0001-01-01 00:00 in Tokyo has no UTC.
-        if value is not None and not DATE_MIN <= value.date() <= DATE_MAX:
+        if value is not None and datetime_range_problem(value):
             raise _out_of_range(DATE_MIN, DATE_MAX)
         return value

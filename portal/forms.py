@@ -7,6 +7,7 @@ from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
 from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
 from portal.outbox import outbox_enqueue
+from portal.text import validate_line
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -29,7 +30,7 @@ class RoleForm(forms.Form):
 
 
 class TenantSettingsForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200, validators=[validate_line])
     # IANA time zone names (Asia/Tokyo) are identifiers, written the same in every language.
     timezone = forms.ChoiceField(
         label=_("Time zone"),
@@ -45,6 +46,14 @@ class TenantSettingsForm(forms.Form):
         label=_("Allow transfers and outbound calls to numbers outside Japan"),
         required=False,
         help_text=_("Off by default: calls abroad can be abused for expensive calls."),
+    )
+    require_second_factor = forms.BooleanField(
+        label=_("Require a second factor for owners and admins"),
+        required=False,
+        help_text=_(
+            "They type a code from an authenticator app after their password; one who has "
+            "none is asked to set it up at the next page. API keys are not affected."
+        ),
     )
     allow_premium_destinations = forms.BooleanField(
         label=_("Allow transfers and outbound calls to premium-rate and shared-cost numbers"),
@@ -63,6 +72,7 @@ class TenantSettingsForm(forms.Form):
             "language",
             "allow_international_transfer",
             "allow_premium_destinations",
+            "require_second_factor",
         )
         return cls(data, initial={field: getattr(tenant, field) for field in fields})
 
@@ -70,7 +80,7 @@ class TenantSettingsForm(forms.Form):
 class AcceptInvitationForm(forms.Form):
     """Creates the account of an invited person who has none yet."""
 
-    name = forms.CharField(label=_("Your name"), max_length=150)
+    name = forms.CharField(label=_("Your name"), max_length=150, validators=[validate_line])
     password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
 
@@ -178,3 +188,14 @@ class PasswordResetRequestForm(forms.Form):
         # The link is written on the people's address (PORTAL_BASE_URL), never from the
         # request's Host header: a forged Host cannot point the e-mail anywhere else.
         outbox_enqueue("portal.send_password_reset", kwargs={"email": self.cleaned_data["email"]})
+
+
+class SecondFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=20,
+        help_text=_("The 6 digits your authenticator app shows, or a recovery code."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
+        ),
+    )

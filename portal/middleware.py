@@ -3,6 +3,8 @@ caches, and the tenant scope opened for each request."""
 
 import zoneinfo
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -55,17 +57,20 @@ class TenantMiddleware:
                 timezone.deactivate()
 
 
-def _has_nul(request) -> bool:
+def _nul_field(request) -> str | None:
+    """Where a NUL character is: ``"path"``, or the query or form field's name; else None."""
     if "\x00" in request.path_info:
-        return True
+        return "path"
     sources = [request.GET]
     if request.method == "POST":
         sources.append(request.POST)
     for source in sources:
         for name, values in source.lists():
-            if "\x00" in name or any("\x00" in value for value in values):
-                return True
-    return False
+            if "\x00" in name:
+                return "?"
+            if any("\x00" in value for value in values):
+                return name
+    return None
 
 
 # The company API answers JSON (api/); its URLs start here.
@@ -73,7 +78,8 @@ API_PREFIX = "/api/"
 
 
 class RefuseNulMiddleware:
-    """Answers 400 to a request with a NUL character in its path, query or form fields.
+    """Answers 400 to a request with a NUL character in its path, query or form fields (under
+    ``/api/``: 422 in the API's shape, naming the field).
 
     No form of the portal can produce one (browsers do not send it), PostgreSQL cannot store
     it in a text column, and every field would otherwise need its own check: refused here,
@@ -86,15 +92,39 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if _has_nul(request):
+        try:
+            field = _nul_field(request)
+        except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+            if not request.path.startswith(API_PREFIX):
+                raise  # Django's 400 page
+            return JsonResponse(
+                {
+                    "detail": _(
+                        "The request is too large: at most %(size)d KB of JSON or form data, "
+                        "files aside."
+                    )
+                    % {"size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024},
+                    "code": "too_large",
+                },
+                status=413,
+            )
+        if field is not None:
             reason = _(
                 "The request contained a NUL character (\\0), which no field accepts. "
                 "Remove it (it often comes with text copied from a binary file) and "
                 "try again."
             )
             if request.path.startswith(API_PREFIX):
-                # Programs get the API's error shape ({detail, code}), not a page.
-                return JsonResponse({"detail": reason, "code": "invalid"}, status=400)
+                # Programs get the API's error shape, the field named, as the API's own
+                # validators answer a NUL inside a JSON body (422).
+                return JsonResponse(
+                    {
+                        "detail": _("Some input is not valid."),
+                        "code": "invalid",
+                        "errors": [{"field": field, "message": reason}],
+                    },
+                    status=422,
+                )
             return render(request, "400.html", {"reason": reason}, status=400)
         return self.get_response(request)
 

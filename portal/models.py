@@ -79,6 +79,11 @@ class Tenant(models.Model):
     allow_premium_destinations = models.BooleanField(
         _("allow transfers and calls to premium-rate and shared-cost numbers"), default=False
     )
+    # Owners and admins move money and route the company's calls: when on, they sign in with a
+    # second factor too, and one without it is sent to set it up first (portal.second_factor).
+    require_second_factor = models.BooleanField(
+        _("require a second factor for owners and admins"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -427,3 +432,16 @@ class OutboxMessage(models.Model):
     def __str__(self):
         state = "sent" if self.sent_at else "given up" if self.given_up_at else "unsent"
         return f"{self.task_name} {self.subject} ({state})"
+
+
+class RateCounter(models.Model):
+    """A count shared by every process of the embedded default, which has no Redis: requests
+    of one API key in one minute (``portal.counters``). One row per name; rows are pruned
+    once they expire."""
+
+    name = models.CharField(max_length=120, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.name}={self.count}"

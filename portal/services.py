@@ -74,6 +74,7 @@ TENANT_FIELDS = (
     "language",
     "allow_international_transfer",
     "allow_premium_destinations",
+    "require_second_factor",
 )
 
 

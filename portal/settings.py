@@ -6,6 +6,7 @@ deployment sets ``DEPLOYMENT=production`` and the variables listed in README.md;
 refuses to start while a required one is missing.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -99,6 +100,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    # The second factor (TOTP and recovery codes): portal/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
     "portal",
     "dins",
@@ -109,6 +114,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every error under /api/ in the API's JSON shape, Django's own 404/405/400/500 included.
+    "api.middleware.ApiErrorShapeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -117,11 +124,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "portal.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.TenantMiddleware",
+    # After the tenant: a company that requires a second factor is read from the memberships.
+    "portal.second_factor.SecondFactorMiddleware",
     "axes.middleware.AxesMiddleware",
     "dins.middleware.CarrierBudgetMiddleware",
     "sandbox.middleware.SandboxLocalOnlyMiddleware",
@@ -235,6 +245,14 @@ AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# The second factor (portal/second_factor.py): TOTP apps show this issuer beside the account;
+# failed codes slow the next attempt down (1 s, 2 s, 4 s, …). Owners and admins need one when
+# their company requires it (Settings); operators (superusers) need one in production.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="DIN Portal")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+SECOND_FACTOR_FOR_OPERATORS = env.bool("SECOND_FACTOR_FOR_OPERATORS", default=IS_PRODUCTION)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -624,6 +642,21 @@ BENCH_CALL_LOG_DISABLED = BENCH_VIEWS_ENABLED and env.bool("BENCH_CALL_LOG_DISAB
 ALLOW_UNSAFE_SETTINGS = env.list("ALLOW_UNSAFE_SETTINGS", default=[])
 
 
+def _wide_proxy_networks(entries: list[str]) -> list[str]:
+    """The entries of ``TRUSTED_PROXIES`` that reach beyond loopback and private networks
+    (a public proxy of your own is named in ALLOW_UNSAFE_SETTINGS), or that do not parse."""
+    wide = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            wide.append(entry)
+            continue
+        if not (network.is_private or network.is_loopback) or network.prefixlen == 0:
+            wide.append(str(network))
+    return wide
+
+
 def unsafe_production_settings() -> dict[str, str]:
     """Settings production must not run with, and why (checked below at start)."""
     unsafe = {}
@@ -641,6 +674,23 @@ def unsafe_production_settings() -> dict[str, str]:
         )
     if BENCH_VIEWS_ENABLED:
         unsafe["BENCH_VIEWS_ENABLED"] = "BENCH_VIEWS_ENABLED=true serves benchmark-only views"
+    if any(host == "*" or (host.startswith(".") and host.count(".") < 2) for host in ALLOWED_HOSTS):
+        unsafe["ALLOWED_HOSTS"] = (
+            "ALLOWED_HOSTS=* (or a whole top-level domain such as .com) answers any Host "
+            "header, which the portal's absolute links and CSRF checks trust; name its hosts"
+        )
+    wide_proxies = _wide_proxy_networks(TRUSTED_PROXIES)
+    if wide_proxies:
+        unsafe["TRUSTED_PROXIES"] = (
+            f"TRUSTED_PROXIES holds {', '.join(wide_proxies)}, wider than loopback and private "
+            "networks: anyone there could write X-Forwarded-For and pick the address the "
+            "sign-in lockout and the audit log see"
+        )
+    if not SECOND_FACTOR_FOR_OPERATORS:
+        unsafe["SECOND_FACTOR_FOR_OPERATORS"] = (
+            "SECOND_FACTOR_FOR_OPERATORS=false lets operators (superusers), who see every "
+            "company, sign in with a password alone"
+        )
     if WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         unsafe["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = (
             "WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true lets companies make the portal POST into "

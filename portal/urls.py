@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import alert_views, monitoring_views, views
+from portal import alert_views, monitoring_views, second_factor_views, views
 from portal.forms import PasswordResetRequestForm
 
 account_patterns = [
@@ -42,6 +42,25 @@ account_patterns = [
         name="password_reset_complete",
     ),
     path("language/", views.language_switch, name="language_switch"),
+    path("second-factor/", second_factor_views.second_factor_manage, name="second_factor"),
+    path(
+        "second-factor/code/",
+        second_factor_views.second_factor_verify,
+        name="second_factor_verify",
+    ),
+    path(
+        "second-factor/setup/", second_factor_views.second_factor_setup, name="second_factor_setup"
+    ),
+    path(
+        "second-factor/recovery-codes/",
+        second_factor_views.recovery_codes_renew,
+        name="recovery_codes_renew",
+    ),
+    path(
+        "second-factor/off/",
+        second_factor_views.second_factor_turn_off,
+        name="second_factor_turn_off",
+    ),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]
 

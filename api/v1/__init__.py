@@ -9,17 +9,23 @@ One module per resource; this one builds the API, its error handlers and its rou
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from api.auth import ApiKeyAuth, key_scope
-from api.errors import ApiError, error_response
+from api.errors import ApiError, error_response, server_error_response, too_large_response
 from api.v1 import alerts, assets, calls, flows, numbers, outbound
 from portal.services import ServiceError
+from portal.text import UnstorableText, text_problem
+
+logger = logging.getLogger("django.request")
 
 
 class Api(NinjaAPI):
@@ -67,13 +73,72 @@ def _service_error(request, exc):
     return error_response(409, "conflict", str(exc))
 
 
+def _field(location) -> str | None:
+    """``("body", "payload", "document", "rules", 0)`` → ``document.rules[0]``."""
+    field = ""
+    for part in location:
+        if part in ("body", "payload"):
+            continue
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    return field or None
+
+
+def _message(error: dict) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return _("Unknown field: this operation does not read it. Remove it.")
+    if kind == "missing":
+        return _("This field is required.")
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return _("Send a JSON object here.")
+    if kind == "string_pattern_mismatch" and isinstance(error.get("input"), str):
+        # A line's pattern (api.schemas.LINE_PATTERN): say what the pages' validator says.
+        return text_problem(error["input"]) or error.get("msg", "")
+    if kind == "timezone_aware":
+        return _("Give the time with its offset, e.g. 2026-12-07T09:00:00+09:00.")
+    return error.get("msg", "")
+
+
 @api.exception_handler(NinjaValidationError)
 def _invalid(request, exc: NinjaValidationError):
-    errors = []
-    for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
-        errors.append({"field": ".".join(location) or None, "message": error.get("msg", "")})
+    errors = [
+        {"field": _field(error.get("loc", ())), "message": _message(error)} for error in exc.errors
+    ]
     return error_response(422, "invalid", _("Some input is not valid."), errors=errors)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    if exc.status_code == 400 and exc.__cause__ is not None:  # the body did not parse
+        return error_response(
+            400, "invalid_json", _("The request body is not valid JSON (UTF-8, one value).")
+        )
+    return error_response(exc.status_code, "invalid", str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, exc):
+    return too_large_response()
+
+
+@api.exception_handler(UnstorableText)
+def _unstorable(request, exc: UnstorableText):
+    # A string no validator caught reached the database's door (portal.text): nothing was
+    # written; the field is named as the model knows it.
+    return error_response(
+        422,
+        "invalid",
+        _("Some input is not valid."),
+        errors=[{"field": exc.field, "message": str(exc)}],
+    )
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc: Exception):
+    """Anything else: logged as Django logs a 500, answered in the API's shape."""
+    logger.error("Internal Server Error: %s", request.path, exc_info=exc)
+    got_request_exception.send(sender=None, request=request)
+    return server_error_response()
 
 
 api.add_router("/numbers", numbers.router)

@@ -75,7 +75,12 @@ def asset_list(request):
 @router.post("/audio", response={201: schemas.AudioAsset, **ERRORS}, url_name="api_audio_upload")
 def audio_upload(
     request,
-    label: str = Form("", description="What the MP3 is called in the library"),
+    label: str = Form(
+        "",
+        max_length=100,
+        pattern=schemas.LINE_PATTERN,
+        description="What the MP3 is called in the library",
+    ),
     file: UploadedFile = File(None, description="The MP3 (multipart/form-data)"),
 ):
     """Add an MP3 to the library (staff keys): checked as on the upload page (format, size,

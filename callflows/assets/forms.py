@@ -16,10 +16,11 @@ from portal.fields import BoundedDateField
 from portal.models import Language
 from portal.phone import display
 from portal.services import ServiceError
+from portal.text import validate_line
 
 
 class AudioUploadForm(forms.Form):
-    label = forms.CharField(label=_("Label"), max_length=100)
+    label = forms.CharField(label=_("Label"), max_length=100, validators=[validate_line])
     file = forms.FileField(
         label=_("MP3 file"), widget=forms.ClearableFileInput(attrs={"accept": ".mp3,audio/mpeg"})
     )
@@ -46,7 +47,7 @@ class AudioUploadForm(forms.Form):
 
 
 class AudioLabelForm(forms.Form):
-    label = forms.CharField(label=_("Label"), max_length=100)
+    label = forms.CharField(label=_("Label"), max_length=100, validators=[validate_line])
 
     @classmethod
     def for_audio(cls, audio: AudioFile, data=None):
@@ -54,7 +55,7 @@ class AudioLabelForm(forms.Form):
 
 
 class TtsScriptForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=_("Name"), max_length=100, validators=[validate_line])
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
     # The length that counts is that of the cleaned text (line breaks become spaces), and
     # clean_text says it in words; max_length only stops abuse before that work.
@@ -81,7 +82,7 @@ class TtsScriptForm(forms.Form):
 
 
 class CallerListForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=_("Name"), max_length=100, validators=[validate_line])
     numbers = forms.CharField(
         label=_("Numbers"),
         required=False,
@@ -137,5 +138,6 @@ class ClosedDateForm(forms.Form):
         label=_("Note"),
         max_length=100,
         required=False,
+        validators=[validate_line],
         widget=forms.TextInput(attrs={"placeholder": _("e.g. New Year holidays")}),
     )

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from callflows.calllog import selectors as calllog
 from portal.scoping import tenant_scope
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A line feed too: spreadsheets drop a leading line break and read what follows as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import io
 
 from django.conf import settings
-from django.http import HttpResponse
-from django.views.decorators.http import require_safe
+from django.http import HttpResponse, HttpResponseNotAllowed
 
 from callflows.assets.serving import serve_file
 from callflows.edge import media
@@ -41,13 +40,16 @@ def carrier_server_error(request) -> HttpResponse:
     return with_carrier_headers(HttpResponse(b"", status=500, content_type="text/plain"))
 
 
-@require_safe
 def audio_public(request, public_id):
     """``/media/audio/<public_id>.mp3``: the MP3 the carrier plays; nothing else in media is.
 
     From this process's copy (``callflows.edge.media``): the database and the storage are read
-    on a miss only, within the edge's budget; past it, a 503 the carrier may retry.
+    on a miss only, within the edge's budget; past it, a 503 the carrier may retry. GET and
+    HEAD only; any other method (OPTIONS included) is a 405 that carries the carrier headers
+    too, like every answer here.
     """
+    if request.method not in ("GET", "HEAD"):
+        return with_carrier_headers(HttpResponseNotAllowed(["GET", "HEAD"]))
     if not media.PUBLIC_ID.fullmatch(public_id):
         return _not_found()
     try:

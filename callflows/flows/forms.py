@@ -21,6 +21,7 @@ from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import DestinationRefused, transfer_target_clean
 from portal import phone
 from portal.fields import BoundedDateTimeField
+from portal.text import validate_line
 
 WEEKDAYS = [
     (0, _("Mon")),
@@ -156,7 +157,9 @@ class ActionForm(forms.Form):
 
 
 class RuleForm(ActionForm):
-    label = forms.CharField(label=_("Rule name"), max_length=100, required=False)
+    label = forms.CharField(
+        label=_("Rule name"), max_length=100, required=False, validators=[validate_line]
+    )
     when = forms.ChoiceField(
         label=pgettext_lazy("call flow condition", "When"),
         choices=CONDITION_CHOICES,

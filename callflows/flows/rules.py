@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from portal.text import text_problem
+
 CONDITIONS = ("always", "hours", "holiday", "anonymous", "caller_list")
 ACTIONS = ("playback", "say", "transfer", "voicemail")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -48,8 +50,30 @@ class FlowError(ValueError):
         self.message = message
 
 
-def minutes_of(hhmm: str | None, path: str) -> int:
-    match = _HHMM.match(hhmm or "")
+# The keys each part of a document may hold: anything else is refused when a document is saved
+# (``check_document_keys``), so a flow's history keeps what the editor can show, nothing more.
+DOCUMENT_KEYS = frozenset({"rules", "default"})
+RULE_KEYS = frozenset({"label", "when", "then"})
+CONDITION_KEYS = {
+    "always": frozenset({"type"}),
+    "hours": frozenset({"type", "weekdays", "start", "end"}),
+    "holiday": frozenset({"type"}),
+    "anonymous": frozenset({"type"}),
+    "caller_list": frozenset({"type", "list"}),
+}
+ACTION_KEYS = {
+    "playback": frozenset({"type", "audio"}),
+    "say": frozenset({"type", "script"}),
+    "transfer": frozenset({"type", "number"}),
+    "voicemail": frozenset({"type", "greeting"}),
+}
+# An MP3, script or caller list is named by its code (a UUID); a transfer by a number as typed.
+MAX_REFERENCE_LENGTH = 64
+MAX_NUMBER_LENGTH = 30
+
+
+def minutes_of(hhmm: object, path: str) -> int:
+    match = _HHMM.match(hhmm) if isinstance(hhmm, str) else None
     if not match:
         raise FlowError(path, "times are written HH:MM, 00:00 to 23:59")
     return int(match[1]) * 60 + int(match[2])
@@ -58,25 +82,37 @@ def minutes_of(hhmm: str | None, path: str) -> int:
 def check_condition(when: Any, path: str) -> None:
     kind = when.get("type") if isinstance(when, dict) else None
     if kind not in CONDITIONS:
-        raise FlowError(path, f"unknown condition {kind!r}")
+        raise FlowError(path, f"unknown condition {repr(kind)[:40]}")
     if kind == "hours":
         days = when.get("weekdays")
-        if not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+        if (
+            not isinstance(days, list)
+            or not days
+            or not all(type(d) is int and 0 <= d <= 6 for d in days)
+        ):
             raise FlowError(path, "choose at least one weekday")
         minutes_of(when.get("start"), f"{path}.start")
         minutes_of(when.get("end"), f"{path}.end")
-    if kind == "caller_list" and not when.get("list"):
-        raise FlowError(path, "choose a caller list")
+    if kind == "caller_list":
+        _check_reference(when.get("list"), path, "choose a caller list")
+
+
+def _check_reference(value: Any, path: str, missing: str, *, limit: int = MAX_REFERENCE_LENGTH):
+    if not value:
+        raise FlowError(path, missing)
+    if not isinstance(value, str) or len(value) > limit or text_problem(value):
+        raise FlowError(path, f"{missing}: text of at most {limit} characters")
 
 
 def check_action(then: Any, path: str, *, greeting: bool = False) -> None:
     kind = then.get("type") if isinstance(then, dict) else None
     allowed = ("playback", "say") if greeting else ACTIONS
     if kind not in allowed:
-        raise FlowError(path, f"unknown action {kind!r}")
+        raise FlowError(path, f"unknown action {repr(kind)[:40]}")
     required = {"playback": "audio", "say": "script", "transfer": "number"}.get(str(kind))
-    if required and not then.get(required):
-        raise FlowError(path, f"{kind} needs {required}")
+    if required:
+        limit = MAX_NUMBER_LENGTH if kind == "transfer" else MAX_REFERENCE_LENGTH
+        _check_reference(then.get(required), path, f"{kind} needs {required}", limit=limit)
     if kind == "voicemail" and then.get("greeting") is not None:
         check_action(then["greeting"], f"{path}.greeting", greeting=True)
 
@@ -85,7 +121,9 @@ def check_document(document: dict) -> None:
     """Raise ``FlowError`` unless ``document`` has the shape of a flow (references unchecked)."""
     if not isinstance(document, dict):
         raise FlowError("flow", "a flow is an object")
-    rules = document.get("rules", [])
+    if "rules" not in document:
+        raise FlowError("rules", "a flow needs its list of rules (empty for none)")
+    rules = document["rules"]
     if not isinstance(rules, list):
         raise FlowError("rules", "rules are a list")
     if len(rules) > MAX_RULES:
@@ -98,11 +136,57 @@ def check_document(document: dict) -> None:
             raise FlowError(
                 f"rules[{index}].label", f"a name of at most {MAX_LABEL_LENGTH} characters"
             )
+        problem = text_problem(label)
+        if problem:
+            raise FlowError(f"rules[{index}].label", problem)
         check_condition(rule.get("when"), f"rules[{index}].when")
         check_action(rule.get("then"), f"rules[{index}].then")
     if "default" not in document:
         raise FlowError("default", "a flow needs a default action")
     check_action(document["default"], "default")
+
+
+GREETING_KEYS = {kind: ACTION_KEYS[kind] for kind in ("playback", "say")}
+
+
+def _keys_of(known: dict[str, frozenset[str]], part: dict) -> frozenset[str]:
+    kind = part.get("type")
+    return known.get(kind, frozenset({"type"})) if isinstance(kind, str) else frozenset({"type"})
+
+
+def _unknown_keys(part: Any, allowed: frozenset[str], path: str) -> None:
+    if isinstance(part, dict):
+        for key in part:
+            if key not in allowed:
+                shown = key if isinstance(key, str) and not text_problem(key) else "?"
+                raise FlowError(f"{path}.{shown}" if path else shown, "unknown field; remove it")
+
+
+def check_document_keys(document: Any) -> None:
+    """Raise ``FlowError`` at the first key a saved document may not hold (the editor never
+    writes one; a program might). Stored flows are published whatever they hold: only a save
+    is refused, so an old flow keeps answering."""
+    if not isinstance(document, dict):
+        return
+    _unknown_keys(document, DOCUMENT_KEYS, "")
+    actions = [(document.get("default"), "default")]
+    rules = document.get("rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        path = f"rules[{index}]"
+        _unknown_keys(rule, RULE_KEYS, path)
+        if not isinstance(rule, dict):
+            continue
+        when = rule.get("when")
+        if isinstance(when, dict):
+            _unknown_keys(when, _keys_of(CONDITION_KEYS, when), f"{path}.when")
+        actions.append((rule.get("then"), f"{path}.then"))
+    for action, path in actions:
+        if not isinstance(action, dict):
+            continue
+        _unknown_keys(action, _keys_of(ACTION_KEYS, action), path)
+        greeting = action.get("greeting")
+        if isinstance(greeting, dict):
+            _unknown_keys(greeting, _keys_of(GREETING_KEYS, greeting), f"{path}.greeting")
 
 
 # --- Evaluation (the hot path) ----------------------------------------------------------------

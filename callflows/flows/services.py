@@ -11,9 +11,11 @@ from django.utils.translation import gettext as _
 
 from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
 from callflows.flows.publishing import flow_publish
+from callflows.flows.rules import FlowError, check_document_keys
 from callflows.flows.selectors import not_answering_reason
 from callflows.models import CallFlow, FlowVersion
 from dins.models import Subscription
+from portal.fields import DATE_MAX, DATE_MIN, datetime_range_problem
 from portal.services import ServiceError, audit_record
 
 # --- Saving -----------------------------------------------------------------------------------
@@ -23,6 +25,10 @@ def flow_check(*, subscription: Subscription, document: dict) -> list[dict]:
     """What keeps ``document`` from being saved (``flow_save``'s own compile, run to the end):
     ``[{"where": "rules[1].then", "why": …}, …]``, empty when it can be saved. Saves nothing."""
     problems: list[dict] = []
+    try:
+        check_document_keys(document)
+    except FlowError as error:
+        problems.append({"where": error.path, "why": error.message})
     flow_compile(
         document, tenant=subscription.tenant, own_number=subscription.e164, problems=problems
     )
@@ -42,6 +48,7 @@ def flow_save(
     """Validate (references included), store as a new version, audit, publish."""
     _ensure_answering(subscription)
     try:
+        check_document_keys(document)
         flow_compile(document, tenant=subscription.tenant, own_number=subscription.e164)
     except ValueError as error:  # FlowError included
         raise ServiceError(_("The flow cannot be saved: %(why)s") % {"why": error}) from None
@@ -82,7 +89,13 @@ def flow_set_override(
     """Answer ``action`` until ``until`` whatever the rules say ("closed now until 9:00")."""
     _ensure_answering(subscription)
     if action is not None:
-        if until is None or until <= timezone.now():
+        # In the portal's dates before any comparison: 9999-12-31T23:59-14:00 has no UTC.
+        if until is None or timezone.is_naive(until) or datetime_range_problem(until):
+            raise ServiceError(
+                _("An override needs an end with its time zone, from %(min)s to %(max)s.")
+                % {"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()}
+            )
+        if until <= timezone.now():
             raise ServiceError(_("An override needs an end in the future."))
         try:
             flow_compile(

@@ -36,6 +36,7 @@ from portal import phone
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
+from portal.text import text_problem
 
 EDITOR_MOVES = ("add", "remove", "up", "down", "start")
 
@@ -57,6 +58,23 @@ def _saved_editor(subscription, document: dict):
         [RuleForm.initial_from(rule) for rule in document["rules"]],
         ActionForm.initial_from(document["default"]),
     )
+
+
+def _too_many_rules(request):
+    """A 400 page for a post that claims more rules than a flow holds (``rules-TOTAL_FORMS``),
+    before any form is built: the editor never sends more, so it was made by hand, and
+    answering it with the editor drew every rule form (hundreds of KB)."""
+    try:
+        claimed = int(request.POST.get("rules-TOTAL_FORMS", 0))
+    except (TypeError, ValueError):
+        return None  # the formset says the management form is broken, in the editor
+    if claimed <= RuleFormSet.absolute_max:
+        return None
+    reason = _(
+        "A call flow holds at most %(limit)d rules; this request had %(count)d. Open the "
+        "editor again and save from there."
+    ) % {"limit": RuleFormSet.absolute_max, "count": claimed}
+    return render(request, "400.html", {"reason": reason}, status=400)
 
 
 def _bound_editor(subscription, data):
@@ -196,6 +214,9 @@ def flow_edit(request, subscription_code):
     if not_answering:
         messages.error(request, not_answering)
         return _page(request, subscription, status=409)
+    refused = _too_many_rules(request)
+    if refused is not None:
+        return refused
     if request.POST.get("edit", "").partition(":")[0] in EDITOR_MOVES:
         return _editor_move(request, subscription)
     rules, default = _bound_editor(subscription, request.POST)
@@ -218,6 +239,7 @@ def flow_edit(request, subscription_code):
             **extra,
         )
     note = request.POST.get("note", "").strip()
+    note_problem = text_problem(note)
     if len(note) > MAX_NOTE_LENGTH:
         # Refused, not cut: the editor shows the rules as posted, so nothing typed is lost.
         messages.error(
@@ -225,6 +247,8 @@ def flow_edit(request, subscription_code):
             _("The note has %(count)d characters; at most %(limit)d are allowed.")
             % {"count": len(note), "limit": MAX_NOTE_LENGTH},
         )
+    elif note_problem:
+        messages.error(request, _("The note was not saved: %(why)s") % {"why": note_problem})
     elif document is not None:
         try:
             services.flow_save(
@@ -264,6 +288,9 @@ def flow_draft(request, subscription_code):
             {"subscription": subscription, "draft_problem": not_answering},
             status=409,
         )
+    refused = _too_many_rules(request)
+    if refused is not None:
+        return refused
     rules, default = _bound_editor(subscription, request.POST)
     preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
     document = _draft_document(rules, default)

@@ -11,6 +11,7 @@ from callflows.outbound import services as outbound
 from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Subscription
 from portal.models import Language
+from portal.text import validate_text
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -47,6 +48,7 @@ class OutboundCallForm(forms.Form):
         label=_("Text to read"),
         max_length=MAX_SAY_LENGTH,
         required=False,
+        validators=[validate_text],
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     tts_lang = forms.ChoiceField(

@@ -88,6 +88,15 @@ def test_it_has_a_migration_for_every_model_change(db):
         ({"SECRET_KEY": "a" * 60}, "SECRET_KEY must be at least 50 random characters"),
         ({"SANDBOX_ENABLED": "true"}, "SANDBOX_ENABLED=true serves a fake carrier"),
         ({"BENCH_VIEWS_ENABLED": "true"}, "BENCH_VIEWS_ENABLED=true serves benchmark-only"),
+        ({"SECOND_FACTOR_FOR_OPERATORS": "false"}, "SECOND_FACTOR_FOR_OPERATORS=false"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS=*"),
+        ({"ALLOWED_HOSTS": "portal.example.com,*"}, "ALLOWED_HOSTS=*"),
+        ({"ALLOWED_HOSTS": ".com"}, "ALLOWED_HOSTS=*"),
+        ({"TRUSTED_PROXIES": "0.0.0.0/0"}, "TRUSTED_PROXIES holds 0.0.0.0/0"),
+        ({"TRUSTED_PROXIES": "::/0"}, "TRUSTED_PROXIES holds ::/0"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8,8.8.8.0/24"}, "TRUSTED_PROXIES holds 8.8.8.0/24"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/7"}, "TRUSTED_PROXIES holds 10.0.0.0/7"),
+        ({"TRUSTED_PROXIES": "proxy.internal"}, "TRUSTED_PROXIES holds proxy.internal"),
     ],
 )
 def test_production_refuses_to_start_with_an_unsafe_setting(tmp_path, unsafe, why):
@@ -96,6 +105,16 @@ def test_production_refuses_to_start_with_an_unsafe_setting(tmp_path, unsafe, wh
     assert "refuses to start with unsafe settings" in result.stderr
     assert why in result.stderr
     assert "ALLOW_UNSAFE_SETTINGS" in result.stderr
+
+
+def test_production_starts_behind_proxies_on_private_networks(tmp_path):
+    env = {
+        **PRODUCTION_ENV,
+        "TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8",
+        "ALLOWED_HOSTS": "portal.example.com,.portal.example.com",
+    }
+    result = _load_settings(env, tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_starts_with_an_unsafe_setting_named_in_the_override(tmp_path):
