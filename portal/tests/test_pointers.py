@@ -2,9 +2,10 @@
 a comment or a Markdown file points at exists.
 
 A path (``callflows/edge/runtime.py``, ``docs/deploy.md``) must be a file or folder of the
-repository; a dotted name (``callflows.edge.published.Loader``, ``dins.models.Subscription``)
-must be a module, or a name defined at the top of a module (a class, a function, an assignment),
-or an attribute set in that class; a Celery task's name (``dins.subscribe``) counts as defined.
+repository, and ``dins/views.py:number_detail`` must also define the name after the colon; a
+dotted name (``callflows.edge.published.Loader``, ``dins.models.Subscription``) must be a
+module, or a name defined at the top of a module (a class, a function, an assignment), or an
+attribute set in that class; a Celery task's name (``dins.subscribe``) counts as defined.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ SKIPPED_PARTS = {"migrations", "__pycache__", ".venv", "node_modules"}
 
 PATH = re.compile(
     r"(?<![\w./-])((?:portal|dins|callflows|sandbox|api|e2e|bench|docs|templates|static|locale)"
-    r"/[\w./-]*[\w/])"
+    r"/[\w./-]*[\w/](?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)?)"
 )
 # A dotted name followed by ":" is an outbox subject or a URL name ("dins.subscription:12").
 DOTTED = re.compile(
@@ -119,6 +120,14 @@ def dotted_exists(name: str) -> bool:
     return False
 
 
+def path_exists(pointer: str) -> bool:
+    """``dins/views.py`` must be a file; ``dins/views.py:number_detail`` must also define it."""
+    target, _, name = pointer.partition(":")
+    if not (ROOT / target).exists():
+        return False
+    return not name or not target.endswith(".py") or name in _defined(ROOT / target)
+
+
 def _pointers() -> list[tuple[str, str, str]]:
     found = []
     for path in _files():
@@ -134,8 +143,7 @@ def _pointers() -> list[tuple[str, str, str]]:
 def _broken(pointers) -> list[str]:
     broken = []
     for where, kind, pointer in pointers:
-        target = pointer.split(":")[0]
-        ok = (ROOT / target).exists() if kind == "path" else dotted_exists(target)
+        ok = path_exists(pointer) if kind == "path" else dotted_exists(pointer.split(":")[0])
         if not ok:
             broken.append(f"{where}: {pointer}")
     return sorted(set(broken))
@@ -152,6 +160,7 @@ def test_every_pointer_in_docstrings_comments_and_docs_exists():
         ("callflows.runtime", "name"),
         ("dins.models.Status", "name"),
         ("callflows.edge.published.NoSuchLoader", "name"),
+        ("dins/views.py:no_such_view", "path"),  # the file exists, the name does not
     ],
 )
 def test_it_catches_a_pointer_to_nothing(pointer, kind):
@@ -167,6 +176,8 @@ def test_it_catches_a_pointer_to_nothing(pointer, kind):
         ("dins.models.Subscription", "name"),
         ("dins.subscribe", "name"),  # a task's name
         ("docs/deploy.md", "path"),
+        ("dins/views.py:number_detail", "path"),
+        ("callflows/edge/published.py:Loader.call", "path"),
     ],
 )
 def test_it_accepts_what_exists(pointer, kind):
