@@ -352,8 +352,11 @@ class _Call:
             f"{info.bitrate // 1000} kbit/s, {info.sample_rate} Hz {channels}, "
             f"{len(fetched.data)} bytes"
         )
-        if fetched.notes:
-            detail += f" (note: {'; '.join(fetched.notes)})"
+        notes = list(fetched.notes)
+        if info.damaged_frames:
+            notes.append(f"{info.damaged_frames} damaged frame(s) skipped, heard as a glitch")
+        if notes:
+            detail += f" (note: {'; '.join(notes)})"
         self._step(kind, detail, True, step_started, audio_seconds=info.duration_seconds)
 
     def _say(self, command: grammar.Say, kind: str) -> None:

@@ -1,62 +1,49 @@
-"""MP3 greetings as the sandbox carrier fetches and checks them before "playing" them.
+"""MP3 greetings as the sandbox carrier fetches and plays them.
 
-The sandbox plays another company's system, so it has its own check and does not use the
-portal's upload inspector (``callflows/assets/mpeg.py``): what the carrier accepts is its own
-affair, and a file that only the portal's check would pass must show up as a failed call here.
-Like a player, it looks for playable audio at the start of the file rather than judging the
-whole of it.
+The sandbox plays another company's system, so it judges a file with a decoder of its own and
+shares nothing with the portal's upload inspector (``callflows/assets/mpeg.py``, which walks
+frame headers and asks mutagen): FFmpeg's MP3 decoder, through PyAV, decodes every frame of the
+file as a player would. The two checks disagree when either has a bug, and
+``callflows/tests/test_mp3_checks_agree.py`` feeds both the same files to catch it.
 
 Xoxzo only says an MP3 must be publicly reachable (see its API documentation); a customer finds
-out about a broken file when a caller hears silence. The sandbox is stricter than a forgiving
-player so the portal can warn early: the bytes must really be MPEG-1/2/2.5 Layer III audio.
-
-Two independent checks must agree, because each alone accepts files that do not play:
-
-- our own walk over MPEG frame headers (after any ID3v2 tag): at least ``MIN_FRAME_CHAIN``
-  consecutive frames whose lengths chain exactly, or an exact chain up to the end of the file.
-  A single false "sync" (11 set bits) turns up in WAV samples or random data; three chained ones
-  practically never do;
-- mutagen, which must parse the file and see the same sample rate and channel count.
-
-The duration is the exact sum of the walked frames' samples, not mutagen's estimate (which, for a
-constant bitrate file without a Xing header, is derived from the file size and so counts junk).
+out about a broken file when a caller hears silence. The sandbox is a strict player so the
+portal can warn early: FFmpeg must recognise the bytes as MP3 (MPEG-1/2/2.5 Layer III), and its
+decoder must play the file to its end: data it refuses after the last frame it played (a page or
+an archive glued on) fails the call, a frame or two it refuses between good ones is a glitch. A
+download cut inside its last frame and zero padding after the audio still play. The
+duration is the count of decoded samples, not an estimate from the file size.
 """
 
 from __future__ import annotations
 
-import codecs
 import io
 import re
 import time
 from dataclasses import dataclass, field
 
-import mutagen
-import mutagen.mp3
+import av
 import requests
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # [choice] Xoxzo publishes no limit; ~40 min at 32 kbit/s.
-MIN_FRAME_CHAIN = 3
-# A file may put some bytes (an encoder's padding, a broken tag) before its first frame; the
-# frame search looks this far past the ID3v2 tags and no further, so a text file is not scanned
-# end to end looking for a lucky sync.
-MAX_LEADING_JUNK = 4096
-_TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3", b"3DI")
-
-_VERSIONS = {0b00: "2.5", 0b10: "2", 0b11: "1"}
-_LAYERS = {0b01: 3, 0b10: 2, 0b11: 1}
-_SAMPLE_RATES = {
-    "1": (44100, 48000, 32000),
-    "2": (22050, 24000, 16000),
-    "2.5": (11025, 12000, 8000),
-}
-# kbit/s by bitrate index 1..14 (0 = free format and 15 = invalid are refused).
-_BITRATES = {
-    ("1", 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
-    ("1", 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
-    ("1", 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    ("2", 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
-    ("2", 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-    ("2", 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+_MP3_DECODERS = ("mp3", "mp3float")
+# A frame or two the decoder refuses in a long file is a glitch; more is a damaged file.
+MAX_DAMAGED_FRAMES = 2
+MAX_DAMAGED_SHARE = 0.01
+_OTHER_LAYERS = {"mp2": "II", "mp2float": "II", "mp1": "I", "mp1float": "I"}
+_MPEG_VERSION_BY_RATE = {
+    44100: "1", 48000: "1", 32000: "1",
+    22050: "2", 24000: "2", 16000: "2",
+    11025: "2.5", 12000: "2.5", 8000: "2.5",
+}  # fmt: skip
+# What FFmpeg's probe names, in words a customer knows.
+_CONTAINERS = {
+    "wav": "a WAV file",
+    "ogg": "an Ogg file",
+    "flac": "a FLAC file",
+    "mov,mp4,m4a,3gp,3g2,mj2": "an MP4/M4A container",
+    "aac": "AAC audio",
+    "matroska,webm": "a WebM/Matroska file",
 }
 
 
@@ -72,11 +59,12 @@ class MediaError(ValueError):
 @dataclass(frozen=True)
 class Mp3Info:
     duration_seconds: float
-    bitrate: int  # bit/s, as mutagen reports it (average for VBR files with a Xing header)
+    bitrate: int  # bit/s, as FFmpeg reports the stream (its average for VBR files)
     sample_rate: int  # Hz
     channels: int
     frame_count: int = 0
     kind: str = "MPEG-1 Layer III"
+    damaged_frames: int = 0  # frames the decoder skipped, each a glitch of a few milliseconds
 
 
 @dataclass(frozen=True)
@@ -89,179 +77,127 @@ class FetchedMedia:
     notes: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class _Frame:
-    version: str
-    layer: int
-    sample_rate: int
-    channels: int
-    length: int  # bytes, header included
-    samples: int
-
-
-# --- inspection ----------------------------------------------------------------------------------
+# --- playing -------------------------------------------------------------------------------------
 
 
 def inspect_mp3(data: bytes) -> Mp3Info:
-    """Check that ``data`` is playable MP3 audio and measure it, or raise ``MediaError``."""
+    """Decode ``data`` as the carrier's player would and measure it, or raise ``MediaError``."""
     if not data:
         raise MediaError("the file is empty")
-    _refuse_known_other_formats(data)
-    audio_start = _skip_id3v2(data)
-    if audio_start >= len(data):
-        raise MediaError("the file holds an ID3 tag and no audio frames")
-    first_offset, frames = _find_frame_chain(data, audio_start)
-    first = frames[0]
-    if first.layer != 3:
-        raise MediaError(
-            f"the audio is MPEG-{first.version} Layer {'I' * first.layer}, not MP3 (Layer III)"
-        )
-    try:
-        audio = mutagen.mp3.MP3(io.BytesIO(data))
-    except (mutagen.MutagenError, ValueError, EOFError) as error:
-        raise MediaError(f"the MP3 cannot be read: {error}") from None
-    if (audio.info.sample_rate, audio.info.channels) != (first.sample_rate, first.channels):
-        raise MediaError(
-            "the file is ambiguous: its frames say "
-            f"{first.sample_rate} Hz/{first.channels} ch at byte {first_offset}, mutagen reads "
-            f"{audio.info.sample_rate} Hz/{audio.info.channels} ch"
-        )
-    duration = sum(frame.samples for frame in frames) / first.sample_rate
+    container = _open(data)
+    with container:
+        name = container.format.name
+        if name != "mp3":
+            words = _CONTAINERS.get(name, f"{name} data")
+            raise MediaError(f"the file is {words}, not MPEG audio (renamed to .mp3?)")
+        if not container.streams.audio:
+            raise MediaError("the file holds no audio stream: not MPEG audio")
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name
+        if codec in _OTHER_LAYERS:
+            raise MediaError(f"the audio is MPEG Layer {_OTHER_LAYERS[codec]}, not MP3 (Layer III)")
+        if codec not in _MP3_DECODERS:
+            raise MediaError(f"the audio is {codec}, not MP3")
+        seen = _decode_all(container, stream)
+        bitrate = stream.bit_rate or 0
+    if not seen.samples:
+        raise MediaError("the file holds no audio frames the decoder can play")
+    _judge(seen)
     return Mp3Info(
-        duration_seconds=round(duration, 3),
-        bitrate=int(audio.info.bitrate),
-        sample_rate=first.sample_rate,
-        channels=first.channels,
-        frame_count=len(frames),
-        kind=f"MPEG-{first.version} Layer III",
+        duration_seconds=round(seen.samples / seen.sample_rate, 3),
+        bitrate=int(bitrate),
+        sample_rate=seen.sample_rate,
+        channels=seen.channels,
+        frame_count=seen.frames,
+        damaged_frames=seen.damaged,
+        kind=f"MPEG-{_MPEG_VERSION_BY_RATE.get(seen.sample_rate, '?')} Layer III",
     )
 
 
-def _refuse_known_other_formats(data: bytes) -> None:
-    """Name the common wrong files precisely instead of saying "no MPEG frame found"."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        raise MediaError("the file is a WAV file, not MPEG audio (renamed to .mp3?)")
-    for magic, name in ((b"OggS", "an Ogg"), (b"fLaC", "a FLAC"), (b"%PDF", "a PDF")):
-        if data.startswith(magic):
-            raise MediaError(f"the file is {name} file, not MPEG audio")
+def _open(data: bytes):
+    """FFmpeg's own guess of the format first (to name a WAV or an Ogg file); when it cannot
+    tell, as for a file of a frame or two, the MP3 reader the carrier uses for an MP3 URL."""
+    for forced in (None, "mp3"):
+        try:
+            return av.open(io.BytesIO(data), mode="r", format=forced)
+        except (av.error.FFmpegError, EOFError, ValueError):
+            continue
+    raise MediaError(_looks_like(data) or "the decoder finds no audio in it: not MPEG audio")
+
+
+@dataclass
+class _Decoded:
+    sample_rate: int
+    channels: int
+    samples: int = 0
+    frames: int = 0
+    damaged: int = 0  # packets the decoder refused between frames it played: a glitch
+    refused_at_end: bool = False  # the decoder refused what follows the last frame it played
+    off_format: int = 0  # frames of another sample rate or channel count than the first
+
+
+def _decode_all(container, stream) -> _Decoded:
+    """Decode every packet as a player does: a damaged frame between good ones is a glitch a
+    caller hardly hears; data the decoder refuses after the last good frame is the audio
+    breaking off into something else (an error page, an archive, noise)."""
+    seen = _Decoded(sample_rate=stream.sample_rate, channels=stream.channels)
+    for packet in container.demux(stream):
+        if packet.size and not bytes(packet).strip(b"\x00"):
+            continue  # zero padding after the audio, as encoders and downloads leave it
+        try:
+            decoded = packet.decode()
+        except (av.error.FFmpegError, ValueError):
+            seen.refused_at_end = True
+            continue
+        for frame in decoded:
+            if (frame.sample_rate, len(frame.layout.channels)) != (seen.sample_rate, seen.channels):
+                seen.off_format += 1  # a damaged header, or another file from here on
+                continue
+            if seen.refused_at_end:
+                seen.damaged += 1
+                seen.refused_at_end = False
+            seen.samples += frame.samples
+            seen.frames += 1
+    return seen
+
+
+def _judge(seen: _Decoded) -> None:
+    at = seen.samples / seen.sample_rate if seen.sample_rate else 0.0
+    if seen.refused_at_end:
+        raise MediaError(
+            f"the audio breaks off after {at:.2f} s ({seen.frames} frames): the decoder refuses "
+            "what follows, corrupt or not MPEG audio"
+        )
+    limit = max(MAX_DAMAGED_FRAMES, seen.frames * MAX_DAMAGED_SHARE)
+    if seen.off_format > limit:
+        raise MediaError(
+            f"the audio changes format: {seen.off_format} frames differ from the first "
+            f"{seen.sample_rate} Hz/{seen.channels} ch ones, two files joined together?"
+        )
+    seen.damaged += seen.off_format
+    if seen.damaged > limit:
+        raise MediaError(
+            f"the decoder refuses {seen.damaged} of {seen.frames + seen.damaged} frames: "
+            "the file is damaged"
+        )
+
+
+def _looks_like(data: bytes) -> str:
+    """What bytes FFmpeg could not open look like, so the customer knows what they uploaded
+    ("" when nothing is recognised)."""
+    if data.startswith(b"ID3"):
+        return "the file holds an ID3 tag and no audio frames"
+    if data.startswith(b"OggS"):
+        return "the file is an Ogg file, not MPEG audio"
     if data[4:8] == b"ftyp":
-        raise MediaError("the file is an MP4/M4A container, not MPEG audio")
+        return "the file is an MP4/M4A container, not MPEG audio"
     head = data[:512].lstrip()
     if head[:1] == b"<":
-        raise MediaError("the file looks like HTML or XML (an error page?), not MPEG audio")
-    try:
-        # final=False: a multi-byte character cut at byte 512 is not a decoding error.
-        text = codecs.getincrementaldecoder("utf-8")().decode(data[:512], final=False)
-    except UnicodeDecodeError:
-        return
-    if text and all(character.isprintable() or character in "\r\n\t" for character in text):
-        raise MediaError(f"the file is text, not MPEG audio: starts with {text[:30]!r}")
-
-
-def _skip_id3v2(data: bytes) -> int:
-    """Offset just past the leading ID3v2 tag(s); several tags in a row do occur."""
-    offset = 0
-    while data[offset : offset + 3] == b"ID3" and len(data) >= offset + 10:
-        flags = data[offset + 5]
-        size_bytes = data[offset + 6 : offset + 10]
-        if any(byte & 0x80 for byte in size_bytes):
-            raise MediaError("the file starts with a corrupt ID3 tag (invalid size)")
-        size = 0
-        for byte in size_bytes:
-            size = (size << 7) | byte  # "syncsafe" integer: 7 bits per byte
-        offset += 10 + size + (10 if flags & 0x10 else 0)  # 0x10: a footer follows
-    if data[offset : offset + 3] == b"ID3":
-        raise MediaError("the file holds a truncated ID3 tag and no audio frames")
-    return offset
-
-
-def _frame_at(data: bytes, offset: int) -> _Frame | None:
-    """The MPEG audio frame whose header starts at ``offset``, or None if there is none."""
-    header = data[offset : offset + 4]
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return None
-    version = _VERSIONS.get((header[1] >> 3) & 0b11)
-    layer = _LAYERS.get((header[1] >> 1) & 0b11)
-    bitrate_index = header[2] >> 4
-    sample_rate_index = (header[2] >> 2) & 0b11
-    if version is None or layer is None or bitrate_index in (0, 15) or sample_rate_index == 3:
-        return None
-    if header[3] & 0b11 == 0b10:  # reserved emphasis value
-        return None
-    bitrate = _BITRATES[("1" if version == "1" else "2", layer)][bitrate_index - 1] * 1000
-    sample_rate = _SAMPLE_RATES[version][sample_rate_index]
-    padding = (header[2] >> 1) & 1
-    if layer == 1:
-        length = (12 * bitrate // sample_rate + padding) * 4
-        samples = 384
-    elif layer == 2 or version == "1":
-        length = 144 * bitrate // sample_rate + padding
-        samples = 1152
-    else:  # Layer III of MPEG-2 and 2.5 carries half the samples per frame
-        length = 72 * bitrate // sample_rate + padding
-        samples = 576
-    channels = 1 if header[3] >> 6 == 0b11 else 2
-    return _Frame(version, layer, sample_rate, channels, length, samples)
-
-
-def _chain(data: bytes, offset: int) -> list[_Frame]:
-    """Complete frames following each other exactly from ``offset`` with the same stream format."""
-    frames: list[_Frame] = []
-    first = _frame_at(data, offset)
-    while first is not None:
-        frame = _frame_at(data, offset)
-        if frame is None or (frame.version, frame.layer, frame.sample_rate) != (
-            first.version,
-            first.layer,
-            first.sample_rate,
-        ):
-            break
-        if offset + frame.length > len(data):
-            break  # a truncated last frame is common and harmless; it is not counted
-        frames.append(frame)
-        offset += frame.length
-    return frames
-
-
-def _find_frame_chain(data: bytes, start: int) -> tuple[int, list[_Frame]]:
-    search_end = min(len(data), start + MAX_LEADING_JUNK)
-    first_candidate: tuple[int, _Frame, list[_Frame]] | None = None
-    for offset in range(start, search_end):
-        if data[offset] != 0xFF:
-            continue
-        frame = _frame_at(data, offset)
-        if frame is None:
-            continue
-        frames = _chain(data, offset)
-        end = offset + sum(f.length for f in frames)
-        if len(frames) >= MIN_FRAME_CHAIN or (frames and _nothing_but_end_after(data, end)):
-            return offset, frames
-        if first_candidate is None:
-            first_candidate = (offset, frame, frames)
-    if first_candidate is not None:
-        offset, frame, frames = first_candidate
-        if not frames and offset + frame.length > len(data):
-            raise MediaError(
-                f"the MP3 is truncated: its first frame at byte {offset} needs {frame.length} "
-                f"bytes, only {len(data) - offset} are there"
-            )
-        if frames:
-            raise MediaError(
-                f"only {len(frames)} MPEG frame(s) at byte {offset} before the data breaks off: "
-                "corrupt or not MPEG audio"
-            )
-    where = "after the ID3 tag" if start else "at the start of the file"
-    raise MediaError(f"no MPEG audio frames {where}: not MPEG audio")
-
-
-def _nothing_but_end_after(data: bytes, offset: int) -> bool:
-    """True when a frame chain ending at ``offset`` ends the audio: EOF, tags, padding or a
-    last frame cut short (a truncated download plays fine up to the cut)."""
-    rest = data[offset:]
-    if not rest or not rest.strip(b"\x00") or rest.startswith(_TRAILING_TAGS):
-        return True
-    frame = _frame_at(data, offset)
-    return frame is not None and offset + frame.length > len(data)
+        return "the file looks like HTML or XML (an error page?), not MPEG audio"
+    text = head.decode("utf-8", errors="replace")
+    if "\ufffd" not in text[:-3] and all(c.isprintable() or c in "\r\n\t" for c in text[:-3]):
+        return f"the file is text, not MPEG audio: starts with {text[:30]!r}"
+    return ""
 
 
 # --- fetching ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""MP3 inspection over every sample file, the frame check on its own, and fetching over HTTP."""
+"""MP3 playing (FFmpeg's decoder) over every sample file and broken files, and fetching over
+HTTP."""
 
 import io
 import socket
@@ -50,8 +51,8 @@ def test_it_accepts_valid_samples_and_refuses_invalid_ones(name):
     assert info.kind.endswith("Layer III")
 
 
-def test_it_refuses_raw_pcm_without_a_wav_header_by_the_frame_check():
-    # given WAV samples without the RIFF header that names them: only the frame walk can tell
+def test_it_refuses_raw_pcm_without_a_wav_header():
+    # given WAV samples without the RIFF header that names them: only decoding can tell
     pcm = sample("wav-renamed.mp3")[44:]
     with pytest.raises(MediaError, match="not MPEG audio"):
         inspect_mp3(pcm)
@@ -59,19 +60,19 @@ def test_it_refuses_raw_pcm_without_a_wav_header_by_the_frame_check():
 
 def test_it_refuses_a_lone_false_frame_sync():
     header = bytes([0xFF, 0xF3, 0x40, 0xC4])  # a valid MPEG-2 Layer III header, 104-byte frame
-    with pytest.raises(MediaError, match="corrupt or not MPEG audio"):
+    with pytest.raises(MediaError, match="finds no audio in it: not MPEG audio"):
         inspect_mp3(header + bytes(range(100)) + b"this is no second frame" * 20)
 
 
 def test_it_refuses_frames_that_break_off_into_junk_although_mutagen_reads_them():
     data = sample("greeting-en.mp3")[:208] + b"hello world" * 50  # two frames, then text
     assert mutagen.mp3.MP3(io.BytesIO(data)).info.length > 0  # mutagen alone would accept it
-    with pytest.raises(MediaError, match="only 2 MPEG frame"):
+    with pytest.raises(MediaError, match=r"breaks off after 0.05 s \(2 frames\)"):
         inspect_mp3(data)
 
 
 def test_it_refuses_a_file_cut_inside_its_first_frame():
-    with pytest.raises(MediaError, match="truncated: its first frame at byte 0 needs 104 bytes"):
+    with pytest.raises(MediaError, match="finds no audio in it: not MPEG audio"):
         inspect_mp3(sample("greeting-en.mp3")[:100])
 
 
