@@ -100,6 +100,54 @@ class Child:
     readers: list[threading.Thread] = field(default_factory=list)
 
 
+def celery(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "portal", *arguments, "--loglevel", "INFO"]
+
+
+def processes(
+    *, host: str, ports: tuple[int, int, int], portal: tuple[int, int], edge_workers: int
+) -> list[Child]:
+    """The children in the order they start: pages, edge, sandbox (when enabled), worker,
+    scheduler."""
+    port, edge_port, sandbox_port = ports
+    workers, threads = portal
+    children = [
+        Child(
+            "portal",
+            granian(
+                "portal.wsgi:application", host=host, port=port, workers=workers, threads=threads
+            ),
+            f"http://{host}:{port}/healthz",
+        ),
+        Child(
+            "edge",
+            # An MP3 its process does not hold waits up to the edge's budget on its thread: the
+            # calls beside it have threads of their own.
+            granian(
+                "callflows.edge.wsgi:application",
+                host=host,
+                port=edge_port,
+                workers=edge_workers,
+                threads=EDGE_THREADS,
+            ),
+            f"http://{host}:{edge_port}/healthz",
+        ),
+        Child(
+            "worker",
+            celery("worker", "--concurrency", "2", "--without-gossip", "--without-mingle"),
+        ),
+        Child("scheduler", celery("beat", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME)),
+    ]
+    if settings.SANDBOX_ENABLED:
+        sandbox = granian(
+            "sandbox.wsgi:application", host=host, port=sandbox_port, workers=1, threads=8
+        )
+        children.insert(
+            2, Child("sandbox", sandbox, f"http://{host}:{sandbox_port}/sandbox/healthz")
+        )
+    return children
+
+
 class Command(BaseCommand):
     help = "Run the portal's pages, the edge, the sandbox carrier, a worker and the scheduler."
 
@@ -120,100 +168,33 @@ class Command(BaseCommand):
             "SANDBOX_PORT": str(sandbox_port),
             "PYTHONUNBUFFERED": "1",
         }
-        children = [
-            Child(
-                "portal",
-                granian(
-                    "portal.wsgi:application",
-                    host=host,
-                    port=port,
-                    workers=portal_workers,
-                    threads=portal_threads,
-                ),
-                f"http://{host}:{port}/healthz",
-            ),
-            Child(
-                "edge",
-                granian(
-                    "callflows.edge.wsgi:application",
-                    host=host,
-                    port=edge_port,
-                    workers=edge_workers,
-                    # An MP3 its process does not hold waits up to the edge's budget on its
-                    # thread: the calls beside it have threads of their own.
-                    threads=EDGE_THREADS,
-                ),
-                f"http://{host}:{edge_port}/healthz",
-            ),
-            Child(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    "2",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-            ),
-            Child(
-                "scheduler",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
-                ],
-            ),
-        ]
-        if settings.SANDBOX_ENABLED:
-            children.insert(
-                2,
-                Child(
-                    "sandbox",
-                    granian(
-                        "sandbox.wsgi:application",
-                        host=host,
-                        port=sandbox_port,
-                        workers=1,
-                        threads=8,
-                    ),
-                    f"http://{host}:{sandbox_port}/sandbox/healthz",
-                ),
-            )
+        children = processes(
+            host=host,
+            ports=(port, edge_port, sandbox_port),
+            portal=(portal_workers, portal_threads),
+            edge_workers=edge_workers,
+        )
         stopping = threading.Event()
-
-        def request_stop(signum, frame):
-            stopping.set()
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
         try:
             self._start(children, env)
             self._wait_until_up(children, stopping)
             if not stopping.is_set():
                 self._banner(host, port, edge_port, sandbox_port)
-            while not stopping.wait(0.5):
-                for child in children:
-                    if child.process.poll() is not None:
-                        raise CommandError(
-                            f"{child.name} stopped unexpectedly (exit {child.process.returncode})."
-                        )
+            self._watch(children, stopping)
         finally:
             self._stop(children)
         self.stdout.write("DIN Portal stopped.")
+
+    def _watch(self, children: list[Child], stopping: threading.Event) -> None:
+        """Until asked to stop: a child that exits stops everything, saying which."""
+        while not stopping.wait(0.5):
+            for child in children:
+                if child.process.poll() is not None:
+                    raise CommandError(
+                        f"{child.name} stopped unexpectedly (exit {child.process.returncode})."
+                    )
 
     def _start(self, children: list[Child], env: dict) -> None:
         for child in children:
