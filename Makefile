@@ -13,7 +13,8 @@ export PORT
 # Type-checked in `make test` (services, selectors and the hot path first; widening over time).
 MYPY_PACKAGES := portal/outbox.py portal/platform.py portal/alerts.py portal/scoping.py \
 	portal/services.py portal/phone.py dins/pricing.py dins/destinations.py dins/xoxzo \
-	callflows/outbound callflows/edge callflows/calllog callflows/flows/rules.py
+	callflows/outbound callflows/edge callflows/calllog callflows/flows/rules.py \
+	callflows/assets/convert.py callflows/assets/uploads.py portal/names.py
 
 .PHONY: run test install messages lint format bench clean
 

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from portal import phone as phone_numbers
 
@@ -57,3 +57,19 @@ def duration(seconds) -> str:
     if minutes:
         return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}
     return ngettext("%(seconds)d second", "%(seconds)d seconds", rest) % {"seconds": rest}
+
+
+@register.filter
+def duration_tenths(seconds) -> str:
+    """A short recording's length to a tenth of a second: "4.5 s", "1 min 2.0 s"."""
+    if seconds is None or seconds == "":
+        return "—"
+    tenths = round(float(seconds) * 10)
+    minutes, rest = divmod(tenths, 600)
+    text = f"{rest / 10:.1f}"
+    if minutes:
+        return pgettext("recording length", "%(minutes)d min %(seconds)s s") % {
+            "minutes": minutes,
+            "seconds": text,
+        }
+    return pgettext("recording length", "%(seconds)s s") % {"seconds": text}
