@@ -10,6 +10,7 @@ from api.models import WebhookEvent
 from api.webhooks import webhook_emit, webhook_emit_many, webhook_listeners
 from callflows.signals import calls_logged, outbound_call_finished
 from dins.models import Subscription
+from portal.audit_words import describe_values
 from portal.formats import money_out, phone_out, time_text
 from portal.models import Alert, AlertKind, Tenant
 from portal.scoping import scopes_disabled
@@ -112,7 +113,18 @@ def _outbound_call_finished(sender, *, call, **kwargs):
     )
 
 
+def _events_words(events) -> str | None:
+    if not isinstance(events, list):
+        return None
+    return ", ".join(
+        str(WebhookEvent(event).label) if event in WebhookEvent.values else event
+        for event in events
+    )
+
+
 def connect() -> None:
+    # The audit log's values in words (portal.audit_words).
+    describe_values("webhookendpoint", "events", _events_words)
     calls_logged.connect(_calls_logged, dispatch_uid="api.webhooks.calls")
     post_save.connect(_alert_saved, sender=Alert, dispatch_uid="api.webhooks.alert_events")
     outbound_call_finished.connect(_outbound_call_finished, dispatch_uid="api.webhooks.outbound")

@@ -259,8 +259,8 @@ def audio_upload_failure_message(upload: AudioUpload) -> str:
         ),
         "no_sound": _("This file holds no sound (a video without sound, or a picture?)."),
         "codec": _(
-            "The sound in this file is in a format we do not read (%(codec)s). Record it again "
-            "with the phone's voice recorder, or choose an .m4a, .wav or .mp3 file."
+            "The sound in this file is in a format that cannot be read. Record it again with "
+            "the phone's voice recorder, or choose an .m4a, .wav or .mp3 file."
         ),
         "silent": _("The recording is silent: check that the microphone was on and try again."),
         "too_long": _(
