@@ -563,6 +563,12 @@ def every_failure_reason(tenant, personas, number) -> list[str]:
             "caller: an old row, from before reasons were in the company's words",
         ):
             outbound.call_fail(queued_call(), reason=reason, from_statuses=["queued"])
+    # Yesterday's: today's calls count against the company's call limits, which other tests
+    # that use this company place calls within.
+    with tenant_scope(tenant):
+        OutboundCall.objects.filter(status=OutboundCall.Status.FAILED).update(
+            created_at=timezone.now() - datetime.timedelta(days=1)
+        )
     urls.append(reverse("outbound_call_list", args=[number.code]))
 
     with tenant_scope(tenant):
