@@ -3,11 +3,14 @@
 ``{{ number|phone }}``: 050-1234-5678 for Japanese numbers, +1 415-555-0123 for others.
 ``{{ amount|credits }}``: "4,500 credits" / "4,500 クレジット", "1 credit".
 ``{{ seconds|duration }}``: "1 min 5 s" / "1分5秒".
+``{{ moment|when }}``: "2026-12-07 12:30 (UTC+09:00)", for e-mails read in any zone.
 """
 
+import datetime
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
@@ -73,3 +76,17 @@ def duration_tenths(seconds) -> str:
             "seconds": text,
         }
     return pgettext("recording length", "%(seconds)s s") % {"seconds": text}
+
+
+@register.filter
+def when(moment) -> str:
+    """A moment for people who may read it elsewhere (e-mails): in the active (the company's)
+    zone, with its offset: "2026-12-07 12:30 (UTC+09:00)"."""
+    if not moment:
+        return "—"
+    local = timezone.localtime(moment)
+    offset = local.utcoffset() or datetime.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{local:%Y-%m-%d %H:%M} (UTC{sign}{hours:02d}:{rest:02d})"
