@@ -145,7 +145,17 @@ def test_the_week_view_is_readable_at_11_px_or_more(chromium, live_server, perso
     page.goto(reverse("flow_edit", args=[company["subscription"].code]))
 
     sizes = page.evaluate(TEXT_SIZES, "#week")
+    fills = page.evaluate(
+        "Array.from(document.querySelectorAll('#week .week-row rect'))"
+        ".map(rect => getComputedStyle(rect).fill)"
+    )
+    swatches = page.evaluate(
+        "Array.from(document.querySelectorAll('#week .week-legend .swatch'))"
+        ".map(swatch => getComputedStyle(swatch).backgroundColor)"
+    )
     context.close()
 
     assert len(sizes) > 20  # day names, hours, the summary…
     assert [text for text, size in sizes if size < 11] == [], sizes
+    # each answer its colour, the legend's the bars'
+    assert len(set(swatches)) == len(swatches) > 2 and set(fills) == set(swatches)
