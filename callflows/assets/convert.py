@@ -15,8 +15,11 @@ is installed from the system. What comes out (``TARGET_*``):
   too quietly is raised by at most ``MAX_GAIN_DB``.
 
 Decoding someone's file is the riskiest thing the portal does with input, so it happens in a
-worker (``callflows.audio_convert``), only for the containers and codecs of ``CONTAINERS`` and
-``CODECS``, and stops once the audio is longer than any greeting may be. Refusals carry a
+worker (``callflows.audio_convert``), never in a page's request; after FFmpeg has probed what
+the file is, only the containers and codecs of ``CONTAINERS`` and ``CODECS`` are decoded, and
+decoding stops once the audio is longer than any greeting may be. The whole recording (at most
+``AUDIO_UPLOAD_MAX_BYTES``) and its samples (4 bytes a sample at 22,050 Hz: 53 MB for ten
+minutes) are held in memory. Refusals carry a
 ``code`` and ``params`` for a message in the owner's language (``callflows.assets.uploads``).
 Pure apart from PyAV and numpy: no Django, no I/O but the bytes given.
 """
