@@ -19,6 +19,8 @@ KINDS = {
     "android.m4a": ("ipod", "aac", 44100, "stereo"),
     "browser.webm": ("webm", "libopus", 48000, "mono"),  # Chromium's MediaRecorder
     "android.ogg": ("ogg", "libopus", 48000, "mono"),
+    "voice.opus": ("opus", "libopus", 48000, "mono"),
+    "raw.aac": ("adts", "aac", 44100, "mono"),  # AAC without a container (ADTS)
     "pc.wav": ("wav", "pcm_s16le", 44100, "stereo"),
     "studio.flac": ("flac", "flac", 44100, "mono"),
     "old.mp3": ("mp3", "libmp3lame", 44100, "stereo"),
