@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
 from api.errors import ApiError, error_response
 from api.keys import KeyRefused, api_key_authenticate, api_key_rate_limited, key_has_role
+from api.language import answer_language
 from portal.audit_words import API_KEY_ACTOR
 from portal.models import Role
 from portal.scoping import tenant_scope
@@ -59,8 +60,15 @@ def key_scope(run):
         request.tenant = key.tenant
         request.membership = None
         request.audit_actor_label = f"{API_KEY_ACTOR}{key.prefix}:{key.name}"
-        with tenant_scope(key.tenant), timezone.override(key.tenant.zone):
-            return run(request, *args, **kwargs)
+        language = answer_language(request, key.tenant)
+        with (
+            tenant_scope(key.tenant),
+            timezone.override(key.tenant.zone),
+            translation.override(language),
+        ):
+            response = run(request, *args, **kwargs)
+        response["Content-Language"] = language
+        return response
 
     return wrapper
 

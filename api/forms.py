@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from api.models import KeyRole, WebhookEvent
 from portal.fields import BoundedDateTimeField
@@ -52,7 +53,9 @@ class WebhookForm(forms.Form):
         label=_("URL"),
         max_length=500,
         assume_scheme="https",
-        help_text=_("Events are POSTed here as JSON, signed with the webhook's secret."),
+        help_text=pgettext_lazy(
+            "webhook", "Events are sent here as JSON, signed with the webhook's secret."
+        ),
     )
     events = forms.MultipleChoiceField(
         label=_("Events"),

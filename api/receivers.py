@@ -10,7 +10,9 @@ from api.models import WebhookEvent
 from api.webhooks import webhook_emit, webhook_emit_many, webhook_listeners
 from callflows.signals import calls_logged, outbound_call_finished
 from dins.models import Subscription
-from portal.models import Alert, AlertKind
+from portal.audit_words import describe_values
+from portal.formats import money_out, phone_out, time_text
+from portal.models import Alert, AlertKind, Tenant
 from portal.scoping import scopes_disabled
 
 ALERT_EVENTS = {
@@ -31,6 +33,10 @@ def _calls_logged(sender, *, calls, **kwargs):
     numbers = {call["subscription_id"] for call in calls}
     with scopes_disabled():
         found = dict(Subscription.objects.filter(pk__in=numbers).values_list("pk", "code"))
+    zones = {
+        tenant.pk: tenant.zone
+        for tenant in Tenant.objects.filter(pk__in={call["tenant_id"] for call in calls})
+    }
     events = []
     for call in calls:
         code = found.get(call["subscription_id"])
@@ -42,9 +48,9 @@ def _calls_logged(sender, *, calls, **kwargs):
                 WebhookEvent.CALL_ANSWERED,
                 {
                     "number": str(code),
-                    "recipient": call.get("recipient", ""),
-                    "caller": call.get("caller", ""),
-                    "at": call["at"],
+                    "recipient": phone_out(call.get("recipient", "")),
+                    "caller": phone_out(call.get("caller", "")),
+                    "at": time_text(call["at"], zones[call["tenant_id"]]),
                     "rule": call.get("rule", ""),
                     "source": call["source"],
                     "fallback": call["source"] == "fallback",
@@ -65,23 +71,24 @@ def _alert_saved(sender, instance: Alert, created: bool, **kwargs):
     if not created or instance.kind not in ALERT_EVENTS:
         return
     subscription = instance.subscription
+    zone = instance.tenant.zone
     data: dict = {"number": str(subscription.code) if subscription else None}
     if instance.kind == AlertKind.TRIAL_REMINDER:
         data.update(
-            e164=subscription.e164 if subscription else "",
-            trial_deadline=subscription.trial_deadline if subscription else None,
-            release_at=subscription.release_at if subscription else None,
+            e164=phone_out(subscription.e164 if subscription else ""),
+            trial_deadline=time_text(subscription.trial_deadline, zone) if subscription else None,
+            release_at=time_text(subscription.release_at, zone) if subscription else None,
             minutes_before=instance.context.get("minutes_before"),
         )
     elif instance.kind == AlertKind.TRIAL_RELEASED:
         data.update(
-            e164=instance.context.get("number", ""),
-            released_at=subscription.released_at if subscription else None,
-            saved=instance.context.get("saved"),
+            e164=phone_out(instance.context.get("number", "")),
+            released_at=time_text(subscription.released_at, zone) if subscription else None,
+            saved=money_out(instance.context.get("saved")),
         )
     else:
         data.update(
-            e164=subscription.e164 if subscription else "",
+            e164=phone_out(subscription.e164 if subscription else ""),
             reason=instance.context.get("reason", ""),
             cause=instance.context.get("cause", "carrier"),
         )
@@ -96,17 +103,28 @@ def _outbound_call_finished(sender, *, call, **kwargs):
         data={
             "call": str(call.code),
             "number": str(call.subscription.code),
-            "recipient": call.recipient,
+            "recipient": phone_out(call.recipient),
             "status": call.status,
             "duration": call.duration,
-            "cost": None if call.cost is None else str(call.cost),
-            "ended_at": call.ended_at,
+            "cost": money_out(call.cost),
+            "ended_at": time_text(call.ended_at, call.tenant.zone),
             "failure_reason": call.failure_reason,
         },
     )
 
 
+def _events_words(events) -> str | None:
+    if not isinstance(events, list):
+        return None
+    return ", ".join(
+        str(WebhookEvent(event).label) if event in WebhookEvent.values else event
+        for event in events
+    )
+
+
 def connect() -> None:
+    # The audit log's values in words (portal.audit_words).
+    describe_values("webhookendpoint", "events", _events_words)
     calls_logged.connect(_calls_logged, dispatch_uid="api.webhooks.calls")
     post_save.connect(_alert_saved, sender=Alert, dispatch_uid="api.webhooks.alert_events")
     outbound_call_finished.connect(_outbound_call_finished, dispatch_uid="api.webhooks.outbound")

@@ -94,8 +94,8 @@ Error.model_rebuild()
 
 
 class Number(Schema):
-    code: UUID
-    number: str = Field(description="E.164, e.g. +815012345678")
+    code: UUID = Field(description="The number's public id, `number` everywhere else")
+    e164: str = Field(description="E.164 with +, e.g. +815012345678")
     label: str
     description: str
     status: str
@@ -186,7 +186,7 @@ class Call(Schema):
     code: UUID
     number: UUID
     at: datetime.datetime
-    caller: str = Field(description="Digits; empty for a withheld number")
+    caller: str = Field(description="E.164 with +; empty for a withheld number")
     recipient: str
     rule: str
     command: str
@@ -275,7 +275,7 @@ class OutboundCall(Schema):
 
 class Offer(Schema):
     din_uid: str = Field(description="What to subscribe to (POST /numbers)")
-    number: str = Field(description="E.164, e.g. +815012345678")
+    e164: str = Field(description="E.164 with +, e.g. +815012345678")
     country_code: str
     prefix: str
     monthly_cost: str

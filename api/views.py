@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from api import keys, webhooks
@@ -34,10 +35,15 @@ def _page(request, *, key_form=None, webhook_form=None, new_token=None, status=2
     )
 
 
+# A key just created waits in the session for the page the creation redirects to, which
+# shows it once (POST/redirect/GET: reloading that page creates nothing and shows nothing).
+NEW_KEY_SESSION = "api_new_key"
+
+
 @require_GET
 @member_required
 def api_settings(request):
-    return _page(request)
+    return _page(request, new_token=request.session.pop(NEW_KEY_SESSION, None))
 
 
 @require_POST
@@ -58,8 +64,9 @@ def api_key_create(request):
     except ServiceError as error:
         form.add_error(None, str(error))
         return _page(request, key_form=form, status=400)
-    # Shown on this answer only: the key is not stored and cannot be shown again.
-    return _page(request, new_token=created.token)
+    # Shown on the next page only: the key is not stored and cannot be shown again.
+    request.session[NEW_KEY_SESSION] = created.token
+    return redirect("api_settings")
 
 
 @require_POST
@@ -87,7 +94,7 @@ def webhook_create(request):
     except ServiceError as error:
         form.add_error("url", str(error))
         return _page(request, webhook_form=form, status=400)
-    messages.success(request, _("Webhook added."))
+    messages.success(request, pgettext("webhook", "Webhook added."))
     return redirect("webhook_detail", webhookendpoint_code=endpoint.code)
 
 
@@ -121,5 +128,5 @@ def webhook_toggle(request, webhookendpoint_code):
 def webhook_delete(request, webhookendpoint_code):
     endpoint = get_tenant_object(WebhookEndpoint, webhookendpoint_code)
     webhooks.webhook_delete(endpoint=endpoint, by=request.membership, request=request)
-    messages.success(request, _("Webhook removed."))
+    messages.success(request, pgettext("webhook", "Webhook removed."))
     return redirect("api_settings")

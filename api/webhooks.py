@@ -38,6 +38,7 @@ from urllib3.util import parse_url
 
 from api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from portal.alerts import alert_raise
+from portal.formats import time_text
 from portal.models import AlertKind, Membership, Role
 from portal.outbox import outbox_enqueue
 from portal.scoping import current_tenant, scopes_disabled
@@ -322,7 +323,11 @@ def webhook_emit_many(events: list[tuple[int, str, dict]]) -> list[WebhookDelive
         return []
     tenant_ids = {tenant_id for tenant_id, _event, _data in events}
     with scopes_disabled():
-        endpoints = list(WebhookEndpoint.objects.filter(tenant_id__in=tenant_ids, is_active=True))
+        endpoints = list(
+            WebhookEndpoint.objects.filter(tenant_id__in=tenant_ids, is_active=True)
+            # occurred_at is written in each company's zone (portal.formats)
+            .select_related("tenant")
+        )
     if not endpoints:
         return []
     by_tenant: dict[int, list[WebhookEndpoint]] = defaultdict(list)
@@ -341,7 +346,12 @@ def webhook_emit_many(events: list[tuple[int, str, dict]]) -> list[WebhookDelive
                     endpoint=endpoint,
                     code=code,
                     event=event,
-                    body=_body(event=event, delivery_code=code, occurred_at=now, data=data),
+                    body=_body(
+                        event=event,
+                        delivery_code=code,
+                        occurred_at=time_text(now, endpoint.tenant.zone),
+                        data=data,
+                    ),
                 )
             )
     if not deliveries:

@@ -18,6 +18,7 @@ from callflows.flows.services import flow_save
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
 from dins.models import Subscription
 from portal.models import Membership, Role
+from portal.names import name_key
 
 DEMO_MP3 = Path(__file__).resolve().parent / "demo_assets" / "greeting-ja.mp3"
 FRONT_DESK = "+81362345678"  # a Tokyo (03) number in the demo company's own words
@@ -69,6 +70,7 @@ def _assets(tenant, owner):
         audio = AudioFile(
             tenant=tenant,
             label=names["audio"],
+            name_key=name_key(names["audio"]),
             original_name=DEMO_MP3.name,
             size_bytes=len(data),
             duration_seconds=2.0,
@@ -80,7 +82,13 @@ def _assets(tenant, owner):
     for key in ("holiday", "anonymous", "after_hours"):
         name, (language, text) = names[key]
         scripts[key], _created = TtsScript.objects.get_or_create(
-            name=name, defaults={"language": language, "text": text, "tenant": tenant}
+            name=name,
+            defaults={
+                "language": language,
+                "text": text,
+                "tenant": tenant,
+                "name_key": name_key(name),
+            },
         )
     return audio, scripts
 
@@ -96,7 +104,7 @@ def _hours(days, start, end) -> dict:
 def _clinic_document(tenant, audio, scripts) -> dict:
     """The dental clinic's flow: VIPs first, then holidays, the lunch break, opening hours."""
     vip, _created = CallerList.objects.get_or_create(
-        name="VIP", defaults={"numbers": VIP_CALLERS, "tenant": tenant}
+        name="VIP", defaults={"numbers": VIP_CALLERS, "tenant": tenant, "name_key": name_key("VIP")}
     )
     today = timezone.localdate()
     if not ClosedDate.objects.exists():

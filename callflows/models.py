@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, TenantOwned
+from portal.names import NAME_KEY_MAX_LENGTH
 
 
 def new_public_id() -> str:
@@ -22,6 +23,9 @@ class AudioFile(TenantOwned):
     """An uploaded MP3, served to the carrier at an unguessable public URL."""
 
     label = models.CharField(_("label"), max_length=100)
+    # portal.names.name_key(label), set by the services: one "VIP" per company, whatever its
+    # width or case. Empty for rows made otherwise (tests), which the constraint leaves out.
+    name_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, blank=True, default="")
     file = models.FileField(upload_to=audio_upload_path)
     public_id = models.CharField(max_length=64, unique=True, default=new_public_id)
     original_name = models.CharField(max_length=200, blank=True)
@@ -35,20 +39,99 @@ class AudioFile(TenantOwned):
 
     class Meta:
         ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name_key"],
+                condition=~models.Q(name_key=""),
+                name="audio_name_once",
+            ),
+        ]
 
     def __str__(self):
         return self.label
+
+
+def upload_source_path(instance, filename: str) -> str:
+    return f"audio/uploads/{instance.code}.source"
+
+
+def upload_result_path(instance, filename: str) -> str:
+    return f"audio/uploads/{instance.code}.mp3"
+
+
+class AudioUpload(TenantOwned):
+    """A recording on its way to the library: converted by a worker, heard, then saved.
+
+    The owner uploads or records any audio (``callflows.assets.uploads``); the
+    ``callflows.audio_convert`` task makes the MP3 (``callflows.assets.convert``), the page
+    follows it live and plays it; "Save" turns it into an ``AudioFile``. Neither file is ever
+    served to the carrier. Unsaved uploads are deleted after ``AUDIO_UPLOAD_KEEP_HOURS``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting for a worker")
+        CONVERTING = "converting", _("converting")
+        READY = "ready", _("ready to listen to")
+        FAILED = "failed", _("could not be converted")
+
+    label = models.CharField(_("label"), max_length=100)
+    original_name = models.CharField(max_length=200, blank=True)
+    source = models.FileField(upload_to=upload_source_path)
+    source_bytes = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why it failed, as a code and its details: the page says it in the reader's language.
+    failure_code = models.CharField(max_length=32, blank=True)
+    failure_params = models.JSONField(default=dict, blank=True)
+    source_format = models.CharField(max_length=20, blank=True)  # "M4A/MP4", "WebM", …
+    source_codec = models.CharField(max_length=20, blank=True)
+    source_seconds = models.FloatField(null=True, blank=True)
+    result = models.FileField(upload_to=upload_result_path, blank=True)
+    size_bytes = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    trimmed_start_seconds = models.FloatField(null=True, blank=True)
+    trimmed_end_seconds = models.FloatField(null=True, blank=True)
+    gain_db = models.FloatField(null=True, blank=True)
+    bitrate = models.PositiveIntegerField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The hourly prune: uploads nobody saved, oldest first.
+            models.Index(fields=["created_at"], name="audio_upload_created"),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
 
 
 class TtsScript(TenantOwned):
     """A text the carrier reads aloud (Xoxzo's TTS speaks Japanese and English)."""
 
     name = models.CharField(_("name"), max_length=100)
+    name_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, blank=True, default="")
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     text = models.TextField(_("text"), max_length=500)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name_key"],
+                condition=~models.Q(name_key=""),
+                name="script_name_once",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -58,10 +141,18 @@ class CallerList(TenantOwned):
     """A named list of caller numbers (E.164), e.g. VIP or blocked."""
 
     name = models.CharField(_("name"), max_length=100)
+    name_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, blank=True, default="")
     numbers = models.JSONField(default=list)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name_key"],
+                condition=~models.Q(name_key=""),
+                name="caller_list_name_once",
+            ),
+        ]
 
     def __str__(self):
         return self.name

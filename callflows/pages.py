@@ -9,9 +9,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from callflows.calllog.selectors import calls_recent_for_number, calls_today_figures
+from callflows.flows import selectors as flow_selectors
 from callflows.flows.switch import override_switch, override_switches
 from callflows.models import CallFlow, CallLog
 from dins.models import SubscriptionStatus
+from portal.audit_words import describe_values
 from portal.pages import provide
 
 
@@ -36,7 +38,18 @@ def _number_release(*, request, subscription) -> dict:
     }
 
 
+def _override_words(action) -> str | None:
+    """An override's answer in the audit log (``callflow.override``), as the editor says it."""
+    if not isinstance(action, dict) or "type" not in action:
+        return None
+    try:
+        return flow_selectors.describe_action(action, flow_selectors.asset_names())
+    except (KeyError, TypeError):
+        return None
+
+
 def connect() -> None:
+    describe_values("subscription", "action", _override_words)
     provide("dashboard", _dashboard)
     provide("number", _number)
     provide("number_detail", _number_detail)

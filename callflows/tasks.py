@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from callflows import demo
+from callflows.assets import uploads
 from callflows.flows import publishing
 from callflows.outbound.tasks import place_call, poll_call, poll_calls  # registered here
 from dins import demo as dins_demo
@@ -15,6 +16,18 @@ def republish_due() -> dict[str, int]:
     """Hourly: recompile published flows before they run out; publish any active number that
     has no publication. Each number in its own transaction, so one failure stops nothing."""
     return publishing.flows_republish_due()
+
+
+@shared_task(name="callflows.audio_convert", base=TenantTask)
+def audio_convert(*, tenant_id: int, upload_id: int) -> str:
+    """An uploaded or recorded greeting into the MP3 the upload page plays (idempotent)."""
+    return uploads.audio_upload_convert(upload_id=upload_id)
+
+
+@shared_task(name="callflows.prune_audio_uploads")
+def prune_audio_uploads() -> int:
+    """Hourly: converted recordings nobody saved, with their files."""
+    return uploads.audio_uploads_prune()
 
 
 @shared_task(
@@ -33,4 +46,12 @@ def demo_seed(*, tenant_id: int) -> int:
     return requested
 
 
-__all__ = ["demo_seed", "place_call", "poll_call", "poll_calls", "republish_due"]
+__all__ = [
+    "audio_convert",
+    "demo_seed",
+    "place_call",
+    "poll_call",
+    "poll_calls",
+    "prune_audio_uploads",
+    "republish_due",
+]

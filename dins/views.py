@@ -19,7 +19,7 @@ from dins.subscriptions.request import (
     subscription_rotate_token,
     subscription_update,
 )
-from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
+from dins.subscriptions.subscribe import CREDENTIALS_REJECTED, QUEUE_UNREACHABLE
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal import phone
 from portal.access import get_tenant_object, member_required
@@ -35,7 +35,7 @@ SEARCH_PAGE_SIZE = 20
 CARRIER_PROBLEMS = {
     "credentials": gettext_lazy(
         "The carrier rejected the portal's credentials. An operator must update "
-        "XOXZO_SID / XOXZO_AUTH_TOKEN; nothing was changed."
+        "the carrier account's credentials; nothing was changed."
     ),
     "rate_limited": gettext_lazy("The carrier asks us to slow down. Try again in a minute."),
     "unavailable": gettext_lazy(
@@ -151,6 +151,7 @@ def _number_context(request, subscription, **extra):
         ),
         "queued": selectors.subscription_queued(subscription),
         "failed_in_queue": subscription.failure_reason == QUEUE_UNREACHABLE,
+        "failed_credentials": subscription.failure_reason == CREDENTIALS_REJECTED,
         # the day/night switch (callflows)
         **page_context("number", request=request, subscription=subscription),
         **extra,

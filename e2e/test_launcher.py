@@ -91,8 +91,9 @@ def test_a_flow_edit_and_a_time_zone_change_reach_every_edge_process_in_the_wind
         url, din, "transfer +81312345678", processes, timeout=ARRIVES_WITHIN_SECONDS
     )
 
-    # the same flow, with the company now twelve hours west: now is outside its hours
-    changed = person.submit("/settings/", {"timezone": "Etc/GMT+3"})
+    # the same flow, with the company now twelve hours west (São Paulo, UTC-3 all year; the
+    # settings offer places, not Etc/ offsets): now is outside its hours
+    changed = person.submit("/settings/", {"timezone": "America/Sao_Paulo"})
     assert changed.status_code == 200
     time_zone = harness.until_every_process_answers(
         url, din, "voicemail", processes, timeout=ARRIVES_WITHIN_SECONDS

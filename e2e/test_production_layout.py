@@ -53,7 +53,7 @@ def test_a_flow_edit_and_a_time_zone_change_reach_every_edge_instance(production
     flow_edit = harness.until_every_process_answers(
         numbers[din], din, "transfer +81312345678", processes, timeout=ARRIVES_WITHIN_SECONDS
     )
-    person.submit("/settings/", {"timezone": "Etc/GMT+3"})
+    person.submit("/settings/", {"timezone": "America/Sao_Paulo"})
     time_zone = harness.until_every_process_answers(
         numbers[din], din, "voicemail", processes, timeout=ARRIVES_WITHIN_SECONDS
     )

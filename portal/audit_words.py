@@ -1,28 +1,41 @@
 """The audit log in people's words: actions, objects and the values they changed.
 
 Events store machine codes (``subscription.keep``, ``{"trial": true}``) so that the log can be
-filtered and never changes meaning; pages show them through here, in the reader's language.
+filtered and never changes meaning; pages show them through here, in the reader's language:
+every action, field, state, role and cause, times in the company's zone. Codes that belong to
+apps above this one (a number's states, a call flow's answer, webhook events) are put into
+words by those apps, registered with ``describe_values`` in their ``AppConfig.ready``.
+
+What cannot be translated because someone else wrote it (the carrier's own error text) is
+shown as "the carrier's words" with the text itself behind a toggle, marked as English.
 An unknown code is shown as it is stored rather than hidden.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
+from portal.models import AlertKind, Language, Role
 from portal.phone import display
+from portal.zones import zone_label
 
 ACTIONS = {
     "alert.acknowledge": gettext_lazy("Alert acknowledged"),
     "api_key.create": gettext_lazy("API key created"),
     "api_key.revoke": gettext_lazy("API key revoked"),
-    "webhook.create": gettext_lazy("Webhook added"),
-    "webhook.enable": gettext_lazy("Webhook turned on"),
-    "webhook.disable": gettext_lazy("Webhook turned off"),
-    "webhook.delete": gettext_lazy("Webhook removed"),
+    "webhook.create": pgettext_lazy("webhook", "Webhook added"),
+    "webhook.enable": pgettext_lazy("webhook", "Webhook turned on"),
+    "webhook.disable": pgettext_lazy("webhook", "Webhook turned off"),
+    "webhook.delete": pgettext_lazy("webhook", "Webhook removed"),
     "audio.create": gettext_lazy("MP3 uploaded"),
     "audio.update": gettext_lazy("MP3 renamed"),
     "audio.delete": gettext_lazy("MP3 deleted"),
@@ -56,6 +69,7 @@ ACTIONS = {
     "subscription.update": gettext_lazy("Number label changed"),
     "subscription.test_call": gettext_lazy("Test call placed"),
     "subscription.carrier_missing": gettext_lazy("Number missing at the carrier"),
+    "subscription.recover": gettext_lazy("Number found at the carrier after all"),
     "tenant.update": gettext_lazy("Company settings changed"),
     "ttsscript.create": gettext_lazy("Script created"),
     "ttsscript.update": gettext_lazy("Script changed"),
@@ -75,7 +89,7 @@ OBJECTS = {
     "notificationsetting": gettext_lazy("Notification settings"),
     "alert": gettext_lazy("Alert"),
     "apikey": gettext_lazy("API key"),
-    "webhookendpoint": gettext_lazy("Webhook"),
+    "webhookendpoint": pgettext_lazy("webhook", "Webhook"),
     "outboundcall": gettext_lazy("Outbound call"),
 }
 
@@ -95,6 +109,13 @@ FIELDS = {
     "timezone": gettext_lazy("Time zone"),
     "language": gettext_lazy("Language"),
     "allow_international_transfer": gettext_lazy("Transfers abroad"),
+    "allow_premium_destinations": gettext_lazy("Premium-rate and shared-cost numbers"),
+    "retry": gettext_lazy("Tried again"),
+    "cause": gettext_lazy("Cause"),
+    "caller": gettext_lazy("Caller"),
+    "url": gettext_lazy("URL"),
+    "events": gettext_lazy("Events"),
+    "prefix": gettext_lazy("Key"),
     "file": gettext_lazy("File"),
     "size_bytes": gettext_lazy("Size"),
     "duration_seconds": gettext_lazy("Length"),
@@ -119,8 +140,43 @@ FIELDS = {
     "extra_addresses": gettext_lazy("Extra addresses"),
 }
 
+# Failure reasons keep the carrier's own words on a line starting with this
+# (``OutboundCall.TROUBLE_CARRIER`` is the same).
+CARRIER_PREFIX = "carrier: "
 _E164 = re.compile(r"\+\d{8,15}\b")
 _MAX_VALUE = 120
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# Text with a letter of Japanese in it was written for people here (the portal's own words,
+# in the company's language); plain ASCII prose in a reason is the carrier's.
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+CAUSES = {
+    "carrier": gettext_lazy("the carrier"),
+    "queue": gettext_lazy("the task queue (nothing was sent to the carrier)"),
+}
+# Reasons the portal itself stored in English before they were codes (audit "why"/"reason").
+KNOWN_REASONS = {
+    "the worker stopped while placing the call": gettext_lazy(
+        "the portal's worker stopped while placing the call"
+    ),
+    "the carrier holds the number this attempt asked for": gettext_lazy(
+        "the carrier holds the number this attempt asked for"
+    ),
+    "credentials rejected (HTTP 401)": gettext_lazy(
+        "the carrier rejected the portal's credentials (error 401)"
+    ),
+    "The task queue (broker) could not be reached in time; nothing was sent to the carrier.": (
+        gettext_lazy(
+            "The task queue could not be reached in time; nothing was sent to the carrier."
+        )
+    ),
+}
+# (object type or "*", field) → the value in words; registered by the apps that own the codes.
+_value_words: dict[tuple[str, str], Callable[[Any], str | None]] = {}
+
+
+def describe_values(object_type: str, field: str, words: Callable[[Any], str | None]) -> None:
+    """Let an app above put its codes into words (``("subscription", "status")``: states)."""
+    _value_words[(object_type, field)] = words
 
 
 def action_label(code: str) -> str:
@@ -149,11 +205,60 @@ def numbers_in_words(text: str) -> str:
     return _E164.sub(lambda match: display(match.group()), text or "")
 
 
-def _value(key: str, value) -> str:
+def local_time(text: str) -> str | None:
+    """An ISO time stored in an event, in the active (the company's) zone: 2026-12-07 18:00."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if timezone.is_naive(moment):
+        return None
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def is_foreign_text(text: str) -> bool:
+    """Free text a Japanese reader would get in English (the carrier's error messages)."""
+    language = translation.get_language() or "ja"
+    return (
+        not language.startswith("en")
+        and bool(re.search(r"[A-Za-z]{3}", text))
+        and not _JAPANESE.search(text)
+    )
+
+
+def _fixed_value(key: str, value, object_type: str) -> str | None:
+    """Codes this app knows: roles, languages, zones, causes, sizes, lengths, times."""
+    words = _value_words.get((object_type, key)) or _value_words.get(("*", key))
+    if words is not None:
+        described = words(value)
+        if described is not None:
+            return described
+    if key == "role" and value in Role.values:
+        return str(Role(value).label)
+    if key == "language" and value in Language.values:
+        return str(Language(value).label)
+    if key == "timezone" and isinstance(value, str):
+        return zone_label(value)
+    if key == "cause" and value in CAUSES:
+        return str(CAUSES[value])
+    if key == "size_bytes" and isinstance(value, int):
+        return filesizeformat(value)
+    if key == "duration_seconds" and isinstance(value, int | float):
+        seconds = round(value)
+        return ngettext("%(seconds)d second", "%(seconds)d seconds", seconds) % {"seconds": seconds}
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return local_time(value)
+    return None
+
+
+def _value(key: str, value, object_type: str = "") -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    fixed = _fixed_value(key, value, object_type)
+    if fixed is not None:
+        return fixed
     if key == "din" and isinstance(value, str):
         return display(value)
     if isinstance(value, list):
@@ -164,9 +269,13 @@ def _value(key: str, value) -> str:
     elif isinstance(value, dict):
         if key in ("rules",) or "rules" in value:
             return _("see the call flow's history")
-        text = ", ".join(f"{FIELDS.get(k, k)}: {_value(k, v)}" for k, v in value.items())
+        text = ", ".join(
+            f"{FIELDS.get(k, k)}: {_value(k, v, object_type)}" for k, v in value.items()
+        )
     else:
         text = numbers_in_words(str(value))
+        if text in KNOWN_REASONS:
+            text = str(KNOWN_REASONS[text])
     return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE] + "…"
 
 
@@ -175,9 +284,48 @@ class Change:
     field: str
     before: str
     after: str
+    # The carrier's own words, in English, shown behind a toggle (``after`` then says so).
+    after_raw: str = ""
 
 
-def changes(before: dict | None, after: dict | None) -> list[Change]:
+def reason_parts(text: str) -> tuple[str, str]:
+    """A failure reason as (the portal's words, the carrier's own English text).
+
+    Stored as "<words>" then a line "carrier: <text>" (``OutboundCall.failure_reason``, a
+    test call's problem); a reason that is only the carrier's text (or an older one stored
+    in English) is all carrier's, for a reader of another language.
+    """
+    words, _newline, raw = str(text or "").partition("\n" + CARRIER_PREFIX)
+    if not raw and words.startswith(CARRIER_PREFIX):
+        words, raw = "", words.removeprefix(CARRIER_PREFIX)
+    if not raw and words not in KNOWN_REASONS and is_foreign_text(words):
+        words, raw = "", words
+    return words, raw
+
+
+def _change(key: str, before: dict, after: dict, object_type: str) -> Change:
+    shown_before = _value(key, before[key], object_type) if key in before else ""
+    raw = after.get(key)
+    if isinstance(raw, str) and "\n" + CARRIER_PREFIX in raw:
+        words, carrier_text = reason_parts(raw)
+        return Change(str(FIELDS.get(key, key)), shown_before, words, after_raw=carrier_text)
+    if (
+        isinstance(raw, str)
+        and raw not in KNOWN_REASONS
+        and is_foreign_text(raw)
+        and _fixed_value(key, raw, object_type) is None
+    ):
+        return Change(
+            str(FIELDS.get(key, key)),
+            shown_before,
+            _("the carrier's message (in English)"),
+            after_raw=raw[:300],
+        )
+    shown_after = _value(key, after[key], object_type) if key in after else ""
+    return Change(str(FIELDS.get(key, key)), shown_before, shown_after)
+
+
+def changes(before: dict | None, after: dict | None, object_type: str = "") -> list[Change]:
     """One line per field: its label, the value before and after, in words."""
     before = before if isinstance(before, dict) else {}
     after = after if isinstance(after, dict) else {}
@@ -185,11 +333,35 @@ def changes(before: dict | None, after: dict | None) -> list[Change]:
         return [Change(str(FIELDS["rules"]), "", _("see the call flow's history"))]
     keys = list(dict.fromkeys([*before, *after]))
     return [
-        Change(
-            str(FIELDS.get(key, key)),
-            _value(key, before[key]) if key in before else "",
-            _value(key, after[key]) if key in after else "",
-        )
+        _change(key, before, after, object_type)
         for key in keys
         if before.get(key) != after.get(key) or key not in before
     ]
+
+
+_MEMBERSHIP = re.compile(r"^(?P<person>.*) @ .* \((?P<role>[a-z]+)\)$")
+
+
+def object_words(event) -> str:
+    """What the event was about, in words: the name it had, with numbers and roles as people
+    read them (``str()`` of the object was stored, in whatever language was active then)."""
+    text = event.object_repr or ""
+    if event.object_type == "membership":
+        match = _MEMBERSHIP.match(text)
+        if match and match["role"] in Role.values:
+            return f"{match['person']} ({Role(match['role']).label})"
+    if event.object_type == "notificationsetting":
+        return ""
+    if event.object_type == "alert":
+        for kind in AlertKind:
+            for language in ("en", "ja"):
+                with translation.override(language):
+                    label = str(kind.label)
+                if text.startswith(label):
+                    return f"{kind.label}{numbers_in_words(text[len(label) :])}"
+    words = _value_words.get((event.object_type, "__str__"))
+    if words is not None:
+        described = words(text)
+        if described is not None:
+            return described
+    return numbers_in_words(text)

@@ -5,9 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.audit_words import action_label, object_label
 from portal.fields import BoundedDateField
-from portal.models import TIMEZONE_CHOICES, Language, NotificationSetting, Role, Tenant, User
+from portal.models import Language, NotificationSetting, Role, Tenant, User
 from portal.outbox import outbox_enqueue
 from portal.text import validate_line
+from portal.zones import zone_choices
 
 
 def role_choices_for(membership) -> list[tuple[str, str]]:
@@ -31,12 +32,8 @@ class RoleForm(forms.Form):
 
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, validators=[validate_line])
-    # IANA time zone names (Asia/Tokyo) are identifiers, written the same in every language.
-    timezone = forms.ChoiceField(
-        label=_("Time zone"),
-        choices=TIMEZONE_CHOICES,
-        widget=forms.Select(attrs={"lang": "en", "translate": "no"}),
-    )
+    # Stored by IANA name (Asia/Tokyo), chosen by its name in the reader's language.
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=())
     language = forms.ChoiceField(
         label=_("Language"),
         choices=Language.choices,
@@ -74,7 +71,9 @@ class TenantSettingsForm(forms.Form):
             "allow_premium_destinations",
             "require_second_factor",
         )
-        return cls(data, initial={field: getattr(tenant, field) for field in fields})
+        form = cls(data, initial={field: getattr(tenant, field) for field in fields})
+        form.fields["timezone"].choices = zone_choices(current=tenant.timezone)
+        return form
 
 
 class AcceptInvitationForm(forms.Form):

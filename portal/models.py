@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.scoping import TenantManager
 
@@ -263,7 +264,7 @@ class AlertKind(models.TextChoices):
     TRIAL_OVERDUE = "trial_overdue", _("Trial not released in time")
     ACTION_URL_FALLBACK = "action_url_fallback", _("Calls answered by the fallback")
     CARRIER_CREDENTIALS = "carrier_credentials", _("Carrier credentials rejected")
-    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook turned off")
+    WEBHOOK_DISABLED = "webhook_disabled", pgettext_lazy("webhook", "Webhook turned off")
 
 
 class EmailStatus(models.TextChoices):

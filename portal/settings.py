@@ -294,6 +294,12 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # far longer than any greeting a caller sits through. Uploads stop being stored past the size.
 AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=10 * 1024 * 1024)
 AUDIO_MAX_SECONDS = env.int("AUDIO_MAX_SECONDS", default=10 * 60)
+# A recording to convert (callflows/assets/convert.py) may be larger than the MP3 made of it:
+# a PC's WAV takes ~10 MB a minute. 50 MB holds 4.5 minutes of CD-quality stereo WAV and any
+# phone's voice memo up to the 10-minute limit.
+AUDIO_UPLOAD_MAX_BYTES = env.int("AUDIO_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# Converted recordings nobody saved (or discarded) are deleted after this.
+AUDIO_UPLOAD_KEEP_HOURS = env.int("AUDIO_UPLOAD_KEEP_HOURS", default=24)
 # No MEDIA_URL is routed: nothing in media is public except what a view chooses to serve.
 MEDIA_URL = "/media-not-served/"
 # Uploads (MP3s) in the media folder, or, with MEDIA_BUCKET set, in an S3-compatible bucket that
@@ -498,6 +504,11 @@ CELERY_BEAT_SCHEDULE = {
     # Published flows are recompiled before they run out (holidays, closed dates).
     "callflows-republish": {
         "task": "callflows.republish_due",
+        "schedule": 60 * 60,
+    },
+    # Recordings converted but never saved, and their files (callflows/assets/uploads.py).
+    "callflows-prune-audio-uploads": {
+        "task": "callflows.prune_audio_uploads",
         "schedule": 60 * 60,
     },
 }

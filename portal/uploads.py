@@ -1,6 +1,8 @@
 """Uploads larger than the portal accepts are measured, not stored.
 
-The only files members upload are MP3s, whose limit is ``AUDIO_MAX_BYTES``. Django would
+The only files members upload are recordings: any audio on the upload page, converted by a
+worker, at most ``AUDIO_UPLOAD_MAX_BYTES``; MP3s through the API, at most ``AUDIO_MAX_BYTES``
+(checked again by the service, with its own message). Django would
 otherwise write any upload whole to a temporary file before a view could look at its size.
 This handler, first in ``FILE_UPLOAD_HANDLERS``, stops passing a file's bytes on once they
 pass the limit (what is stored stays under it), keeps counting, and notes on the request how
@@ -14,7 +16,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 
 def upload_max_bytes() -> int:
-    return settings.AUDIO_MAX_BYTES
+    return max(settings.AUDIO_MAX_BYTES, settings.AUDIO_UPLOAD_MAX_BYTES)
 
 
 class CappedUploadHandler(FileUploadHandler):

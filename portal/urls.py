@@ -67,6 +67,8 @@ account_patterns = [
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for it at the root whatever the page says: the static file, for good.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz/platform", monitoring_views.platform_health, name="platform_health"),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("account/", include(account_patterns)),

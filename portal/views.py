@@ -8,14 +8,20 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import (
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from portal import selectors, services
 from portal.access import ensure_role, get_tenant_object, member_required
@@ -98,6 +104,11 @@ def no_tenant(request):
 
 
 @require_GET
+@require_safe
+def favicon(request):
+    return HttpResponsePermanentRedirect(static("favicon.ico"))
+
+
 def healthz(request):
     """Liveness for load balancers and the smoke test: the database answers."""
     with connection.cursor() as cursor:

@@ -57,7 +57,7 @@ def test_offers_are_searched_and_one_is_subscribed_through_the_outbox(
     _validate("/api/v1/numbers/offers", "get", response)
     offers = response.json()
     assert len(offers["items"]) == 3 and offers["count"] >= 3
-    assert all(o["number"].startswith("+8150") for o in offers["items"])
+    assert all(o["e164"].startswith("+8150") for o in offers["items"])
     din_uid = offers["items"][0]["din_uid"]
 
     # a read-only key may search but not subscribe
@@ -253,7 +253,7 @@ def _upload(api, name: str, data: bytes | None = None, label: str = "Greeting"):
     return api.client.post(
         "/api/v1/assets/audio",
         {"label": label, "file": file},
-        headers={"Authorization": f"Bearer {api.token}"},
+        headers={"Authorization": f"Bearer {api.token}", "Accept-Language": "en"},
     )
 
 
@@ -335,6 +335,7 @@ def test_the_call_log_csv_has_the_pages_columns(api_as, company, client, persona
         == [
             "Time",
             "Number",
+            "Number ID",
             "Number label",
             "Caller",
             "Recipient",

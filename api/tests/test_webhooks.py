@@ -258,7 +258,7 @@ def test_deliveries_keep_the_time_of_the_event(
     time_machine.move_to(datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.UTC))
     task_queue.run_all_named("api.deliver_webhook")
     body = json.loads(receiver.received[0]["body"])
-    assert body["occurred_at"].startswith("2026-12-01T09:00")
+    assert body["occurred_at"] == "2026-12-01T18:00:00+09:00"  # the company's zone (Tokyo)
 
 
 def test_it_sends_a_trial_reminder_and_a_failed_subscription_where_their_alerts_are_raised(

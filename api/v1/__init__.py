@@ -38,7 +38,15 @@ api = Api(
     title="DIN Portal API",
     version="1",
     description="A company's numbers, call flows, calls and alerts. Authenticate with "
-    "`Authorization: Bearer <key>` (Settings → API). Errors: `{detail, code, errors?}`.",
+    "`Authorization: Bearer <key>` (Settings → API). Errors: `{detail, code, errors?}`.\n\n"
+    "**Language.** Descriptions, previews and errors are in the company's language unless "
+    "the request sends `Accept-Language` (`en`, `ja`).\n\n"
+    "**Formats** (the same in webhook payloads and the call-log CSV): phone numbers E.164 "
+    'with `+` (`+815012345678`; `""` for a withheld caller); times ISO 8601 to the second '
+    "with the company's UTC offset (`2026-12-07T12:30:00+09:00`); money in credits as a "
+    'decimal string with two places (`"650.00"`); one of the company\'s numbers by its '
+    "public id, the `code` of `/numbers/{code}`, in a field called `number` (its digits are "
+    "`e164`). Inside a flow document a transfer's `number` is the destination, E.164.",
     auth=ApiKeyAuth(),
     urls_namespace="api-v1",
 )

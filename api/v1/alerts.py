@@ -11,20 +11,22 @@ from api.auth import require_role
 from api.v1.common import ERRORS
 from portal import alerts
 from portal.access import get_tenant_object
+from portal.formats import time_out
 from portal.models import Alert, Role
 
 router = Router(tags=["alerts"])
 
 
 def _alert(alert: Alert) -> dict:
+    zone = alert.tenant.zone
     return {
         "code": alert.code,
         "kind": alert.kind,
         "title": alerts.alert_title(alert),
         "number": alert.subscription.code if alert.subscription else None,
         "context": alert.context,
-        "created_at": alert.created_at,
-        "acknowledged_at": alert.acknowledged_at,
+        "created_at": time_out(alert.created_at, zone),
+        "acknowledged_at": time_out(alert.acknowledged_at, zone),
     }
 
 
@@ -46,4 +48,8 @@ def alert_acknowledge(request, alert_code: UUID):
     alert = get_tenant_object(Alert, alert_code)
     changed = alerts.alert_acknowledge(alert=alert, request=request)
     alert.refresh_from_db(fields=["acknowledged_at"])
-    return {"code": alert.code, "acknowledged_at": alert.acknowledged_at, "changed": changed}
+    return {
+        "code": alert.code,
+        "acknowledged_at": time_out(alert.acknowledged_at, request.tenant.zone),
+        "changed": changed,
+    }

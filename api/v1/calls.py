@@ -23,6 +23,7 @@ from callflows.calllog.selectors import SOURCE_LABELS, call_log_list, tenant_tod
 from dins.models import Subscription
 from portal.access import get_tenant_object
 from portal.fields import DATE_MAX, DATE_MIN
+from portal.formats import phone_out, time_out
 
 router = Router(tags=["call log"])
 MAX_PAGE = 200
@@ -109,14 +110,15 @@ def call_list(
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
+    zone = request.tenant.zone
     return {
         "items": [
             {
                 "code": call.code,
                 "number": call.subscription.code,
-                "at": call.at,
-                "caller": call.caller,
-                "recipient": call.recipient,
+                "at": time_out(call.at, zone),
+                "caller": phone_out(call.caller),
+                "recipient": phone_out(call.recipient),
                 "rule": call.rule,
                 "command": call.command,
                 "source": call.source,

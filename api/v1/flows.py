@@ -20,6 +20,7 @@ from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.flows.forms import MAX_NOTE_LENGTH, PreviewForm
 from dins.models import Subscription
 from portal.access import get_tenant_object
+from portal.formats import phone_out, time_out
 from portal.models import Role
 
 router = Router(tags=["numbers"])
@@ -27,10 +28,11 @@ router = Router(tags=["numbers"])
 
 def _override_state(subscription: Subscription) -> dict:
     state = switch.override_switch(subscription)
+    zone = subscription.tenant.zone
     if state["override"]:
         return {
             "active": True,
-            "until": state["override"]["until"],
+            "until": time_out(state["override"]["until"], zone),
             "words": state["override"]["words"],
             "closed_until": None,
         }
@@ -38,7 +40,7 @@ def _override_state(subscription: Subscription) -> dict:
         "active": False,
         "until": None,
         "words": None,
-        "closed_until": state.get("closed_until"),
+        "closed_until": time_out(state.get("closed_until"), zone),
     }
 
 
@@ -101,8 +103,8 @@ def flow_preview(
         flow_selectors.flow_preview(subscription, at=when, caller=who)
     )
     return {
-        "at": when,
-        "caller": who,
+        "at": time_out(when, subscription.tenant.zone),
+        "caller": phone_out(who),
         "rule": answer.rule,
         "words": answer.words,
         "command": answer.command,

@@ -18,6 +18,7 @@ from dins.subscriptions.request import subscription_keep, subscription_request
 from dins.views import carrier_problem
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal.access import get_tenant_object
+from portal.formats import money_out, phone_out, time_out
 from portal.models import Role
 
 router = Router(tags=["numbers"])
@@ -34,20 +35,21 @@ def carrier_error(error: XoxzoError) -> ApiError:
 
 
 def number_out(subscription: Subscription) -> dict:
+    zone = subscription.tenant.zone
     return {
         "code": subscription.code,
-        "number": subscription.e164,
+        "e164": phone_out(subscription.e164),
         "label": subscription.label,
         "description": subscription.description,
         "status": subscription.status,
         "is_trial": subscription.is_trial,
-        "trial_deadline": subscription.trial_deadline,
-        "release_at": subscription.release_at,
-        "monthly_cost": str(subscription.monthly_cost),
-        "minute_cost": str(subscription.minute_cost),
-        "trial_price": str(subscription.trial_price),
-        "next_renewal": selectors.next_renewal(subscription),
-        "created_at": subscription.created_at,
+        "trial_deadline": time_out(subscription.trial_deadline, zone),
+        "release_at": time_out(subscription.release_at, zone),
+        "monthly_cost": money_out(subscription.monthly_cost),
+        "minute_cost": money_out(subscription.minute_cost),
+        "trial_price": money_out(subscription.trial_price),
+        "next_renewal": time_out(selectors.next_renewal(subscription), zone),
+        "created_at": time_out(subscription.created_at, zone),
     }
 
 
@@ -118,12 +120,12 @@ def offer_list(
         "items": [
             {
                 "din_uid": offer.din.din_uid,
-                "number": offer.e164,
+                "e164": phone_out(offer.e164),
                 "country_code": offer.din.country_code,
                 "prefix": offer.din.prefix,
-                "monthly_cost": str(offer.din.monthly_cost),
-                "minute_cost": str(offer.din.minute_cost),
-                "trial_price": str(offer.trial_price),
+                "monthly_cost": money_out(offer.din.monthly_cost),
+                "minute_cost": money_out(offer.din.minute_cost),
+                "trial_price": money_out(offer.trial_price),
             }
             for offer in offers[:limit]
         ],

@@ -18,24 +18,26 @@ from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
 from dins.models import OutboundCall, Subscription
 from portal.access import get_tenant_object
+from portal.formats import money_out, phone_out, time_out
 from portal.models import Role
 
 number_calls = Router(tags=["numbers"])
 
 
 def _outbound_call(call: OutboundCall) -> dict:
+    zone = call.tenant.zone
     return {
         "code": call.code,
         "number": call.subscription.code,
-        "recipient": call.recipient,
-        "caller_id": call.caller_id_used,
+        "recipient": phone_out(call.recipient),
+        "caller_id": phone_out(call.caller_id_used),
         "message_kind": call.message_kind,
         "status": call.status,
         "duration": call.duration,
-        "cost": None if call.cost is None else str(call.cost),
+        "cost": money_out(call.cost),
         "failure_reason": call.failure_reason,
-        "created_at": call.created_at,
-        "ended_at": call.ended_at,
+        "created_at": time_out(call.created_at, zone),
+        "ended_at": time_out(call.ended_at, zone),
     }
 
 

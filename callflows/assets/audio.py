@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,13 +17,16 @@ from django.utils.translation import ngettext
 from callflows.assets import mpeg
 from callflows.assets.library import (
     audio_limits,
+    duplicate_name_message,
     refuse_delete_while_used,
+    refuse_duplicate_name,
     refuse_when_library_full,
     republish_flows_of,
 )
 from callflows.assets.selectors import AUDIO, asset_users
 from callflows.models import AudioFile
 from portal.models import PlatformAlertKind
+from portal.names import name_key
 from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant
 from portal.services import ServiceError, audit_record
@@ -126,6 +129,10 @@ def audio_inspect(data: bytes) -> AudioInfo:
     )
 
 
+def refuse_duplicate_label(label: str, *, instead_of: AudioFile | None = None) -> None:
+    refuse_duplicate_name(AUDIO, label, instead_of=instead_of)
+
+
 def audio_too_big_message(size: int, limit: int) -> str:
     return _(
         "The file is %(size)s; at most %(limit)s is allowed. "
@@ -151,11 +158,13 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
     if upload.size > max_bytes:  # before reading it into memory
         raise AudioRejected(audio_too_big_message(upload.size, max_bytes))
     refuse_when_library_full(AUDIO)
+    refuse_duplicate_label(label)
     data = b"".join(upload.chunks())
     info = audio_inspect(data)
     audio = AudioFile(
         tenant=current_tenant(),
         label=label,
+        name_key=name_key(label),
         original_name=os.path.basename(upload.name or "")[:200],
         size_bytes=len(data),
         duration_seconds=info.duration_seconds,
@@ -171,6 +180,9 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
             audit_record(
                 action="audio.create", obj=audio, request=request, after=_audio_values(audio)
             )
+    except IntegrityError:  # the same name saved by someone else in the same instant
+        audio.file.storage.delete(audio.file.name)
+        raise AudioRejected(duplicate_name_message(AUDIO, label)) from None
     except BaseException:
         audio.file.storage.delete(audio.file.name)
         raise
@@ -206,9 +218,10 @@ def audio_update(*, audio: AudioFile, label: str, request) -> AudioFile:
     before = _audio_values(audio)
     if label == audio.label:
         return audio
+    refuse_duplicate_label(label, instead_of=audio)
     with transaction.atomic():
-        audio.label = label
-        audio.save(update_fields=["label", "updated_at"])
+        audio.label, audio.name_key = label, name_key(label)
+        audio.save(update_fields=["label", "name_key", "updated_at"])
         audit_record(
             action="audio.update",
             obj=audio,

@@ -3,7 +3,7 @@ within a stated limit."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -11,12 +11,15 @@ from callflows.assets.library import (
     MAX_CALLER_LIST_CHARACTERS,
     MAX_CALLER_LIST_NUMBERS,
     MAX_LINE_ERRORS_SHOWN,
+    duplicate_name_message,
     refuse_delete_while_used,
+    refuse_duplicate_name,
     refuse_when_library_full,
     republish_flows_of,
 )
 from callflows.assets.selectors import CALLER_LIST, asset_users
 from callflows.models import CallerList
+from portal.names import name_key
 from portal.phone import parse_or_none as phone_parse_or_none
 from portal.scoping import current_tenant
 from portal.services import ServiceError, audit_record
@@ -98,14 +101,20 @@ def _caller_list_values(caller_list: CallerList) -> dict:
 
 def caller_list_create(*, name: str, numbers: list[str], request) -> CallerList:
     refuse_when_library_full(CALLER_LIST)
-    with transaction.atomic():
-        caller_list = CallerList.objects.create(tenant=current_tenant(), name=name, numbers=numbers)
-        audit_record(
-            action="callerlist.create",
-            obj=caller_list,
-            request=request,
-            after=_caller_list_values(caller_list),
-        )
+    refuse_duplicate_name(CALLER_LIST, name)
+    try:
+        with transaction.atomic():
+            caller_list = CallerList.objects.create(
+                tenant=current_tenant(), name=name, name_key=name_key(name), numbers=numbers
+            )
+            audit_record(
+                action="callerlist.create",
+                obj=caller_list,
+                request=request,
+                after=_caller_list_values(caller_list),
+            )
+    except IntegrityError:  # the same name saved by someone else in the same instant
+        raise ServiceError(duplicate_name_message(CALLER_LIST, name)) from None
     return caller_list
 
 
@@ -116,9 +125,11 @@ def caller_list_update(
     after = {"name": name, "numbers": list(numbers)}
     if after == before:
         return caller_list
+    refuse_duplicate_name(CALLER_LIST, name, instead_of=caller_list)
     with transaction.atomic():
         caller_list.name, caller_list.numbers = name, list(numbers)
-        caller_list.save(update_fields=["name", "numbers", "updated_at"])
+        caller_list.name_key = name_key(name)
+        caller_list.save(update_fields=["name", "name_key", "numbers", "updated_at"])
         audit_record(
             action="callerlist.update", obj=caller_list, request=request, before=before, after=after
         )

@@ -10,6 +10,7 @@ from callflows.assets import caller_lists as caller_list_services
 from callflows.assets import closed_dates as closed_date_services
 from callflows.assets import library as asset_library
 from callflows.assets import scripts as script_services
+from callflows.assets import uploads as upload_services
 from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, CallerList, TtsScript
 from portal.fields import BoundedDateField
@@ -42,6 +43,43 @@ class AudioUploadForm(forms.Form):
             self.add_error(
                 "file",
                 audio_services.audio_too_big_message(self.refused_sizes["file"], max_bytes),
+            )
+        return data
+
+
+# What phones, browsers and PCs record: the file picker offers these first (any file can
+# still be chosen; the worker says what it is if it is no recording).
+RECORDING_ACCEPT = "audio/*,.m4a,.mp4,.aac,.wav,.mp3,.ogg,.oga,.opus,.webm,.flac,.caf,.aiff"
+
+
+class RecordingUploadForm(forms.Form):
+    """The upload page: any recording, converted into an MP3 by a worker (``uploads``)."""
+
+    label = forms.CharField(label=_("Label"), max_length=100)
+    file = forms.FileField(
+        label=_("Recording"),
+        widget=forms.ClearableFileInput(attrs={"accept": RECORDING_ACCEPT}),
+    )
+
+    def __init__(self, *args, refused_sizes: dict | None = None, **kwargs):
+        """``refused_sizes``: files the upload handler skipped for their size (by field)."""
+        super().__init__(*args, **kwargs)
+        self.refused_sizes = refused_sizes or {}
+        _max_bytes, max_seconds = asset_library.audio_limits()
+        self.fields["file"].help_text = _(
+            "A voice memo (.m4a), or a .wav, .mp3, .ogg, .opus, .webm or .flac file, at most "
+            "%(size)s. It becomes an MP3 of at most %(minutes)s minutes."
+        ) % {
+            "size": filesizeformat(upload_services.upload_max_bytes()),
+            "minutes": f"{max_seconds / 60:g}",
+        }
+
+    def clean(self):
+        data = super().clean()
+        if "file" in self.refused_sizes:
+            self.errors.pop("file", None)
+            self.add_error(
+                "file", upload_services.upload_too_big_message(self.refused_sizes["file"])
             )
         return data
 

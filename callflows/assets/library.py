@@ -15,6 +15,7 @@ from callflows.assets.selectors import AUDIO, CALLER_LIST, SCRIPT, asset_users
 from callflows.flows.publishing import flows_publish
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.models import Subscription
+from portal.names import name_key
 from portal.phone import display
 from portal.services import ServiceError
 
@@ -63,6 +64,45 @@ def refuse_when_library_full(kind: str) -> None:
             ),
         }
         raise ServiceError(messages[kind] % {"count": count})
+
+
+def _name_field(kind: str) -> tuple[type, str]:
+    return {
+        AUDIO: (AudioFile, "label"),
+        SCRIPT: (TtsScript, "name"),
+        CALLER_LIST: (CallerList, "name"),
+    }[kind]
+
+
+def duplicate_name_message(kind: str, name: str) -> str:
+    messages = {
+        AUDIO: _(
+            "A recording named “%(name)s” already exists. Names are compared ignoring upper "
+            "and lower case and full-width letters; choose another name."
+        ),
+        SCRIPT: _(
+            "A spoken text named “%(name)s” already exists. Names are compared ignoring upper "
+            "and lower case and full-width letters; choose another name."
+        ),
+        CALLER_LIST: _(
+            "A caller list named “%(name)s” already exists. Names are compared ignoring upper "
+            "and lower case and full-width letters; choose another name."
+        ),
+    }
+    return messages[kind] % {"name": name}
+
+
+def refuse_duplicate_name(kind: str, name: str, *, instead_of=None) -> None:
+    """``ServiceError`` when another asset of ``kind`` has this name for a person (full-width
+    "VIP" is "vip"); ``instead_of`` is the asset being renamed. The unique constraint on
+    ``name_key`` stands behind this check for two saves in the same instant."""
+    model, field = _name_field(kind)
+    others = model.objects.filter(name_key=name_key(name))
+    if instead_of is not None:
+        others = others.exclude(pk=instead_of.pk)
+    existing = others.first()
+    if existing is not None:
+        raise ServiceError(duplicate_name_message(kind, getattr(existing, field)))
 
 
 def republish_flows_of(subscriptions: Iterable[Subscription]) -> None:

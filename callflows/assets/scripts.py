@@ -11,19 +11,22 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from callflows.assets.library import (
     ESPEAK,
     TTS_PREVIEW_TIMEOUT_SECONDS,
+    duplicate_name_message,
     refuse_delete_while_used,
+    refuse_duplicate_name,
     refuse_when_library_full,
     republish_flows_of,
 )
 from callflows.assets.selectors import SCRIPT, asset_users
 from callflows.grammar import MAX_SAY_LENGTH, UnsayableText, say_text_clean
 from callflows.models import TtsScript
+from portal.names import name_key
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
 
@@ -62,13 +65,21 @@ def _script_values(script: TtsScript) -> dict:
 def script_create(*, name: str, language: str, text: str, request) -> TtsScript:
     text = script_text_clean(text)
     refuse_when_library_full(SCRIPT)
-    with transaction.atomic():
-        script = TtsScript.objects.create(
-            tenant=current_tenant(), name=name, language=language, text=text
-        )
-        audit_record(
-            action="ttsscript.create", obj=script, request=request, after=_script_values(script)
-        )
+    refuse_duplicate_name(SCRIPT, name)
+    try:
+        with transaction.atomic():
+            script = TtsScript.objects.create(
+                tenant=current_tenant(),
+                name=name,
+                name_key=name_key(name),
+                language=language,
+                text=text,
+            )
+            audit_record(
+                action="ttsscript.create", obj=script, request=request, after=_script_values(script)
+            )
+    except IntegrityError:  # the same name saved by someone else in the same instant
+        raise ServiceError(duplicate_name_message(SCRIPT, name)) from None
     return script
 
 
@@ -78,9 +89,11 @@ def script_update(*, script: TtsScript, name: str, language: str, text: str, req
     after = {"name": name, "language": language, "text": text}
     if after == before:
         return script
+    refuse_duplicate_name(SCRIPT, name, instead_of=script)
     with transaction.atomic():
         script.name, script.language, script.text = name, language, text
-        script.save(update_fields=["name", "language", "text", "updated_at"])
+        script.name_key = name_key(name)
+        script.save(update_fields=["name", "name_key", "language", "text", "updated_at"])
         audit_record(
             action="ttsscript.update", obj=script, request=request, before=before, after=after
         )

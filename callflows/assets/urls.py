@@ -5,11 +5,31 @@ Object codes are named ``<model>_code`` so the tenant-isolation walk checks ever
 
 from django.urls import path
 
-from callflows.assets import views
+from callflows.assets import upload_views, views
 
 urlpatterns = [
     path("callflows/audio/", views.audio_list, name="audio_list"),
-    path("callflows/audio/upload/", views.audio_upload, name="audio_upload"),
+    path("callflows/audio/upload/", upload_views.audio_upload, name="audio_upload"),
+    path(
+        "callflows/audio/uploads/<uuid:audioupload_code>/",
+        upload_views.audio_upload_detail,
+        name="audio_upload_detail",
+    ),
+    path(
+        "callflows/audio/uploads/<uuid:audioupload_code>/listen.mp3",
+        upload_views.audio_upload_listen,
+        name="audio_upload_listen",
+    ),
+    path(
+        "callflows/audio/uploads/<uuid:audioupload_code>/save/",
+        upload_views.audio_upload_save,
+        name="audio_upload_save",
+    ),
+    path(
+        "callflows/audio/uploads/<uuid:audioupload_code>/discard/",
+        upload_views.audio_upload_discard,
+        name="audio_upload_discard",
+    ),
     path("callflows/audio/<uuid:audiofile_code>/", views.audio_edit, name="audio_edit"),
     path("callflows/audio/<uuid:audiofile_code>/delete/", views.audio_delete, name="audio_delete"),
     path(

@@ -28,7 +28,6 @@ from callflows.assets import scripts as script_services
 from callflows.assets import selectors as assets_selectors
 from callflows.assets.forms import (
     AudioLabelForm,
-    AudioUploadForm,
     CallerListForm,
     ClosedDateForm,
     TtsScriptForm,
@@ -60,27 +59,6 @@ def audio_list(request):
 
 
 @require_http_methods(["GET", "POST"])
-@member_required(role=Role.STAFF)
-def audio_upload(request):
-    if request.method != "POST":
-        return render(request, "callflows/assets/audio_upload.html", {"form": AudioUploadForm()})
-    form = AudioUploadForm(
-        request.POST, request.FILES, refused_sizes=getattr(request, "upload_refused", None)
-    )
-    if form.is_valid():
-        try:
-            audio = audio_services.audio_create(
-                label=form.cleaned_data["label"], upload=form.cleaned_data["file"], request=request
-            )
-        except ServiceError as error:
-            form.add_error("file", str(error))
-        else:
-            messages.success(request, _("“%(label)s” uploaded.") % {"label": audio.label})
-            return redirect("audio_list")
-    return render(request, "callflows/assets/audio_upload.html", {"form": form}, status=400)
-
-
-@require_http_methods(["GET", "POST"])
 @member_required
 def audio_edit(request, audiofile_code):
     audio = get_tenant_object(AudioFile, audiofile_code)
@@ -90,11 +68,15 @@ def audio_edit(request, audiofile_code):
         ensure_role(request, Role.STAFF)
         form = AudioLabelForm(request.POST)
         if form.is_valid():
-            audio_services.audio_update(
-                audio=audio, label=form.cleaned_data["label"], request=request
-            )
-            messages.success(request, _("Saved."))
-            return redirect("audio_list")
+            try:
+                audio_services.audio_update(
+                    audio=audio, label=form.cleaned_data["label"], request=request
+                )
+            except ServiceError as error:
+                form.add_error("label", str(error))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("audio_list")
         status = 400
     context = {
         "audio": audio,
@@ -193,9 +175,13 @@ def script_edit(request, ttsscript_code):
         ensure_role(request, Role.STAFF)
         form = TtsScriptForm(request.POST)
         if form.is_valid():
-            script_services.script_update(script=script, **form.cleaned_data, request=request)
-            messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
-            return redirect("script_edit", ttsscript_code=script.code)
+            try:
+                script_services.script_update(script=script, **form.cleaned_data, request=request)
+            except ServiceError as error:
+                form.add_error("name", str(error))
+            else:
+                messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
+                return redirect("script_edit", ttsscript_code=script.code)
         status = 400
     context = {
         "script": script,
@@ -293,15 +279,19 @@ def caller_list_edit(request, callerlist_code):
         ensure_role(request, Role.STAFF)
         form = CallerListForm(request.POST)
         if form.is_valid():
-            caller_list_services.caller_list_update(
-                caller_list=caller_list, **form.cleaned_data, request=request
-            )
-            messages.success(
-                request,
-                _("“%(name)s” saved with %(count)d numbers.")
-                % {"name": caller_list.name, "count": len(caller_list.numbers)},
-            )
-            return redirect("caller_lists")
+            try:
+                caller_list_services.caller_list_update(
+                    caller_list=caller_list, **form.cleaned_data, request=request
+                )
+            except ServiceError as error:
+                form.add_error("name", str(error))
+            else:
+                messages.success(
+                    request,
+                    _("“%(name)s” saved with %(count)d numbers.")
+                    % {"name": caller_list.name, "count": len(caller_list.numbers)},
+                )
+                return redirect("caller_lists")
         status = 400
     context = {
         "caller_list": caller_list,

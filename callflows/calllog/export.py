@@ -1,22 +1,32 @@
-"""The call log as CSV: the columns of the page's export and of the API's, one place."""
+"""The call log as CSV: the columns of the page's export and of the API's, one place.
+
+Values are written as the API writes them (``portal.formats``): numbers E.164 with "+", the
+number's public id beside it, times ISO 8601 with the company's offset, a withheld caller
+empty.
+"""
 
 from __future__ import annotations
 
 import csv
+import re
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callflows.calllog import selectors as calllog
+from portal.formats import phone_out, time_text
 from portal.scoping import tenant_scope
 
 # A line feed too: spreadsheets drop a leading line break and read what follows as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+# "+815012345678" is a phone number, not a formula: nothing in it can run.
+E164 = re.compile(r"\+\d{1,15}")
 
 
 def csv_cell(value) -> str:
-    """A value as a CSV cell that no spreadsheet evaluates."""
+    """A value as a CSV cell that no spreadsheet evaluates (an E.164 number stays as it is)."""
     text = "" if value is None else str(value)
+    if E164.fullmatch(text):
+        return text
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
@@ -42,6 +52,7 @@ def call_log_csv_lines(calls, *, tenant):
         [
             _("Time"),
             _("Number"),
+            _("Number ID"),
             _("Number label"),
             _("Caller"),
             _("Recipient"),
@@ -53,16 +64,16 @@ def call_log_csv_lines(calls, *, tenant):
             _("Test call"),
         ]
     )
-    anonymous = _("anonymous")
     with tenant_scope(tenant):
         for call in calls.iterator(chunk_size=2000):
             yield writer.writerow(
                 [
-                    csv_cell(timezone.localtime(call.at, zone).isoformat()),
-                    csv_cell(call.subscription.din),
+                    csv_cell(time_text(call.at, zone)),
+                    csv_cell(phone_out(call.subscription.din)),
+                    str(call.subscription.code),
                     csv_cell(call.subscription.label),
-                    csv_cell(call.caller or anonymous),
-                    csv_cell(call.recipient),
+                    csv_cell(phone_out(call.caller)),
+                    csv_cell(phone_out(call.recipient)),
                     csv_cell(call.rule),
                     csv_cell(calllog.SOURCE_LABELS.get(call.source, call.source)),
                     csv_cell(call.command),

@@ -435,11 +435,8 @@ def _insert(batch: list[dict]) -> list[dict]:
         ids = [entry["request_id"] for entry in batch]
         known: set[str] = set()
         for start in range(0, len(ids), 500):
-            known |= set(
-                CallLog.objects.filter(request_id__in=ids[start : start + 500]).values_list(
-                    "request_id", flat=True
-                )
-            )
+            chunk = CallLog.objects.filter(request_id__in=ids[start : start + 500])
+            known |= {found for found in chunk.values_list("request_id", flat=True) if found}
         fresh = [entry for entry in batch if entry["request_id"] not in known]
         CallLog.objects.bulk_create(
             [CallLog(**{name: entry[name] for name in _COPIED}) for entry in fresh],

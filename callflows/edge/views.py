@@ -58,16 +58,17 @@ def audio_public(request, public_id):
         response = HttpResponse(b"", status=503, content_type="text/plain")
         response["Retry-After"] = "1"
         return with_carrier_headers(response)
-    if copy.data is None:
+    data, created_at = copy.data, copy.created_at
+    if data is None or created_at is None:
         return _not_found()
     max_age = getattr(settings, "AUDIO_PUBLIC_MAX_AGE", AUDIO_PUBLIC_MAX_AGE)
     response = serve_file(
         request,
-        opener=lambda: io.BytesIO(copy.data),
-        size=len(copy.data),
+        opener=lambda: io.BytesIO(data),
+        size=len(data),
         content_type="audio/mpeg",
         etag=copy.etag,
-        last_modified=copy.created_at,
+        last_modified=created_at,
         cache_control=f"public, max-age={max_age}",
     )
     return with_carrier_headers(response)

@@ -34,11 +34,12 @@ from dins.models import Subscription, TestCall
 from dins.views import CARRIER_PROBLEMS
 from portal import phone
 from portal.access import ensure_role, get_tenant_object, member_required
+from portal.audit_words import CARRIER_PREFIX
 from portal.models import Role
 from portal.services import ServiceError
 from portal.text import text_problem
 
-EDITOR_MOVES = ("add", "remove", "up", "down", "start")
+EDITOR_MOVES = ("add", "remove", "up", "down", "start", "above")
 
 
 def _saved_document(subscription) -> tuple:
@@ -99,13 +100,26 @@ def _preview_form(data=None, *, prefix=None, subscription):
     return PreviewForm(data, prefix=prefix, initial=initial)
 
 
-def _insight(subscription, document: dict, preview_form=None) -> dict:
-    """Week view and preview of ``document`` (saved or draft); a reason when it cannot compile."""
+def _positions(rules) -> list[int]:
+    """Which editor row each rule of the draft document is (blank rows are left out)."""
+    return [index for index, form in enumerate(rules.forms) if form.has_changed()]
+
+
+def _insight(subscription, document: dict, preview_form=None, positions=None) -> dict:
+    """Week view and preview of ``document`` (saved or draft); a reason when it cannot compile.
+
+    With it, the rules that a rule above keeps from answering (``positions``: the editor rows
+    of the document's rules, for the warning's "move above" button).
+    """
     try:
         compiled = flow_selectors.flow_compiled(subscription, document)
     except ValueError as error:
         return {"draft_problem": str(error)}
-    context = {"week": week_view.week_context(subscription, compiled, document=document)}
+    today = timezone.localdate(timezone=subscription.tenant.zone)
+    context = {
+        "week": week_view.week_context(subscription, compiled, document=document),
+        "shadows": week_view.shadow_warnings(compiled, today=today, positions=positions),
+    }
     if preview_form is not None and preview_form.is_bound and preview_form.is_valid():
         answer = flow_selectors.flow_preview(
             subscription,
@@ -192,6 +206,10 @@ def _editor_move(request, subscription):
             rules[index - 1], rules[index] = rules[index], rules[index - 1]
         elif verb == "down" and index + 1 < len(rules):
             rules[index + 1], rules[index] = rules[index], rules[index + 1]
+    elif verb == "above":  # "above:4-1": rule 4 goes above rule 1 (a shadowed rule's fix)
+        moved, _dash, target = argument.partition("-")
+        if moved.isdigit() and target.isdigit() and int(target) < int(moved) < len(rules):
+            rules.insert(int(target), rules.pop(int(moved)))
     editor_rules, editor_default = _unbound_editor(subscription, rules, default)
     preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
     return _page(
@@ -224,7 +242,7 @@ def flow_edit(request, subscription_code):
     document = _draft_document(rules, default)
     if request.POST.get("edit") == "check":
         extra = (
-            _insight(subscription, document, preview_form)
+            _insight(subscription, document, preview_form, positions=_positions(rules))
             if document
             else {"draft_incomplete": True}
         )
@@ -297,7 +315,7 @@ def flow_draft(request, subscription_code):
     if document is None:
         context = {"draft_incomplete": True}
     else:
-        context = _insight(subscription, document, preview_form)
+        context = _insight(subscription, document, preview_form, positions=_positions(rules))
     context.update(subscription=subscription, preview_form=preview_form, can_edit=True)
     return render(request, "callflows/_insight.html", context)
 
@@ -485,4 +503,6 @@ def _test_call_problem(test_call: TestCall) -> str:
         )
     if reason in CARRIER_PROBLEMS:
         return str(CARRIER_PROBLEMS[reason])
-    return _("The carrier refused the test call: %(why)s") % {"why": reason}
+    # The carrier's own words (English) follow, behind a toggle (templates/_reason.html).
+    refused = _("The carrier refused the test call.")
+    return f"{refused}\n{CARRIER_PREFIX}{reason}"

@@ -18,7 +18,7 @@ import datetime
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from callflows.flows.rules import evaluate
+from callflows.flows.rules import caller_digits, evaluate, matches
 
 DAY_MINUTES = 24 * 60
 HOLIDAY = "holiday"
@@ -199,3 +199,112 @@ def special_callers(compiled: dict, *, today: datetime.date) -> list[tuple[int, 
         if [signature(row) for row in view.rows] != [signature(row) for row in base.rows]:
             found.append((index, view))
     return found
+
+
+# --- Rules that can never answer, or not always -----------------------------------------------
+
+
+# A rule for certain days or callers below a rule for times of the week is almost always a
+# mistake (a holiday rule below the opening hours never plays on a weekday holiday); other
+# overlaps (a lunch break above the clinic hours) are how flows are written.
+SPECIFIC_CONDITIONS = ("holiday", "anonymous", "caller_list")
+GENERAL_CONDITIONS = ("hours", "always")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A stretch of one day during which a rule's condition holds but an earlier rule answers."""
+
+    day: datetime.date
+    is_closed_day: bool  # a public holiday or closed date (else an ordinary day of the week)
+    start: int
+    end: int
+    caller: str  # "" anonymous, ORDINARY_CALLER, or "+<digits>" of a caller list
+
+
+@dataclass
+class Shadow:
+    rule: int  # the rule (index in the compiled flow) whose condition holds…
+    by: int  # …while this earlier rule answers instead
+    never_answers: bool  # the rule answers no call at all
+    moments: list[Moment] = field(default_factory=list)
+
+
+def _probe_callers(compiled: dict) -> list[str]:
+    callers = [ORDINARY_CALLER, ""]
+    for rule in compiled["rules"]:
+        when = rule["when"]
+        if when["type"] == "caller_list" and when["numbers"]:
+            callers.append("+" + when["numbers"][0])
+    return list(dict.fromkeys(callers))
+
+
+def shadowed_rules(compiled: dict, *, today: datetime.date, days_ahead: int = 366) -> list[Shadow]:
+    """Rules whose condition holds at some moment when a rule above them answers instead.
+
+    Asks the action URL's evaluator (``rules.evaluate``), as the week view does, about every
+    stretch of an ordinary week and of every public holiday and closed date in the coming
+    ``days_ahead`` days, for an ordinary caller, a withheld one and one of each caller list.
+    A rule whose condition holds somewhere but that never answers is ``never_answers`` (a rule
+    after "always"), named with the nearest rule above that takes its calls. One that answers
+    sometimes is reported when a rule for certain days or callers loses to a rule for times
+    of the week (an hours rule above a holiday rule: every weekday holiday, in the hours),
+    with the moments it loses. The override is left out.
+    """
+    plain = without_override(compiled)
+    # The evaluator says which rule answered by its label: label each rule by its position.
+    indexed = copy.deepcopy(plain)
+    for index, rule in enumerate(indexed["rules"]):
+        rule["label"] = str(index)
+    closed = sorted(closed_dates_of(plain))
+    last = today + datetime.timedelta(days=days_ahead)
+    probes = [
+        (today + datetime.timedelta(days=offset), _with_closed_dates(indexed, []), False)
+        for offset in range(7)
+    ]
+    for text in closed:
+        day = datetime.date.fromisoformat(text)
+        if today <= day <= last:
+            probes.append((day, indexed, True))
+    zone = ZoneInfo(plain["tz"])
+    callers = _probe_callers(plain)
+    shadows: dict[tuple[int, int], Shadow] = {}
+    answered: set[int] = set()
+    held: set[int] = set()
+    for day, flow, is_closed_day in probes:
+        moments = boundaries(flow)
+        for position, minute in enumerate(moments):
+            end = moments[position + 1] if position + 1 < len(moments) else DAY_MINUTES
+            at = datetime.datetime.combine(day, datetime.time(minute // 60, minute % 60), zone)
+            for caller in callers:
+                answer = evaluate(flow, at, caller)
+                winner = int(answer.rule) if answer.rule.isdigit() else None
+                if winner is not None:
+                    answered.add(winner)
+                digits = caller_digits(caller)
+                for index, rule in enumerate(flow["rules"]):
+                    if not matches(rule["when"], at, digits):
+                        continue
+                    held.add(index)
+                    if winner is not None and index > winner:
+                        shadow = shadows.setdefault(
+                            (index, winner), Shadow(rule=index, by=winner, never_answers=False)
+                        )
+                        shadow.moments.append(Moment(day, is_closed_day, minute, end, caller))
+    result = []
+    never_reported: set[int] = set()
+    # Nearest rule above first: for a rule that never answers, the one that takes its calls
+    # last ("always" above it) is the one to name.
+    for (index, by), shadow in sorted(shadows.items(), key=lambda item: (item[0][0], -item[0][1])):
+        shadow.never_answers = index in held and index not in answered
+        if shadow.never_answers:
+            if index in never_reported:
+                continue
+            never_reported.add(index)
+        elif not (
+            plain["rules"][index]["when"]["type"] in SPECIFIC_CONDITIONS
+            and plain["rules"][by]["when"]["type"] in GENERAL_CONDITIONS
+        ):
+            continue  # a lunch break above clinic hours: shadowing meant as written
+        result.append(shadow)
+    return sorted(result, key=lambda shadow: (shadow.rule, shadow.by))

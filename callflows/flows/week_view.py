@@ -3,20 +3,19 @@ text summary, in the reader's words."""
 
 from __future__ import annotations
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from callflows.flows import week, words
 from callflows.flows.forms import WEEKDAYS
 from callflows.flows.selectors import asset_names, days_label
 from dins.models import Subscription
 
-# Geometry of the week chart (inline SVG; CSP allows attributes, not style=).
-WEEK_LABEL_WIDTH = 70
-WEEK_CHART_WIDTH = 672  # 28 units an hour
-WEEK_ROW_HEIGHT = 28
-WEEK_ROW_GAP = 6
-WEEK_TOP = 18
+# The week chart: day names and hours are page text (readable at the page's size on a phone
+# and in the editor's side column); only each day's bars are an SVG, stretched to the width
+# (CSP allows attributes, not style=). A day is this many units wide.
+WEEK_CHART_WIDTH = 1440
 WEEK_COLOURS = 8
 
 
@@ -57,42 +56,28 @@ def _chart_rows(view: week.WeekView, legend: list[dict]) -> list[dict]:
     names = dict(WEEKDAYS)
     scale = WEEK_CHART_WIDTH / week.DAY_MINUTES
     rows = []
-    for position, row in enumerate(view.rows):
-        y = WEEK_TOP + position * (WEEK_ROW_HEIGHT + WEEK_ROW_GAP)
+    for row in view.rows:
         label = _("Holiday") if row.key == week.HOLIDAY else str(names[int(row.key)])
-        bars = []
-        for segment in row.segments:
-            x = WEEK_LABEL_WIDTH + segment.start * scale
-            width = segment.minutes * scale
-            bars.append(
-                {
-                    "x": round(x, 1),
-                    "width": round(width, 1),
-                    "text_x": round(x + 4, 1),
-                    "colour": segment.answer % WEEK_COLOURS,
-                    "span": _span(segment),
-                    "show_text": width >= 64,
-                    "short": _short(legend[segment.answer]["rule"], width),
-                    **legend[segment.answer],
-                }
-            )
+        bars = [
+            {
+                "x": round(segment.start * scale, 1),
+                "width": round(segment.minutes * scale, 1),
+                "colour": segment.answer % WEEK_COLOURS,
+                "span": _span(segment),
+                **legend[segment.answer],
+            }
+            for segment in row.segments
+        ]
         rows.append(
             {
                 "label": label,
                 "key": row.key,
                 "date": row.date,
                 "is_today": row.is_today,
-                "y": y,
-                "text_y": y + WEEK_ROW_HEIGHT / 2 + 4,
                 "bars": bars,
             }
         )
     return rows
-
-
-def _short(text: str, width: float) -> str:
-    fits = max(2, int(width // 13))  # about 13 units a (wide) character at this size
-    return text if len(text) <= fits else text[: fits - 1] + "…"
 
 
 def week_context(subscription: Subscription, compiled: dict, *, document: dict) -> dict:
@@ -127,8 +112,6 @@ def week_context(subscription: Subscription, compiled: dict, *, document: dict) 
             who = _("Callers in “%(name)s”") % {"name": list_names.get(when.get("list"), "?")}
         callers.append({"who": who, "summary": _summary(special, legend_of(special))})
     legend = legend_of(view)
-    height = WEEK_TOP + len(view.rows) * (WEEK_ROW_HEIGHT + WEEK_ROW_GAP)
-    scale = WEEK_CHART_WIDTH / 24
     return {
         "rows": _chart_rows(view, legend),
         "legend": legend,
@@ -136,12 +119,83 @@ def week_context(subscription: Subscription, compiled: dict, *, document: dict) 
         "callers": callers,
         "today_is_closed_date": view.today_is_closed_date,
         "upcoming_closed": view.upcoming_closed[:8],
-        "width": WEEK_LABEL_WIDTH + WEEK_CHART_WIDTH,
-        "height": height,
-        "chart_left": WEEK_LABEL_WIDTH,
-        "row_height": WEEK_ROW_HEIGHT,
-        "hours": [
-            {"x": round(WEEK_LABEL_WIDTH + hour * scale, 1), "label": f"{hour}"}
-            for hour in range(0, 25, 3)
-        ],
+        "chart_width": WEEK_CHART_WIDTH,
     }
+
+
+# --- Rules a rule above keeps from answering (the editor's warnings) ------------------------
+
+MAX_SHADOW_ITEMS = 5
+
+
+def _merged(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def _spans_text(spans: set[tuple[int, int]]) -> str:
+    return pgettext("between times of a day", ", ").join(
+        _span(week.Segment(start, end, "", "")) for start, end in _merged(spans)
+    )
+
+
+def shadow_warnings(compiled: dict, *, today, positions: list[int] | None = None) -> list[dict]:
+    """The editor's warnings: each rule that never answers, or that a rule above keeps from
+    answering on some days (``week.shadowed_rules``), with when, and the move that fixes it.
+
+    ``positions`` maps the compiled rules to the editor's rows (blank rows are not compiled);
+    the move is the editor's ``above:<row>-<row>`` (the rule goes above the first rule that
+    takes its calls).
+    """
+    grouped: dict[int, list[week.Shadow]] = {}
+    for shadow in week.shadowed_rules(compiled, today=today):
+        grouped.setdefault(shadow.rule, []).append(shadow)
+    rules = compiled["rules"]
+    warnings = []
+    for index, shadows in sorted(grouped.items()):
+        never = any(shadow.never_answers for shadow in shadows)
+        above = sorted({shadow.by for shadow in shadows})
+        closed: dict = {}
+        ordinary: dict[int, set[tuple[int, int]]] = {}
+        for shadow in shadows:
+            for moment in shadow.moments:
+                if moment.is_closed_day:
+                    closed.setdefault(moment.day, set()).add((moment.start, moment.end))
+                else:
+                    ordinary.setdefault(moment.day.weekday(), set()).add((moment.start, moment.end))
+        when = [
+            _("%(day)s %(times)s")
+            % {"day": formats.date_format(day, "n/j (D)"), "times": _spans_text(spans)}
+            for day, spans in sorted(closed.items())
+        ]
+        by_times: dict[str, list[int]] = {}
+        for weekday, spans in sorted(ordinary.items()):
+            by_times.setdefault(_spans_text(spans), []).append(weekday)
+        when += [
+            _("%(day)s %(times)s") % {"day": days_label(days), "times": times}
+            for times, days in by_times.items()
+        ]
+        row = positions[index] if positions else index
+        top = positions[above[0]] if positions else above[0]
+        warnings.append(
+            {
+                "rule": words.rule_name(rules[index]["label"]),
+                "number": row + 1,
+                "never": never,
+                "above": pgettext("between rule names", ", ").join(
+                    pgettext("a rule's name, quoted", "“%(name)s”")
+                    % {"name": words.rule_name(rules[by]["label"])}
+                    for by in above
+                ),
+                "first_above": words.rule_name(rules[above[0]]["label"]),
+                "when": when[:MAX_SHADOW_ITEMS],
+                "more": max(0, len(when) - MAX_SHADOW_ITEMS),
+                "move": f"above:{row}-{top}",
+            }
+        )
+    return warnings

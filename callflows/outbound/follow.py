@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from callflows.outbound.services import (
     CARRIER_STATUSES,
@@ -29,6 +30,7 @@ from callflows.outbound.services import (
     CallbackRejected,
     CallState,
     call_fail,
+    carrier_failure,
     outbox_subject,
 )
 from callflows.signals import outbound_call_finished
@@ -131,7 +133,7 @@ def outbound_call_poll(*, call_id: int) -> bool:
         if call.status == CallState.IN_PROGRESS:
             return call_fail(
                 call,
-                reason=_("The carrier has no record of this call."),
+                reason=str(NOT_AT_THE_CARRIER),
                 from_statuses=[CallState.IN_PROGRESS],
             )
         _forget_callid(call, why="the carrier does not know it")
@@ -152,10 +154,11 @@ def _forget_callid(call: OutboundCall, *, why: str) -> None:
 def _stale_reason(call: OutboundCall) -> str:
     """Why a call the task queue took was never placed: the carrier, or no worker at all."""
     if call.trouble.startswith(TROUBLE_CARRIER):
-        return _(
-            "Not placed: the carrier could not be reached in time (%(error)s). Nothing was sent. "
+        words = _(
+            "Not placed: the carrier could not be reached in time. Nothing was sent. "
             "Place it again if it is still needed."
-        ) % {"error": call.trouble.removeprefix(TROUBLE_CARRIER)}
+        )
+        return carrier_failure(words, call.trouble.removeprefix(TROUBLE_CARRIER))
     return _(
         "Not placed: no worker of the portal took the call in time (the portal's workers may "
         "be stopped; operators can see it). Nothing was sent to the carrier. Place it again "
@@ -175,6 +178,9 @@ def _unknown_reason(call: OutboundCall) -> str:
         "The carrier did not confirm the call and never reported on it, so it was most likely "
         "not placed. It was not retried, so nobody is rung twice."
     )
+
+
+NOT_AT_THE_CARRIER = gettext_lazy("The carrier has no record of this call.")
 
 
 @dataclass

@@ -21,7 +21,9 @@ class OutboundCallForm(forms.Form):
     recipient = forms.CharField(
         label=_("Number to call"),
         max_length=30,
-        help_text=_("E.164 (+818012345678) or as dialled in Japan (080-1234-5678)."),
+        help_text=_(
+            "As dialled in Japan (080-1234-5678), or with the country code (+81 80-1234-5678)."
+        ),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
     message_kind = forms.ChoiceField(

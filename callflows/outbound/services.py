@@ -47,6 +47,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from callflows.flows.compiler import audio_public_url
 from callflows.grammar import UnsayableText, say_text_clean
@@ -61,6 +62,7 @@ from portal.outbox import outbox_enqueue, outbox_gave_up, outbox_waiting
 from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, scopes_disabled
 from portal.services import ServiceError, audit_record
+from portal.zones import zone_label
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +208,7 @@ def outbound_call_request(
                     "Your company reached its limit of %(cap)s calls today. Nothing was placed; "
                     "calls are possible again from midnight (%(zone)s)."
                 )
-                % {"cap": settings.OUTBOUND_DAILY_CAP, "zone": tenant.timezone}
+                % {"cap": settings.OUTBOUND_DAILY_CAP, "zone": zone_label(tenant.timezone)}
             )
         call = OutboundCall.objects.create(
             tenant=tenant,
@@ -280,6 +282,23 @@ def _may_have_been_placed(error: xoxzo.XoxzoError) -> bool:
         return True
     # A success status whose body made no sense: the carrier took the call.
     return isinstance(error, xoxzo.XoxzoBadResponse) and (error.status or 200) < 300
+
+
+# Why a call failed, in the company's words, where the carrier's own text follows them.
+CARRIER_REFUSED = gettext_lazy("The carrier refused the call.")
+CARRIER_ERROR = gettext_lazy("The carrier answered with an error.")
+CARRIER_UNREACHABLE = gettext_lazy(
+    "Not placed: the carrier could not be reached. Nothing was sent."
+)
+CREDENTIALS_REJECTED = gettext_lazy(
+    "The carrier rejected the portal's credentials (error 401); operators were told."
+)
+
+
+def carrier_failure(words: str, carrier_text: str) -> str:
+    """A failure reason in the company's words, the carrier's own (English) on a line of its
+    own after ``TROUBLE_CARRIER``: pages show them apart, the second behind a toggle."""
+    return f"{words}\n{TROUBLE_CARRIER}{carrier_text}"[:300]
 
 
 def call_fail(call: OutboundCall, *, reason: str, from_statuses) -> bool:
@@ -360,12 +379,13 @@ def outbound_call_place(*, call_id: int) -> None:
     except xoxzo.XoxzoValidationError as error:
         # In the carrier's own words (e.g. "caller: Japanese caller IDs … are only allowed with
         # the local caller ID option …"); the pages add translated context around it.
-        call_fail(call, reason=_carrier_words(error), from_statuses=[CallState.PLACING])
+        reason = carrier_failure(str(CARRIER_REFUSED), _carrier_words(error))
+        call_fail(call, reason=reason, from_statuses=[CallState.PLACING])
         return
     except xoxzo.XoxzoAuthError:
         call_fail(
             call,
-            reason=_("The carrier rejected the portal's credentials (HTTP 401)."),
+            reason=str(CREDENTIALS_REJECTED),
             from_statuses=[CallState.PLACING],
         )
         return
@@ -392,7 +412,8 @@ def outbound_call_place(*, call_id: int) -> None:
                 updated_at=timezone.now(),
             )
             raise
-        call_fail(call, reason=str(error), from_statuses=[CallState.PLACING])
+        reason = carrier_failure(str(CARRIER_ERROR), str(error))
+        call_fail(call, reason=reason, from_statuses=[CallState.PLACING])
         return
     now = timezone.now()
     # "unknown" too: a slow answer may arrive after the sweep gave the worker up for dead.
@@ -405,4 +426,5 @@ def outbound_call_give_up(*, call_id: int, reason: str) -> None:
     """The carrier stayed unreachable through every retry: the call was never sent."""
     call = OutboundCall.objects.filter(pk=call_id).first()
     if call is not None:
+        reason = carrier_failure(str(CARRIER_UNREACHABLE), reason)
         call_fail(call, reason=reason, from_statuses=[CallState.QUEUED])

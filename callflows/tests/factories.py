@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from callflows.flows.compiler import DEFAULT_DOCUMENT
 from callflows.models import (
     AudioFile,
+    AudioUpload,
     CallerList,
     CallFlow,
     ClosedDate,
@@ -37,6 +38,32 @@ def make_script(tenant, *, language="ja", text="お電話ありがとうござ�
 @tenant_object_factory(AudioFile)
 def make_audio_for_url(tenant, **related):
     return make_audio(tenant)
+
+
+def make_audio_upload(tenant, *, label="Voice memo", sample="greeting-en.mp3", user=None):
+    """A recording converted and waiting to be saved (its MP3 is a sample's bytes)."""
+    data = (SAMPLES / sample).read_bytes()
+    with tenant_scope(tenant):
+        upload = AudioUpload(
+            tenant=tenant,
+            label=label,
+            original_name="memo.m4a",
+            source_bytes=len(data),
+            status=AudioUpload.Status.READY,
+            source_seconds=4.5,
+            duration_seconds=3.0,
+            size_bytes=len(data),
+            uploaded_by=user,
+        )
+        upload.source.save("source", ContentFile(data), save=False)
+        upload.result.save("result.mp3", ContentFile(data), save=False)
+        upload.save()
+        return upload
+
+
+@tenant_object_factory(AudioUpload)
+def make_audio_upload_for_url(tenant, **related):
+    return make_audio_upload(tenant)
 
 
 @tenant_object_factory(TtsScript)

@@ -10,7 +10,7 @@ from callflows.assets import caller_lists as caller_list_services
 from callflows.assets import library as asset_library
 from callflows.assets.caller_lists import CallerNumbersInvalid, caller_numbers_parse
 from callflows.flows import publishing
-from callflows.models import CallerList, CallFlow, ClosedDate
+from callflows.models import CallerList, CallFlow, ClosedDate, TtsScript
 from callflows.tests.factories import published_compiled
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
@@ -412,3 +412,41 @@ def test_it_closes_a_whole_period_and_every_day_of_it_answers_as_a_holiday(
         {"date": f"{NEXT_YEAR}-02-10", "end_date": f"{NEXT_YEAR}-02-01"},
     )
     assert "The last day is before the first day." in reversed_range.content.decode()
+
+
+@pytest.mark.parametrize("typed", ["VIP", "vip", "\uff36\uff29\uff30", "VIP "])
+def test_a_second_list_with_the_same_name_for_a_person_is_refused(client, personas, typed):
+    # given a list named "VIP" (full-width, as a Japanese input method may type it, is VIP too)
+    client.force_login(personas.staff_a)
+    first = client.post(reverse("caller_list_create"), {"name": "VIP", "numbers": "090-1234-5678"})
+    assert first.status_code == 302
+
+    response = client.post(reverse("caller_list_create"), {"name": typed, "numbers": ""})
+
+    assert response.status_code == 400
+    assert "A caller list named “VIP” already exists" in response.content.decode()
+    with scopes_disabled():
+        assert list(CallerList.objects.values_list("name", flat=True)) == ["VIP"]
+
+
+def test_a_list_renamed_to_another_lists_name_is_refused_and_scripts_too(client, personas):
+    client.force_login(personas.staff_a)
+    for name in ("VIP", "迷惑電話"):
+        client.post(reverse("caller_list_create"), {"name": name, "numbers": ""})
+    with scopes_disabled():
+        other = CallerList.objects.get(name="迷惑電話")
+
+    renamed = client.post(
+        reverse("caller_list_edit", args=[other.code]), {"name": "vip", "numbers": ""}
+    )
+    for name in ("お知らせ", "おしらせ", "お知らせ"):
+        last = client.post(
+            reverse("script_create"), {"name": name, "language": "ja", "text": "本日は休診です。"}
+        )
+
+    assert renamed.status_code == 400
+    other.refresh_from_db()
+    assert other.name == "迷惑電話"
+    assert last.status_code == 400  # the third, "お知らせ" again; "おしらせ" is another name
+    with scopes_disabled():
+        assert sorted(TtsScript.objects.values_list("name", flat=True)) == ["おしらせ", "お知らせ"]

@@ -289,10 +289,10 @@ def test_it_drops_a_cached_preview_nobody_speaks_any_more(
     kept = script_services.script_preview_path(language="en", text="Shared words 78.")
 
     with django_capture_on_commit_callbacks(execute=True):
-        for each in (script, shared):
+        for name, each in (("Welcome", script), ("Welcome too", shared)):
             client.post(
                 reverse("script_edit", args=[each.code]),
-                {"name": "Welcome", "language": "en", "text": "Something new 79."},
+                {"name": name, "language": "en", "text": "Something new 79."},
             )
 
     assert not replaced.exists()

@@ -21,12 +21,16 @@ def test_it_uploads_writes_builds_previews_test_calls_and_logs(
     number = _subscribe(client, task_queue, _free_din(xoxzo).din_uid, trial=False)
     sign_in("owner.a@example.com")
 
-    # upload an MP3
+    # upload an MP3: the worker converts it, the page plays it, then it is saved
     page.goto("/callflows/audio/upload/")
     page.fill("input[name=label]", "Welcome jingle")
     page.set_input_files("input[name=file]", str(SAMPLE))
     page.click("main button[type=submit].primary")
-    page.wait_for_selector("text=Welcome jingle")
+    page.wait_for_selector("[data-upload-status=queued]")
+    assert task_queue.run_all_named("callflows.audio_convert") == 1
+    page.wait_for_selector("[data-upload-status=ready]")
+    page.click("text=Save as a greeting")
+    page.wait_for_selector("text=“Welcome jingle” saved.")
 
     # write a script
     page.goto("/callflows/scripts/new/")

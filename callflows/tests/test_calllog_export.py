@@ -44,6 +44,7 @@ def test_it_streams_the_calls_as_utf8_csv_with_a_bom(client, personas, numbers):
     assert rows[0] == [
         "Time",
         "Number",
+        "Number ID",
         "Number label",
         "Caller",
         "Recipient",
@@ -59,15 +60,17 @@ def test_it_streams_the_calls_as_utf8_csv_with_a_bom(client, personas, numbers):
     # ISO times in the tenant's zone (00:30 in Tokyo, the 9th in UTC)
     assert newest[0] == "2026-03-10T09:15:00+09:00"
     assert oldest[0] == "2026-03-10T00:30:00+09:00"
-    assert newest[1] == numbers["sales"].din
-    assert newest[2] == "Sales"
-    assert newest[3] == "819011112222"
-    assert newest[6] == "Fallback"
-    assert oldest[3] == "anonymous"
-    assert oldest[5] == "夜間"
-    assert oldest[8] == "1.500"
-    assert oldest[9] == "3"
-    assert oldest[10] == ""  # a caller's call, not a test call
+    # numbers as the API writes them: E.164 with "+" (no spreadsheet guard needed), the id
+    assert newest[1] == "+" + numbers["sales"].din
+    assert newest[2] == str(numbers["sales"].code)
+    assert newest[3] == "Sales"
+    assert newest[4] == "+819011112222"
+    assert newest[7] == "Fallback"
+    assert oldest[4] == ""  # withheld
+    assert oldest[6] == "夜間"
+    assert oldest[9] == "1.500"
+    assert oldest[10] == "3"
+    assert oldest[11] == ""  # a caller's call, not a test call
 
 
 def test_it_exports_only_the_tenants_calls(client, personas, numbers):
@@ -77,8 +80,8 @@ def test_it_exports_only_the_tenants_calls(client, personas, numbers):
 
     _response, body = export(client)
 
-    callers = [row[3] for row in parse(body)[1:]]
-    assert callers == ["811"]
+    callers = [row[4] for row in parse(body)[1:]]
+    assert callers == ["+811"]
 
 
 def test_it_exports_with_the_pages_filters(client, personas, numbers):
@@ -96,7 +99,7 @@ def test_it_exports_with_the_pages_filters(client, personas, numbers):
         until="2026-03-10",
     )
 
-    assert [row[3] for row in parse(body)[1:]] == ["8110"]
+    assert [row[4] for row in parse(body)[1:]] == ["+8110"]
 
 
 def test_it_ignores_another_tenants_number_in_the_filter(client, personas, numbers):
@@ -113,6 +116,8 @@ def test_it_ignores_another_tenants_number_in_the_filter(client, personas, numbe
     [
         ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
         ("+1+1", "'+1+1"),
+        ("+815012345678", "+815012345678"),  # a phone number (E.164) is no formula
+        ("+81 50", "'+81 50"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t=1"),
@@ -136,8 +141,8 @@ def test_it_neutralises_formulas_in_the_export(client, personas, numbers):
     _response, body = export(client)
 
     row = parse(body)[1]
-    assert row[2] == "'@cmd"
-    assert row[5] == '\'=HYPERLINK("http://evil")'
+    assert row[3] == "'@cmd"
+    assert row[6] == '\'=HYPERLINK("http://evil")'
 
 
 def test_it_writes_times_in_the_tenants_zone_after_the_request_ended(client, personas, numbers):

@@ -61,6 +61,8 @@ SUBSCRIBING_STATUSES = (SubscriptionStatus.PENDING, SubscriptionStatus.SUBSCRIBI
 QUEUE_UNREACHABLE = (
     "The task queue (broker) could not be reached in time; nothing was sent to the carrier."
 )
+# ... and when the carrier refused the portal's credentials (the pages say it in words).
+CREDENTIALS_REJECTED = "credentials rejected (HTTP 401)"
 
 
 class SubscribeNotSettled(Exception):
@@ -168,7 +170,7 @@ def _claim_and_send(subscription: Subscription, *, now: datetime) -> None:
         fail(subscription, " ".join(" ".join(m) for m in error.errors.values()) or str(error))
         return
     except xoxzo.XoxzoAuthError:
-        fail(subscription, "credentials rejected (HTTP 401)", kind=AlertKind.CARRIER_CREDENTIALS)
+        fail(subscription, CREDENTIALS_REJECTED, kind=AlertKind.CARRIER_CREDENTIALS)
         return
     except xoxzo.XoxzoError as error:
         if _never_sent(error):

@@ -3,13 +3,16 @@
 ``{{ number|phone }}``: 050-1234-5678 for Japanese numbers, +1 415-555-0123 for others.
 ``{{ amount|credits }}``: "4,500 credits" / "4,500 クレジット", "1 credit".
 ``{{ seconds|duration }}``: "1 min 5 s" / "1分5秒".
+``{{ moment|when }}``: "2026-12-07 12:30 (UTC+09:00)", for e-mails read in any zone.
 """
 
+import datetime
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from portal import phone as phone_numbers
 
@@ -57,3 +60,33 @@ def duration(seconds) -> str:
     if minutes:
         return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}
     return ngettext("%(seconds)d second", "%(seconds)d seconds", rest) % {"seconds": rest}
+
+
+@register.filter
+def duration_tenths(seconds) -> str:
+    """A short recording's length to a tenth of a second: "4.5 s", "1 min 2.0 s"."""
+    if seconds is None or seconds == "":
+        return "—"
+    tenths = round(float(seconds) * 10)
+    minutes, rest = divmod(tenths, 600)
+    text = f"{rest / 10:.1f}"
+    if minutes:
+        return pgettext("recording length", "%(minutes)d min %(seconds)s s") % {
+            "minutes": minutes,
+            "seconds": text,
+        }
+    return pgettext("recording length", "%(seconds)s s") % {"seconds": text}
+
+
+@register.filter
+def when(moment) -> str:
+    """A moment for people who may read it elsewhere (e-mails): in the active (the company's)
+    zone, with its offset: "2026-12-07 12:30 (UTC+09:00)"."""
+    if not moment:
+        return "—"
+    local = timezone.localtime(moment)
+    offset = local.utcoffset() or datetime.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{local:%Y-%m-%d %H:%M} (UTC{sign}{hours:02d}:{rest:02d})"

@@ -82,7 +82,7 @@ def test_it_alerts_once_when_the_carrier_rejects_the_credentials(owner, task_que
     page = owner.post(
         reverse("number_subscribe"), {"din_uid": another.din_uid, "mode": "keep"}, follow=True
     )
-    assert "An operator must update XOXZO_SID" in page.content.decode()
+    assert "An operator must update the carrier account" in page.content.decode()
     task_queue.run_all()
     assert len(_alerts()) == 1 and len(mail.outbox) == 2
 

@@ -179,4 +179,4 @@ def test_it_shows_carrier_problems_on_the_search_page_in_words(owner):
     sandbox_fault_add(method="GET", path_pattern=r"^/voice/dins/?$", status=401)
     page = owner.get(reverse("number_search"), {"kind": "jp-050"})
     assert page.status_code == 200
-    assert "An operator must update XOXZO_SID" in page.content.decode()
+    assert "An operator must update the carrier account" in page.content.decode()

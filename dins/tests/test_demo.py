@@ -1,8 +1,10 @@
 import pytest
 from django.core.management import call_command
 
+from callflows.models import AudioFile, CallerList, TtsScript
 from dins.models import Subscription, SubscriptionStatus
 from portal.models import Tenant
+from portal.names import name_key
 from portal.scoping import scopes_disabled
 from portal.testing import edge_get
 
@@ -27,6 +29,13 @@ def test_it_seeds_real_numbers_per_demo_company_through_the_sandbox(
         call = edge_get(f"/a/{token}/", {"caller": ""})
         assert call.status_code == 200
         assert call.content.decode().startswith("say ja ")  # the anonymous-caller refusal
+
+    # the demo's recordings, texts and lists are named as a second one would be compared: a
+    # full-width "VIP" list cannot be added beside the demo's "VIP"
+    with scopes_disabled():
+        assets = [*AudioFile.objects.all(), *CallerList.objects.all(), *TtsScript.objects.all()]
+    assert len(assets) >= 6
+    assert all(a.name_key == name_key(getattr(a, "label", None) or a.name) for a in assets)
 
     # seeding again adds nothing
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

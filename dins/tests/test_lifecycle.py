@@ -215,10 +215,9 @@ def test_it_fails_with_the_reason_when_the_number_was_taken_meanwhile(owner, tas
     assert subscription.status == SubscriptionStatus.FAILED
     assert subscription.failure_reason == "This number is not available."
     page = owner.get(reverse("number_detail", args=[subscription.code])).content.decode()
-    assert (
-        'The carrier refused the subscription: <q lang="en">This number is not available.</q>'
-        in page
-    )
+    # explained in the reader's words, the carrier's own behind a toggle
+    assert "The carrier refused the subscription: the number is not available any more." in page
+    assert '<q lang="en">This number is not available.</q>' in page
 
 
 def test_it_releases_on_request_after_the_number_is_typed(owner, task_queue, xoxzo):

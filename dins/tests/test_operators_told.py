@@ -155,7 +155,9 @@ def test_a_call_no_worker_took_says_so_and_one_the_carrier_refused_to_take_says_
         idle.refresh_from_db()
         refused.refresh_from_db()
     assert "no worker of the portal took the call" in idle.failure_reason
-    assert "carrier could not be reached in time (HTTP 503)" in refused.failure_reason
+    # in the company's words, the carrier's own after them (shown behind a toggle)
+    assert "carrier could not be reached in time" in refused.failure_reason
+    assert refused.failure_reason.endswith("\ncarrier: HTTP 503")
 
 
 # --- Platform alerts close themselves ----------------------------------------------------------

@@ -288,7 +288,10 @@ def test_it_refuses_a_local_caller_id_the_carrier_does_not_hold(
 
     call = _reload(call)
     assert call.status == State.FAILED and call.callid is None
-    assert call.failure_reason.startswith("caller: ")
+    # in the company's words (Japanese here), then the carrier's own after "carrier: "
+    assert call.failure_reason.startswith(
+        "キャリアがこの発信を受け付けませんでした。\ncarrier: caller: "
+    )
     assert "not one of your subscribed Japanese numbers" in call.failure_reason
     assert not SandboxCall.objects.exists()
     assert "not one of your subscribed Japanese numbers" in _history(staff, number)

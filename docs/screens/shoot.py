@@ -5,7 +5,11 @@ owner; uses Debian's Chromium through Playwright:
 
     .venv/bin/python docs/screens/shoot.py http://127.0.0.1:8000
 
-Writes docs/screens/<page>-<width>.png (full pages).
+Writes docs/screens/<page>-<width>.png (full pages). Two pages are shot after doing something
+on them: the upload page while a greeting is recorded from Chromium's fake microphone
+("record"), then the recording converted and ready to hear ("recording"); and the flow editor
+after the holiday rule was moved below the opening hours, with the warning that follows
+("flow-warning").
 """
 
 import sys
@@ -22,6 +26,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # the recording page: a fake microphone, allowed without asking
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 # (file name, path, or "number:<suffix>" for a page of the first toll-free number)
 PAGES = [
@@ -36,6 +43,36 @@ PAGES = [
     ("members", "/members/"),
     ("audit", "/audit/"),
 ]
+
+
+def shot(page, name: str, width: int) -> None:
+    page.screenshot(path=str(HERE / f"{name}-{width}.png"), full_page=True)
+    print(f"{name}-{width}.png")
+
+
+def record(page, width: int) -> None:
+    """A greeting recorded on the page, then converted by the worker and ready to hear."""
+    page.goto("/callflows/audio/upload/")
+    page.fill("input[name=label]", f"臨時休診のご案内 {width}")
+    page.click("button[data-recorder-start]")
+    page.wait_for_timeout(3000)  # speaking
+    page.click("button[data-recorder-stop]")
+    page.wait_for_selector("[data-recorder][data-recorded]")
+    shot(page, "record", width)
+    page.click("main button[type=submit].primary")
+    page.wait_for_selector("[data-upload-status=ready]", timeout=60_000)
+    shot(page, "recording", width)
+
+
+def shadowed_rule(page, number: str, width: int) -> None:
+    """The holiday rule moved below the opening hours: the editor warns, naming the days."""
+    page.goto(number + "flow/")
+    holiday = page.locator("fieldset[data-rule]", has=page.locator("input[value^='祝日']"))
+    for _ in range(2):
+        holiday.locator("button[data-rule-move=down]").click()
+    page.wait_for_selector("[data-shadow-warnings]")
+    page.wait_for_load_state("networkidle")
+    shot(page, "flow-warning", width)
 
 
 def main(base: str) -> None:
@@ -59,8 +96,9 @@ def main(base: str) -> None:
                 url = number + path.removeprefix("number:") if path.startswith("number:") else path
                 page.goto(url)
                 page.wait_for_load_state("networkidle")
-                page.screenshot(path=str(HERE / f"{name}-{width}.png"), full_page=True)
-                print(f"{name}-{width}.png")
+                shot(page, name, width)
+            record(page, width)
+            shadowed_rule(page, number, width)
             context.close()
         browser.close()
 

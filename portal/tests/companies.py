@@ -8,10 +8,18 @@ from django.utils import timezone
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from callflows.flows.services import flow_save
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
-from callflows.tests.factories import make_audio
+from callflows.tests.factories import make_audio, make_audio_upload
 from dins.models import OutboundCall, SubscriptionStatus, TestCall
 from dins.tests.factories import SubscriptionFactory
-from portal.models import Alert, AlertKind, AuditEvent, Invitation, Membership, Role
+from portal.models import (
+    Alert,
+    AlertKind,
+    AuditEvent,
+    Invitation,
+    Membership,
+    NotificationSetting,
+    Role,
+)
 from portal.scoping import tenant_scope
 
 
@@ -230,7 +238,31 @@ def japanese_clinic(personas) -> dict:
             attempts=1,
             last_status_code=500,
         )
+    upload = make_audio_upload(tenant, label="留守番の挨拶", user=personas.owner_a)
+    objects = {
+        "alert": _first_open_alert(tenant),
+        "apikey": _first(tenant, ApiKey),
+        "webhookendpoint": endpoint,
+        "audiofile": audio,
+        "callerlist": vip,
+        "subscription": number,
+        "closeddate": _first(tenant, ClosedDate),
+        "membership": _membership(tenant, personas.staff_a),
+        "invitation": _first(tenant, Invitation),
+        "outboundcall": _first(tenant, OutboundCall),
+        "tenant": tenant,
+        "ttsscript": script,
+    }
+    with tenant_scope(tenant):
+        objects["notificationsetting"], _created = NotificationSetting.objects.get_or_create(
+            tenant=tenant
+        )
+    every_audit_action(tenant, objects, personas.owner_a)
+    every_alert_kind(tenant, number)
+    extra_urls = every_failure_reason(tenant, personas, number)
     return {
+        "extra_urls": extra_urls,
+        "audioupload": upload,
         "apikey": _first(tenant, ApiKey),
         "webhookendpoint": endpoint,
         "subscription": number,
@@ -242,10 +274,351 @@ def japanese_clinic(personas) -> dict:
         "flowversion": _first(tenant, FlowVersion),
         "membership": _membership(tenant, personas.staff_a),
         "invitation": _first(tenant, Invitation),
-        "alert": _first(tenant, Alert),
+        "alert": _first_open_alert(tenant),
         "outboundcall": _first(tenant, OutboundCall),
         "testcall": _first(tenant, TestCall),
     }
+
+
+# One event of every action the code records, with the values it records (the calls of
+# ``audit_record`` in the services), for the pages that show the audit log.
+AUDIT_SAMPLES = {
+    "alert.acknowledge": ("alert", None, None),
+    "api_key.create": (
+        "apikey",
+        None,
+        {"name": "会計システム", "role": "viewer", "prefix": "0123456789"},
+    ),
+    "api_key.revoke": ("apikey", None, None),
+    "webhook.create": (
+        "webhookendpoint",
+        None,
+        {"url": "https://hooks.example.jp/din", "events": ["call.answered", "trial.released"]},
+    ),
+    "webhook.enable": ("webhookendpoint", None, None),
+    "webhook.disable": ("webhookendpoint", None, None),
+    "webhook.delete": ("webhookendpoint", {"url": "https://hooks.example.jp/din"}, None),
+    "audio.create": (
+        "audiofile",
+        None,
+        {
+            "label": "営業時間の挨拶",
+            "file": "ボイスメモ.m4a",
+            "size_bytes": 25078,
+            "duration_seconds": 6.3,
+        },
+    ),
+    "audio.update": ("audiofile", {"label": "挨拶"}, {"label": "営業時間の挨拶"}),
+    "audio.delete": ("audiofile", {"label": "古い挨拶", "file": "old.mp3"}, None),
+    "callerlist.create": ("callerlist", None, {"name": "VIP", "numbers": ["+819012345678"]}),
+    "callerlist.update": (
+        "callerlist",
+        {"name": "VIP", "numbers": []},
+        {"name": "VIP", "numbers": ["+819012345678"]},
+    ),
+    "callerlist.delete": ("callerlist", {"name": "迷惑電話", "numbers": ["+815000001111"]}, None),
+    "callflow.save": (
+        "subscription",
+        {"rules": [], "default": {"type": "voicemail"}},
+        {"rules": []},
+    ),
+    "callflow.override": (
+        "subscription",
+        None,
+        {
+            "action": {"type": "voicemail", "greeting": {"type": "say", "script": "-"}},
+            "until": "2026-12-01T14:00:00+00:00",
+        },
+    ),
+    "callflow.override_end": ("subscription", None, {"action": None, "until": None}),
+    "closeddate.create": (
+        "closeddate",
+        None,
+        {"date": "2026-12-29", "end": "2027-01-03", "note": "年末年始"},
+    ),
+    "closeddate.delete": ("closeddate", {"date": "2026-08-13", "note": "お盆"}, None),
+    "invitation.accept": ("membership", None, {"role": "staff"}),
+    "invitation.create": ("invitation", None, {"email": "uketsuke@example.com", "role": "staff"}),
+    "invitation.revoke": ("invitation", None, None),
+    "membership.create": ("membership", None, {"role": "owner"}),
+    "membership.remove": ("membership", {"email": "old@example.com", "role": "viewer"}, None),
+    "membership.role_change": ("membership", {"role": "staff"}, {"role": "viewer"}),
+    "notification_setting.update": (
+        "notificationsetting",
+        {"notify_staff": False, "language": ""},
+        {"notify_staff": True, "language": "ja", "extra_addresses": ["desk@example.jp"]},
+    ),
+    "outbound_call.request": (
+        "outboundcall",
+        None,
+        {
+            "recipient": "+819012345678",
+            "caller_id": "+815011112222",
+            "local_caller_id": True,
+            "message": "script",
+        },
+    ),
+    "outbound_call.fail": ("outboundcall", None, {"reason": "Injected sandbox fault: HTTP 400."}),
+    "outbound_call.settle": (
+        "outboundcall",
+        None,
+        {"status": "answered", "callid": "c-0001", "source": "poll"},
+    ),
+    "outbound_call.unknown": (
+        "outboundcall",
+        None,
+        {"why": "the worker stopped while placing the call"},
+    ),
+    "subscription.request": ("subscription", None, {"din": "815011112222", "trial": True}),
+    "subscription.activate": (
+        "subscription",
+        None,
+        {"trial": True, "accepted_at": "2026-12-01T01:00:00.123456+00:00"},
+    ),
+    "subscription.fail": (
+        "subscription",
+        None,
+        {"reason": "The DIN is not available for subscription.", "cause": "carrier"},
+    ),
+    "subscription.unknown": ("subscription", None, {"why": "Read timed out. (read timeout=10)"}),
+    "subscription.keep": ("subscription", None, None),
+    "subscription.release_request": ("subscription", {"status": "active"}, {"status": "releasing"}),
+    "subscription.release": (
+        "subscription",
+        {"status": "releasing"},
+        {"status": "released", "automatic": True},
+    ),
+    "subscription.rotate_token": ("subscription", None, None),
+    "subscription.update": (
+        "subscription",
+        {"label": "", "description": ""},
+        {"label": "受付", "description": "代表番号"},
+    ),
+    "subscription.test_call": ("subscription", None, {"caller": "+819012345678"}),
+    "subscription.carrier_missing": ("subscription", None, None),
+    "subscription.recover": (
+        "subscription",
+        None,
+        {"why": "the carrier holds the number this attempt asked for"},
+    ),
+    "tenant.update": (
+        "tenant",
+        {"timezone": "Asia/Tokyo", "language": "en", "allow_premium_destinations": False},
+        {"timezone": "Asia/Seoul", "language": "ja", "allow_premium_destinations": True},
+    ),
+    "ttsscript.create": ("ttsscript", None, {"name": "案内", "language": "en", "text": "Hello."}),
+    "ttsscript.update": ("ttsscript", {"language": "en"}, {"language": "ja"}),
+    "ttsscript.delete": ("ttsscript", {"name": "古い案内", "language": "ja", "text": "…"}, None),
+    "subscription.request.retry": (
+        "subscription",
+        None,
+        {"din": "815011112222", "retry": True},
+    ),
+}
+
+
+def every_audit_action(tenant, objects: dict, actor) -> int:
+    """One audit event of each action of ``AUDIT_SAMPLES``, about ``objects`` of the company."""
+    with tenant_scope(tenant):
+        for action, (object_type, before, after) in AUDIT_SAMPLES.items():
+            subject = objects[object_type]
+            AuditEvent.objects.create(
+                tenant=tenant,
+                actor=actor,
+                actor_label=actor.email,
+                action=action.removesuffix(".retry"),
+                object_type=object_type,
+                object_code=str(getattr(subject, "code", "")),
+                object_repr=str(subject)[:200],
+                before=before,
+                after=after,
+            )
+    return len(AUDIT_SAMPLES)
+
+
+ALERT_CONTEXTS = {
+    AlertKind.TRIAL_REMINDER: {"minutes_before": 60, "hours_before": 1},
+    AlertKind.TRIAL_RELEASED: {"number": "+815033334444", "saved": "617.5"},
+    AlertKind.SUBSCRIPTION_FAILED: {
+        "operation": "subscribe",
+        "reason": "The DIN is not available for subscription.",
+        "cause": "carrier",
+    },
+    AlertKind.RELEASE_FAILED: {"reason": "HTTP 500: Internal Server Error"},
+    AlertKind.TRIAL_OVERDUE: {},
+    AlertKind.ACTION_URL_FALLBACK: {"calls": 2},
+    AlertKind.CARRIER_CREDENTIALS: {"operation": "subscribe", "error": "HTTP 401 Unauthorized"},
+    AlertKind.WEBHOOK_DISABLED: {"url": "https://hooks.example.jp/din", "failures": 10},
+}
+
+
+def every_alert_kind(tenant, subscription) -> list:
+    """One alert of every kind (and a failed subscribe whose cause was the task queue), some
+    acknowledged, one closed by itself, one whose e-mail failed."""
+    made = []
+    with tenant_scope(tenant):
+        for index, kind in enumerate(AlertKind):
+            number = None if kind == AlertKind.WEBHOOK_DISABLED else subscription
+            made.append(
+                Alert.objects.create(
+                    tenant=tenant,
+                    kind=kind,
+                    subscription=number,
+                    dedup_key=f"every:{kind}",
+                    context=ALERT_CONTEXTS[kind],
+                    acknowledged_at=timezone.now() if index % 2 else None,
+                )
+            )
+        made.append(
+            Alert.objects.create(
+                tenant=tenant,
+                kind=AlertKind.SUBSCRIPTION_FAILED,
+                subscription=subscription,
+                dedup_key="every:queue",
+                context={"operation": "subscribe", "reason": "", "cause": "queue"},
+                acknowledged_at=timezone.now(),
+                resolution="subscribed",
+                email_status="failed",
+                email_attempts=3,
+                email_last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+            )
+        )
+    return made
+
+
+def every_failure_reason(tenant, personas, number) -> list[str]:
+    """A failed subscription, outbound call, test call and recording of every reason the code
+    stores, made by the code that stores them where it can run here; the pages to see them."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    from callflows.models import AudioUpload
+    from callflows.outbound import follow
+    from callflows.outbound import services as outbound
+    from dins.subscriptions.subscribe import CREDENTIALS_REJECTED, QUEUE_UNREACHABLE
+    from dins.views import CARRIER_PROBLEMS
+
+    urls = []
+    for reason in (
+        QUEUE_UNREACHABLE,
+        CREDENTIALS_REJECTED,
+        "The DIN is not available for subscription.",
+    ):
+        failed = SubscriptionFactory(
+            tenant=tenant, status=SubscriptionStatus.FAILED, failure_reason=reason
+        )
+        urls.append(reverse("number_detail", args=[failed.code]))
+    releasing = SubscriptionFactory(
+        tenant=tenant,
+        status=SubscriptionStatus.RELEASING,
+        release_error="HTTPSConnectionPool(host='api.xoxzo.com', port=443): Read timed out.",
+    )
+    urls.append(reverse("number_detail", args=[releasing.code]))
+
+    def queued_call(**extra):
+        with tenant_scope(tenant):
+            return OutboundCall.objects.create(
+                tenant=tenant,
+                subscription=number,
+                recipient="+819012345678",
+                caller_id_used="",
+                caller_sent="+10000000000",
+                message_kind=OutboundCall.MessageKind.TEXT,
+                tts_text="テスト",
+                tts_lang="ja",
+                status=OutboundCall.Status.QUEUED,
+                estimated_minute_cost=Decimal("10"),
+                placed_by=personas.owner_a,
+                **extra,
+            )
+
+    with translation.override(tenant.language), tenant_scope(tenant):
+        outbound.place_call_given_up(
+            sender=None, task_name=outbound.PLACE_CALL_TASK, kwargs={"call_id": queued_call().pk}
+        )
+        outbound._worker_failed(queued_call(), RuntimeError("broken template"))
+        outbound.outbound_call_give_up(
+            call_id=queued_call().pk,
+            reason="HTTPSConnectionPool(host='api.xoxzo.com', port=443): Max retries exceeded",
+        )
+        for trouble in (f"{OutboundCall.TROUBLE_CARRIER}Read timed out.", ""):
+            call = queued_call(trouble=trouble)
+            outbound.call_fail(call, reason=follow._stale_reason(call), from_statuses=["queued"])
+        for trouble in (
+            f"{OutboundCall.TROUBLE_WORKER}stopped while placing the call",
+            f"{OutboundCall.TROUBLE_CARRIER}Read timed out.",
+        ):
+            call = queued_call(trouble=trouble)
+            outbound.call_fail(call, reason=follow._unknown_reason(call), from_statuses=["queued"])
+        for reason in (
+            outbound.carrier_failure(
+                str(outbound.CARRIER_REFUSED),
+                "caller: This number is not one of your subscribed Japanese numbers.",
+            ),
+            outbound.carrier_failure(
+                str(outbound.CARRIER_ERROR), "Injected sandbox fault: HTTP 400."
+            ),
+            str(outbound.CREDENTIALS_REJECTED),
+            str(follow.NOT_AT_THE_CARRIER),
+            "caller: an old row, from before reasons were in the company's words",
+        ):
+            outbound.call_fail(queued_call(), reason=reason, from_statuses=["queued"])
+    # Yesterday's: today's calls count against the company's call limits, which other tests
+    # that use this company place calls within.
+    with tenant_scope(tenant):
+        OutboundCall.objects.filter(status=OutboundCall.Status.FAILED).update(
+            created_at=timezone.now() - datetime.timedelta(days=1)
+        )
+    urls.append(reverse("outbound_call_list", args=[number.code]))
+
+    with tenant_scope(tenant):
+        for reason in (
+            "queue_unreachable",
+            "interrupted",
+            *CARRIER_PROBLEMS,
+            "recipient: This number is not held by this account.",
+        ):
+            test_call = TestCall.objects.create(
+                tenant=tenant,
+                subscription=number,
+                caller="",
+                status=TestCall.Status.FAILED,
+                failure_reason=reason,
+                requested_by=personas.owner_a,
+            )
+            urls.append(reverse("flow_test_call_status", args=[number.code, test_call.code]))
+        failures = (
+            ("empty", {}),
+            ("text", {}),
+            ("not_audio_kind", {"kind": "PDF"}),
+            ("not_audio", {}),
+            ("no_sound", {}),
+            ("codec", {"codec": "wmav2"}),
+            ("silent", {"seconds": 2.5}),
+            ("too_long", {"seconds": 731.2}),
+            ("too_big_result", {"size": 11_000_000}),
+            ("interrupted", {}),
+            ("source_missing", {}),
+            ("inspector", {"code": "breaks_off", "count": 3, "offset": 313, "rest": 2000}),
+        )
+        for index, (code, params) in enumerate(failures, start=1):
+            upload = AudioUpload.objects.create(
+                tenant=tenant,
+                label=f"変換できなかった録音{index}",
+                original_name="ボイスメモ.m4a",
+                source="audio/uploads/missing.source",
+                source_bytes=1000,
+                status=AudioUpload.Status.FAILED,
+                failure_code=code,
+                failure_params=params,
+            )
+            urls.append(reverse("audio_upload_detail", args=[upload.code]))
+    return urls
+
+
+def _first_open_alert(tenant):
+    with tenant_scope(tenant):
+        return Alert.objects.filter(acknowledged_at__isnull=True).order_by("id").first()
 
 
 def _first(tenant, model):

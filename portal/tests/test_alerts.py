@@ -1,6 +1,7 @@
 """Alerts: raised once per event, e-mailed in each recipient's language, listed until seen."""
 
 import datetime
+import re
 import smtplib
 
 import pytest
@@ -213,6 +214,9 @@ def test_it_has_an_email_for_every_kind(kind, number, personas, task_queue):
     # Credentials and webhooks are the company's, not a number's.
     if kind not in (AlertKind.CARRIER_CREDENTIALS, AlertKind.WEBHOOK_DISABLED):
         assert display(number.e164) in message.subject
+    if kind in (AlertKind.TRIAL_REMINDER, AlertKind.TRIAL_OVERDUE):
+        # a time, with the company's offset: the e-mail may be read in another zone
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} \(UTC\+09:00\)", message.body)
     with tenant_scope(personas.tenant_a):
         assert Alert.objects.get(pk=alert.pk).email_status == EmailStatus.SENT
 

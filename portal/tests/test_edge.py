@@ -5,7 +5,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from callflows.models import AudioFile
+from callflows.models import AudioUpload
 from callflows.tests.factories import SAMPLES, make_audio
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent, Tenant
@@ -47,7 +47,7 @@ def test_a_nul_byte_in_an_uploaded_files_name_is_not_stored(client, personas):
     response = client.post(reverse("audio_upload"), {"label": "Tone", "file": upload})
     assert response.status_code == 302
     with scopes_disabled():
-        assert "\x00" not in AudioFile.objects.get().original_name
+        assert "\x00" not in AudioUpload.objects.get().original_name
 
 
 def test_signed_in_pages_are_not_stored_by_browsers_or_proxies(client, personas):

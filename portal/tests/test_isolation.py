@@ -41,6 +41,7 @@ PERSONAL_NAMES = {
     "tenant_switch",
     "no_tenant",
     "healthz",
+    "favicon",
     "edge_healthz",
     "platform_health",
     "metrics",

@@ -16,15 +16,19 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from portal.scoping import tenant_scope
 from portal.tests.companies import japanese_clinic
 from portal.tests.test_isolation import _uuid_kwargs, tenant_routes
 
-# Names of products, protocols, file formats and units, the same in both languages.
-PRODUCT_WORDS = {"DIN", "Portal", "Xoxzo", "MP3", "URL", "CSV", "ID", "TTS", "IP", "E.164"}
-PRODUCT_WORDS |= {"VIP", "KB", "MB", "GB", "WAV", "M4A", "API", "Webhook", "JSON", "POST"}
+# The proper nouns allowed on Japanese pages: names of products (DIN Portal, Xoxzo), protocols,
+# file formats and units, written the same in both languages. Everything else is a word of
+# English that a Japanese reader should not meet.
+PRODUCT_WORDS = {"DIN", "Portal", "Xoxzo", "MP3", "URL", "CSV", "ID", "TTS", "IP", "UTC"}
+PRODUCT_WORDS |= {"VIP", "KB", "MB", "GB", "WAV", "M4A", "API", "JSON", "WebM", "Ogg", "FLAC"}
+PRODUCT_WORDS |= {"MP4", "AAC", "PDF", "ZIP", "dB", "MPEG", "ID3"}
 NOT_PAGES = {"healthz", "language_switch", "logout", "call_log_export"}
 SKIPPED_ELEMENTS = {"script", "style", "code", "pre", "template", "title"}
 VISIBLE_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -32,8 +36,8 @@ VISIBLE_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 NOT_LANGUAGE = re.compile(
     r"[\w.+-]+@[\w-]+(\.[\w-]+)+"  # e-mail addresses
     r"|https?://\S+"
-    r"|\b[A-Za-z]+(?:/[A-Za-z_+-]+)+\b"  # time zones (Asia/Tokyo)
-    r"|\b[A-Za-z0-9_-]+\.(?:mp3|wav|csv)\b"
+    r"|\b[\w-]+\.(?:mp3|wav|csv|m4a|webm|ogg|opus|flac|mp4)\b"  # file names people gave
+    r"|(?<![\w])\.(?:mp3|wav|m4a|webm|ogg|opus|flac|mp4|aac)\b"  # file extensions
     r"|\bespeak-ng\b"  # the speech engine's name, where a page says it is missing
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['.][A-Za-z0-9]+)*")
@@ -85,7 +89,8 @@ def english_words(html: str) -> list[str]:
         {
             word
             for word in WORD.findall(text)
-            if word not in PRODUCT_WORDS and sum(ch.isalpha() for ch in word) >= 2
+            if word not in PRODUCT_WORDS
+            and (sum(ch.isalpha() for ch in word) >= 2 or re.fullmatch(r"[A-Za-z]\.\d+", word))
         }
     )
 
@@ -113,6 +118,9 @@ def _pages(company) -> list[str]:
         reverse("flow_preview", args=[number.code]) + "?at=2026-12-07T12:30&caller=090-1234-5678",
         reverse("flow_preview", args=[number.code]) + "?at=2026-12-07T12:30&caller=abc",
         reverse("call_log") + "?rule=default",
+        # every audit action is seeded: the log runs over several pages
+        *(reverse("audit_log") + f"?page={page}" for page in (2, 3)),
+        *company["extra_urls"],
     ]
     return urls
 
@@ -151,9 +159,9 @@ def test_it_finds_english_where_there_is_some():
     html = (
         "<p>着信フロー default <code>playback http://x/a.mp3</code></p>"
         '<button lang="en">English</button><input placeholder="Search">'
-        "<p>DIN Portal · MP3 · owner@example.com · Asia/Tokyo</p>"
+        "<p>DIN Portal · MP3 · owner@example.com · ボイスメモ.m4a · Asia/Tokyo · E.164形式</p>"
     )
-    assert english_words(html) == ["Search", "default"]
+    assert english_words(html) == ["Asia", "E.164", "Search", "Tokyo", "default"]
 
 
 def _editor(subscription, **rule) -> dict:
@@ -238,3 +246,67 @@ def test_it_has_every_message_of_the_catalogue_translated():
     catalogue = polib.pofile(str(settings.BASE_DIR / "locale/ja/LC_MESSAGES/django.po"))
     assert [entry.msgid for entry in catalogue.untranslated_entries()] == []
     assert [entry.msgid for entry in catalogue.fuzzy_entries()] == []
+
+
+# --- Coverage: every audit action, alert kind and failure reason is on a page above ---------
+
+SOURCES = [
+    path
+    for app in ("portal", "dins", "callflows", "api")
+    for path in (settings.BASE_DIR / app).rglob("*.py")
+    if "tests" not in path.parts and "migrations" not in path.parts
+]
+
+
+def _found(pattern: str) -> set[str]:
+    return {match for path in SOURCES for match in re.findall(pattern, path.read_text())}
+
+
+def test_every_audit_action_the_code_records_is_in_words_and_seeded():
+    from portal.audit_words import ACTIONS
+    from portal.tests.companies import AUDIT_SAMPLES
+
+    recorded = _found(r'action="([a-z_]+\.[a-z_]+)"')
+    # action="a" if x else "b"
+    pairs = _found(r'action="([a-z_.]+)" if \w+ else "([a-z_.]+)"')
+    recorded |= {action for pair in pairs for action in pair}
+    recorded -= {"test.event"}  # portal/testing.py's own
+    seeded = {action.removesuffix(".retry") for action in AUDIT_SAMPLES}
+    assert recorded <= set(ACTIONS), recorded - set(ACTIONS)
+    assert set(ACTIONS) == seeded
+
+
+def test_every_alert_kind_is_seeded():
+    from portal.models import AlertKind
+    from portal.tests.companies import ALERT_CONTEXTS
+
+    assert set(ALERT_CONTEXTS) == set(AlertKind)
+
+
+def test_every_failure_reason_of_a_recording_is_seeded(personas, company):
+    from callflows.models import AudioUpload
+
+    codes = _found(r'ConversionRefused\(\s*"([a-z_]+)"') | _found(r'_fail\(upload_id, "([a-z_]+)"')
+    with tenant_scope(personas.tenant_a):
+        seeded = set(
+            AudioUpload.objects.filter(status="failed").values_list("failure_code", flat=True)
+        )
+    assert codes <= seeded, codes - seeded
+
+
+def test_every_failure_of_an_outbound_call_and_a_test_call_is_seeded(personas, company):
+    from dins.models import OutboundCall, TestCall
+    from dins.views import CARRIER_PROBLEMS
+
+    # call_fail( sites: queue, worker, refused, credentials, error, give-up, not found, and
+    # the sweep's stale (2) and unconfirmed (2) reasons; plus one older free-text reason
+    sites = sum(path.read_text().count("call_fail(") for path in SOURCES) - 1  # the def
+    with tenant_scope(personas.tenant_a):
+        reasons = set(
+            OutboundCall.objects.filter(status="failed").values_list("failure_reason", flat=True)
+        )
+        tests = set(
+            TestCall.objects.filter(status="failed").values_list("failure_reason", flat=True)
+        )
+    assert len(reasons) >= sites + 2  # the two branches of the sweep's two reasons
+    assert {"queue_unreachable", "interrupted", *CARRIER_PROBLEMS} < tests

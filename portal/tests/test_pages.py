@@ -119,3 +119,14 @@ def test_it_renders_a_friendly_500_without_leaking_details(client, personas, set
 
 def test_it_answers_the_health_check(client, db):
     assert client.get(reverse("healthz")).content == b"ok"
+
+
+def test_every_page_has_an_icon_and_the_browsers_root_request_finds_it(client, personas):
+    client.force_login(personas.viewer_a)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page
+
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.ico")

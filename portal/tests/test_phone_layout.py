@@ -115,3 +115,47 @@ def test_it_folds_the_menu_behind_a_button_on_a_phone(phone, personas):
     page.click("nav.mainnav >> text=着信履歴")
     page.wait_for_url("**/calls/")
     context.close()
+
+
+# Every piece of text shown, with its size on the screen: an SVG's text shrinks with its
+# drawing (font size times the drawing's scale).
+TEXT_SIZES = """(root) => {
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector(root), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!node.textContent.trim() || !element.checkVisibility() || element.closest('title')) {
+      continue;
+    }
+    let size = parseFloat(getComputedStyle(element).fontSize);
+    const svg = element.closest('svg');
+    if (svg) size *= svg.getScreenCTM().a;
+    found.push([node.textContent.trim().slice(0, 20), Math.round(size * 10) / 10]);
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("screen", [PHONE, {"width": 1280, "height": 900}])
+def test_the_week_view_is_readable_at_11_px_or_more(chromium, live_server, personas, screen):
+    company = japanese_clinic(personas)
+    context = chromium.new_context(base_url=live_server.url, viewport=screen, locale="ja-JP")
+    context.set_default_timeout(10_000)
+    page = _sign_in(context, "owner.a@example.com", "ja")
+    page.goto(reverse("flow_edit", args=[company["subscription"].code]))
+
+    sizes = page.evaluate(TEXT_SIZES, "#week")
+    fills = page.evaluate(
+        "Array.from(document.querySelectorAll('#week .week-row rect'))"
+        ".map(rect => getComputedStyle(rect).fill)"
+    )
+    swatches = page.evaluate(
+        "Array.from(document.querySelectorAll('#week .week-legend .swatch'))"
+        ".map(swatch => getComputedStyle(swatch).backgroundColor)"
+    )
+    context.close()
+
+    assert len(sizes) > 20  # day names, hours, the summary…
+    assert [text for text, size in sizes if size < 11] == [], sizes
+    # each answer its colour, the legend's the bars'
+    assert len(set(swatches)) == len(swatches) > 2 and set(fills) == set(swatches)

@@ -57,6 +57,17 @@
       renumber();
       (next ? next.querySelector("[data-rule-remove]") : form.querySelector("[data-rule-add]")).focus();
       changed();
+    } else if (button.matches("[data-rule-above]")) {
+      // A warning's fix: "above:4-1" puts rule 4 above rule 1 (the week view then redraws).
+      event.preventDefault();
+      const [moved, target] = button.dataset.ruleAbove.replace("above:", "").split("-").map(Number);
+      const rules = list.querySelectorAll("fieldset[data-rule]");
+      if (rules[moved] && rules[target] && target < moved) {
+        list.insertBefore(rules[moved], rules[target]);
+        renumber();
+        rules[moved].querySelector("select[name$='-when']").focus();
+        changed();
+      }
     } else if (button.matches("[data-rule-move]") && rule) {
       event.preventDefault();
       if (button.dataset.ruleMove === "up" && rule.previousElementSibling) {
