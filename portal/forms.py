@@ -198,3 +198,9 @@ class SecondFactorCodeForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
         ),
     )
+
+
+def form_refused(form: forms.Form, error: Exception) -> None:
+    """Show a service's refusal on the form: on the field it names when the form has it."""
+    field = getattr(error, "field", None)
+    form.add_error(field if field in form.fields else None, str(error))

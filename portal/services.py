@@ -24,6 +24,15 @@ class ServiceError(Exception):
     """A request the user can correct; the message is shown to them as it is."""
 
 
+class InvalidInput(ServiceError):
+    """A value given cannot be taken; ``field`` names it (None: the request as a whole). The
+    pages put the message on that field of their form, the API answers 422 naming it."""
+
+    def __init__(self, message, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 # --- Audit log --------------------------------------------------------------------------------
 
 

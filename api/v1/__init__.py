@@ -22,7 +22,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from api.auth import ApiKeyAuth, key_scope
 from api.errors import ApiError, error_response, server_error_response, too_large_response
 from api.v1 import alerts, assets, calls, flows, numbers, outbound
-from portal.services import ServiceError
+from portal.services import InvalidInput, ServiceError
 from portal.text import UnstorableText, text_problem
 
 logger = logging.getLogger("django.request")
@@ -79,6 +79,13 @@ def _unauthenticated(request, exc):
 @api.exception_handler(ServiceError)
 def _service_error(request, exc):
     return error_response(409, "conflict", str(exc))
+
+
+@api.exception_handler(InvalidInput)
+def _invalid_input(request, exc):
+    # The pages show it on the field it names; here, a field error.
+    errors = [{"field": exc.field, "message": str(exc)}]
+    return error_response(422, "invalid", _("Some input is not valid."), errors=errors)
 
 
 def _field(location) -> str | None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 from ninja import Header, Router
 
 from api import schemas
 from api.auth import require_role
 from api.errors import ApiError
-from api.models import IdempotentRequest
+from api.idempotency import IdempotencyKeyReused, idempotent_write
 from api.v1.common import ERRORS, invalid_form
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
@@ -56,59 +53,37 @@ def outbound_call_create(
     key answers the same call again (200) and never places a second one."""
     require_role(request, Role.STAFF)
     subscription = get_tenant_object(Subscription, subscription_code)
-    body_hash = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
-    earlier = IdempotentRequest.objects.filter(api_key=request.api_key, key=idempotency_key).first()
-    if earlier is not None:
-        return 200, _replayed(earlier, body_hash)
-    data = payload.model_dump()
     data = {
-        k: ("" if v is None else str(v) if k in ("audio", "script") else v) for k, v in data.items()
+        name: "" if value is None else str(value) if name in ("audio", "script") else value
+        for name, value in payload.model_dump().items()
     }
-    form = OutboundCallForm(data, subscription=subscription)
-    if not form.is_valid():
-        raise invalid_form(form)
-    cleaned = form.cleaned_data
+
+    def place() -> str:
+        # Checked only when the key is new: a replay answers the call placed, even if its MP3
+        # was deleted since.
+        form = OutboundCallForm(data, subscription=subscription)
+        if not form.is_valid():
+            raise invalid_form(form)
+        call = outbound.outbound_call_request(
+            subscription=subscription, order=form.order(), by=request.user, request=request
+        )
+        return str(call.code)
+
     try:
-        with transaction.atomic():
-            claim = IdempotentRequest.objects.create(
-                tenant=request.tenant,
-                api_key=request.api_key,
-                key=idempotency_key,
-                operation="outbound_call.create",
-                request_hash=body_hash,
-            )
-            call = outbound.outbound_call_request(
-                subscription=subscription,
-                recipient=cleaned["recipient"],
-                message_kind=cleaned["message_kind"],
-                audio=cleaned.get("audio"),
-                script=cleaned.get("script"),
-                text=cleaned.get("text", ""),
-                tts_lang=cleaned.get("tts_lang", ""),
-                local_caller_id=cleaned.get("local_caller_id", False),
-                by=request.user,
-                request=request,
-            )
-            claim.object_code = str(call.code)
-            claim.save(update_fields=["object_code", "updated_at"])
-    except IntegrityError:
-        # The same key, sent concurrently: the other request placed the call.
-        earlier = IdempotentRequest.objects.get(api_key=request.api_key, key=idempotency_key)
-        return 200, _replayed(earlier, body_hash)
+        placed, code = idempotent_write(
+            tenant=request.tenant,
+            api_key=request.api_key,
+            key=idempotency_key,
+            operation="outbound_call.create",
+            body=payload.model_dump_json(),
+            write=place,
+        )
+    except IdempotencyKeyReused as error:
+        raise ApiError(422, "idempotency_key_reused", str(error)) from None
     except outbound.OutboundLimitReached as error:
         raise ApiError(429, "call_limit", str(error)) from None
-    return 201, _outbound_call(call)
-
-
-def _replayed(earlier: IdempotentRequest, body_hash: str) -> dict:
-    if earlier.request_hash != body_hash:
-        raise ApiError(
-            422,
-            "idempotency_key_reused",
-            _("This Idempotency-Key was used for a different request."),
-        )
-    call = OutboundCall.objects.select_related("subscription").get(code=earlier.object_code)
-    return _outbound_call(call)
+    call = OutboundCall.objects.select_related("subscription").get(code=code)
+    return (201 if placed else 200), _outbound_call(call)
 
 
 router = Router(tags=["outbound calls"])

@@ -8,8 +8,9 @@ import logging
 import os
 from dataclasses import dataclass
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -190,19 +191,24 @@ def audio_create(*, label: str, upload, request) -> AudioFile:
 
 
 def _store(audio: AudioFile, data: bytes) -> None:
-    """Write the file, whole or not at all; a storage that fails is the server's problem, told
-    to operators, and the uploader's message says nothing was saved."""
+    media_store(audio.file, f"{audio.public_id}.mp3", ContentFile(data))
+
+
+def media_store(file: FieldFile, name: str, content: File) -> None:
+    """Write a recording's file, whole or not at all. A storage that fails (a full or
+    read-only disk, a bucket that does not answer) is the server's problem: operators are told,
+    and ``AudioNotStored`` says to the uploader that nothing was saved."""
     try:
-        audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
-    except Exception as error:  # a full or read-only disk, a bucket that does not answer
-        logger.exception("MP3 %s could not be stored", audio.public_id)
+        file.save(name, content, save=False)
+    except Exception as error:
+        logger.exception("media file %s could not be stored", name)
         with contextlib.suppress(Exception):
-            if audio.file.name:
-                audio.file.storage.delete(audio.file.name)
+            if file.name:
+                file.storage.delete(file.name)
         platform_alert_raise(
             kind=PlatformAlertKind.STORAGE_FAILED,
             subject="media",
-            message=f"An uploaded MP3 could not be stored: {type(error).__name__}: {error}. "
+            message=f"A recording could not be stored: {type(error).__name__}: {error}. "
             "Check the media folder's free space and permissions (or MEDIA_BUCKET).",
         )
         raise AudioNotStored(

@@ -26,10 +26,12 @@ from django.utils.translation import gettext as _
 
 from callflows.assets import convert, mpeg
 from callflows.assets.audio import (
+    AudioNotStored,
     AudioRejected,
     _minutes,
     _rejection_message,
     audio_create,
+    media_store,
     refuse_duplicate_label,
 )
 from callflows.assets.library import audio_limits, refuse_when_library_full
@@ -91,7 +93,7 @@ def audio_upload_create(*, label: str, upload, request) -> AudioUpload:
         uploaded_by=request.user if request.user.is_authenticated else None,
     )
     # upload_to names the file after the row's code; the name given is only shown.
-    row.source.save("source", upload, save=False)
+    media_store(row.source, "source", upload)
     try:
         with transaction.atomic():
             row.save()
@@ -160,7 +162,11 @@ def audio_upload_convert(*, upload_id: int) -> str:
     if len(converted.mp3) > max_bytes:
         _fail(upload_id, "too_big_result", {"size": len(converted.mp3)})
         return Status.FAILED
-    upload.result.save("result.mp3", ContentFile(converted.mp3), save=False)
+    try:
+        media_store(upload.result, "result.mp3", ContentFile(converted.mp3))
+    except AudioNotStored:
+        _fail(upload_id, "not_stored")
+        return Status.FAILED
     AudioUpload.objects.filter(pk=upload_id, status=Status.CONVERTING).update(
         status=Status.READY,
         result=upload.result.name,
@@ -270,6 +276,10 @@ def audio_upload_failure_message(upload: AudioUpload) -> str:
         "too_big_result": _("The converted recording is too large (%(size)s); shorten it."),
         "interrupted": _("The conversion was interrupted several times. Upload the file again."),
         "source_missing": _("The uploaded file is no longer here. Upload it again."),
+        "not_stored": _(
+            "The converted recording could not be stored. Nothing was saved; upload it again "
+            "later. The operators have been told."
+        ),
     }
     if upload.failure_code == "inspector":
         error = mpeg.MediaError("", code=str(params.get("code", "")), params=params)

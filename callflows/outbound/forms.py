@@ -1,6 +1,6 @@
 """The "Place a call" form of a number."""
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -12,9 +12,6 @@ from dins.destinations import DestinationRefused, outbound_recipient_clean
 from dins.models import OutboundCall, Subscription
 from portal.models import Language
 from portal.text import validate_text
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
 
 
 class OutboundCallForm(forms.Form):
@@ -78,15 +75,15 @@ class OutboundCallForm(forms.Form):
         except DestinationRefused as error:
             raise forms.ValidationError(str(error)) from None
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        kind = data.get("message_kind")
-        needed_for: dict[str, tuple[str, StrOrPromise]] = {
-            OutboundCall.MessageKind.AUDIO: ("audio", _("Choose an MP3 from the library.")),
-            OutboundCall.MessageKind.SCRIPT: ("script", _("Choose a TTS script.")),
-            OutboundCall.MessageKind.TEXT: ("text", _("Type the text to read.")),
-        }
-        needed = needed_for.get(kind or "")
-        if needed and not data.get(needed[0]) and needed[0] not in self.errors:
-            self.add_error(needed[0], needed[1])
-        return data
+    def order(self) -> outbound.CallOrder:
+        """What the valid form asks for; the service checks that it is complete."""
+        data = self.cleaned_data
+        return outbound.CallOrder(
+            recipient=data["recipient"],
+            message_kind=data["message_kind"],
+            audio=data.get("audio"),
+            script=data.get("script"),
+            text=data.get("text", ""),
+            tts_lang=data.get("tts_lang", ""),
+            local_caller_id=data.get("local_caller_id", False),
+        )

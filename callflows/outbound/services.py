@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -51,6 +52,7 @@ from django.utils.translation import gettext_lazy
 
 from callflows.flows.compiler import audio_public_url
 from callflows.grammar import UnsayableText, say_text_clean
+from callflows.models import AudioFile, TtsScript
 from callflows.signals import outbound_call_finished
 from dins import xoxzo
 from dins.destinations import DestinationRefused, outbound_recipient_clean
@@ -61,7 +63,7 @@ from portal.models import PlatformAlertKind, Tenant, User
 from portal.outbox import outbox_enqueue, outbox_gave_up, outbox_waiting
 from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, scopes_disabled
-from portal.services import ServiceError, audit_record
+from portal.services import InvalidInput, ServiceError, audit_record
 from portal.zones import zone_label
 
 logger = logging.getLogger(__name__)
@@ -134,90 +136,58 @@ def _carrier_words(error: xoxzo.XoxzoValidationError) -> str:
 # --- Request ----------------------------------------------------------------------------------
 
 
-def outbound_call_request(
-    *,
-    subscription: Subscription,
-    recipient: str,
-    message_kind: str,
-    by: User,
-    audio=None,
-    script=None,
-    text: str = "",
-    tts_lang: str = "",
-    local_caller_id: bool = False,
-    request=None,
-) -> OutboundCall:
-    """Queue a call from ``subscription`` to ``recipient`` for the active tenant.
+@dataclass(frozen=True)
+class CallOrder:
+    """What a person asks for, from the page's form or the API's body: whom to call and what
+    the call plays (an MP3, a TTS script, or a text in ``tts_lang``)."""
 
-    ``recipient`` must already be E.164 (``dins.destinations.outbound_recipient_clean``). The
-    message is snapshotted now: the carrier gets what the user chose, whatever happens to the
-    library afterwards.
-    Raises ``OutboundLimitReached`` (nothing stored) past the rate limit or the daily cap.
+    recipient: str
+    message_kind: str
+    audio: AudioFile | None = None
+    script: TtsScript | None = None
+    text: str = ""
+    tts_lang: str = ""
+    local_caller_id: bool = False
+
+
+def outbound_call_request(
+    *, subscription: Subscription, order: CallOrder, by: User, request=None
+) -> OutboundCall:
+    """Queue a call from ``subscription`` as ``order`` asks, for the active tenant.
+
+    The recipient is checked against the company's destination policy here, whatever a form
+    did before. The message is snapshotted now: the carrier gets what the user chose,
+    whatever happens to the library afterwards. Raises ``InvalidInput`` naming the field,
+    ``OutboundLimitReached`` past the rate limit or the daily cap; nothing is stored then.
     """
     tenant = current_tenant()
     if subscription.status != SubscriptionStatus.ACTIVE:
         raise ServiceError(_("Calls can only be placed from an active number."))
     try:
-        # Again here, whatever the form did: the policy is what stops toll fraud.
-        recipient = outbound_recipient_clean(recipient, tenant=tenant)
+        recipient = outbound_recipient_clean(order.recipient, tenant=tenant)
     except DestinationRefused as error:
-        raise ServiceError(str(error)) from None
-    if local_caller_id and not is_japanese(subscription):
-        raise ServiceError(_("Only Japanese numbers can be shown as caller ID."))
+        raise InvalidInput(str(error), field="recipient") from None
+    if order.local_caller_id and not is_japanese(subscription):
+        raise InvalidInput(
+            _("Only Japanese numbers can be shown as caller ID."), field="local_caller_id"
+        )
+    message = _message_of(order)
     caller_sent, caller_id_used = caller_for(
-        subscription=subscription, local_caller_id=local_caller_id
+        subscription=subscription, local_caller_id=order.local_caller_id
     )
-    message = {"message_kind": message_kind}
-    try:
-        if message_kind == MessageKind.AUDIO and audio is not None:
-            message.update(
-                audio=audio, message_label=audio.label[:100], recording_url=audio_public_url(audio)
-            )
-        elif message_kind == MessageKind.SCRIPT and script is not None:
-            message.update(
-                script=script,
-                message_label=script.name[:100],
-                tts_text=say_text_clean(script.text),
-                tts_lang=script.language,
-            )
-        elif message_kind == MessageKind.TEXT and tts_lang in ("ja", "en"):
-            message.update(tts_text=say_text_clean(text), tts_lang=tts_lang)
-        else:
-            raise ServiceError(_("Choose what the call plays."))
-    except UnsayableText as error:
-        raise ServiceError(_("This text cannot be read aloud: %(why)s") % {"why": error}) from None
-
     with transaction.atomic():
         # One tenant places its calls one at a time through here: the lock makes the counts
         # below exact under concurrent clicks (a no-op on SQLite, which serialises writes).
         Tenant.objects.select_for_update().get(pk=tenant.pk)
-        now = timezone.now()
-        recent = OutboundCall.objects.filter(created_at__gt=now - timedelta(minutes=1)).count()
-        if recent >= settings.OUTBOUND_RATE_LIMIT_PER_MINUTE:
-            raise OutboundLimitReached(
-                _(
-                    "Too many calls: your company may place %(limit)s calls per minute. "
-                    "Nothing was placed; try again in a minute."
-                )
-                % {"limit": settings.OUTBOUND_RATE_LIMIT_PER_MINUTE}
-            )
-        today = OutboundCall.objects.filter(created_at__gte=day_start(now, tenant)).count()
-        if today >= settings.OUTBOUND_DAILY_CAP:
-            raise OutboundLimitReached(
-                _(
-                    "Your company reached its limit of %(cap)s calls today. Nothing was placed; "
-                    "calls are possible again from midnight (%(zone)s)."
-                )
-                % {"cap": settings.OUTBOUND_DAILY_CAP, "zone": zone_label(tenant.timezone)}
-            )
+        _limits_check(tenant)
         call = OutboundCall.objects.create(
             tenant=tenant,
             subscription=subscription,
             recipient=recipient,
             caller_sent=caller_sent,
             caller_id_used=caller_id_used,
-            local_caller_id=local_caller_id,
-            estimated_minute_cost=minute_cost_for(local_caller_id=local_caller_id),
+            local_caller_id=order.local_caller_id,
+            estimated_minute_cost=minute_cost_for(local_caller_id=order.local_caller_id),
             placed_by=by,
             **message,
         )
@@ -229,8 +199,8 @@ def outbound_call_request(
             after={
                 "recipient": recipient,
                 "caller_id": caller_id_used,
-                "local_caller_id": local_caller_id,
-                "message": message_kind,
+                "local_caller_id": order.local_caller_id,
+                "message": order.message_kind,
             },
         )
         # Saved with the call: a broker that is down delays the call, it does not lose it.
@@ -241,6 +211,70 @@ def outbound_call_request(
             expires_after=timedelta(minutes=settings.OUTBOUND_QUEUED_EXPIRY_MINUTES),
         )
     return call
+
+
+_MESSAGE_NEEDS = {
+    MessageKind.AUDIO: ("audio", gettext_lazy("Choose an MP3 from the library.")),
+    MessageKind.SCRIPT: ("script", gettext_lazy("Choose a TTS script.")),
+    MessageKind.TEXT: ("text", gettext_lazy("Type the text to read.")),
+}
+
+
+def _message_of(order: CallOrder) -> dict:
+    """The call's message fields, snapshotted from the library now."""
+    needed = _MESSAGE_NEEDS.get(order.message_kind)
+    if needed is None:
+        raise InvalidInput(_("Choose what the call plays."), field="message_kind")
+    field, missing = needed
+    if not getattr(order, field):
+        raise InvalidInput(str(missing), field=field)
+    message: dict = {"message_kind": order.message_kind}
+    try:
+        if order.audio is not None and order.message_kind == MessageKind.AUDIO:
+            audio = order.audio
+            message.update(
+                audio=audio, message_label=audio.label[:100], recording_url=audio_public_url(audio)
+            )
+        elif order.script is not None and order.message_kind == MessageKind.SCRIPT:
+            script = order.script
+            message.update(
+                script=script,
+                message_label=script.name[:100],
+                tts_text=say_text_clean(script.text),
+                tts_lang=script.language,
+            )
+        elif order.tts_lang in ("ja", "en"):
+            message.update(tts_text=say_text_clean(order.text), tts_lang=order.tts_lang)
+        else:
+            raise InvalidInput(_("Choose the language of the text."), field="tts_lang")
+    except UnsayableText as error:
+        raise InvalidInput(
+            _("This text cannot be read aloud: %(why)s") % {"why": error}, field=field
+        ) from None
+    return message
+
+
+def _limits_check(tenant: Tenant) -> None:
+    """Refuse past the per-minute rate or the daily cap (inside the tenant's lock)."""
+    now = timezone.now()
+    recent = OutboundCall.objects.filter(created_at__gt=now - timedelta(minutes=1)).count()
+    if recent >= settings.OUTBOUND_RATE_LIMIT_PER_MINUTE:
+        raise OutboundLimitReached(
+            _(
+                "Too many calls: your company may place %(limit)s calls per minute. "
+                "Nothing was placed; try again in a minute."
+            )
+            % {"limit": settings.OUTBOUND_RATE_LIMIT_PER_MINUTE}
+        )
+    today = OutboundCall.objects.filter(created_at__gte=day_start(now, tenant)).count()
+    if today >= settings.OUTBOUND_DAILY_CAP:
+        raise OutboundLimitReached(
+            _(
+                "Your company reached its limit of %(cap)s calls today. Nothing was placed; "
+                "calls are possible again from midnight (%(zone)s)."
+            )
+            % {"cap": settings.OUTBOUND_DAILY_CAP, "zone": zone_label(tenant.timezone)}
+        )
 
 
 def outbox_subject(call_id: int) -> str:

@@ -19,6 +19,7 @@ from dins import pricing
 from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from portal import phone
 from portal.access import get_tenant_object, member_required
+from portal.forms import form_refused
 from portal.models import Role
 from portal.outbox import QUEUED_MESSAGE
 from portal.services import ServiceError
@@ -43,25 +44,15 @@ def outbound_call_new(request, subscription_code):
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            data = form.cleaned_data
             try:
                 call = outbound.outbound_call_request(
-                    subscription=subscription,
-                    recipient=data["recipient"],
-                    message_kind=data["message_kind"],
-                    audio=data.get("audio"),
-                    script=data.get("script"),
-                    text=data.get("text", ""),
-                    tts_lang=data.get("tts_lang", ""),
-                    local_caller_id=data.get("local_caller_id", False),
-                    by=request.user,
-                    request=request,
+                    subscription=subscription, order=form.order(), by=request.user, request=request
                 )
             except outbound.OutboundLimitReached as error:
                 form.add_error(None, str(error))
                 status = 429
             except ServiceError as error:
-                form.add_error(None, str(error))
+                form_refused(form, error)
             else:
                 if outbound.outbound_call_queued(call):
                     messages.info(request, str(QUEUED_MESSAGE))

@@ -21,10 +21,10 @@ import pytest
 from django.core.files.storage import storages
 from django.urls import reverse
 
-from callflows.models import AudioFile
+from callflows.models import AudioFile, AudioUpload
 from callflows.tests.factories import SAMPLES
 from portal.models import PlatformAlert, PlatformAlertKind
-from portal.scoping import tenant_scope
+from portal.scoping import scopes_disabled, tenant_scope
 from portal.testing import edge_get
 
 GREETING = (SAMPLES / "greeting-en.mp3").read_bytes()
@@ -78,6 +78,27 @@ def test_an_upload_to_a_full_disk_says_so_and_leaves_nothing(client, personas, s
     assert _leftovers(small_disk) == ["filler"]  # no partial file, no temporary file
     with tenant_scope(personas.tenant_a):
         assert not AudioFile.objects.exists()
+    assert PlatformAlert.objects.filter(kind=PlatformAlertKind.STORAGE_FAILED).count() == 1
+
+
+def test_a_conversion_the_disk_cannot_hold_fails_saying_so(
+    client, personas, small_disk, task_queue, django_capture_on_commit_callbacks
+):
+    client.force_login(personas.staff_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(client, "Fills the disk").status_code == 302
+    free = shutil.disk_usage(small_disk).free
+    (small_disk / "filler").write_bytes(b"\0" * max(free - 1024, 0))  # the source fits, no more
+
+    assert task_queue.run_all_named("callflows.audio_convert") == 1
+
+    with scopes_disabled():
+        upload = AudioUpload.objects.get()
+    assert (upload.status, upload.failure_code) == (AudioUpload.Status.FAILED, "not_stored")
+    page = client.get(reverse("audio_upload_detail", args=[upload.code])).content.decode()
+    assert "could not be stored" in page
+    # the source stays for another try; no partial result, no temporary file
+    assert _leftovers(small_disk) == sorted([f"audio/uploads/{upload.code}.source", "filler"])
     assert PlatformAlert.objects.filter(kind=PlatformAlertKind.STORAGE_FAILED).count() == 1
 
 
@@ -171,16 +192,25 @@ def bucket(s3_server, settings, monkeypatch):
 
 
 def test_an_upload_goes_to_the_bucket_and_the_edge_plays_it_from_there(
-    client, personas, bucket, settings
+    client, personas, bucket, settings, task_queue, django_capture_on_commit_callbacks
 ):
     s3, name = bucket
     settings.MEDIA_ROOT = "/nonexistent"  # nothing on this machine's disk
     client.force_login(personas.staff_a)
-    assert _upload(client, "In the bucket").status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(client, "In the bucket").status_code == 302
+    assert task_queue.run_all_named("callflows.audio_convert") == 1  # the worker reads it back
+    with scopes_disabled():
+        upload = AudioUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(reverse("audio_upload_save", args=[upload.code]), {"label": "Bucket"})
+    assert saved.status_code == 302
     with tenant_scope(personas.tenant_a):
         audio = AudioFile.objects.get()
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=name)["Contents"]]
-    assert keys == [f"media/audio/{audio.public_id}.mp3"]
+    assert keys == [f"media/audio/{audio.public_id}.mp3"]  # the upload's own files are gone
 
     played = edge_get(f"/media/audio/{audio.public_id}.mp3")
-    assert played.status_code == 200 and played.content == GREETING
+    stored = s3.get_object(Bucket=name, Key=keys[0])["Body"].read()
+    assert played.status_code == 200 and played.content == stored
+    assert audio.size_bytes == len(stored) > 1000

@@ -158,8 +158,8 @@ def test_an_owner_makes_greetings_from_a_voice_memo_and_a_browser_recording(
         steps = [s for s in test_call.transcript["steps"] if s["kind"] == "playback"]
         assert [step["ok"] for step in steps] == [True], test_call.text
         played[audio.label] = steps[0]["audio_seconds"]
-        # (the sandbox counts LAME's header frame as audio: one 26 ms frame more)
-        assert steps[0]["audio_seconds"] == pytest.approx(audio.duration_seconds, abs=0.03)
+        # (FFmpeg leaves out the encoder's delay and padding LAME's header records: < 0.1 s)
+        assert audio.duration_seconds - 0.1 <= steps[0]["audio_seconds"] <= audio.duration_seconds
         assert audio.public_id in steps[0]["detail"]
     assert set(played) == {"診療時間の挨拶", "時間外の挨拶"}
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -6,14 +6,28 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("callflows", "0005_audio_upload")]
-AFTER = [("callflows", "0007_unique_name_constraints")]
 
 
-def test_existing_duplicates_are_numbered_and_keyed():
+@pytest.fixture
+def targets():
+    """Callflows before and after the names' migrations, every other app at its latest (its
+    tables are as they are now, whatever callflows' migrations depend on); the database goes
+    back to the latest of everything afterwards, passed or failed."""
     executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "callflows"]
+    yield (
+        [("callflows", "0005_audio_upload"), *others],
+        [("callflows", "0007_unique_name_constraints"), *others],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_existing_duplicates_are_numbered_and_keyed(targets):
+    before, after = targets
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
     Tenant = old.get_model("portal", "Tenant")
     CallerList = old.get_model("callflows", "CallerList")
     first, second = Tenant.objects.create(name="A"), Tenant.objects.create(name="B")
@@ -27,8 +41,8 @@ def test_existing_duplicates_are_numbered_and_keyed():
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate(AFTER)
-    new = executor.loader.project_state(AFTER).apps
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
     rows = new.get_model("callflows", "CallerList").objects.order_by("id")
 
     assert [(row.tenant_id, row.name, row.name_key) for row in rows] == [
@@ -37,5 +51,3 @@ def test_existing_duplicates_are_numbered_and_keyed():
         (first.pk, "vip  (3)", "vip (3)"),
         (second.pk, "VIP", "vip"),
     ]
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())

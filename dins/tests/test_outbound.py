@@ -612,10 +612,9 @@ def test_the_service_applies_the_destination_policy_whatever_the_form_did(person
     with tenant_scope(personas.tenant_a), pytest.raises(ServiceError, match="premium-rate"):
         outbound.outbound_call_request(
             subscription=number,
-            recipient="+81990123456",
-            message_kind="text",
-            text="hello",
-            tts_lang="en",
+            order=outbound.CallOrder(
+                recipient="+81990123456", message_kind="text", text="hello", tts_lang="en"
+            ),
             by=personas.staff_a,
         )
     with scopes_disabled():

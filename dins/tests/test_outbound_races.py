@@ -32,10 +32,12 @@ def test_it_never_lets_concurrent_requests_past_the_rate_limit(personas, setting
             with tenant_scope(personas.tenant_a):
                 outbound.outbound_call_request(
                     subscription=number,
-                    recipient="+818012345678",
-                    message_kind="text",
-                    text="テストです。",
-                    tts_lang="ja",
+                    order=outbound.CallOrder(
+                        recipient="+818012345678",
+                        message_kind="text",
+                        text="テストです。",
+                        tts_lang="ja",
+                    ),
                     by=personas.staff_a,
                 )
             outcomes.append("placed")
