@@ -4,9 +4,11 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, TenantOwned
+from portal.scoping import TenantManager
 
 
 def new_public_id() -> str:
@@ -201,4 +203,85 @@ class CallLog(TenantOwned):
             # Call log pages and the dashboard: a tenant's, or a number's, recent calls.
             models.Index(fields=["tenant", "-at"], name="calllog_tenant_recent"),
             models.Index(fields=["subscription", "-at"], name="calllog_number_recent"),
+            # The call log's caller search written from the number's start (090-1234…, +81…)
+            # and its "anonymous only": LIKE 'digits%' or = '' in a tenant's calls (the
+            # opclass lets PostgreSQL use LIKE on this index; SQLite ignores it). Searches by
+            # the last digits use calllog_tenant_caller_end, migration 0005 (PostgreSQL).
+            models.Index(
+                fields=["tenant", "caller", "-at"],
+                name="calllog_tenant_caller",
+                opclasses=["", "varchar_pattern_ops", ""],
+            ),
+            # The call log's rule and "answered by" filters: a rule that answered a few calls
+            # months ago is found without reading every newer call.
+            models.Index(fields=["tenant", "rule", "-at"], name="calllog_tenant_rule"),
+            models.Index(fields=["tenant", "source", "-at"], name="calllog_tenant_source"),
+            # The call log's "test calls" filter: test calls are few.
+            models.Index(
+                fields=["tenant", "-at"], name="calllog_tenant_tests", condition=Q(is_test=True)
+            ),
+            # Django admin: every tenant's calls, newest first.
+            models.Index(fields=["-at"], name="calllog_recent"),
         ]
+
+
+class CallDay(models.Model):
+    """A company's callers' calls per day (the company's day), rule, answer source and
+    whether the caller withheld the number.
+
+    What the call log's chart and rule menu and the dashboard's "calls today" read instead of
+    the raw log, so that they cost the same at a million calls as at a hundred. Kept by
+    ``callflows.calllog.rollup`` from every batch the call-log writer stores, and counted again
+    from the log for the last days by a periodic task. Test calls are not counted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    rule = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16)
+    anonymous = models.BooleanField(default=False)
+    calls = models.PositiveIntegerField(default=0)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One row per key (the rollup's upsert relies on it); its index serves the chart
+            # and the rule menu: a tenant's days in a range.
+            models.UniqueConstraint(
+                fields=["tenant", "day", "rule", "source", "anonymous"], name="call_day_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"
+
+
+class NumberCallDay(models.Model):
+    """The same counts as ``CallDay`` for one number: a number's call page and release page."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        "dins.Subscription", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    rule = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16)
+    anonymous = models.BooleanField(default=False)
+    calls = models.PositiveIntegerField(default=0)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One row per key; its index serves a number's chart and rule menu.
+            models.UniqueConstraint(
+                fields=["subscription", "day", "rule", "source", "anonymous"],
+                name="number_call_day_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"

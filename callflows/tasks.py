@@ -3,10 +3,12 @@
 from celery import shared_task
 
 from callflows import demo
+from callflows.calllog import rollup
 from callflows.flows import publishing
 from callflows.outbound.tasks import place_call, poll_call, poll_calls  # registered here
 from dins import demo as dins_demo
 from dins.tasks import TRANSIENT_CARRIER_ERRORS
+from portal.scoping import current_tenant
 from portal.tasks_base import TenantTask
 
 
@@ -15,6 +17,18 @@ def republish_due() -> dict[str, int]:
     """Hourly: recompile published flows before they run out; publish any active number that
     has no publication. Each number in its own transaction, so one failure stops nothing."""
     return publishing.flows_republish_due()
+
+
+@shared_task(name="callflows.call_days_recount")
+def call_days_recount() -> int:
+    """Hourly: count the last two days of every busy company's calls again from the log."""
+    return rollup.call_days_recount()
+
+
+@shared_task(name="callflows.call_days_rebuild", base=TenantTask)
+def call_days_rebuild(*, tenant_id: int) -> int:
+    """A company's daily call counts from its whole log (its time zone changed)."""
+    return rollup.call_days_rebuild(tenant=current_tenant())
 
 
 @shared_task(
@@ -33,4 +47,12 @@ def demo_seed(*, tenant_id: int) -> int:
     return requested
 
 
-__all__ = ["demo_seed", "place_call", "poll_call", "poll_calls", "republish_due"]
+__all__ = [
+    "call_days_rebuild",
+    "call_days_recount",
+    "demo_seed",
+    "place_call",
+    "poll_call",
+    "poll_calls",
+    "republish_due",
+]

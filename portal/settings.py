@@ -431,6 +431,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "callflows.republish_due",
         "schedule": 60 * 60,
     },
+    # The call log's daily counts, counted again from the log for the last two days.
+    "callflows-call-days-recount": {
+        "task": "callflows.call_days_recount",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Carrier (Xoxzo) --------------------------------------------------------------------------

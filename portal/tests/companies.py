@@ -8,6 +8,7 @@ from django.utils import timezone
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from callflows.flows.services import flow_save
 from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
+from callflows.signals import calls_logged
 from callflows.tests.factories import make_audio
 from dins.models import OutboundCall, SubscriptionStatus, TestCall
 from dins.tests.factories import SubscriptionFactory
@@ -126,18 +127,20 @@ def japanese_clinic(personas) -> dict:
                 ),
             ]
         ):
-            CallLog.objects.create(
-                tenant=tenant,
-                subscription=number,
-                at=now - datetime.timedelta(minutes=index),
-                caller=caller,
-                recipient=number.din,
-                rule=rule,
-                command=command,
-                source=source,
-                latency_us=1200,
-                flow_version=flow.version,
-            )
+            row = {
+                "tenant_id": tenant.pk,
+                "subscription_id": number.pk,
+                "at": now - datetime.timedelta(minutes=index),
+                "caller": caller,
+                "recipient": number.din,
+                "rule": rule,
+                "command": command,
+                "source": source,
+                "latency_us": 1200,
+                "flow_version": flow.version,
+            }
+            CallLog.objects.create(**row)
+            calls_logged.send(sender=CallLog, calls=[row])  # as the writer does
         OutboundCall.objects.create(
             tenant=tenant,
             subscription=number,
