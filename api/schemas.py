@@ -42,6 +42,7 @@ class Number(Schema):
 
 class NumberList(Schema):
     items: list[Number]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: none")
 
 
 class Release(Schema):
@@ -146,6 +147,7 @@ class Alert(Schema):
 
 class AlertList(Schema):
     items: list[Alert]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: none")
 
 
 class Acknowledged(Schema):

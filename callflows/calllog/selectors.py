@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from callflows.flows.words import annotate_calls
 from callflows.models import CallDay, CallLog, NumberCallDay
 from dins.models import Subscription, SubscriptionStatus
-from portal.phone import compact
+from portal.phone import NumberSearch, number_search
 from portal.scoping import current_tenant
 
 # What ``CallLog.source`` holds (set by ``callflows.edge.runtime.answer``), in the users' words.
@@ -49,39 +49,15 @@ CALLER_SEARCH_MIN_DIGITS = 3
 NUMBER_SUGGESTIONS = 10
 
 
-@dataclass(frozen=True)
-class CallerSearch:
-    """What a person typed to find a caller, as the log stores callers (E.164 digits).
-
-    ``start``: digits the number starts with: typed with a leading + (+81 90…), or as dialled
-    in Japan (090-1234…, full-width digits too), the trunk 0 read as +81. ``end``: digits the
-    number ends with: bare digits (5678). Digits with a leading 0 and nothing else (0123) are
-    both: the start of a number as dialled, or its last digits. A call matches either. Both are
-    found through an index: ``calllog_tenant_caller`` (the start) and
-    ``calllog_tenant_caller_end`` (the last digits, PostgreSQL).
-    """
-
-    digits: str  # as typed, digits only
-    start: str | None
-    end: str | None
+# What someone typed to find a caller: its start, its last digits, or either (``portal.phone``).
+# Found through an index: ``calllog_tenant_caller`` (the start) and ``calllog_tenant_caller_end``
+# (the last digits, PostgreSQL).
+CallerSearch = NumberSearch
+caller_search = number_search
 
 
-def caller_search(text: str) -> CallerSearch | None:
-    """The search for ``text``, or None when it holds no digit."""
-    text = compact(text).strip()
-    digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
-    if not digits:
-        return None
-    if text.startswith("+"):
-        return CallerSearch(digits, start=digits, end=None)
-    if text.startswith("0"):
-        national = "81" + digits[1:]  # the trunk 0 of a Japanese number
-        written = any(not ch.isdigit() for ch in text)  # 090-1234: a number, from its start
-        return CallerSearch(digits, start=national, end=None if written else digits)
-    return CallerSearch(digits, start=None, end=digits)
-
-
-def _caller_matches(calls: QuerySet[CallLog], search: CallerSearch) -> QuerySet[CallLog]:
+def call_log_search(calls: QuerySet[CallLog], *, search: CallerSearch) -> QuerySet[CallLog]:
+    """``calls`` narrowed to callers that match ``search`` (the page, the API, Django admin)."""
     match = Q()
     if search.start is not None:
         match |= Q(caller__startswith=search.start)
@@ -135,7 +111,7 @@ def call_log_list(
     if anonymous:
         calls = calls.filter(caller="")
     if caller is not None:
-        calls = _caller_matches(calls, caller)
+        calls = call_log_search(calls, search=caller)
     if rule:
         calls = calls.filter(rule=rule)
     if source:
