@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from callflows.calllog.selectors import SOURCE_CHOICES, call_log_search
 from callflows.models import CallFlow, CallLog, FlowVersion
 from portal.admin import ReadOnlyAdmin
+from portal.models import Tenant
 from portal.phone import number_search
 
 
@@ -58,7 +59,12 @@ class CallLogAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A caller by its last digits or its start, through the log's caller indexes."""
+        if not search_term.strip():
+            return queryset, False
         search = number_search(search_term)
         if search is None:
             return queryset.none(), False
-        return call_log_search(queryset, search=search), False
+        # The caller indexes lead with the company: naming every company lets PostgreSQL walk
+        # them company by company instead of reading every company's calls.
+        tenants = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
+        return call_log_search(queryset.filter(tenant_id__in=tenants), search=search), False

@@ -18,7 +18,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP].count()
+        return self.object_list.order_by()[: self.CAP].count()
 
 
 class LargeTableAdmin(admin.ModelAdmin):
