@@ -231,8 +231,9 @@ class CallDay(models.Model):
 
     What the call log's chart and rule menu and the dashboard's "calls today" read instead of
     the raw log, so that they cost the same at a million calls as at a hundred. Kept by
-    ``callflows.calllog.rollup`` from every batch the call-log writer stores, and counted again
-    from the log for the last days by a periodic task. Test calls are not counted.
+    ``callflows.calllog.rollup``: a periodic task adds the calls logged since it last ran
+    (``CallDayProgress``) and counts the last days again from the log. Test calls are not
+    counted.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -256,6 +257,18 @@ class CallDay(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"
+
+
+class CallDayProgress(models.Model):
+    """How far the daily counts have counted the call log: every call up to ``counted_to``
+    (its primary key). One row; its lock orders the tasks that write the counts."""
+
+    id = models.BigAutoField(primary_key=True)
+    counted_to = models.BigIntegerField(default=0)
+    counted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"call log counted to {self.counted_to}"
 
 
 class NumberCallDay(models.Model):

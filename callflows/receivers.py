@@ -1,19 +1,12 @@
 """Where call flows react to the lower apps' hooks: each one publishes what answers changed.
 
-Imported by ``CallflowsConfig.ready``, once every model is loaded. Also where the call log's
-daily counts follow the call-log writer's batches (``callflows.calllog.rollup``).
+Imported by ``CallflowsConfig.ready``, once every model is loaded.
 """
 
-import logging
-
-from callflows.calllog.rollup import call_days_add
 from callflows.flows.publishing import flows_publish, flows_publish_for_tenant, flows_unpublish
-from callflows.signals import calls_logged
 from dins.signals import numbers_stopped_answering, subscription_answering_changed
 from portal.outbox import outbox_enqueue
 from portal.signals import tenant_changed
-
-logger = logging.getLogger(__name__)
 
 # Task names (``callflows.tasks``): enqueued by name through the outbox.
 CALL_DAYS_REBUILD_TASK = "callflows.call_days_rebuild"
@@ -36,21 +29,13 @@ def _publish_tenant(sender, *, tenant, fields, **kwargs):
     if ANSWER_FIELDS & set(fields):
         flows_publish_for_tenant(tenant=tenant)
     if "timezone" in fields:
-        # The company's days are other days now: its daily call counts are counted again.
+        # The company's days are other days now: its daily call counts are counted again
+        # (callflows.calllog.rollup).
         outbox_enqueue(CALL_DAYS_REBUILD_TASK, kwargs={"tenant_id": tenant.pk})
 
-
-def _count_calls(sender, *, calls, **kwargs):
-    """The writer's batch into the daily counts. Never raises into the writer: what could not
-    be counted now is counted by the hourly recount (``callflows.call_days_recount``)."""
-    try:
-        call_days_add(calls=calls)
-    except Exception:
-        logger.exception("call days: a batch of %d calls was not counted", len(calls))
 
 
 def connect() -> None:
     subscription_answering_changed.connect(_publish_numbers, dispatch_uid="callflows.publish")
     numbers_stopped_answering.connect(_withdraw_tokens, dispatch_uid="callflows.withdraw")
     tenant_changed.connect(_publish_tenant, dispatch_uid="callflows.publish_tenant")
-    calls_logged.connect(_count_calls, dispatch_uid="callflows.call_days")

@@ -19,6 +19,12 @@ def republish_due() -> dict[str, int]:
     return publishing.flows_republish_due()
 
 
+@shared_task(name="callflows.call_days_catch_up")
+def call_days_catch_up() -> int:
+    """Every few seconds: add the calls logged since the last run to the daily counts."""
+    return rollup.call_days_catch_up()
+
+
 @shared_task(name="callflows.call_days_recount")
 def call_days_recount() -> int:
     """Hourly: count the last two days of every busy company's calls again from the log."""
@@ -48,6 +54,7 @@ def demo_seed(*, tenant_id: int) -> int:
 
 
 __all__ = [
+    "call_days_catch_up",
     "call_days_rebuild",
     "call_days_recount",
     "demo_seed",

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from api import webhooks
 from api.models import WebhookDelivery, WebhookEndpoint
-from api.receivers import _calls_logged
 from api.tasks import deliver_webhook
 from callflows.edge import call_log
 from callflows.models import CallLog
 from callflows.outbound.services import call_fail
+from callflows.signals import calls_logged
 from dins.subscriptions.subscribe import fail
 from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
 from portal.alerts import alert_raise
@@ -305,6 +305,6 @@ def test_a_call_log_batch_of_companies_without_webhooks_costs_one_query(
         {"tenant_id": 10_000 + n % 50, "subscription_id": n, "at": "", "source": "flow"}
         for n in range(5_000)
     ]
-    # when the writer tells the API's receiver, then only the listeners are looked up
+    # when the writer tells its receivers, then only the listeners are looked up
     with django_assert_num_queries(1):
-        _calls_logged(sender=CallLog, calls=batch)
+        calls_logged.send(sender=CallLog, calls=batch)

@@ -27,18 +27,25 @@ ROWS_PER_CHUNK = 500
 FETCH_ROWS = 2000
 
 
-def _streaming_transaction():
+@contextlib.contextmanager
+def _streaming_transaction(zone_name: str):
     """Where the export's rows are read from.
 
     On PostgreSQL ``iterator()`` reads through a server-side cursor. Outside a transaction
     Django declares it ``WITH HOLD``, and PostgreSQL then builds the whole result (a temporary
     file of hundreds of MB at a million calls) before the first row leaves; inside one the
-    rows come as the index yields them, the first in milliseconds. SQLite streams with a plain
-    cursor, and a transaction there would hold the write lock for the whole download.
+    rows come as the index yields them, the first in milliseconds. The transaction's time
+    zone is the company's, in which PostgreSQL writes each call's time (``IsoTime``). SQLite
+    streams with a plain cursor, and a transaction there would hold the write lock for the
+    whole download.
     """
-    if connection.vendor == "postgresql":
-        return transaction.atomic()
-    return contextlib.nullcontext()
+    if connection.vendor != "postgresql":
+        yield False
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone_name])
+        yield True
 
 
 def call_log_csv_chunks(calls, *, tenant) -> Iterator[bytes]:
@@ -73,8 +80,8 @@ def call_log_csv_chunks(calls, *, tenant) -> Iterator[bytes]:
     anonymous, yes = _("anonymous"), _("yes")
     sources = {key: str(label) for key, label in calllog.SOURCE_CHOICES}
     batch: list[list[str]] = []
-    with tenant_scope(tenant), _streaming_transaction():
-        rows = calllog.call_log_rows(calls).iterator(chunk_size=FETCH_ROWS)
+    with tenant_scope(tenant), _streaming_transaction(tenant.timezone) as times_as_text:
+        rows = calllog.call_log_rows(calls, times_as_text=times_as_text)
         for (
             at,
             din,
@@ -87,16 +94,18 @@ def call_log_csv_chunks(calls, *, tenant) -> Iterator[bytes]:
             latency,
             version,
             test,
-        ) in rows:
+        ) in rows.iterator(chunk_size=FETCH_ROWS):
+            # Numbers, times and our own words cannot start a formula; what people or the
+            # carrier wrote can (csv_cell).
             batch.append(
                 [
-                    csv_cell(at.astimezone(zone).isoformat()),
-                    csv_cell(din),
+                    at if times_as_text else at.astimezone(zone).isoformat(),
+                    din,
                     csv_cell(label),
                     csv_cell(caller or anonymous),
                     csv_cell(recipient),
                     csv_cell(rule),
-                    csv_cell(sources.get(source, source)),
+                    sources.get(source, source),
                     csv_cell(command),
                     f"{latency / 1000:.3f}",
                     "" if version is None else str(version),

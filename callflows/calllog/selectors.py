@@ -12,7 +12,17 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.functions import Reverse, TruncDate
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
@@ -56,7 +66,7 @@ CallerSearch = NumberSearch
 caller_search = number_search
 
 
-def call_log_search(calls: QuerySet[CallLog], *, search: CallerSearch) -> QuerySet[CallLog]:
+def call_log_search(calls: QuerySet, *, search: CallerSearch) -> QuerySet:
     """``calls`` narrowed to callers that match ``search`` (the page, the API, Django admin)."""
     match = Q()
     if search.start is not None:
@@ -123,9 +133,26 @@ def call_log_list(
     return calls.order_by("-at", "-id")
 
 
-def call_log_rows(calls: QuerySet[CallLog]):
-    """The export's rows as tuples (no model per row): the columns of ``CALL_LOG_ROW``."""
-    return calls.values_list(*CALL_LOG_ROW)
+class IsoTime(Func):
+    """A time as ISO 8601 in the session's time zone, as ``datetime.isoformat`` writes it
+    (PostgreSQL; the CSV export sets the zone for its transaction): the database writes the
+    text, so the export builds no ``datetime`` per row."""
+
+    template = (
+        "regexp_replace(to_char(%(expressions)s, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), "
+        "'\\.000000', '')"
+    )
+    output_field = CharField()
+
+
+def call_log_rows(calls: QuerySet[CallLog], *, times_as_text: bool = False):
+    """The export's rows as tuples (no model per row): the columns of ``CALL_LOG_ROW``.
+
+    ``times_as_text``: the time as ISO 8601 text written by PostgreSQL (``IsoTime``).
+    """
+    if not times_as_text:
+        return calls.values_list(*CALL_LOG_ROW)
+    return calls.annotate(at_text=IsoTime("at")).values_list("at_text", *CALL_LOG_ROW[1:])
 
 
 # The columns of a call in the CSV export, read straight from the database.

@@ -14,7 +14,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import ChoiceField
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
@@ -141,8 +141,10 @@ class CallFilterForm(forms.Form):
         if data.get("number"):
             filters["subscriptions"] = data["number"]
             # The box shows the number as people write it, also when a link gave its code.
-            self.data = self.data.copy()
-            self.data["number"] = display(data["number"][0].e164)
+            shown = QueryDict(mutable=True)
+            shown.update(self.data)
+            shown["number"] = display(data["number"][0].e164)
+            self.data = shown
         return filters
 
 

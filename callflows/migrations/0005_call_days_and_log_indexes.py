@@ -31,18 +31,22 @@ def drop_postgresql_indexes(apps, schema_editor):
 
 
 def count_logged_calls(apps, schema_editor):
-    """The daily counts of every call logged so far (callers' calls, the company's days)."""
+    """The daily counts of every call logged so far (callers' calls, the company's days), and
+    where the counting task takes over (calls logged meanwhile are its)."""
     Tenant = apps.get_model("portal", "Tenant")
     CallLog = apps.get_model("callflows", "CallLog")
     CallDay = apps.get_model("callflows", "CallDay")
+    CallDayProgress = apps.get_model("callflows", "CallDayProgress")
     NumberCallDay = apps.get_model("callflows", "NumberCallDay")
+    counted_to = CallLog.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    CallDayProgress.objects.create(pk=1, counted_to=counted_to)
     for tenant in Tenant.objects.order_by("pk"):
         try:
             zone = zoneinfo.ZoneInfo(tenant.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = datetime.UTC
         groups = (
-            CallLog.objects.filter(tenant=tenant, is_test=False)
+            CallLog.objects.filter(tenant=tenant, is_test=False, pk__lte=counted_to)
             .annotate(
                 day=TruncDate("at", tzinfo=zone),
                 anonymous=ExpressionWrapper(Q(caller=""), output_field=BooleanField()),
@@ -98,6 +102,15 @@ class Migration(migrations.Migration):
                 ('source', models.CharField(max_length=16)),
                 ('anonymous', models.BooleanField(default=False)),
                 ('calls', models.PositiveIntegerField(default=0)),
+            ],
+        ),
+        # How far the counts have counted the log (callflows.calllog.rollup).
+        migrations.CreateModel(
+            name='CallDayProgress',
+            fields=[
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('counted_to', models.BigIntegerField(default=0)),
+                ('counted_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(

@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from callflows.calllog import rollup
 from callflows.calllog import selectors as calllog
 from callflows.models import CallLog
-from callflows.signals import calls_logged
 from dins.models import SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.phone import display
@@ -32,8 +32,8 @@ def log_call(
     latency_us: int = 420,
     is_test: bool = False,
 ) -> CallLog:
-    """One call-log row, as the runtime's buffer would have written it, and the writer's
-    ``calls_logged`` signal after it (which keeps the daily counts)."""
+    """One call-log row, as the runtime's buffer would have written it, counted into the daily
+    counts as the worker's periodic task does (``callflows.calllog.rollup``)."""
     values = {
         "tenant_id": subscription.tenant_id,
         "subscription_id": subscription.pk,
@@ -49,7 +49,7 @@ def log_call(
     }
     with tenant_scope(subscription.tenant):
         row = CallLog.objects.create(**values)
-    calls_logged.send(sender=CallLog, calls=[values])
+    rollup.call_days_catch_up(settle_seconds=0)
     return row
 
 
