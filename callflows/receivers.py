@@ -34,7 +34,6 @@ def _publish_tenant(sender, *, tenant, fields, **kwargs):
         outbox_enqueue(CALL_DAYS_REBUILD_TASK, kwargs={"tenant_id": tenant.pk})
 
 
-
 def connect() -> None:
     subscription_answering_changed.connect(_publish_numbers, dispatch_uid="callflows.publish")
     numbers_stopped_answering.connect(_withdraw_tokens, dispatch_uid="callflows.withdraw")

@@ -17,6 +17,7 @@ queue, not the carrier, was the cause.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable
@@ -25,12 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from portal.arrays import AnyOf
 from portal.celery import app
 from portal.models import OutboxMessage
 
@@ -94,21 +96,43 @@ def outbox_enqueue_many(
         return []
     now = timezone.now()
     expires_at = now + expires_after if expires_after is not None else None
-    rows = OutboxMessage.objects.bulk_create(
-        [
-            OutboxMessage(
-                task_name=task_name,
-                kwargs=kwargs,
-                task_id=uuid.uuid4().hex,
-                subject=subject[:100],
-                created_at=now,
-                expires_at=expires_at,
-            )
-            for kwargs, subject in messages
-        ]
-    )
+    rows = [
+        OutboxMessage(
+            task_name=task_name,
+            kwargs=kwargs,
+            task_id=uuid.uuid4().hex,
+            subject=subject[:100],
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for kwargs, subject in messages
+    ]
+    _insert(rows)
     transaction.on_commit(lambda: outbox_hand_over_many(rows))
     return rows
+
+
+def _insert(rows: list[OutboxMessage]) -> None:
+    """One INSERT. On PostgreSQL the columns go as arrays (``unnest``): six parameters for
+    5,000 messages instead of 40,000, each prepared and parsed in this process."""
+    if connection.vendor != "postgresql":
+        OutboxMessage.objects.bulk_create(rows)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OutboxMessage._meta.db_table} "  # noqa: S608 (the model's table)
+            "(task_name, kwargs, task_id, subject, created_at, expires_at, attempts, last_error) "
+            "SELECT *, 0, '' FROM unnest(%s::text[], %s::jsonb[], %s::text[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[])",
+            [
+                [row.task_name for row in rows],
+                [json.dumps(row.kwargs) for row in rows],
+                [row.task_id for row in rows],
+                [row.subject for row in rows],
+                [row.created_at for row in rows],
+                [row.expires_at for row in rows],
+            ],
+        )
 
 
 def outbox_hand_over_many(messages: list[OutboxMessage]) -> int:
@@ -134,19 +158,27 @@ def outbox_hand_over_many(messages: list[OutboxMessage]) -> int:
                 len(messages) - len(sent),
                 error,
             )
-            _record(message, attempted_at=now, last_error=f"{type(error).__name__}: {error}"[:300])
+            _record_by_task(
+                [message.task_id],
+                attempted_at=now,
+                last_error=f"{type(error).__name__}: {error}"[:300],
+            )
             break
         message.sent_at = now
         sent.append(message.task_id)
     if sent:
-        try:
-            OutboxMessage.objects.filter(task_id__in=sent, sent_at__isnull=True).update(
-                attempts=F("attempts") + 1, attempted_at=now, last_error="", sent_at=now
-            )
-        except DatabaseError as error:
-            # Sent but not recorded: the sweep sends them again, and the tasks are idempotent.
-            logger.warning("outbox: could not record %d messages: %s", len(sent), error)
+        _record_by_task(sent, attempted_at=now, last_error="", sent_at=now)
     return len(sent)
+
+
+def _record_by_task(task_ids: list[str], **values: Any) -> None:
+    try:
+        OutboxMessage.objects.filter(AnyOf(F("task_id"), task_ids), sent_at__isnull=True).update(
+            attempts=F("attempts") + 1, **values
+        )
+    except DatabaseError as error:
+        # Sent but not recorded: the sweep sends them again, and the tasks are idempotent.
+        logger.warning("outbox: could not record %d messages: %s", len(task_ids), error)
 
 
 def send_after_commit(task_name: str, *, kwargs: dict[str, Any]) -> None:

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from dins.models import Subscription, SubscriptionStatus, TrialReminder
 from dins.signals import numbers_stopped_answering
 from dins.subscriptions.common import enqueue_releases
 from portal.alerts import alert_raise
+from portal.arrays import AnyOf
 from portal.models import AlertKind
 from portal.scoping import scopes_disabled
 
@@ -51,7 +52,9 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
         due = [(pk, tenant_id) for pk, tenant_id, _token in found]
         if due:
             Subscription.objects.filter(
-                pk__in=[pk for pk, _tenant in due], status=SubscriptionStatus.ACTIVE, is_trial=True
+                AnyOf(F("pk"), [pk for pk, _tenant in due]),
+                status=SubscriptionStatus.ACTIVE,
+                is_trial=True,
             ).update(status=SubscriptionStatus.RELEASING, release_claimed_at=now, updated_at=now)
         result.claimed = [pk for pk, _tenant in due]
         if result.claimed:
@@ -70,7 +73,7 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
             .values_list("id", "tenant_id")
         )
         if stuck:
-            Subscription.objects.filter(pk__in=[pk for pk, _t in stuck]).update(
+            Subscription.objects.filter(AnyOf(F("pk"), [pk for pk, _t in stuck])).update(
                 release_claimed_at=now
             )
         result.redriven = [pk for pk, _tenant in stuck]
