@@ -582,6 +582,7 @@ def pages(world: World) -> list[Page]:
         Page("GET /api/v1/alerts", "/api/v1/alerts", "api"),
         Page("audit log", "/audit/"),
         Page("audit log, half-way down", f"/audit/?after={world.deep_audit}"),
+        Page("audit log, search", "/audit/?query=00000042"),
         Page("GET /api/v1/calls", "/api/v1/calls", "api"),
         Page("GET /api/v1/calls, deep", f"/api/v1/calls?cursor={world.deep_call}", "api"),
         Page("operators' costs", "/operator/costs/", "operator"),

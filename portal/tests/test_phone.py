@@ -113,7 +113,7 @@ def test_it_writes_credits_and_durations_in_words():
         ("5678", None, "5678"),  # the last digits
         ("0123", "81123", "0123"),  # a leading 0 and nothing else: either
         ("090-1234", "81901234", None),  # written as dialled: the start
-        ("\uff10\uff19\uff10\uff11\uff12\uff13\uff14", "8190123", "0901234"),  # full width
+        ("\uff10\uff19\uff10\uff11\uff12\uff13\uff14", "81901234", "0901234"),  # full width
         ("+81 90 1234", "81901234", None),
         ("(03) 1234-5678", "81312345678", None),
     ],
