@@ -237,9 +237,9 @@ def grow(world: World, tenant_id: int, *, numbers: int, calls: int, main: bool) 
     alerts = int(200 * scale**0.5)
     _add_rows(connection, tenant_id, audit=int(1000 * scale), alerts=alerts)
     _add_outbound(tenant, count=int(100 * scale))
-    from callflows.calllog.rollup import call_days_rebuild
+    from callflows.calllog.rollup import call_days_catch_up
 
-    call_days_rebuild(tenant=tenant)
+    call_days_catch_up(settle_seconds=0)  # the worker's task: the new calls into the counts
     if main:
         print(
             f"  {tenant.name}: {numbers:,} numbers, {calls:,} calls "
@@ -518,6 +518,15 @@ def settle(world: World, size: str) -> None:
         world.frequent_caller = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM callflows_calllog WHERE tenant_id = %s", [tenant])
         world.calls = cursor.fetchone()[0]
+        # The pages read the daily counts: they must hold every caller's call.
+        cursor.execute(
+            "SELECT (SELECT sum(calls) FROM callflows_callday WHERE tenant_id = %s), "
+            "(SELECT count(*) FROM callflows_calllog WHERE tenant_id = %s AND NOT is_test)",
+            [tenant, tenant],
+        )
+        counted, callers = cursor.fetchone()
+        if counted != callers:
+            raise SystemExit(f"the daily counts hold {counted} calls, the log {callers}")
         depth = min(25_000, int(world.calls * 0.9))
         cursor.execute(
             "SELECT at, id FROM callflows_calllog WHERE tenant_id = %s "
@@ -778,7 +787,6 @@ def measure_action_url(layout, world: World, work: Path, seconds: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from callflows.calllog.rollup import call_days_recount
     from callflows.models import PublishedFlow
     from portal.scoping import scopes_disabled
 
@@ -791,19 +799,9 @@ def measure_action_url(layout, world: World, work: Path, seconds: int) -> dict:
     tokens_file, lua = work / f"tokens-{world.size}.txt", work / "action_url.lua"
     tokens_file.write_text("".join(f"{token} {din}\n" for token, din in tokens))
     lua.write_text(WRK_LUA)
-    port = harness.free_ports(1)
     started_at = timezone.now()
-    env = {
-        **layout.edge_env,
-        "BENCH_VIEWS_ENABLED": "true",
-        "ALLOW_UNSAFE_SETTINGS": "BENCH_VIEWS_ENABLED",
-    }
-    name = f"edge-{world.size}"
-    layout.spawn(name, harness.serve("callflows.edge.wsgi:application", port, 2, 1), env=env)
-    url = f"http://127.0.0.1:{port}"
-    harness.wait_for(lambda: harness._get(f"{url}/healthz").ok, timeout=60, what=name)
 
-    def run(path: str, duration: int) -> dict:
+    def run(url: str, path: str, duration: int) -> dict:
         command = [
             "wrk", "-t2", "-c32", f"-d{duration}s", "--timeout", "5s", "-s", str(lua),
             url + "/", "--", path, str(tokens_file),
@@ -814,24 +812,46 @@ def measure_action_url(layout, world: World, work: Path, seconds: int) -> dict:
         result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
         return result
 
-    try:
-        # Every process loads the flows it is asked for, once: 2,000 numbers a second or so.
-        run("/a/", max(seconds, len(tokens) // 500))
-        action = [run("/a/", seconds) for _ in range(2)]
-        constant = [run("/bench/constant/", seconds) for _ in range(2)]
-    finally:
-        process = layout.processes.pop(name)
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+    def edge(extra: dict, measure) -> list:
+        port = harness.free_ports(1)
+        env = {**layout.edge_env, **extra}
+        env["BENCH_VIEWS_ENABLED"] = "true"
+        env["ALLOW_UNSAFE_SETTINGS"] = "BENCH_VIEWS_ENABLED"
+        name = f"edge-{world.size}"
+        layout.spawn(name, harness.serve("callflows.edge.wsgi:application", port, 2, 1), env=env)
+        url = f"http://127.0.0.1:{port}"
+        harness.wait_for(lambda: harness._get(f"{url}/healthz").ok, timeout=60, what=name)
+        try:
+            # Every process loads the flows it is asked for, once: 2,000 numbers a second.
+            run(url, "/a/", max(seconds, len(tokens) // 500))
+            return measure(url)
+        finally:
+            process = layout.processes.pop(name)
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
+
+    action, constant = edge(
+        {},
+        lambda url: (
+            [run(url, "/a/", seconds) for _ in range(2)],
+            [run(url, "/bench/constant/", seconds) for _ in range(2)],
+        ),
+    )
+    # The same with the call log switched off: what the edge's own answering costs, apart
+    # from the database's work of writing the log on the same two cores.
+    unlogged = edge(
+        {"BENCH_CALL_LOG_DISABLED": "true"},
+        lambda url: [run(url, "/a/", seconds) for _ in range(2)],
+    )
     with connection.cursor() as cursor:  # the calls wrk made are not the company's
         cursor.execute("DELETE FROM callflows_calllog WHERE at >= %s", [started_at])
-    call_days_recount()
     return {
         "numbers": len(tokens),
         "action_rps": [r["rps"] for r in action],
         "action_p99_ms": [r["p99_us"] / 1000 for r in action],
         "constant_rps": [r["rps"] for r in constant],
-        "errors": sum(r["errors"] + r["non2xx"] for r in action + constant),
+        "unlogged_rps": [r["rps"] for r in unlogged],
+        "errors": sum(r["errors"] + r["non2xx"] for r in action + constant + unlogged),
     }
 
 
@@ -980,6 +1000,8 @@ def report(results: dict, items: list[Page]) -> None:
             + ", ".join(f"{ms:.1f}" for ms in action["action_p99_ms"])
             + " ms); constant view "
             + ", ".join(f"{rps:,.0f}" for rps in action["constant_rps"])
+            + " req/s; call log off "
+            + ", ".join(f"{rps:,.0f}" for rps in action["unlogged_rps"])
             + f" req/s; errors {action['errors']}"
         )
     if "S" in actions and "L" in actions:
@@ -987,9 +1009,11 @@ def report(results: dict, items: list[Page]) -> None:
         s_ratio = max(s_runs) / statistics.mean(actions["S"]["constant_rps"])
         l_ratio = max(l_runs) / statistics.mean(actions["L"]["constant_rps"])
         spread = (max(s_runs) - min(s_runs)) / max(s_runs)
+        unlogged = max(actions["L"]["unlogged_rps"]) / max(actions["S"]["unlogged_rps"])
         print(
             f"action URL x constant view: S {s_ratio:.2f}, L {l_ratio:.2f}; "
-            f"best L / best S {max(l_runs) / max(s_runs):.2f} (S's own spread {spread:.0%})"
+            f"best L / best S {max(l_runs) / max(s_runs):.2f} (S's own spread {spread:.0%}); "
+            f"call log off, best L / best S {unlogged:.2f}"
         )
         if max(l_runs) < min(s_runs) * 0.85 and l_ratio < s_ratio * 0.85:
             verdicts.append("action URL at L")

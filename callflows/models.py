@@ -215,13 +215,17 @@ class CallLog(TenantOwned):
             # The call log's rule and "answered by" filters: a rule that answered a few calls
             # months ago is found without reading every newer call.
             models.Index(fields=["tenant", "rule", "-at"], name="calllog_tenant_rule"),
-            models.Index(fields=["tenant", "source", "-at"], name="calllog_tenant_source"),
+            # "Answered by" other than the flow (override, cached copy, fallback) is rare: only
+            # those calls are indexed (the flow's own: the tenant's newest calls, filtered).
+            models.Index(
+                fields=["tenant", "source", "-at"],
+                name="calllog_tenant_source",
+                condition=~Q(source="flow"),
+            ),
             # The call log's "test calls" filter: test calls are few.
             models.Index(
                 fields=["tenant", "-at"], name="calllog_tenant_tests", condition=Q(is_test=True)
             ),
-            # Django admin: every tenant's calls, newest first.
-            models.Index(fields=["-at"], name="calllog_recent"),
         ]
 
 
