@@ -17,6 +17,7 @@ queue, not the carrier, was the cause.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -143,29 +144,36 @@ def outbox_hand_over_many(messages: list[OutboxMessage]) -> int:
     """
     now = timezone.now()
     sent: list[str] = []
-    for message in messages:
+    # One producer (one broker connection and channel) for all of them, not one each.
+    with contextlib.ExitStack() as stack:
         try:
-            app.send_task(
-                message.task_name,
-                kwargs=message.kwargs,
-                task_id=message.task_id,
-                retry_policy=HAND_OVER_RETRY_POLICY,
-            )
-        except Exception as error:  # whatever the transport raises, the row keeps it
-            logger.warning(
-                "outbox: %s not handed over (%d waiting): %s",
-                message.task_name,
-                len(messages) - len(sent),
-                error,
-            )
-            _record_by_task(
-                [message.task_id],
-                attempted_at=now,
-                last_error=f"{type(error).__name__}: {error}"[:300],
-            )
-            break
-        message.sent_at = now
-        sent.append(message.task_id)
+            producer = stack.enter_context(app.producer_or_acquire())
+        except Exception:  # the hand-overs below say why, each on its own connection
+            producer = None
+        for message in messages:
+            try:
+                app.send_task(
+                    message.task_name,
+                    kwargs=message.kwargs,
+                    task_id=message.task_id,
+                    retry_policy=HAND_OVER_RETRY_POLICY,
+                    producer=producer,
+                )
+            except Exception as error:  # whatever the transport raises, the row keeps it
+                logger.warning(
+                    "outbox: %s not handed over (%d waiting): %s",
+                    message.task_name,
+                    len(messages) - len(sent),
+                    error,
+                )
+                _record_by_task(
+                    [message.task_id],
+                    attempted_at=now,
+                    last_error=f"{type(error).__name__}: {error}"[:300],
+                )
+                break
+            message.sent_at = now
+            sent.append(message.task_id)
     if sent:
         _record_by_task(sent, attempted_at=now, last_error="", sent_at=now)
     return len(sent)
