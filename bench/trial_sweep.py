@@ -155,6 +155,7 @@ def main() -> None:
         f"{'total':>8} {'due':>6} {'claimed':>8} {'enqueued':>8} {'queries':>7} "
         f"{'best ms':>8} {'ms/due':>7}"
     )
+    measured = []
     for scenario in args.scenarios:
         total, due = (int(part) for part in scenario.split(":"))
         timings, queries, claimed = [], 0, 0
@@ -175,6 +176,28 @@ def main() -> None:
             f"{total:>8} {due:>6} {claimed:>8} {len(enqueued):>8} {queries:>7} "
             f"{best:>8.1f} {per_due:>7}"
         )
+        measured.append((due, queries, best, claimed == due == len(enqueued)))
+    verdict(measured)
+
+
+# Issue 20: a few queries however many are due; 5,000 due trials in under a second.
+TARGET_QUERIES, TARGET_MS_AT_5000 = 12, 1000.0
+
+
+def verdict(measured: list[tuple[int, int, float, bool]]) -> None:
+    busy = {queries for due, queries, _ms, _ok in measured if due}
+    lines = [
+        f"every due trial claimed and handed over once: "
+        f"{'ok' if all(ok for *_rest, ok in measured) else 'MISSED'}",
+        f"queries the same for every count due and at most {TARGET_QUERIES}: "
+        f"{'ok' if len(busy) <= 1 and max(busy, default=0) <= TARGET_QUERIES else 'MISSED'}"
+        f" ({', '.join(str(q) for q in sorted(busy))})",
+    ]
+    at_5000 = [ms for due, _queries, ms, _ok in measured if due == 5000]
+    if at_5000:
+        ok = at_5000[0] < TARGET_MS_AT_5000
+        lines.append(f"5,000 due under 1 s: {'ok' if ok else 'MISSED'} ({at_5000[0]:.0f} ms)")
+    print("verdict: " + "; ".join(lines))
 
 
 if __name__ == "__main__":
