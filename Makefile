@@ -12,6 +12,7 @@ PORT ?= 8000
 export PORT
 # Type-checked in `make test` (services, selectors and the hot path first; widening over time).
 MYPY_PACKAGES := portal/outbox.py portal/platform.py portal/alerts.py portal/scoping.py \
+	portal/paging.py portal/arrays.py dins/costs.py \
 	portal/services.py portal/phone.py dins/pricing.py dins/destinations.py dins/xoxzo \
 	callflows/outbound callflows/edge callflows/calllog callflows/flows/rules.py
 

@@ -24,7 +24,8 @@ import datetime
 import logging
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
@@ -121,7 +122,7 @@ def _add_range_in_database(start: int, end: int) -> int:
         return cursor.fetchone()[0]
 
 
-def call_days_add(*, calls: Iterable[dict]) -> int:
+def call_days_add(*, calls: Iterable[Mapping[str, Any]]) -> int:
     """Add call-log rows (dicts of the log's fields, of many tenants) to the daily counts;
     returns the calls counted.
 
