@@ -111,6 +111,7 @@ class Number(Schema):
 
 class NumberList(Schema):
     items: list[Number]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: none")
 
 
 class Release(Strict):
@@ -212,6 +213,7 @@ class Alert(Schema):
 
 class AlertList(Schema):
     items: list[Alert]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: none")
 
 
 class Acknowledged(Schema):

@@ -4,10 +4,12 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, TenantOwned
 from portal.names import NAME_KEY_MAX_LENGTH
+from portal.scoping import TenantManager
 
 
 def new_public_id() -> str:
@@ -304,4 +306,102 @@ class CallLog(TenantOwned):
             # Call log pages and the dashboard: a tenant's, or a number's, recent calls.
             models.Index(fields=["tenant", "-at"], name="calllog_tenant_recent"),
             models.Index(fields=["subscription", "-at"], name="calllog_number_recent"),
+            # The call log's caller search written from the number's start (090-1234…, +81…)
+            # and its "anonymous only": LIKE 'digits%' or = '' in a tenant's calls (the
+            # opclass lets PostgreSQL use LIKE on this index; SQLite ignores it). Searches by
+            # the last digits use calllog_tenant_caller_end, migration 0005 (PostgreSQL).
+            models.Index(
+                fields=["tenant", "caller", "-at"],
+                name="calllog_tenant_caller",
+                opclasses=["", "varchar_pattern_ops", ""],
+            ),
+            # The call log's rule and "answered by" filters: a rule that answered a few calls
+            # months ago is found without reading every newer call.
+            models.Index(fields=["tenant", "rule", "-at"], name="calllog_tenant_rule"),
+            # "Answered by" other than the flow (override, cached copy, fallback) is rare: only
+            # those calls are indexed (the flow's own: the tenant's newest calls, filtered).
+            models.Index(
+                fields=["tenant", "source", "-at"],
+                name="calllog_tenant_source",
+                condition=~Q(source="flow"),
+            ),
+            # The call log's "test calls" filter: test calls are few.
+            models.Index(
+                fields=["tenant", "-at"], name="calllog_tenant_tests", condition=Q(is_test=True)
+            ),
         ]
+
+
+class CallDay(models.Model):
+    """A company's callers' calls per day (the company's day), rule, answer source and
+    whether the caller withheld the number.
+
+    What the call log's chart and rule menu and the dashboard's "calls today" read instead of
+    the raw log, so that they cost the same at a million calls as at a hundred. Kept by
+    ``callflows.calllog.rollup``: a periodic task adds the calls logged since it last ran
+    (``CallDayProgress``) and counts the last days again from the log. Test calls are not
+    counted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    rule = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16)
+    anonymous = models.BooleanField(default=False)
+    calls = models.PositiveIntegerField(default=0)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One row per key (the rollup's upsert relies on it); its index serves the chart
+            # and the rule menu: a tenant's days in a range.
+            models.UniqueConstraint(
+                fields=["tenant", "day", "rule", "source", "anonymous"], name="call_day_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"
+
+
+class CallDayProgress(models.Model):
+    """How far the daily counts have counted the call log: every call up to ``counted_to``
+    (its primary key). One row; its lock orders the tasks that write the counts."""
+
+    id = models.BigAutoField(primary_key=True)
+    counted_to = models.BigIntegerField(default=0)
+    counted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"call log counted to {self.counted_to}"
+
+
+class NumberCallDay(models.Model):
+    """The same counts as ``CallDay`` for one number: a number's call page and release page."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        "dins.Subscription", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    rule = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16)
+    anonymous = models.BooleanField(default=False)
+    calls = models.PositiveIntegerField(default=0)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One row per key; its index serves a number's chart and rule menu.
+            models.UniqueConstraint(
+                fields=["subscription", "day", "rule", "source", "anonymous"],
+                name="number_call_day_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"

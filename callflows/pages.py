@@ -4,14 +4,14 @@ calls today and day/night switches, a number's switch, recent calls and what a r
 Imported by ``CallflowsConfig.ready``, once every model is loaded.
 """
 
-from datetime import timedelta
-
-from django.utils import timezone
-
-from callflows.calllog.selectors import calls_recent_for_number, calls_today_figures
+from callflows.calllog.selectors import (
+    calls_in_last_days,
+    calls_recent_for_number,
+    calls_today_figures,
+)
 from callflows.flows import selectors as flow_selectors
 from callflows.flows.switch import override_switch, override_switches
-from callflows.models import CallFlow, CallLog
+from callflows.models import CallFlow
 from dins.models import SubscriptionStatus
 from portal.audit_words import describe_values
 from portal.pages import provide
@@ -31,9 +31,8 @@ def _number_detail(*, request, subscription) -> dict:
 
 
 def _number_release(*, request, subscription) -> dict:
-    since = timezone.now() - timedelta(days=30)
     return {
-        "calls_30_days": CallLog.objects.filter(subscription=subscription, at__gte=since).count(),
+        "calls_30_days": calls_in_last_days(subscription=subscription, days=30),
         "flow": CallFlow.objects.filter(subscription=subscription).first(),
     }
 

@@ -4,10 +4,12 @@ from celery import shared_task
 
 from callflows import demo
 from callflows.assets import uploads
+from callflows.calllog import rollup
 from callflows.flows import publishing
 from callflows.outbound.tasks import place_call, poll_call, poll_calls  # registered here
 from dins import demo as dins_demo
 from dins.tasks import TRANSIENT_CARRIER_ERRORS
+from portal.scoping import current_tenant
 from portal.tasks_base import TenantTask
 
 
@@ -30,6 +32,24 @@ def prune_audio_uploads() -> int:
     return uploads.audio_uploads_prune()
 
 
+@shared_task(name="callflows.call_days_catch_up")
+def call_days_catch_up() -> int:
+    """Every few seconds: add the calls logged since the last run to the daily counts."""
+    return rollup.call_days_catch_up()
+
+
+@shared_task(name="callflows.call_days_recount")
+def call_days_recount() -> int:
+    """Hourly: count the last two days of every busy company's calls again from the log."""
+    return rollup.call_days_recount()
+
+
+@shared_task(name="callflows.call_days_rebuild", base=TenantTask)
+def call_days_rebuild(*, tenant_id: int) -> int:
+    """A company's daily call counts from its whole log (its time zone changed)."""
+    return rollup.call_days_rebuild(tenant=current_tenant())
+
+
 @shared_task(
     name="callflows.demo",
     base=TenantTask,
@@ -48,6 +68,9 @@ def demo_seed(*, tenant_id: int) -> int:
 
 __all__ = [
     "audio_convert",
+    "call_days_catch_up",
+    "call_days_rebuild",
+    "call_days_recount",
     "demo_seed",
     "place_call",
     "poll_call",

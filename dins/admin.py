@@ -16,14 +16,14 @@ from django.utils.translation import ngettext
 from dins.models import CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus, TrialReminder
 from dins.subscriptions.common import enqueue_push_action_url, enqueue_subscribe
 from dins.subscriptions.release import subscription_release_request
-from portal.admin import ReadOnlyAdmin
+from portal.admin import LargeTableAdmin, ReadOnlyAdmin
 from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(LargeTableAdmin):
     list_display = [
         "number",
         "tenant",
@@ -34,6 +34,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = ["status", "is_trial", "tenant"]
+    list_select_related = ["tenant"]
     search_fields = ["din", "din_uid", "label"]
     exclude = ["action_token"]
     readonly_fields = [
@@ -160,6 +161,8 @@ class TrialReminderAdmin(admin.ModelAdmin):
 class OutboundCallAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "tenant", "subscription", "recipient", "status", "duration"]
     list_filter = ["status", "tenant"]
+    list_select_related = ["tenant", "subscription"]
+    ordering = ["-id"]
     search_fields = ["recipient", "callid"]
     exclude = ["callback_token"]
 

@@ -10,16 +10,20 @@ Operators see the same figures for every company, to bill them.
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dins import pricing
 from dins.models import OutboundCall, Subscription, SubscriptionStatus
 from portal.models import Tenant
-from portal.scoping import tenant_scope
+from portal.scoping import scopes_disabled, tenant_scope
+
+# Trials released this month listed by name on the costs page (all of them are in the totals).
+RELEASED_SHOWN = 10
 
 
 @dataclass
@@ -32,27 +36,23 @@ class NumberCost:
 
 @dataclass
 class TenantCosts:
+    """A company's month in totals, each summed by the database (a company may hold 10,000
+    numbers: no figure here is a loop over them). The numbers one by one are paged apart
+    (``number_costs_list``)."""
+
     tenant: Tenant
     month_start: datetime.date
-    numbers: list[NumberCost] = field(default_factory=list)
-    released_trials: list[Subscription] = field(default_factory=list)
+    numbers_count: int = 0  # active numbers, trials included
+    numbers_total: Decimal = Decimal(0)  # kept numbers a month each, running trials 24 hours
+    running_trials: int = 0
+    trial_rebates: Decimal = Decimal(0)  # what running trials give back when released in time
+    released_count: int = 0
+    released_total: Decimal = Decimal(0)
+    released_trials: list[Subscription] = field(default_factory=list)  # the latest few
     outbound_count: int = 0
     outbound_seconds: int = 0
     outbound_cost: Decimal = Decimal(0)
     outbound_open: int = 0  # calls without a final cost yet
-
-    @property
-    def numbers_total(self) -> Decimal:
-        return sum((n.committed for n in self.numbers), Decimal(0))
-
-    @property
-    def trial_rebates(self) -> Decimal:
-        """What running trials give back when released in time (the portal does it)."""
-        return sum((n.price.rebate for n in self.numbers if n.is_running_trial), Decimal(0))
-
-    @property
-    def released_total(self) -> Decimal:
-        return sum((s.trial_price for s in self.released_trials), Decimal(0))
 
     @property
     def total(self) -> Decimal:
@@ -65,32 +65,79 @@ def _month_start(tenant: Tenant, now: datetime.datetime) -> datetime.datetime:
 
 
 def tenant_costs(tenant: Tenant, *, now: datetime.datetime | None = None) -> TenantCosts:
-    """This month's costs of ``tenant`` (opens its scope; also used across tenants)."""
+    """This month's costs of ``tenant`` (opens its scope): a fixed number of queries."""
     now = now or timezone.now()
     start = _month_start(tenant, now)
-    costs = TenantCosts(tenant=tenant, month_start=start.date())
     with tenant_scope(tenant):
-        for subscription in Subscription.objects.filter(status=SubscriptionStatus.ACTIVE).order_by(
-            "din"
-        ):
-            price = pricing.subscription_price(subscription)
-            running_trial = subscription.is_trial
-            costs.numbers.append(
-                NumberCost(
-                    subscription=subscription,
-                    price=price,
-                    is_running_trial=running_trial,
-                    committed=price.trial if running_trial else price.monthly,
-                )
-            )
+        costs = _costs_of([tenant], start=start)[tenant.pk]
         costs.released_trials = list(
-            Subscription.objects.filter(
-                status=SubscriptionStatus.RELEASED,
-                trial_deadline__isnull=False,
-                released_at__gte=start,
-            ).order_by("-released_at")
+            _released_this_month(start).order_by("-released_at", "-id")[:RELEASED_SHOWN]
         )
-        calls = OutboundCall.objects.filter(created_at__gte=start).aggregate(
+    return costs
+
+
+def costs_by_tenant(*, now: datetime.datetime | None = None) -> list[TenantCosts]:
+    """Every company's costs this month, for operators, by name.
+
+    Grouped by the database per month start (companies in one time zone share it): three
+    queries for each distinct time zone, however many companies there are.
+    """
+    now = now or timezone.now()
+    tenants = list(Tenant.objects.order_by("name", "pk"))
+    by_start: dict[datetime.datetime, list[Tenant]] = defaultdict(list)
+    for tenant in tenants:
+        by_start[_month_start(tenant, now)].append(tenant)
+    found: dict[int, TenantCosts] = {}
+    with scopes_disabled():
+        for start, group in by_start.items():
+            found.update(_costs_of(group, start=start))
+    return [found[tenant.pk] for tenant in tenants]
+
+
+def _released_this_month(start: datetime.datetime) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(
+        status=SubscriptionStatus.RELEASED, trial_deadline__isnull=False, released_at__gte=start
+    )
+
+
+def _costs_of(tenants: list[Tenant], *, start: datetime.datetime) -> dict[int, TenantCosts]:
+    """Costs of ``tenants`` (one month start), three grouped queries in the active scope."""
+    costs = {t.pk: TenantCosts(tenant=t, month_start=start.date()) for t in tenants}
+    ids = list(costs)
+    trial = Q(is_trial=True)
+    numbers = (
+        Subscription.objects.filter(tenant_id__in=ids, status=SubscriptionStatus.ACTIVE)
+        .order_by()
+        .values("tenant_id")
+        .annotate(
+            count=Count("id"),
+            kept=Sum("monthly_cost", filter=~trial),
+            trials=Count("id", filter=trial),
+            trial_prices=Sum("trial_price", filter=trial),
+            rebates=Sum(F("monthly_cost") - F("trial_price"), filter=trial),
+        )
+    )
+    for row in numbers:
+        entry = costs[row["tenant_id"]]
+        entry.numbers_count = row["count"]
+        entry.numbers_total = (row["kept"] or Decimal(0)) + (row["trial_prices"] or Decimal(0))
+        entry.running_trials = row["trials"]
+        entry.trial_rebates = row["rebates"] or Decimal(0)
+    released = (
+        _released_this_month(start)
+        .filter(tenant_id__in=ids)
+        .order_by()
+        .values("tenant_id")
+        .annotate(count=Count("id"), total=Sum("trial_price"))
+    )
+    for row in released:
+        costs[row["tenant_id"]].released_count = row["count"]
+        costs[row["tenant_id"]].released_total = row["total"] or Decimal(0)
+    calls = (
+        OutboundCall.objects.filter(tenant_id__in=ids, created_at__gte=start)
+        .order_by()
+        .values("tenant_id")
+        .annotate(
             calls=Count("id"),
             seconds=Sum("duration"),
             billed=Sum("cost"),
@@ -98,13 +145,28 @@ def tenant_costs(tenant: Tenant, *, now: datetime.datetime | None = None) -> Ten
                 "id", filter=Q(cost__isnull=True) & ~Q(status=OutboundCall.Status.FAILED)
             ),
         )
-    costs.outbound_count = calls["calls"] or 0
-    costs.outbound_seconds = calls["seconds"] or 0
-    costs.outbound_cost = calls["billed"] or Decimal(0)
-    costs.outbound_open = calls["unbilled"] or 0
+    )
+    for row in calls:
+        entry = costs[row["tenant_id"]]
+        entry.outbound_count = row["calls"] or 0
+        entry.outbound_seconds = row["seconds"] or 0
+        entry.outbound_cost = row["billed"] or Decimal(0)
+        entry.outbound_open = row["unbilled"] or 0
     return costs
 
 
-def costs_by_tenant(*, now: datetime.datetime | None = None) -> list[TenantCosts]:
-    """Every company's costs this month, for operators (one scope per company)."""
-    return [tenant_costs(tenant, now=now) for tenant in Tenant.objects.order_by("name")]
+def number_costs_list() -> QuerySet[Subscription]:
+    """The active tenant's active numbers for the costs page, by number (paged by
+    ``portal.paging`` on the index ``subscription_tenant_number``)."""
+    return Subscription.objects.filter(status=SubscriptionStatus.ACTIVE).order_by("din", "id")
+
+
+def number_cost(subscription: Subscription) -> NumberCost:
+    """What one number commits this month: a month, or its 24-hour price while a trial."""
+    price = pricing.subscription_price(subscription)
+    return NumberCost(
+        subscription=subscription,
+        price=price,
+        is_running_trial=subscription.is_trial,
+        committed=price.trial if subscription.is_trial else price.monthly,
+    )

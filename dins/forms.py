@@ -35,6 +35,19 @@ class SearchForm(forms.Form):
         return next(c for c in PREFIX_CHOICES if c.key == key)
 
 
+class NumberListForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search your numbers"),
+        required=False,
+        max_length=40,
+        help_text=_("Its label, its last digits, or the number from its start (050-12…)"),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+    def query(self) -> str:
+        return self.cleaned_data.get("q", "") if self.is_valid() else ""
+
+
 class NumberEditForm(forms.Form):
     label = forms.CharField(
         label=_("Label"), max_length=100, required=False, validators=[validate_line]

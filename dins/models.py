@@ -136,6 +136,10 @@ class Subscription(TenantOwned):
                 name="subscription_releasing",
             ),
             models.Index(fields=["tenant", "status"], name="subscription_tenant_status"),
+            # The numbers page and API, paged newest first (portal.paging).
+            models.Index(fields=["tenant", "-created_at"], name="subscription_tenant_recent"),
+            # The costs page's numbers, in the order of the number, paged.
+            models.Index(fields=["tenant", "din"], name="subscription_tenant_number"),
             # Reconciliation's subscribes whose lease ran out.
             models.Index(
                 fields=["claimed_at"],

@@ -13,6 +13,7 @@ from dins import xoxzo
 from dins.models import LIVE_STATUSES, Subscription, SubscriptionStatus
 from dins.pricing import number_price
 from dins.subscriptions.common import outbox_subject, trial_price_for
+from portal import phone
 from portal.outbox import outbox_waiting
 from portal.scoping import scopes_disabled
 
@@ -90,10 +91,25 @@ def din_offer(din_uid: str) -> Offer | None:
     return Offer(din=found, trial_price=trial_price_for(found.monthly_cost)) if found else None
 
 
-def subscription_list() -> QuerySet[Subscription]:
-    return Subscription.objects.exclude(
+def subscription_list(*, query: str = "") -> QuerySet[Subscription]:
+    """The company's numbers, newest first (failed attempts older than a week left out).
+
+    ``query``: words of a label, or a number as people type it (its start, digits it holds).
+    Paged by ``portal.paging`` on the index ``subscription_tenant_recent``.
+    """
+    numbers = Subscription.objects.exclude(
         status=SubscriptionStatus.FAILED, created_at__lt=_days_ago(7)
-    ).order_by("-created_at")
+    )
+    query = query.strip()
+    if query:
+        match = Q(label__icontains=query)
+        search = phone.number_search(query)
+        if search is not None:
+            match |= Q(din__contains=search.digits)
+            if search.start is not None:
+                match |= Q(din__startswith=search.start)
+        numbers = numbers.filter(match)
+    return numbers.order_by("-created_at", "-id")
 
 
 def _days_ago(days: int) -> datetime:
@@ -110,34 +126,42 @@ def next_renewal(subscription: Subscription, *, now: datetime | None = None) -> 
     return subscription.carrier_accepted_at + cycle * (elapsed // cycle + 1)
 
 
+# The dashboard lists this many running trials and numbers needing attention (the figures
+# count them all).
+DASHBOARD_NUMBERS = 10
+
+
 def numbers_figures() -> dict:
-    """Headline figures of the active tenant's numbers for the dashboard."""
+    """Headline figures of the active tenant's numbers for the dashboard: sums and counts by
+    the database, the soonest trials and the numbers needing attention (a few each)."""
     counts = Subscription.objects.aggregate(
         live=Count("id", filter=Q(status__in=LIVE_STATUSES)),
         active=Count("id", filter=Q(status=SubscriptionStatus.ACTIVE)),
         trials=Count("id", filter=Q(status=SubscriptionStatus.ACTIVE, is_trial=True)),
         monthly=Sum("monthly_cost", filter=Q(status=SubscriptionStatus.ACTIVE)),
+        saved=Sum(
+            F("monthly_cost") - F("trial_price"),
+            filter=Q(
+                status=SubscriptionStatus.RELEASED,
+                trial_deadline__isnull=False,
+                released_at__lte=F("trial_deadline"),
+            ),
+        ),
     )
-    released_trials = Subscription.objects.filter(
-        status=SubscriptionStatus.RELEASED,
-        trial_deadline__isnull=False,
-        released_at__lte=F("trial_deadline"),
-    ).only("monthly_cost", "trial_price")
-    saved = sum((s.monthly_cost - s.trial_price for s in released_trials), Decimal(0))
+    attention = Q(overdue_alerted_at__isnull=False, status__in=LIVE_STATUSES) | Q(
+        carrier_missing_since__isnull=False, status=SubscriptionStatus.ACTIVE
+    )
     return {
         **counts,
         "monthly": counts["monthly"] or Decimal(0),
-        "saved": saved,
+        "saved": counts["saved"] or Decimal(0),
         "running_trials": list(
             Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, is_trial=True).order_by(
-                "release_at"
-            )
+                "release_at", "id"
+            )[:DASHBOARD_NUMBERS]
         ),
         "attention": list(
-            Subscription.objects.filter(
-                Q(overdue_alerted_at__isnull=False, status__in=LIVE_STATUSES)
-                | Q(carrier_missing_since__isnull=False, status=SubscriptionStatus.ACTIVE)
-            )
+            Subscription.objects.filter(attention).order_by("din")[:DASHBOARD_NUMBERS]
         ),
     }
 

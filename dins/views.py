@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from dins import costs, pricing, selectors
-from dins.forms import NumberEditForm, ReleaseForm, SearchForm
+from dins.forms import NumberEditForm, NumberListForm, ReleaseForm, SearchForm
 from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.release import subscription_release_request
 from dins.subscriptions.request import (
@@ -26,9 +26,12 @@ from portal.access import get_tenant_object, member_required
 from portal.models import Role
 from portal.outbox import QUEUED_MESSAGE
 from portal.pages import page_context
+from portal.paging import BadCursor, keyset_page
 from portal.services import ServiceError
 
 SEARCH_PAGE_SIZE = 20
+NUMBERS_PAGE_SIZE = 50
+COSTS_PAGE_SIZE = 50
 
 
 # What a user can do about a carrier error, in their words (never the raw error).
@@ -57,9 +60,32 @@ def carrier_problem(error: XoxzoError) -> str:
 @require_GET
 @member_required
 def number_list(request):
-    subscriptions = list(selectors.subscription_list())
-    rows = [(s, selectors.next_renewal(s)) for s in subscriptions]
-    return render(request, "dins/list.html", {"rows": rows})
+    form = NumberListForm(request.GET or None)
+    numbers = selectors.subscription_list(query=form.query())
+    bad_cursor = False
+    try:
+        page = keyset_page(
+            numbers,
+            field="created_at",
+            size=NUMBERS_PAGE_SIZE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except BadCursor:
+        bad_cursor = True
+        page = keyset_page(numbers, field="created_at", size=NUMBERS_PAGE_SIZE)
+    query = request.GET.copy()
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [(s, selectors.next_renewal(s)) for s in page.items],
+        "bad_cursor": bad_cursor,
+        "query": query.urlencode(),
+        "searched": bool(form.query()),
+    }
+    return render(request, "dins/list.html", context)
 
 
 @require_GET
@@ -184,8 +210,32 @@ def number_detail(request, subscription_code):
 @require_GET
 @member_required
 def number_costs(request):
-    """What the company's numbers and calls cost this month."""
-    return render(request, "dins/costs.html", {"costs": costs.tenant_costs(request.tenant)})
+    """What the company's numbers and calls cost this month: totals, numbers one page at a
+    time."""
+    bad_cursor = False
+    try:
+        page = keyset_page(
+            costs.number_costs_list(),
+            field="din",
+            descending=False,
+            size=COSTS_PAGE_SIZE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except BadCursor:
+        bad_cursor = True
+        page = keyset_page(
+            costs.number_costs_list(), field="din", descending=False, size=COSTS_PAGE_SIZE
+        )
+    context = {
+        "costs": costs.tenant_costs(request.tenant),
+        "page": page,
+        "numbers": [costs.number_cost(s) for s in page.items],
+        "bad_cursor": bad_cursor,
+        "query": "",
+        "oldest_first": True,
+    }
+    return render(request, "dins/costs.html", context)
 
 
 @require_POST

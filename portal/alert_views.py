@@ -9,24 +9,42 @@ from portal import alerts
 from portal.access import ensure_role, get_tenant_object, member_required
 from portal.forms import NotificationSettingForm
 from portal.models import Alert, Role
+from portal.paging import BadCursor, keyset_page
 
 RECENT_ALERTS = 50
+OPEN_ALERTS_PAGE = 50
 
 
 @require_GET
 @member_required
 def alert_list(request):
-    open_alerts = list(alerts.alert_open_list())
-    recent = list(alerts.alert_recent_list()[:RECENT_ALERTS])
-    for alert in open_alerts + recent:
+    # Open alerts are paged (a number that keeps failing raises one an hour); the closed ones
+    # are the newest few.
+    bad_cursor = False
+    try:
+        page = keyset_page(
+            alerts.alert_open_list(),
+            field="created_at",
+            size=OPEN_ALERTS_PAGE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except BadCursor:
+        bad_cursor = True
+        page = keyset_page(alerts.alert_open_list(), field="created_at", size=OPEN_ALERTS_PAGE)
+    recent = list(alerts.alert_recent_list()[:RECENT_ALERTS]) if page.is_first else []
+    for alert in page.items + recent:
         alert.title = alerts.alert_title(alert)
         alert.resolution_words = alerts.RESOLUTIONS.get(alert.resolution, "")
     return render(
         request,
         "portal/alerts.html",
         {
-            "open_alerts": open_alerts,
+            "page": page,
+            "open_alerts": page.items,
             "recent_alerts": recent,
+            "bad_cursor": bad_cursor,
+            "query": "",
             "can_acknowledge": request.membership.has_role(Role.STAFF),
         },
     )

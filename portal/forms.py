@@ -111,12 +111,12 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, facets: dict, members, **kwargs):
         super().__init__(*args, **kwargs)
         everything = [("", _("All"))]
-        self.fields["action"].choices = everything + [
-            (a, action_label(a)) for a in facets["actions"]
-        ]
-        self.fields["object_type"].choices = everything + [
-            (t, object_label(t)) for t in facets["object_types"]
-        ]
+        # A code the log holds from before the menus knew it stays selectable from a link.
+        wanted = self.data if self.is_bound else {}
+        actions = sorted({*facets["actions"], wanted.get("action", "")} - {""})
+        objects = sorted({*facets["object_types"], wanted.get("object_type", "")} - {""})
+        self.fields["action"].choices = everything + [(a, action_label(a)) for a in actions]
+        self.fields["object_type"].choices = everything + [(t, object_label(t)) for t in objects]
         self.fields["actor"].choices = everything + [(str(m.code), str(m.user)) for m in members]
 
 

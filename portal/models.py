@@ -316,6 +316,8 @@ class Alert(TenantOwned):
                 condition=models.Q(acknowledged_at__isnull=True),
                 name="alert_tenant_open",
             ),
+            # The alerts page's closed alerts of the last 30 days, newest first.
+            models.Index(fields=["tenant", "-created_at"], name="alert_tenant_recent"),
             # alert_raise's look-back for the same kind and number in the last hour.
             models.Index(
                 fields=["tenant", "kind", "subscription", "-created_at"], name="alert_recent"

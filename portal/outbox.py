@@ -21,6 +21,7 @@ queue, not the carrier, was the cause.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -30,12 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from portal.arrays import AnyOf
 from portal.celery import app
 from portal.models import OutboxMessage
 
@@ -88,6 +90,109 @@ def outbox_enqueue(
     )
     transaction.on_commit(lambda: outbox_hand_over(message))
     return message
+
+
+def outbox_enqueue_many(
+    task_name: str,
+    *,
+    messages: list[tuple[dict[str, Any], str]],
+    expires_after: timedelta | None = None,
+) -> list[OutboxMessage]:
+    """``outbox_enqueue`` for many messages of one task at once, each ``(kwargs, subject)``:
+    one INSERT now, and after commit one hand-over each and one UPDATE for those handed over
+    (the trial sweep claims thousands of trials in one run)."""
+    if not messages:
+        return []
+    now = timezone.now()
+    expires_at = now + expires_after if expires_after is not None else None
+    rows = [
+        OutboxMessage(
+            task_name=task_name,
+            kwargs=kwargs,
+            task_id=uuid.uuid4().hex,
+            subject=subject[:100],
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for kwargs, subject in messages
+    ]
+    _insert(rows)
+    transaction.on_commit(lambda: outbox_hand_over_many(rows))
+    return rows
+
+
+def _insert(rows: list[OutboxMessage]) -> None:
+    """One INSERT. On PostgreSQL the columns go as arrays (``unnest``): six parameters for
+    5,000 messages instead of 40,000, each prepared and parsed in this process."""
+    if connection.vendor != "postgresql":
+        OutboxMessage.objects.bulk_create(rows)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OutboxMessage._meta.db_table} "  # noqa: S608 (the model's table)
+            "(task_name, kwargs, task_id, subject, created_at, expires_at, attempts, last_error) "
+            "SELECT *, 0, '' FROM unnest(%s::text[], %s::jsonb[], %s::text[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[])",
+            [
+                [row.task_name for row in rows],
+                [json.dumps(row.kwargs) for row in rows],
+                [row.task_id for row in rows],
+                [row.subject for row in rows],
+                [row.created_at for row in rows],
+                [row.expires_at for row in rows],
+            ],
+        )
+
+
+def outbox_hand_over_many(messages: list[OutboxMessage]) -> int:
+    """Give ``messages`` to the broker now, on one connection, and record it in one UPDATE;
+    never raises.
+
+    The first hand-over that fails ends it (the broker is down or hung: the same short
+    timeouts and back-off as ``outbox_hand_over``): that message records why, the others stay
+    as they were, and the outbox sweep hands them all over later.
+    """
+    global _broker_away_until
+    if time.monotonic() < _broker_away_until:
+        return 0
+    now = timezone.now()
+    sent: list[str] = []
+    try:
+        with _broker() as connection:
+            for message in messages:
+                _send(connection, message.task_name, kwargs=message.kwargs, task_id=message.task_id)
+                message.sent_at = now
+                sent.append(message.task_id)
+    except Exception as error:  # whatever the transport raises, the first unsent row keeps it
+        _broker_away_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        waiting = [message for message in messages if message.sent_at is None]
+        logger.warning(
+            "outbox: %s not handed over (%d waiting): %s",
+            messages[0].task_name,
+            len(waiting),
+            error,
+        )
+        if waiting:
+            _record_by_task(
+                [waiting[0].task_id],
+                attempted_at=now,
+                last_error=f"{type(error).__name__}: {error}"[:300],
+            )
+    else:
+        _broker_away_until = 0.0
+    if sent:
+        _record_by_task(sent, attempted_at=now, last_error="", sent_at=now)
+    return len(sent)
+
+
+def _record_by_task(task_ids: list[str], **values: Any) -> None:
+    try:
+        OutboxMessage.objects.filter(AnyOf(F("task_id"), task_ids), sent_at__isnull=True).update(
+            attempts=F("attempts") + 1, **values
+        )
+    except DatabaseError as error:
+        # Sent but not recorded: the sweep sends them again, and the tasks are idempotent.
+        logger.warning("outbox: could not record %d messages: %s", len(task_ids), error)
 
 
 def send_after_commit(task_name: str, *, kwargs: dict[str, Any]) -> None:

@@ -9,7 +9,9 @@ database want E.164 (``+819012345678``). This module is the one place that turns
   Japanese), or raises ``PhoneNumberInvalid`` with a message the typist can act on;
 - ``display`` writes a stored number (E.164, with or without "+", or bare digits as the carrier
   sends callers) the way people read it: domestic for Japan, international otherwise;
-- ``digits`` is the form the action URL compares callers in (E.164 without "+").
+- ``digits`` is the form the action URL compares callers in (E.164 without "+");
+- ``number_search`` reads what someone typed to find a number (a caller in the call log, a
+  number among a company's numbers): its start, its last digits, or either.
 
 Every input that takes a number (preview caller, caller lists, transfer targets, outbound
 recipients, the release confirmation) goes through ``parse``; every page and e-mail shows
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import phonenumbers
 from django.utils.translation import gettext as _
@@ -135,3 +138,34 @@ def same_number(typed: str, e164: str) -> bool:
         return False
     national = compact(display(e164))
     return written in {e164, e164.lstrip("+"), national}
+
+
+@dataclass(frozen=True)
+class NumberSearch:
+    """What a person typed to find a number, against numbers stored as E.164 digits.
+
+    ``start``: digits the number starts with: typed with a leading + (+81 90…), or as dialled
+    in Japan (090-1234…), the trunk 0 read as +81. ``end``: digits the number ends with: bare
+    digits (5678). Digits with a leading 0 and no separator (0123) are both: the start of a
+    number as dialled, or its last digits; a number matches either.
+    """
+
+    digits: str  # as typed, digits only
+    start: str | None
+    end: str | None
+
+
+def number_search(text: str) -> NumberSearch | None:
+    """The search ``text`` means (full-width digits too), or None when it holds no digit."""
+    written = unicodedata.normalize("NFKC", text or "").strip()
+    packed = compact(written)
+    digits = "".join(ch for ch in packed if ch.isascii() and ch.isdigit())
+    if not digits:
+        return None
+    if packed.startswith("+"):
+        return NumberSearch(digits, start=digits, end=None)
+    if packed.startswith("0"):
+        national = "81" + digits[1:]  # the trunk 0 of a Japanese number
+        separated = bool(_SEPARATORS.search(written))  # 090-1234: a number from its start
+        return NumberSearch(digits, start=national, end=None if separated else digits)
+    return NumberSearch(digits, start=None, end=digits)

@@ -472,6 +472,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often the call log's daily counts take in the calls logged meanwhile (the dashboard's
+# "calls today" and the call log's chart are this much behind the log, plus 10 s).
+CALL_DAYS_INTERVAL_SECONDS = env.int("CALL_DAYS_INTERVAL_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     # Operators' checks: the scheduler's own heartbeats, the task queue (portal/platform.py).
     "portal-platform-check": {
@@ -504,6 +507,16 @@ CELERY_BEAT_SCHEDULE = {
     # Published flows are recompiled before they run out (holidays, closed dates).
     "callflows-republish": {
         "task": "callflows.republish_due",
+        "schedule": 60 * 60,
+    },
+    # The call log's daily counts (the chart, today's calls): the calls logged since the last
+    # run, and the last two days counted again from the log.
+    "callflows-call-days": {
+        "task": "callflows.call_days_catch_up",
+        "schedule": CALL_DAYS_INTERVAL_SECONDS,
+    },
+    "callflows-call-days-recount": {
+        "task": "callflows.call_days_recount",
         "schedule": 60 * 60,
     },
     # Recordings converted but never saved, and their files (callflows/assets/uploads.py).

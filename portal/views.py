@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import (
     HttpResponse,
@@ -37,6 +36,9 @@ from portal.forms import (
 from portal.middleware import SESSION_TENANT_KEY
 from portal.models import Invitation, Language, Membership, Role, User
 from portal.pages import page_context
+from portal.paging import BadCursor, keyset_page
+
+AUDIT_PAGE_SIZE = 50
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -321,13 +323,26 @@ def audit_log(request):
         else None,
         query=filters.get("query", ""),
     )
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    bad_cursor = False
+    try:
+        page = keyset_page(
+            events,
+            field="created_at",
+            size=AUDIT_PAGE_SIZE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except BadCursor:
+        bad_cursor = True
+        page = keyset_page(events, field="created_at", size=AUDIT_PAGE_SIZE)
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
     template = (
         "portal/_audit_rows.html" if request.headers.get("HX-Request") else "portal/audit_log.html"
     )
-    return render(request, template, {"form": form, "page": page, "query": query.urlencode()})
+    context = {"form": form, "page": page, "bad_cursor": bad_cursor, "query": query.urlencode()}
+    return render(request, template, context)
 
 
 def csrf_failure(request, reason=""):

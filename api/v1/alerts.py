@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from api import schemas
 from api.auth import require_role
-from api.v1.common import ERRORS
+from api.v1.common import ERRORS, invalid_field
 from portal import alerts
 from portal.access import get_tenant_object
 from portal.formats import time_out
 from portal.models import Alert, Role
+from portal.paging import BadCursor, keyset_page
 
 router = Router(tags=["alerts"])
+MAX_ALERTS = 200
 
 
 def _alert(alert: Alert) -> dict:
@@ -31,10 +34,25 @@ def _alert(alert: Alert) -> dict:
 
 
 @router.get("", response={200: schemas.AlertList, **ERRORS}, url_name="api_alert_list")
-def alert_list(request, open: bool = Query(True, description="Only alerts not acknowledged")):
-    """Open alerts (``open=false``: the last 30 days', as on the alerts page)."""
-    found = alerts.alert_open_list() if open else alerts.alert_recent_list()[:200]
-    return {"items": [_alert(alert) for alert in found.select_related("subscription", "tenant")]}
+def alert_list(
+    request,
+    open: bool = Query(True, description="Only alerts not acknowledged"),
+    cursor: str = Query("", max_length=200, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=MAX_ALERTS),
+):
+    """Open alerts, newest first (``open=false``: the last 30 days', as on the alerts page);
+    pages by cursor."""
+    found = alerts.alert_open_list() if open else alerts.alert_recent_list()
+    try:
+        page = keyset_page(
+            found.select_related("subscription", "tenant"),
+            field="created_at",
+            size=limit,
+            after=cursor,
+        )
+    except BadCursor:
+        raise invalid_field("cursor", _("Not a cursor this API gave.")) from None
+    return {"items": [_alert(alert) for alert in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post(

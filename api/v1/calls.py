@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 from typing import Literal
 from uuid import UUID
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -18,37 +14,16 @@ from pydantic import Field
 from api import schemas
 from api.errors import ApiError
 from api.v1.common import ERRORS, invalid_field
-from callflows.calllog.export import call_log_csv_lines
-from callflows.calllog.selectors import SOURCE_LABELS, call_log_list, tenant_today
+from callflows.calllog.export import call_log_csv_chunks
+from callflows.calllog.selectors import SOURCE_LABELS, call_log_list, caller_search, tenant_today
 from dins.models import Subscription
 from portal.access import get_tenant_object
 from portal.fields import DATE_MAX, DATE_MIN
 from portal.formats import phone_out, time_out
+from portal.paging import BadCursor, keyset_page
 
 router = Router(tags=["call log"])
 MAX_PAGE = 200
-
-
-def _cursor_encode(call) -> str:
-    raw = f"{call.at.isoformat()}|{call.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_decode(cursor: str) -> tuple[datetime.datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, pk_text = raw.split("|")
-        at = parse_datetime(at_text)
-        if at is None or timezone.is_naive(at):
-            raise ValueError(at_text)
-        return at, int(pk_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            422,
-            "invalid",
-            _("Some input is not valid."),
-            errors=[{"field": "cursor", "message": _("Not a cursor this API gave.")}],
-        ) from None
 
 
 class CallFilters(Schema):
@@ -57,7 +32,12 @@ class CallFilters(Schema):
     number: UUID | None = Field(None, description="Only this number's calls")
     since: datetime.date | None = Field(None, description="From this day (company's zone)")
     until: datetime.date | None = Field(None, description="To this day, included")
-    caller: str = Field("", max_length=30, description="Digits the caller's number contains")
+    caller: str = Field(
+        "",
+        max_length=30,
+        description="The caller's last digits (5678), or the number from its start "
+        "(090-1234…, +8190…), as on the page",
+    )
     anonymous: bool = False
     rule: str = Field("", max_length=100)
     source: str = Field("", description="flow, override, stale or fallback")
@@ -82,12 +62,15 @@ def _calls(filters: CallFilters):
                 _("Enter a date from %(min)s to %(max)s.")
                 % {"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()},
             )
+    caller = caller_search(filters.caller) if filters.caller.strip() else None
+    if filters.caller.strip() and caller is None:
+        raise invalid_field("caller", _("Enter digits of a phone number."))
     number = filters.number
     return call_log_list(
-        subscription=get_tenant_object(Subscription, number) if number else None,
+        subscriptions=[get_tenant_object(Subscription, number)] if number else None,
         since=filters.since,
         until=filters.until,
-        caller="".join(ch for ch in filters.caller if ch.isdigit()),
+        caller=caller,
         anonymous=filters.anonymous,
         rule=filters.rule,
         source=filters.source,
@@ -103,13 +86,10 @@ def call_list(
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ):
     """Answered calls, newest first, filtered as on the call log page; pages by cursor."""
-    rows = _calls(filters)
-    if cursor:
-        at, pk = _cursor_decode(cursor)
-        rows = rows.filter(at__lte=at).exclude(at=at, pk__gte=pk)
-    page = list(rows[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
+    try:
+        page = keyset_page(_calls(filters), field="at", size=limit, after=cursor)
+    except BadCursor:
+        raise invalid_field("cursor", _("Not a cursor this API gave.")) from None
     zone = request.tenant.zone
     return {
         "items": [
@@ -125,9 +105,9 @@ def call_list(
                 "latency_ms": call.latency_ms,
                 "test": call.is_test,
             }
-            for call in page
+            for call in page.items
         ],
-        "next_cursor": _cursor_encode(page[-1]) if more else None,
+        "next_cursor": page.next_cursor,
     }
 
 
@@ -152,8 +132,7 @@ def call_csv(
     """The filtered call log as CSV, streamed: every call, newest first."""
     rows = _calls(filters)
     response = StreamingHttpResponse(
-        (line.encode() for line in call_log_csv_lines(rows, tenant=request.tenant)),
-        content_type="text/csv; charset=utf-8",
+        call_log_csv_chunks(rows, tenant=request.tenant), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="calls-{tenant_today():%Y%m%d}.csv"'
     return response

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from api import schemas
 from api.auth import require_role
 from api.errors import ApiError
-from api.v1.common import ERRORS, invalid_form
+from api.v1.common import ERRORS, invalid_field, invalid_form
 from dins import selectors
 from dins.forms import ReleaseForm, SearchForm
 from dins.models import Subscription
@@ -20,12 +21,14 @@ from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal.access import get_tenant_object
 from portal.formats import money_out, phone_out, time_out
 from portal.models import Role
+from portal.paging import BadCursor, keyset_page
 
 router = Router(tags=["numbers"])
 # The routes that ask the carrier while the program waits (XOXZO_PAGE_BUDGET_SECONDS at most,
 # as a page): a carrier that fails or does not answer is a 503 with a code, never a 500.
 CARRIER_ERRORS = {**ERRORS, 503: schemas.Error}
 MAX_OFFERS = 200
+MAX_NUMBERS = 200
 
 
 def carrier_error(error: XoxzoError) -> ApiError:
@@ -54,9 +57,20 @@ def number_out(subscription: Subscription) -> dict:
 
 
 @router.get("", response={200: schemas.NumberList, **ERRORS}, url_name="api_number_list")
-def number_list(request):
-    """The company's numbers, newest first (failed attempts older than a week left out)."""
-    return {"items": [number_out(s) for s in selectors.subscription_list()]}
+def number_list(
+    request,
+    cursor: str = Query("", max_length=200, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=MAX_NUMBERS),
+):
+    """The company's numbers, newest first (failed attempts older than a week left out); pages
+    by cursor."""
+    try:
+        page = keyset_page(
+            selectors.subscription_list(), field="created_at", size=limit, after=cursor
+        )
+    except BadCursor:
+        raise invalid_field("cursor", _("Not a cursor this API gave.")) from None
+    return {"items": [number_out(s) for s in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get(

@@ -7,37 +7,60 @@ which ``portal.middleware.TenantMiddleware`` activates for templates.
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.forms import ChoiceField
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from callflows.calllog import selectors as calllog
-from callflows.calllog.export import call_log_csv_lines
+from callflows.calllog.export import call_log_csv_chunks
 from callflows.flows import words
 from dins.models import Subscription, SubscriptionStatus
 from portal.access import get_tenant_object, member_required
 from portal.fields import BoundedDateField
-from portal.phone import compact, display
+from portal.paging import BadCursor, KeysetPage, keyset_page
+from portal.phone import display
 from portal.scoping import current_tenant
 
 PAGE_SIZE = 50
+NUMBER_OPTIONS_ID = "call-number-options"
 
 
 class CallFilterForm(forms.Form):
-    number = forms.ChoiceField(label=gettext_lazy("Number"), required=False)
+    # A search box with suggestions (a company may hold 10,000 numbers): what was typed is
+    # read as people write numbers; a number's code (its page's links) works too.
+    number = forms.CharField(
+        label=gettext_lazy("Number"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "tel",
+                "autocomplete": "off",
+                "list": NUMBER_OPTIONS_ID,
+                "placeholder": "050-1234-5678",
+                "hx-get": reverse_lazy("call_log_number_options"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": f"#{NUMBER_OPTIONS_ID}",
+                "hx-swap": "innerHTML",
+                "hx-push-url": "false",
+            }
+        ),
+    )
     since = BoundedDateField(label=gettext_lazy("From"), required=False)
     until = BoundedDateField(label=gettext_lazy("To"), required=False)
     caller = forms.CharField(
-        label=gettext_lazy("Caller contains"),
+        label=gettext_lazy("Caller"),
+        help_text=gettext_lazy("The last digits, or the number from its start (090-1234…)."),
         required=False,
         max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
@@ -49,17 +72,11 @@ class CallFilterForm(forms.Form):
         label=gettext_lazy("Calls"), required=False, choices=calllog.KIND_CHOICES
     )
 
-    def __init__(self, *args, numbers: list[Subscription] | None, rules: list[str], **kwargs):
+    def __init__(self, *args, number_box: bool, rules: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         everything = [("", _("All"))]
-        if numbers is None:  # one number's page: the number is in the URL
+        if not number_box:  # one number's page: the number is in the URL
             del self.fields["number"]
-            self.numbers = {}
-        else:
-            self.numbers = {str(s.code): s for s in numbers}
-            cast(ChoiceField, self.fields["number"]).choices = everything + [
-                (code, _number_choice_label(s)) for code, s in self.numbers.items()
-            ]
         # A bookmarked rule that has not answered lately stays selectable.
         wanted = self.data.get("rule", "") if self.is_bound else ""
         labels = sorted({*rules, wanted} - {""})
@@ -68,16 +85,36 @@ class CallFilterForm(forms.Form):
         ]
         cast(ChoiceField, self.fields["source"]).choices = everything + list(calllog.SOURCE_CHOICES)
 
-    def clean_caller(self) -> str:
+    def clean_number(self) -> list[Subscription] | None:
+        text = self.cleaned_data["number"].strip()
+        if not text:
+            return None
+        try:
+            code = uuid.UUID(text)
+        except ValueError:
+            found = calllog.call_log_numbers_for(text)
+        else:
+            found = list(
+                Subscription.objects.filter(code=code).exclude(status=SubscriptionStatus.FAILED)
+            )
+        if not found:
+            raise ValidationError(_("None of your numbers is %(number)s.") % {"number": text})
+        return found
+
+    def clean_caller(self) -> calllog.CallerSearch | None:
         # The log stores callers as E.164 digits ("+81 90-1234…" was logged as "8190 1234…");
         # people type Japanese numbers as they dial them (090-1234…), full-width digits too.
-        text = compact(self.cleaned_data["caller"])
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if text and not digits:
+        text = self.cleaned_data["caller"]
+        if not text.strip():
+            return None
+        search = calllog.caller_search(text)
+        if search is None:
             raise ValidationError(_("Enter digits of a phone number."))
-        if digits.startswith("0") and not digits.startswith("00"):
-            digits = "81" + digits[1:]  # the trunk 0 of a Japanese number
-        return digits
+        if len(search.digits) < calllog.CALLER_SEARCH_MIN_DIGITS:
+            raise ValidationError(
+                _("Enter at least %(count)d digits.") % {"count": calllog.CALLER_SEARCH_MIN_DIGITS}
+            )
+        return search
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -95,24 +132,20 @@ class CallFilterForm(forms.Form):
         filters = {
             "since": data.get("since"),
             "until": data.get("until"),
-            "caller": data.get("caller", ""),
+            "caller": data.get("caller"),
             "anonymous": data.get("anonymous", False),
             "rule": data.get("rule", ""),
             "source": data.get("source", ""),
             "kind": data.get("kind", ""),
         }
         if data.get("number"):
-            filters["subscription"] = self.numbers[data["number"]]
+            filters["subscriptions"] = data["number"]
+            # The box shows the number as people write it, also when a link gave its code.
+            shown = QueryDict(mutable=True)
+            shown.update(self.data)
+            shown["number"] = display(data["number"][0].e164)
+            self.data = shown
         return filters
-
-
-def _number_choice_label(subscription: Subscription) -> str:
-    label = display(subscription.e164)
-    if subscription.label:
-        label += f" · {subscription.label}"
-    if subscription.status == SubscriptionStatus.RELEASED:
-        label += " " + _("(released)")
-    return label
 
 
 # --- The chart --------------------------------------------------------------------------------
@@ -167,32 +200,47 @@ def _chart(per_day: list[calllog.DayCount]) -> dict:
 
 
 def _call_log_page(request, *, subscription: Subscription | None):
+    numbers = None if subscription is None else [subscription]
     form = CallFilterForm(
         request.GET or None,
-        numbers=None if subscription is not None else calllog.call_log_numbers(),
-        rules=calllog.call_rule_labels(subscription=subscription),
+        number_box=subscription is None,
+        rules=calllog.call_rule_labels(subscriptions=numbers),
     )
     filters = form.filters()
     if subscription is not None:
-        filters["subscription"] = subscription
+        filters["subscriptions"] = numbers
     calls = calllog.call_log_list(**filters)
-    # The chart shows the last 30 days whatever the date fields say; the other filters apply.
-    chart_filters = {k: v for k, v in filters.items() if k not in ("since", "until")}
-    per_day = calllog.call_counts_per_day(calllog.call_log_list(**chart_filters))
-    page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = words.annotate_calls(page.object_list)
+    per_day = calllog.call_counts_per_day(**filters)
+    # Paged by where the last page ended, never by counting rows (a company's log holds
+    # millions): no total, a link to the newer and the older page.
+    bad_cursor = False
+    try:
+        page = keyset_page(
+            calls,
+            field="at",
+            size=PAGE_SIZE,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+        )
+    except BadCursor:
+        bad_cursor = True
+        page = keyset_page(calls, field="at", size=PAGE_SIZE)
+    page = KeysetPage(words.annotate_calls(page.items), page.next_cursor, page.previous_cursor)
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("after", "before", "page"):
+        query.pop(name, None)
     export_query = query.copy()
     if subscription is not None:
         export_query["number"] = str(subscription.code)
     context = {
         "form": form,
         "page": page,
+        "bad_cursor": bad_cursor,
         "query": query.urlencode(),
         "export_query": export_query.urlencode(),
         "subscription": subscription,
         "show_number": subscription is None,
+        "number_options_id": NUMBER_OPTIONS_ID,
         "chart": _chart(per_day),
     }
     template = (
@@ -216,23 +264,26 @@ def number_calls(request, subscription_code):
     return _call_log_page(request, subscription=subscription)
 
 
+@require_GET
+@member_required
+def call_log_number_options(request):
+    """The number box's suggestions (htmx swaps them into its ``<datalist>``)."""
+    found = calllog.call_log_number_suggestions(text=request.GET.get("number", ""))
+    return render(request, "callflows/calls/_number_options.html", {"numbers": found})
+
+
 # --- CSV export -------------------------------------------------------------------------------
 
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection, OWASP);
-# rule labels, number labels and the recipient the carrier passes on are text others chose.
 @require_GET
 @member_required
 def call_log_export(request):
-    form = CallFilterForm(
-        request.GET or None, numbers=calllog.call_log_numbers(), rules=calllog.call_rule_labels()
-    )
+    form = CallFilterForm(request.GET or None, number_box=True, rules=[])
     calls = calllog.call_log_list(**form.filters())
     tenant = current_tenant()
     filename = f"calls-{calllog.tenant_today():%Y%m%d}.csv"
     response = StreamingHttpResponse(
-        (line.encode() for line in call_log_csv_lines(calls, tenant=tenant)),
-        content_type="text/csv; charset=utf-8",
+        call_log_csv_chunks(calls, tenant=tenant), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

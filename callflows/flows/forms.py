@@ -276,10 +276,11 @@ class BaseRuleFormSet(forms.BaseFormSet):
         ),
     }
 
-    def __init__(self, *args, subscription, **kwargs):
+    def __init__(self, *args, subscription, library: Library | None = None, **kwargs):
         self.subscription = subscription
-        # Read once for every rule form (a flow has up to 30): three queries, not ninety.
-        self.library = Library.load()
+        # Read once for every rule form (a flow has up to 30): three queries, not ninety; the
+        # editor's default and override forms share it too.
+        self.library = library or Library.load()
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):

@@ -49,7 +49,9 @@ def _saved_document(subscription) -> tuple:
 
 def _unbound_editor(subscription, rules_initial: list[dict], default_initial: dict):
     rules = RuleFormSet(prefix="rules", subscription=subscription, initial=rules_initial)
-    default = ActionForm(prefix="default", subscription=subscription, initial=default_initial)
+    default = ActionForm(
+        prefix="default", subscription=subscription, initial=default_initial, library=rules.library
+    )
     return rules, default
 
 
@@ -81,7 +83,7 @@ def _too_many_rules(request):
 def _bound_editor(subscription, data):
     # The browser's posted forms are the whole truth: no stored rules as initial data.
     rules = RuleFormSet(data, prefix="rules", subscription=subscription)
-    default = ActionForm(data, prefix="default", subscription=subscription)
+    default = ActionForm(data, prefix="default", subscription=subscription, library=rules.library)
     return rules, default
 
 
@@ -159,6 +161,7 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
         "override_form": OverrideForm(
             prefix="override",
             subscription=subscription,
+            library=rules.library,
             initial={
                 "until": (timezone.localtime(now) + timezone.timedelta(days=1)).replace(
                     hour=9, minute=0

@@ -42,6 +42,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -213,7 +214,7 @@ def outbound_call_request(
     return call
 
 
-_MESSAGE_NEEDS = {
+_MESSAGE_NEEDS: dict[str, tuple[str, Any]] = {
     MessageKind.AUDIO: ("audio", gettext_lazy("Choose an MP3 from the library.")),
     MessageKind.SCRIPT: ("script", gettext_lazy("Choose a TTS script.")),
     MessageKind.TEXT: ("text", gettext_lazy("Type the text to read.")),

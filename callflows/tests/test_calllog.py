@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from callflows.calllog import rollup
 from callflows.calllog import selectors as calllog
 from callflows.models import CallLog
 from dins.models import SubscriptionStatus
@@ -29,21 +30,27 @@ def log_call(
     source: str = "flow",
     command: str = "playback|https://portal.example.com/m/x.mp3",
     latency_us: int = 420,
+    is_test: bool = False,
 ) -> CallLog:
-    """One call-log row, as the runtime's buffer would have written it."""
+    """One call-log row, as the runtime's buffer would have written it, counted into the daily
+    counts as the worker's periodic task does (``callflows.calllog.rollup``)."""
+    values = {
+        "tenant_id": subscription.tenant_id,
+        "subscription_id": subscription.pk,
+        "at": at,
+        "caller": caller,
+        "recipient": subscription.din,
+        "rule": rule,
+        "command": command,
+        "source": source,
+        "latency_us": latency_us,
+        "flow_version": 3,
+        "is_test": is_test,
+    }
     with tenant_scope(subscription.tenant):
-        return CallLog.objects.create(
-            tenant=subscription.tenant,
-            subscription=subscription,
-            at=at,
-            caller=caller,
-            recipient=subscription.din,
-            rule=rule,
-            command=command,
-            source=source,
-            latency_us=latency_us,
-            flow_version=3,
-        )
+        row = CallLog.objects.create(**values)
+    rollup.call_days_catch_up(settle_seconds=0)
+    return row
 
 
 def tokyo(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime.datetime:
@@ -108,7 +115,11 @@ def test_it_never_shows_another_tenants_calls(client, personas, numbers):
     # not even by asking for the other tenant's number in the filter
     other = client.get(reverse("call_log"), {"number": str(numbers["beta"].code)})
     assert "819999999999" not in other.content.decode()
-    assert "Select a valid choice" in other.content.decode()
+    assert "None of your numbers is" in other.content.decode()
+    # nor by typing it
+    typed = client.get(reverse("call_log"), {"number": display(numbers["beta"].e164)})
+    assert "819999999999" not in typed.content.decode()
+    assert "None of your numbers is" in typed.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -199,37 +210,140 @@ def test_it_offers_rules_and_sources_including_fallback_in_the_filters(client, p
     assert '<option value="Lunch break">' in page
     assert "Beta secret rule" not in page
     assert '<option value="fallback">Fallback</option>' in page
-    assert f'<option value="{numbers["front"].code}">' in page
-    assert str(numbers["beta"].code) not in page
+    # the numbers are not listed in the page: the number box asks for suggestions
+    assert f'value="{numbers["front"].code}"' not in page
+    assert 'list="call-number-options"' in page
+    assert '<datalist id="call-number-options"></datalist>' in page
 
 
-def test_it_keeps_a_released_number_in_the_number_filter(client, personas):
-    released = SubscriptionFactory(tenant=personas.tenant_a, status=SubscriptionStatus.RELEASED)
-    failed = SubscriptionFactory(tenant=personas.tenant_a, status=SubscriptionStatus.FAILED)
+def test_it_suggests_the_tenants_numbers_as_they_are_typed(client, personas, numbers):
+    client.force_login(personas.viewer_a)
+    url = reverse("call_log_number_options")
+
+    by_start = client.get(url, {"number": display(numbers["front"].e164)[:6]}).content.decode()
+    by_label = client.get(url, {"number": "sales"}).content.decode()
+    by_digits = client.get(url, {"number": numbers["beta"].din[-4:]}).content.decode()
+
+    assert f'<option value="{display(numbers["front"].e164)}">' in by_start
+    assert "Front desk" in by_start and "Beta main" not in by_start
+    assert f'<option value="{display(numbers["sales"].e164)}">' in by_label
+    assert "Front desk" not in by_label
+    assert "Beta main" not in by_digits  # another tenant's number is never suggested
+    assert client.get(url, {"number": ""}).content.decode().strip() == ""
+
+
+def test_it_suggests_at_most_ten_numbers_in_a_bounded_number_of_queries(
+    client, personas, django_assert_num_queries
+):
+    for _ in range(25):
+        SubscriptionFactory(tenant=personas.tenant_a, label="Branch")
+    client.force_login(personas.viewer_a)
+    url = reverse("call_log_number_options")
+    client.get(url, {"number": "branch"})
+
+    with django_assert_num_queries(4):  # session, user, membership, the numbers
+        page = client.get(url, {"number": "branch"}).content.decode()
+
+    assert page.count("<option") == 10
+
+
+def test_it_filters_by_a_number_typed_as_people_write_it(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    log_call(numbers["sales"], at=tokyo(10, 10), caller="822")
     client.force_login(personas.viewer_a)
 
-    page = client.get(reverse("call_log")).content.decode()
+    for typed in (display(numbers["sales"].e164), numbers["sales"].e164, numbers["sales"].code):
+        page = client.get(reverse("call_log"), {"number": str(typed)}).content.decode()
 
-    assert f"{display(released.e164)} (released)" in page
-    assert str(failed.code) not in page
+        assert 'data-caller="822' in page, typed
+        assert 'data-caller="811' not in page, typed
+        # the box shows the number as people write it, whatever the link said
+        assert f'value="{display(numbers["sales"].e164)}"' in page
 
 
-def test_it_paginates_fifty_calls_a_page(client, personas, numbers):
+def test_it_keeps_a_released_number_in_the_number_box(client, personas):
+    released = SubscriptionFactory(
+        tenant=personas.tenant_a, status=SubscriptionStatus.RELEASED, label="Old"
+    )
+    failed = SubscriptionFactory(
+        tenant=personas.tenant_a, status=SubscriptionStatus.FAILED, label="Old"
+    )
+    log_call(released, at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    options = client.get(reverse("call_log_number_options"), {"number": "old"}).content.decode()
+    page = client.get(reverse("call_log"), {"number": display(released.e164)}).content.decode()
+
+    assert f"{display(released.e164)} · Old (released)" in options
+    assert display(failed.e164) not in options
+    assert 'data-caller="811' in page
+
+
+def test_it_pages_fifty_calls_at_a_time_by_where_the_last_page_ended(client, personas, numbers):
     for minute in range(55):
         log_call(numbers["front"], at=tokyo(10, 8, minute), caller=f"8190{minute:04d}")
     client.force_login(personas.viewer_a)
 
     first = client.get(reverse("call_log"), {"rule": "Business hours"})
-    second = client.get(reverse("call_log"), {"rule": "Business hours", "page": 2})
+    older = re.search(r'href="\?([^"]*after=[^"]+)" rel="next"', first.content.decode())
+    second = client.get(reverse("call_log") + "?" + older[1].replace("&amp;", "&"))
+    newer = re.search(r'href="\?([^"]*before=[^"]+)" rel="prev"', second.content.decode())
+    back = client.get(reverse("call_log") + "?" + newer[1].replace("&amp;", "&"))
 
     assert rows(first) == 50
-    assert "55 calls" in first.content.decode()
-    assert "Page 1 of 2" in first.content.decode()
+    assert "Latest calls" in first.content.decode()
+    assert 'rel="prev"' not in first.content.decode()
     # the pager keeps the filters
-    assert "?rule=Business+hours&amp;page=2" in first.content.decode()
+    assert older[1].startswith("rule=Business+hours&amp;after=")
     assert rows(second) == 5
+    assert "Earlier calls" in second.content.decode()
     assert 'data-caller="81900004' in second.content.decode()  # the oldest five are on page 2
     assert 'data-caller="81900054' in first.content.decode()
+    assert 'rel="next"' not in second.content.decode()
+    assert row_times(back.content.decode()) == row_times(first.content.decode())
+
+
+def test_it_says_so_when_a_page_link_is_broken_and_shows_the_latest_calls(
+    client, personas, numbers
+):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    for broken in ("x", "%00", "bm90LWEtY3Vyc29y", "A" * 5000, "MjAyNi0wMy0xMHwtMQ"):
+        response = client.get(reverse("call_log"), {"after": broken})
+
+        assert response.status_code == 200
+        assert "That page link is not valid" in response.content.decode()
+        assert 'data-caller="811' in response.content.decode()
+
+
+def test_it_ignores_the_page_numbers_of_old_links(client, personas, numbers):
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.viewer_a)
+
+    response = client.get(reverse("call_log"), {"page": "500"})
+
+    assert response.status_code == 200
+    assert 'data-caller="811' in response.content.decode()
+
+
+def test_a_cursor_from_another_tenants_log_shows_only_this_tenants_calls(client, personas, numbers):
+    log_call(numbers["beta"], at=tokyo(10, 11), caller="819999999999")
+    log_call(numbers["beta"], at=tokyo(10, 10), caller="819999999998")
+    log_call(numbers["front"], at=tokyo(10, 9), caller="811")
+    client.force_login(personas.owner_b)
+    theirs = client.get(reverse("call_log")).content.decode()
+    client.force_login(personas.viewer_a)
+
+    with tenant_scope(personas.tenant_b):
+        beta_newest = CallLog.objects.order_by("-at").first()
+    from portal.paging import cursor_encode
+
+    page = client.get(reverse("call_log"), {"after": cursor_encode(beta_newest.at, beta_newest.pk)})
+
+    assert "819999999998" in theirs
+    assert "819999999998" not in page.content.decode()
+    assert 'data-caller="811' in page.content.decode()
 
 
 def test_it_answers_htmx_with_the_rows_only(client, personas, numbers):
@@ -281,21 +395,73 @@ def test_it_sends_anonymous_visitors_to_sign_in(client, personas):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_it_lists_in_a_bounded_number_of_queries(
-    client, personas, numbers, django_assert_max_num_queries
-):
-    for minute in range(60):
-        number = numbers["front"] if minute % 2 else numbers["sales"]
-        log_call(number, at=tokyo(10, 8, minute), rule=f"Rule {minute % 5}")
-    client.force_login(personas.viewer_a)
-    client.get(reverse("call_log"))  # session and login caches warm
+def _log_many(numbers, count: int) -> None:
+    for index in range(count):
+        number = numbers["front"] if index % 2 else numbers["sales"]
+        log_call(
+            number,
+            at=tokyo(10, 8) - datetime.timedelta(minutes=index * 7),
+            caller=f"8190{index:08d}" if index % 9 else "",
+            rule=f"Rule {index % 5}",
+            source="fallback" if index % 11 == 0 else "flow",
+        )
 
-    with django_assert_max_num_queries(8):
-        response = client.get(reverse("call_log"))
-    assert rows(response) == 50
-    with django_assert_max_num_queries(8):
-        response = client.get(reverse("call_log"), {"source": "flow", "page": 2})
-    assert rows(response) == 10
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"source": "flow"},
+        {"rule": "Rule 3"},
+        {"caller": "0003"},
+        {"caller": "090-0000"},
+        {"anonymous": "on", "kind": "callers"},
+        {"since": "2026-02-20", "until": "2026-03-05"},
+    ],
+    ids=lambda params: "&".join(params) or "none",
+)
+def test_it_lists_in_the_same_number_of_queries_at_any_size_of_the_log(
+    client, personas, numbers, params
+):
+    """The list, its chart and its menus: the same queries for 60 calls and for 1,200."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(personas.viewer_a)
+    counts = []
+    for size in (60, 1140):
+        _log_many(numbers, size)
+        client.get(reverse("call_log"), params)  # session and login caches warm
+        with CaptureQueriesContext(connection) as queries:
+            first = client.get(reverse("call_log"), params)
+        older = re.search(r'href="\?([^"]*after=[^"]+)" rel="next"', first.content.decode())
+        with CaptureQueriesContext(connection) as deeper:
+            if older:
+                client.get(reverse("call_log") + "?" + older[1].replace("&amp;", "&"))
+        counts.append((len(queries), len(deeper) if older else None))
+        assert first.status_code == 200
+        assert rows(first) <= 50
+
+    assert counts[0][0] == counts[1][0] <= 8, counts
+    if counts[0][1] is not None:
+        assert counts[0][1] == counts[1][1], counts
+
+
+def test_it_reads_the_chart_and_the_rule_menu_from_the_daily_counts(client, personas, numbers):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _log_many(numbers, 100)
+    client.force_login(personas.viewer_a)
+    client.get(reverse("call_log"))
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("call_log"), {"rule": "Rule 2"})
+
+    log_reads = [q["sql"] for q in queries if '"callflows_calllog"' in q["sql"]]
+    assert len(log_reads) == 1, log_reads  # the page of calls; nothing else reads the log
+    assert "LIMIT 51" in log_reads[0]
+    assert "COUNT(" not in log_reads[0].upper()
 
 
 # --- One number's calls ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dins.signals import subscription_answering_changed
 from portal.addresses import action_url
 from portal.alerts import alert_raise, alert_resolve
 from portal.models import AlertKind, OutboxMessage
-from portal.outbox import outbox_enqueue
+from portal.outbox import outbox_enqueue, outbox_enqueue_many
 from portal.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,18 @@ def enqueue_release(*, subscription_id: int, tenant_id: int) -> OutboxMessage:
         RELEASE_TASK,
         kwargs={"tenant_id": tenant_id, "subscription_id": subscription_id},
         subject=outbox_subject(subscription_id),
+    )
+
+
+def enqueue_releases(numbers: list[tuple[int, int]]) -> list[OutboxMessage]:
+    """The release task of each ``(subscription_id, tenant_id)``, saved in one INSERT (the
+    trial sweep's claim of every due trial)."""
+    return outbox_enqueue_many(
+        RELEASE_TASK,
+        messages=[
+            ({"tenant_id": tenant_id, "subscription_id": pk}, outbox_subject(pk))
+            for pk, tenant_id in numbers
+        ],
     )
 
 

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from dins.models import Subscription, SubscriptionStatus, TrialReminder
 from dins.signals import numbers_stopped_answering
-from dins.subscriptions.common import enqueue_release
+from dins.subscriptions.common import enqueue_releases
 from portal.alerts import alert_raise
+from portal.arrays import AnyOf
 from portal.models import AlertKind
 from portal.scoping import scopes_disabled
 
@@ -30,36 +31,36 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
     """Claim due trials and enqueue one release each; re-drive stuck releases; remind; alert.
 
     Cross-tenant by nature. The due trials are found through the partial index
-    ``subscription_trial_due`` and claimed with one UPDATE, so the work grows with the number
-    of due trials, not with the number of subscriptions. Downtime needs no special case: the
-    next run sees every overdue row.
+    ``subscription_trial_due`` and claimed with one UPDATE, their flows withdrawn with one
+    more, their release tasks saved with one INSERT and marked handed over with one UPDATE: a
+    few queries however many are due, and none for the subscriptions that are not. Downtime
+    needs no special case: the next run sees every overdue row.
     """
     now = now or timezone.now()
     result = SweepResult()
     with scopes_disabled(), transaction.atomic():
         if not _sweep_lock():
             return result  # another sweep is running; the next minute catches up
-        due = list(
+        found = list(
             Subscription.objects.filter(
                 status=SubscriptionStatus.ACTIVE, is_trial=True, release_at__lte=now
             )
             .select_for_update(skip_locked=True)
-            .values_list("id", "tenant_id")
+            .order_by("pk")  # rows locked in one order by every claimer
+            .values_list("id", "tenant_id", "action_token")
         )
+        due = [(pk, tenant_id) for pk, tenant_id, _token in found]
         if due:
             Subscription.objects.filter(
-                pk__in=[pk for pk, _tenant in due], status=SubscriptionStatus.ACTIVE, is_trial=True
+                AnyOf(F("pk"), [pk for pk, _tenant in due]),
+                status=SubscriptionStatus.ACTIVE,
+                is_trial=True,
             ).update(status=SubscriptionStatus.RELEASING, release_claimed_at=now, updated_at=now)
         result.claimed = [pk for pk, _tenant in due]
         if result.claimed:
             # Claimed numbers stop answering now; call flows withdraw them in this transaction.
             numbers_stopped_answering.send(
-                sender=Subscription,
-                tokens=list(
-                    Subscription.objects.filter(pk__in=result.claimed).values_list(
-                        "action_token", flat=True
-                    )
-                ),
+                sender=Subscription, tokens=[token for _pk, _tenant, token in found]
             )
 
         lease_expired = now - timedelta(minutes=settings.RELEASE_LEASE_MINUTES)
@@ -68,16 +69,16 @@ def trial_sweep(*, now: datetime | None = None) -> SweepResult:
                 status=SubscriptionStatus.RELEASING, release_claimed_at__lt=lease_expired
             )
             .select_for_update(skip_locked=True)
+            .order_by("pk")
             .values_list("id", "tenant_id")
         )
         if stuck:
-            Subscription.objects.filter(pk__in=[pk for pk, _t in stuck]).update(
+            Subscription.objects.filter(AnyOf(F("pk"), [pk for pk, _t in stuck])).update(
                 release_claimed_at=now
             )
         result.redriven = [pk for pk, _tenant in stuck]
 
-        for pk, tenant_id in due + stuck:
-            enqueue_release(subscription_id=pk, tenant_id=tenant_id)
+        enqueue_releases(due + stuck)  # one INSERT; handed over after commit, one UPDATE
         result.overdue = _alert_overdue(now)
         result.reminders = _send_reminders(now)
     return result

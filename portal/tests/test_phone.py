@@ -105,3 +105,25 @@ def test_it_writes_credits_and_durations_in_words():
     with translation.override("ja"):
         assert credits(Decimal("1")) == "1 クレジット"
         assert duration(65) == "1分5秒"
+
+
+@pytest.mark.parametrize(
+    "typed,start,end",
+    [
+        ("5678", None, "5678"),  # the last digits
+        ("0123", "81123", "0123"),  # a leading 0 and nothing else: either
+        ("090-1234", "81901234", None),  # written as dialled: the start
+        ("\uff10\uff19\uff10\uff11\uff12\uff13\uff14", "81901234", "0901234"),  # full width
+        ("+81 90 1234", "81901234", None),
+        ("(03) 1234-5678", "81312345678", None),
+    ],
+)
+def test_it_reads_a_search_for_a_number_as_its_start_its_end_or_either(typed, start, end):
+    search = phone.number_search(typed)
+
+    assert (search.start, search.end) == (start, end)
+
+
+def test_a_search_without_digits_is_no_search():
+    assert phone.number_search("abc") is None
+    assert phone.number_search("") is None
