@@ -6,10 +6,10 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from dins import costs, pricing, selectors
+from dins.carrier_words import carrier_problem
 from dins.forms import NumberEditForm, NumberListForm, ReleaseForm, SearchForm
 from dins.models import Subscription, SubscriptionStatus
 from dins.subscriptions.release import subscription_release_request
@@ -20,7 +20,7 @@ from dins.subscriptions.request import (
     subscription_update,
 )
 from dins.subscriptions.subscribe import CREDENTIALS_REJECTED, QUEUE_UNREACHABLE
-from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
+from dins.xoxzo import XoxzoError
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.models import Role
@@ -32,29 +32,6 @@ from portal.services import ServiceError
 SEARCH_PAGE_SIZE = 20
 NUMBERS_PAGE_SIZE = 50
 COSTS_PAGE_SIZE = 50
-
-
-# What a user can do about a carrier error, in their words (never the raw error).
-CARRIER_PROBLEMS = {
-    "credentials": gettext_lazy(
-        "The carrier rejected the portal's credentials. An operator must update "
-        "the carrier account's credentials; nothing was changed."
-    ),
-    "rate_limited": gettext_lazy("The carrier asks us to slow down. Try again in a minute."),
-    "unavailable": gettext_lazy(
-        "The carrier is unavailable right now. Try again in a few minutes."
-    ),
-    "unexpected": gettext_lazy("The carrier answered unexpectedly. Try again later."),
-}
-
-
-def carrier_problem(error: XoxzoError) -> str:
-    """What a user can do about a carrier error, in their words (never the raw error)."""
-    if isinstance(error, XoxzoValidationError):
-        return _("The carrier refused the request: %(why)s") % {
-            "why": "; ".join(" ".join(m) for m in error.errors.values())
-        }
-    return str(CARRIER_PROBLEMS[error_kind(error)])
 
 
 @require_GET

@@ -12,12 +12,12 @@ from ninja import Query, Router
 from api import schemas
 from api.auth import require_role
 from api.errors import ApiError
-from api.v1.common import ERRORS, invalid_field, invalid_form
+from api.v1.common import ERRORS, invalid_form
 from callflows.flows import selectors as flow_selectors
 from callflows.flows import services as flow_services
 from callflows.flows import switch
 from callflows.flows.compiler import DEFAULT_DOCUMENT
-from callflows.flows.forms import MAX_NOTE_LENGTH, PreviewForm
+from callflows.flows.forms import PreviewForm
 from dins.models import Subscription
 from portal.access import get_tenant_object
 from portal.formats import phone_out, time_out
@@ -167,13 +167,6 @@ def flow_replace(request, subscription_code: UUID, payload: schemas.FlowIn):
     require_role(request, Role.STAFF)
     subscription = get_tenant_object(Subscription, subscription_code)
     _ensure_answering(subscription)
-    note = payload.note.strip()
-    if len(note) > MAX_NOTE_LENGTH:
-        raise invalid_field(
-            "note",
-            _("The note has %(count)d characters; at most %(limit)d are allowed.")
-            % {"count": len(note), "limit": MAX_NOTE_LENGTH},
-        )
     problems = _problems(subscription, payload.document)
     if problems:
         raise ApiError(
@@ -187,7 +180,7 @@ def flow_replace(request, subscription_code: UUID, payload: schemas.FlowIn):
         document=payload.document,
         by=request.user,
         request=request,
-        note=note,
+        note=payload.note,
     )
     return _flow(subscription)
 

@@ -12,11 +12,11 @@ from api.auth import require_role
 from api.errors import ApiError
 from api.v1.common import ERRORS, invalid_field, invalid_form
 from dins import selectors
+from dins.carrier_words import carrier_problem
 from dins.forms import ReleaseForm, SearchForm
 from dins.models import Subscription
 from dins.subscriptions.release import subscription_release_request
 from dins.subscriptions.request import subscription_keep, subscription_request
-from dins.views import carrier_problem
 from dins.xoxzo import XoxzoError, XoxzoValidationError, error_kind
 from portal.access import get_tenant_object
 from portal.formats import money_out, phone_out, time_out

@@ -316,8 +316,6 @@ RuleFormSet = forms.formset_factory(
     validate_max=True,
     absolute_max=MAX_RULES,
 )
-# The history note of a save (the editor's text box says the same).
-MAX_NOTE_LENGTH = 200
 
 
 class OverrideForm(ActionForm):

@@ -16,7 +16,8 @@ from callflows.flows.selectors import not_answering_reason
 from callflows.models import CallFlow, FlowVersion
 from dins.models import Subscription
 from portal.fields import DATE_MAX, DATE_MIN, datetime_range_problem
-from portal.services import ServiceError, audit_record
+from portal.services import InvalidInput, ServiceError, audit_record
+from portal.text import text_problem
 
 # --- Saving -----------------------------------------------------------------------------------
 
@@ -42,10 +43,32 @@ def _ensure_answering(subscription: Subscription) -> None:
         raise ServiceError(reason)
 
 
+# The history note of a save (the editor's text box says the same).
+MAX_NOTE_LENGTH = 200
+
+
+def flow_note_clean(note: str) -> str:
+    """The note of a save as stored, or ``InvalidInput``: refused, never cut, so that the
+    editor shows what was typed and nothing is lost."""
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise InvalidInput(
+            _("The note has %(count)d characters; at most %(limit)d are allowed.")
+            % {"count": len(note), "limit": MAX_NOTE_LENGTH},
+            field="note",
+        )
+    problem = text_problem(note)
+    if problem:
+        raise InvalidInput(_("The note was not saved: %(why)s") % {"why": problem}, field="note")
+    return note
+
+
 def flow_save(
     *, subscription: Subscription, document: dict, by, request=None, note: str = ""
 ) -> CallFlow:
-    """Validate (references included), store as a new version, audit, publish."""
+    """Validate (the note, the document with its references), store as a new version, audit,
+    publish."""
+    note = flow_note_clean(note)
     _ensure_answering(subscription)
     try:
         check_document_keys(document)
@@ -69,7 +92,7 @@ def flow_save(
             number=flow.version,
             document=document,
             created_by=by,
-            note=note[:200],
+            note=note,
         )
         audit_record(
             action="callflow.save",

@@ -498,8 +498,8 @@ def every_failure_reason(tenant, personas, number) -> list[str]:
     from callflows.models import AudioUpload
     from callflows.outbound import follow
     from callflows.outbound import services as outbound
+    from dins.carrier_words import CARRIER_PROBLEMS
     from dins.subscriptions.subscribe import CREDENTIALS_REJECTED, QUEUE_UNREACHABLE
-    from dins.views import CARRIER_PROBLEMS
 
     urls = []
     for reason in (
