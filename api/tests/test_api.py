@@ -189,6 +189,35 @@ def test_an_outbound_call_is_placed_once_per_idempotency_key(api_as, company, pe
     assert status.json()["status"] == "queued"
 
 
+@pytest.mark.parametrize(
+    "body, field, message",
+    [
+        ({"message_kind": "audio"}, "audio", "Choose an MP3 from the library."),
+        ({"message_kind": "text", "text": ""}, "text", "Type the text to read."),
+        ({"message_kind": "text", "recipient": "0990-123-456"}, "recipient", "premium-rate"),
+    ],
+)
+def test_an_outbound_call_is_refused_on_the_field_the_service_names_and_the_key_stays_free(
+    api_as, company, personas, body, field, message
+):
+    staff = api_as("staff")
+    url = f"/api/v1/numbers/{company['subscription'].code}/calls"
+    full = {"recipient": "080-1234-5678", "text": "Hi", "tts_lang": "en", **body}
+    with tenant_scope(personas.tenant_a):
+        calls_before = OutboundCall.objects.count()
+
+    refused = staff.post(url, full, headers={"Idempotency-Key": f"refused-{field}"})
+
+    assert refused.status_code == 422, refused.content
+    [error] = refused.json()["errors"]
+    assert error["field"] == field and message in error["message"]
+    with tenant_scope(personas.tenant_a):
+        assert OutboundCall.objects.count() == calls_before
+    fixed = {"recipient": "080-1234-5678", "message_kind": "text", "text": "Hi", "tts_lang": "en"}
+    again = staff.post(url, fixed, headers={"Idempotency-Key": f"refused-{field}"})
+    assert again.status_code == 201  # a refused request keeps nothing under its key
+
+
 def text_or_none():
     from django.db.models import Q
 

@@ -244,6 +244,26 @@ def test_replace_refuses_what_the_compiler_refuses_and_keeps_the_flow(
         assert CallFlow.objects.get(subscription=number).document == before
 
 
+def test_replace_refuses_a_note_over_its_limit_as_the_page_does_and_cuts_nothing(
+    api_as, company, personas
+):
+    number = company["subscription"]
+    with tenant_scope(personas.tenant_a):
+        flow = CallFlow.objects.get(subscription=number)
+    body = {"document": flow.document, "note": "n" * 201}
+
+    response = api_as("staff").put(f"/api/v1/numbers/{number.code}/flow", body)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == [
+        {"field": "note", "message": "The note has 201 characters; at most 200 are allowed."}
+    ]
+    with tenant_scope(personas.tenant_a):
+        assert CallFlow.objects.get(subscription=number).version == flow.version
+    body["note"] = "  " + "n" * 200 + "  "  # the same limit after the spaces are trimmed
+    assert api_as("staff").put(f"/api/v1/numbers/{number.code}/flow", body).status_code == 200
+
+
 # --- Assets -----------------------------------------------------------------------------------
 
 
