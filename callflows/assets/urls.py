@@ -6,9 +6,10 @@ Object codes are named ``<model>_code`` so the tenant-isolation walk checks ever
 from django.urls import path
 
 from callflows.assets import upload_views, views
+from callflows.assets.selectors import AUDIO, CALLER_LIST, SCRIPT
 
 urlpatterns = [
-    path("callflows/audio/", views.audio_list, name="audio_list"),
+    path("callflows/audio/", views.asset_list, {"kind": AUDIO}, name="audio_list"),
     path("callflows/audio/upload/", upload_views.audio_upload, name="audio_upload"),
     path(
         "callflows/audio/uploads/<uuid:audioupload_code>/",
@@ -30,17 +31,33 @@ urlpatterns = [
         upload_views.audio_upload_discard,
         name="audio_upload_discard",
     ),
-    path("callflows/audio/<uuid:audiofile_code>/", views.audio_edit, name="audio_edit"),
-    path("callflows/audio/<uuid:audiofile_code>/delete/", views.audio_delete, name="audio_delete"),
+    path(
+        "callflows/audio/<uuid:audiofile_code>/",
+        views.asset_edit,
+        {"kind": AUDIO},
+        name="audio_edit",
+    ),
+    path(
+        "callflows/audio/<uuid:audiofile_code>/delete/",
+        views.asset_delete,
+        {"kind": AUDIO},
+        name="audio_delete",
+    ),
     path(
         "callflows/audio/<uuid:audiofile_code>/listen.mp3", views.audio_listen, name="audio_listen"
     ),
-    path("callflows/scripts/", views.script_list, name="script_list"),
-    path("callflows/scripts/new/", views.script_create, name="script_create"),
-    path("callflows/scripts/<uuid:ttsscript_code>/", views.script_edit, name="script_edit"),
+    path("callflows/scripts/", views.asset_list, {"kind": SCRIPT}, name="script_list"),
+    path("callflows/scripts/new/", views.asset_create, {"kind": SCRIPT}, name="script_create"),
+    path(
+        "callflows/scripts/<uuid:ttsscript_code>/",
+        views.asset_edit,
+        {"kind": SCRIPT},
+        name="script_edit",
+    ),
     path(
         "callflows/scripts/<uuid:ttsscript_code>/delete/",
-        views.script_delete,
+        views.asset_delete,
+        {"kind": SCRIPT},
         name="script_delete",
     ),
     path(
@@ -48,14 +65,23 @@ urlpatterns = [
         views.script_listen,
         name="script_listen",
     ),
-    path("callflows/lists/", views.caller_lists, name="caller_lists"),
-    path("callflows/lists/new/", views.caller_list_create, name="caller_list_create"),
+    path("callflows/lists/", views.asset_list, {"kind": CALLER_LIST}, name="caller_lists"),
     path(
-        "callflows/lists/<uuid:callerlist_code>/", views.caller_list_edit, name="caller_list_edit"
+        "callflows/lists/new/",
+        views.asset_create,
+        {"kind": CALLER_LIST},
+        name="caller_list_create",
+    ),
+    path(
+        "callflows/lists/<uuid:callerlist_code>/",
+        views.asset_edit,
+        {"kind": CALLER_LIST},
+        name="caller_list_edit",
     ),
     path(
         "callflows/lists/<uuid:callerlist_code>/delete/",
-        views.caller_list_delete,
+        views.asset_delete,
+        {"kind": CALLER_LIST},
         name="caller_list_delete",
     ),
     path("callflows/closed-dates/", views.closed_dates, name="closed_dates"),

@@ -7,7 +7,10 @@ the edge's ``audio_public`` (``callflows/edge/views.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -39,67 +42,209 @@ from portal.access import ensure_role, get_tenant_object, member_required
 from portal.models import Role
 from portal.services import ServiceError
 
-# --- MP3 library ------------------------------------------------------------------------------
+# --- One library page set for every kind: MP3s, TTS scripts, caller lists -----------------------
 
 
 def _can_edit(request) -> bool:
     return request.membership.has_role(Role.STAFF)
 
 
+@dataclass(frozen=True)
+class Library:
+    """What differs between the kinds of the library; the pages below are the same for all.
+
+    ``create``, ``update`` and ``delete`` are the kind's services; ``form_for`` fills the form
+    from an object; ``extra`` adds what a kind's pages show beside the form (a public URL,
+    whether speech can be previewed)."""
+
+    kind: str
+    model: type
+    object_name: str  # the object's name in its templates: "audio", "script", "caller_list"
+    code_param: str  # its code in the URL: "audiofile_code"…
+    name_field: str  # the field a refusal of a save belongs to
+    list_url: str
+    list_template: str
+    form_template: str
+    form: type
+    form_for: Callable
+    rows: Callable[[], list]
+    update: Callable
+    delete: Callable
+    saved: Callable[[Any], str]
+    create: Callable | None = None
+    edit_url: str = ""  # after a save: this object's page (or the list when empty)
+    extra: Callable[[], dict] = dict
+    extra_for: Callable[[Any], dict] = lambda obj: {}
+
+
+def _saved_name(obj) -> str:
+    return _("“%(name)s” saved.") % {"name": getattr(obj, "name", "")}
+
+
+def _saved_list(caller_list: CallerList) -> str:
+    return _("“%(name)s” saved with %(count)d numbers.") % {
+        "name": caller_list.name,
+        "count": len(caller_list.numbers),
+    }
+
+
+LIBRARIES = {
+    assets_selectors.AUDIO: Library(
+        kind=assets_selectors.AUDIO,
+        model=AudioFile,
+        object_name="audio",
+        code_param="audiofile_code",
+        name_field="label",
+        list_url="audio_list",
+        list_template="callflows/assets/audio_list.html",
+        form_template="callflows/assets/audio_edit.html",
+        form=AudioLabelForm,
+        form_for=AudioLabelForm.for_audio,
+        rows=assets_selectors.audio_list,
+        update=lambda obj, data, request: audio_services.audio_update(
+            audio=obj, label=data["label"], request=request
+        ),
+        delete=lambda obj, request: audio_services.audio_delete(audio=obj, request=request),
+        saved=lambda obj: _("Saved."),
+        extra=lambda: {"limits": asset_library.audio_limits()},
+        extra_for=lambda audio: {"public_url": compiler.audio_public_url(audio)},
+    ),
+    assets_selectors.SCRIPT: Library(
+        kind=assets_selectors.SCRIPT,
+        model=TtsScript,
+        object_name="script",
+        code_param="ttsscript_code",
+        name_field="name",
+        list_url="script_list",
+        list_template="callflows/assets/script_list.html",
+        form_template="callflows/assets/script_form.html",
+        form=TtsScriptForm,
+        form_for=TtsScriptForm.for_script,
+        rows=assets_selectors.script_list,
+        create=lambda data, request: script_services.script_create(**data, request=request),
+        update=lambda obj, data, request: script_services.script_update(
+            script=obj, **data, request=request
+        ),
+        delete=lambda obj, request: script_services.script_delete(script=obj, request=request),
+        saved=_saved_name,
+        edit_url="script_edit",
+        extra=lambda: {"preview_available": script_services.preview_available()},
+    ),
+    assets_selectors.CALLER_LIST: Library(
+        kind=assets_selectors.CALLER_LIST,
+        model=CallerList,
+        object_name="caller_list",
+        code_param="callerlist_code",
+        name_field="name",
+        list_url="caller_lists",
+        list_template="callflows/assets/caller_list_list.html",
+        form_template="callflows/assets/caller_list_form.html",
+        form=CallerListForm,
+        form_for=CallerListForm.for_list,
+        rows=assets_selectors.caller_list_list,
+        create=lambda data, request: caller_list_services.caller_list_create(
+            **data, request=request
+        ),
+        update=lambda obj, data, request: caller_list_services.caller_list_update(
+            caller_list=obj, **data, request=request
+        ),
+        delete=lambda obj, request: caller_list_services.caller_list_delete(
+            caller_list=obj, request=request
+        ),
+        saved=_saved_list,
+    ),
+}
+
+
+def _after_save(library: Library, obj):
+    if library.edit_url:
+        return redirect(library.edit_url, **{library.code_param: obj.code})
+    return redirect(library.list_url)
+
+
 @require_GET
 @member_required
-def audio_list(request):
+def asset_list(request, *, kind: str):
+    library = LIBRARIES[kind]
     context = {
-        "rows": assets_selectors.audio_list(),
+        "rows": library.rows(),
         "can_edit": _can_edit(request),
-        "limits": asset_library.audio_limits(),
-        "library_limit": asset_library.library_limit(assets_selectors.AUDIO),
+        "library_limit": asset_library.library_limit(kind),
+        **library.extra(),
     }
-    return render(request, "callflows/assets/audio_list.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-@member_required
-def audio_edit(request, audiofile_code):
-    audio = get_tenant_object(AudioFile, audiofile_code)
-    form = AudioLabelForm.for_audio(audio)
-    status = 200
-    if request.method == "POST":
-        ensure_role(request, Role.STAFF)
-        form = AudioLabelForm(request.POST)
-        if form.is_valid():
-            try:
-                audio_services.audio_update(
-                    audio=audio, label=form.cleaned_data["label"], request=request
-                )
-            except ServiceError as error:
-                form.add_error("label", str(error))
-            else:
-                messages.success(request, _("Saved."))
-                return redirect("audio_list")
-        status = 400
-    context = {
-        "audio": audio,
-        "form": form,
-        "can_edit": _can_edit(request),
-        "used_by": assets_selectors.asset_users(kind=assets_selectors.AUDIO, code=audio.code),
-        "public_url": compiler.audio_public_url(audio),
-    }
-    return render(request, "callflows/assets/audio_edit.html", context, status=status)
+    return render(request, library.list_template, context)
 
 
 @require_http_methods(["GET", "POST"])
 @member_required(role=Role.STAFF)
-def audio_delete(request, audiofile_code):
-    audio = get_tenant_object(AudioFile, audiofile_code)
-    return _delete_page(
-        request,
-        name=audio.label,
-        kind=assets_selectors.AUDIO,
-        code=audio.code,
-        back="audio_list",
-        delete=lambda: audio_services.audio_delete(audio=audio, request=request),
-    )
+def asset_create(request, *, kind: str):
+    library = LIBRARIES[kind]
+    assert library.create is not None  # the URLconf routes only kinds created on a page
+    form = library.form(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            obj = library.create(form.cleaned_data, request)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, library.saved(obj))
+            return _after_save(library, obj)
+    context = {"form": form, "can_edit": True, **library.extra()}
+    status = 400 if form.is_bound else 200
+    return render(request, library.form_template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def asset_edit(request, *, kind: str, **code):
+    library = LIBRARIES[kind]
+    obj = get_tenant_object(library.model, code[library.code_param])
+    form = library.form_for(obj)
+    status = 200
+    if request.method == "POST":
+        ensure_role(request, Role.STAFF)
+        form = library.form(request.POST)
+        if form.is_valid():
+            try:
+                library.update(obj, form.cleaned_data, request)
+            except ServiceError as error:
+                form.add_error(library.name_field, str(error))
+            else:
+                messages.success(request, library.saved(obj))
+                return _after_save(library, obj)
+        status = 400
+    context = {
+        library.object_name: obj,
+        "form": form,
+        "can_edit": _can_edit(request),
+        "used_by": assets_selectors.asset_users(kind=kind, code=obj.code),
+        **library.extra(),
+        **library.extra_for(obj),
+    }
+    return render(request, library.form_template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required(role=Role.STAFF)
+def asset_delete(request, *, kind: str, **code):
+    """GET: what deleting would affect; POST: delete, refused with its reason if in use."""
+    library = LIBRARIES[kind]
+    obj = get_tenant_object(library.model, code[library.code_param])
+    name = getattr(obj, library.name_field)
+    if request.method == "POST":
+        try:
+            library.delete(obj, request)
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("“%(name)s” deleted.") % {"name": name})
+        return redirect(library.list_url)
+    context = {
+        "name": name,
+        "used_by": assets_selectors.asset_users(kind=kind, code=obj.code),
+        "back": library.list_url,
+    }
+    return render(request, "callflows/assets/confirm_delete.html", context)
 
 
 @require_safe
@@ -108,103 +253,6 @@ def audio_listen(request, audiofile_code):
     """The MP3 for the page's player: members of the tenant only."""
     audio = get_tenant_object(AudioFile, audiofile_code)
     return serve_audio(request, audio, cache_control="private, max-age=3600")
-
-
-def _delete_page(request, *, name: str, kind: str, code, back: str, delete):
-    """GET: what deleting would affect; POST: ``delete()``, refused with its reason if in use."""
-    if request.method == "POST":
-        try:
-            delete()
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, _("“%(name)s” deleted.") % {"name": name})
-        return redirect(back)
-    return _confirm_delete(request, name=name, kind=kind, code=code, back=back)
-
-
-def _confirm_delete(request, *, name: str, kind: str, code, back: str):
-    context = {
-        "name": name,
-        "used_by": assets_selectors.asset_users(kind=kind, code=code),
-        "back": back,
-    }
-    return render(request, "callflows/assets/confirm_delete.html", context)
-
-
-# --- TTS scripts ------------------------------------------------------------------------------
-
-
-@require_GET
-@member_required
-def script_list(request):
-    context = {
-        "rows": assets_selectors.script_list(),
-        "can_edit": _can_edit(request),
-        "preview_available": script_services.preview_available(),
-        "library_limit": asset_library.library_limit(assets_selectors.SCRIPT),
-    }
-    return render(request, "callflows/assets/script_list.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-@member_required(role=Role.STAFF)
-def script_create(request):
-    form = TtsScriptForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            script = script_services.script_create(**form.cleaned_data, request=request)
-        except ServiceError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
-            return redirect("script_edit", ttsscript_code=script.code)
-    context = {"form": form, "can_edit": True}
-    return render(
-        request, "callflows/assets/script_form.html", context, status=400 if form.is_bound else 200
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@member_required
-def script_edit(request, ttsscript_code):
-    script = get_tenant_object(TtsScript, ttsscript_code)
-    form = TtsScriptForm.for_script(script)
-    status = 200
-    if request.method == "POST":
-        ensure_role(request, Role.STAFF)
-        form = TtsScriptForm(request.POST)
-        if form.is_valid():
-            try:
-                script_services.script_update(script=script, **form.cleaned_data, request=request)
-            except ServiceError as error:
-                form.add_error("name", str(error))
-            else:
-                messages.success(request, _("“%(name)s” saved.") % {"name": script.name})
-                return redirect("script_edit", ttsscript_code=script.code)
-        status = 400
-    context = {
-        "script": script,
-        "form": form,
-        "can_edit": _can_edit(request),
-        "used_by": assets_selectors.asset_users(kind=assets_selectors.SCRIPT, code=script.code),
-        "preview_available": script_services.preview_available(),
-    }
-    return render(request, "callflows/assets/script_form.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-@member_required(role=Role.STAFF)
-def script_delete(request, ttsscript_code):
-    script = get_tenant_object(TtsScript, ttsscript_code)
-    return _delete_page(
-        request,
-        name=script.name,
-        kind=assets_selectors.SCRIPT,
-        code=script.code,
-        back="script_list",
-        delete=lambda: script_services.script_delete(script=script, request=request),
-    )
 
 
 @require_safe
@@ -225,98 +273,6 @@ def script_listen(request, ttsscript_code):
         etag=f'"{path.stem}"',
         last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
         cache_control="private, max-age=3600",
-    )
-
-
-# --- Caller lists -----------------------------------------------------------------------------
-
-
-@require_GET
-@member_required
-def caller_lists(request):
-    context = {
-        "rows": assets_selectors.caller_list_list(),
-        "can_edit": _can_edit(request),
-        "library_limit": asset_library.library_limit(assets_selectors.CALLER_LIST),
-    }
-    return render(request, "callflows/assets/caller_list_list.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-@member_required(role=Role.STAFF)
-def caller_list_create(request):
-    form = CallerListForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            caller_list = caller_list_services.caller_list_create(
-                **form.cleaned_data, request=request
-            )
-        except ServiceError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(
-                request,
-                _("“%(name)s” saved with %(count)d numbers.")
-                % {"name": caller_list.name, "count": len(caller_list.numbers)},
-            )
-            return redirect("caller_lists")
-    context = {"form": form, "can_edit": True}
-    return render(
-        request,
-        "callflows/assets/caller_list_form.html",
-        context,
-        status=400 if form.is_bound else 200,
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@member_required
-def caller_list_edit(request, callerlist_code):
-    caller_list = get_tenant_object(CallerList, callerlist_code)
-    form = CallerListForm.for_list(caller_list)
-    status = 200
-    if request.method == "POST":
-        ensure_role(request, Role.STAFF)
-        form = CallerListForm(request.POST)
-        if form.is_valid():
-            try:
-                caller_list_services.caller_list_update(
-                    caller_list=caller_list, **form.cleaned_data, request=request
-                )
-            except ServiceError as error:
-                form.add_error("name", str(error))
-            else:
-                messages.success(
-                    request,
-                    _("“%(name)s” saved with %(count)d numbers.")
-                    % {"name": caller_list.name, "count": len(caller_list.numbers)},
-                )
-                return redirect("caller_lists")
-        status = 400
-    context = {
-        "caller_list": caller_list,
-        "form": form,
-        "can_edit": _can_edit(request),
-        "used_by": assets_selectors.asset_users(
-            kind=assets_selectors.CALLER_LIST, code=caller_list.code
-        ),
-    }
-    return render(request, "callflows/assets/caller_list_form.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-@member_required(role=Role.STAFF)
-def caller_list_delete(request, callerlist_code):
-    caller_list = get_tenant_object(CallerList, callerlist_code)
-    return _delete_page(
-        request,
-        name=caller_list.name,
-        kind=assets_selectors.CALLER_LIST,
-        code=caller_list.code,
-        back="caller_lists",
-        delete=lambda: caller_list_services.caller_list_delete(
-            caller_list=caller_list, request=request
-        ),
     )
 
 
