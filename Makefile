@@ -17,7 +17,7 @@ MYPY_PACKAGES := portal/outbox.py portal/platform.py portal/alerts.py portal/sco
 	dins/costs.py callflows/outbound callflows/edge callflows/calllog callflows/flows/rules.py \
 	callflows/assets/convert.py callflows/assets/uploads.py
 
-.PHONY: run test install messages lint format bench clean
+.PHONY: run test install messages lint format clean
 
 install: $(INSTALLED)
 

@@ -874,6 +874,44 @@ def ring_for(seconds: float, numbers: dict[str, str], *, caller="+819012345678")
     return result
 
 
+def warm(numbers: dict[str, str], *, processes: int, timeout: float = 60) -> None:
+    """Ring every number until each of ``processes`` edge processes has answered each of them.
+
+    A process answers from memory only the numbers it has loaded; calls through the proxy reach
+    the instances' workers as the kernel hands out connections, so a fixed time of ringing can
+    leave a worker cold. Rings from several threads at once until every (process, number) pair
+    has been seen.
+    """
+    seen: set[tuple[str, str]] = set()
+    wanted = processes * len(numbers)
+    deadline = time.monotonic() + timeout
+    items = list(numbers.items())
+    lock = threading.Lock()
+
+    def ring_until_warm(offset: int) -> None:
+        index = offset
+        while time.monotonic() < deadline:
+            with lock:
+                if len(seen) >= wanted:
+                    return
+            din, url = items[index % len(items)]
+            index += 1
+            call = Carrier.ring(url, caller="+819012345678", din=din)
+            if call.answered and call.process:
+                with lock:
+                    seen.add((call.process, din))
+
+    threads = [threading.Thread(target=ring_until_warm, args=(n,), daemon=True) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(seen) < wanted:
+        raise TimeoutError(
+            f"after {timeout:.0f} s, {len(seen)} of {wanted} (edge process, number) pairs answered"
+        )
+
+
 PORTAL_PAGES = ("/numbers/search/?kind=jp-050", "/", "/calls/", "/calls/export.csv")
 
 

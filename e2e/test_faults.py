@@ -263,7 +263,8 @@ def test_calls_answered_while_the_database_hangs_are_written_after_the_edge_rest
     what it had answered waits in its journal on its own disk and is written once the
     database answers."""
     numbers = _numbers(production)
-    harness.ring_for(3, numbers)  # the edge processes hold the numbers' flows
+    # every edge process holds every number's flow before the database hangs
+    harness.warm(numbers, processes=production.edge_processes)
     time.sleep(3)
     before = production.count_call_log()
     calls: list[harness.Call] = []

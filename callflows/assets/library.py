@@ -18,6 +18,7 @@ from dins.models import Subscription
 from portal.names import name_key
 from portal.phone import display
 from portal.services import ServiceError
+from portal.text import UnstorableText, is_storable
 
 MAX_CALLER_LIST_NUMBERS = 2000  # every number is compiled into the flow the action URL caches
 # The text of a list at its limit, generously: 2,000 lines of a formatted number and a note.
@@ -97,6 +98,8 @@ def refuse_duplicate_name(kind: str, name: str, *, instead_of=None) -> None:
     "VIP" is "vip"); ``instead_of`` is the asset being renamed. The unique constraint on
     ``name_key`` stands behind this check for two saves in the same instant."""
     model, field = _name_field(kind)
+    if not is_storable(name):  # refused before it reaches a query: PostgreSQL cannot take it
+        raise UnstorableText(f"{model.__name__}.{field}")
     others = model.objects.filter(name_key=name_key(name))
     if instead_of is not None:
         others = others.exclude(pk=instead_of.pk)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from callflows.calllog import rollup
 from callflows.calllog import selectors as calllog
 from callflows.edge.call_log import CallLogBuffer
+from callflows.edge.journal import Journal
 from callflows.flows.rules import Answer, caller_digits
 from callflows.models import CallDay, CallDayProgress, CallLog, NumberCallDay
 from dins.tests.factories import SubscriptionFactory
@@ -25,6 +26,12 @@ NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=TOKYO)
 def frozen_now():
     with time_machine.travel(NOW, tick=False):
         yield
+
+
+@pytest.fixture
+def buffer(tmp_path):
+    """A call-log writer of the test's own, flushed by hand, its journal in a scratch folder."""
+    return CallLogBuffer(background=False, journal=Journal(tmp_path, max_bytes=10**6))
 
 
 @pytest.fixture
@@ -62,9 +69,8 @@ def tokyo(day, hour, minute=0):
     return datetime.datetime(2026, 3, day, hour, minute, tzinfo=TOKYO)
 
 
-def test_it_counts_the_logged_calls_by_company_day_rule_and_source(personas, numbers):
+def test_it_counts_the_logged_calls_by_company_day_rule_and_source(personas, numbers, buffer):
     # given calls answered on the edge and written by the call-log writer
-    buffer = CallLogBuffer(background=False)
     answer(buffer, numbers["front"], at=tokyo(10, 0, 30))  # the 10th in Tokyo, the 9th in UTC
     answer(buffer, numbers["front"], at=tokyo(10, 9))
     answer(buffer, numbers["sales"], at=tokyo(10, 9), caller="anonymous", rule="Closed")
@@ -95,8 +101,7 @@ def test_it_counts_the_logged_calls_by_company_day_rule_and_source(personas, num
     }
 
 
-def test_it_leaves_calls_being_written_for_its_next_run(personas, numbers):
-    buffer = CallLogBuffer(background=False)
+def test_it_leaves_calls_being_written_for_its_next_run(personas, numbers, buffer):
     answer(buffer, numbers["front"], at=tokyo(10, 9))
     buffer.flush()
 
@@ -105,8 +110,7 @@ def test_it_leaves_calls_being_written_for_its_next_run(personas, numbers):
     assert rollup.call_days_catch_up(now=later) == 1
 
 
-def test_it_reads_the_new_calls_in_the_same_queries_however_many(personas, numbers):
-    buffer = CallLogBuffer(background=False)
+def test_it_reads_the_new_calls_in_the_same_queries_however_many(personas, numbers, buffer):
     queries = []
     for calls in (3, 400):
         for n in range(calls):
@@ -124,9 +128,8 @@ def test_it_reads_the_new_calls_in_the_same_queries_however_many(personas, numbe
         assert sum(NumberCallDay.objects.values_list("calls", flat=True)) == 403
 
 
-def test_its_counts_are_what_counting_the_log_gives(personas, numbers):
+def test_its_counts_are_what_counting_the_log_gives(personas, numbers, buffer):
     # given a month of calls, some anonymous, some tests, counted as they came
-    buffer = CallLogBuffer(background=False)
     for n in range(300):
         number = numbers["front"] if n % 3 else numbers["sales"]
         at = NOW - datetime.timedelta(hours=n * 2.3)
@@ -152,9 +155,8 @@ def test_its_counts_are_what_counting_the_log_gives(personas, numbers):
     assert sum(d.count for d in chart) == callers
 
 
-def test_the_hourly_recount_mends_calls_passed_over(personas, numbers):
+def test_the_hourly_recount_mends_calls_passed_over(personas, numbers, buffer):
     # given a call whose write was held up until after the task had moved past it
-    buffer = CallLogBuffer(background=False)
     answer(buffer, numbers["front"], at=tokyo(10, 9))
     answer(buffer, numbers["front"], at=tokyo(9, 10))
     buffer.flush()
@@ -176,10 +178,9 @@ def test_the_hourly_recount_mends_calls_passed_over(personas, numbers):
 
 
 def test_a_new_time_zone_counts_the_companys_days_again(
-    personas, numbers, task_queue, rf, django_capture_on_commit_callbacks
+    personas, numbers, buffer, task_queue, rf, django_capture_on_commit_callbacks
 ):
     # given calls at 02:00 in Tokyo: the day before in New York
-    buffer = CallLogBuffer(background=False)
     answer(buffer, numbers["front"], at=tokyo(10, 2))
     buffer.flush()
     rollup.call_days_catch_up(settle_seconds=0)

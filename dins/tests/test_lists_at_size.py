@@ -96,7 +96,7 @@ def test_the_api_lists_numbers_by_cursor(client, personas, api_key):
         body = client.get("/api/v1/numbers", {"limit": 3, "cursor": cursor}, headers=headers)
         assert body.status_code == 200
         data = body.json()
-        seen += [item["number"] for item in data["items"]]
+        seen += [item["e164"] for item in data["items"]]
         cursor = data["next_cursor"]
         if not cursor:
             break

@@ -602,6 +602,7 @@ def every_failure_reason(tenant, personas, number) -> list[str]:
             ("too_big_result", {"size": 11_000_000}),
             ("interrupted", {}),
             ("source_missing", {}),
+            ("not_stored", {}),
             ("inspector", {"code": "breaks_off", "count": 3, "offset": 313, "rest": 2000}),
         )
         for index, (code, params) in enumerate(failures, start=1):
