@@ -4,12 +4,15 @@ calls today and day/night switches, a number's switch, recent calls and what a r
 Imported by ``CallflowsConfig.ready``, once every model is loaded.
 """
 
+from typing import cast
+
 from callflows.calllog.selectors import (
     calls_in_last_days,
     calls_recent_for_number,
     calls_today_figures,
 )
 from callflows.flows import selectors as flow_selectors
+from callflows.flows.documents import Action
 from callflows.flows.switch import override_switch, override_switches
 from callflows.models import CallFlow
 from dins.models import SubscriptionStatus
@@ -37,12 +40,14 @@ def _number_release(*, request, subscription) -> dict:
     }
 
 
-def _override_words(action) -> str | None:
+def _override_words(action: object) -> str | None:
     """An override's answer in the audit log (``callflow.override``), as the editor says it."""
     if not isinstance(action, dict) or "type" not in action:
         return None
     try:
-        return flow_selectors.describe_action(action, flow_selectors.asset_names())
+        # Read as an action; a stored value of another shape fails here and is not described.
+        stored = cast(Action, action)
+        return flow_selectors.describe_action(stored, flow_selectors.asset_names())
     except (KeyError, TypeError):
         return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +43,8 @@ def audit_record(
     obj: Any,
     actor: User | None = None,
     request=None,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
     tenant: Tenant | None = None,
 ) -> AuditEvent:
     """Record that ``actor`` did ``action`` to ``obj`` (in the active tenant unless given).

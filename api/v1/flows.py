@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 from uuid import UUID
 
 from django.utils import timezone
@@ -17,6 +18,7 @@ from callflows.flows import selectors as flow_selectors
 from callflows.flows import services as flow_services
 from callflows.flows import switch
 from callflows.flows.compiler import DEFAULT_DOCUMENT
+from callflows.flows.documents import Action, FlowDocument, Problem
 from callflows.flows.forms import PreviewForm
 from dins.models import Subscription
 from portal.access import get_tenant_object
@@ -66,9 +68,15 @@ def _ensure_answering(subscription: Subscription) -> None:
         raise ApiError(409, "not_answering", not_answering)
 
 
-def _problems(subscription: Subscription, document: dict) -> list[dict]:
+def _posted(document: dict[str, Any]) -> FlowDocument:
+    """A document as posted, handed to the services as a flow document: they check its shape
+    before reading it (``flow_check`` reports on anything, ``flow_save`` refuses)."""
+    return cast(FlowDocument, document)
+
+
+def _problems(subscription: Subscription, document: dict[str, Any]) -> list[Problem]:
     """What keeps the document from being saved: the compiler's own check, run to the end."""
-    return flow_services.flow_check(subscription=subscription, document=document)
+    return flow_services.flow_check(subscription=subscription, document=_posted(document))
 
 
 @router.get(
@@ -127,7 +135,7 @@ def override_set(request, subscription_code: UUID, payload: schemas.OverrideIn):
     subscription = get_tenant_object(Subscription, subscription_code)
     _ensure_answering(subscription)
     if payload.action is not None:
-        action = json.loads(payload.action.model_dump_json())
+        action: Action = json.loads(payload.action.model_dump_json())
     else:
         flow = flow_selectors.flow_for_number(subscription)
         action = (flow.document if flow else DEFAULT_DOCUMENT)["default"]
@@ -177,7 +185,7 @@ def flow_replace(request, subscription_code: UUID, payload: schemas.FlowIn):
         )
     flow_services.flow_save(
         subscription=subscription,
-        document=payload.document,
+        document=_posted(payload.document),
         by=request.user,
         request=request,
         note=payload.note,

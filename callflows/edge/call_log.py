@@ -39,6 +39,7 @@ from django.db import (
 from django.utils import timezone
 
 from callflows.edge.journal import Journal
+from callflows.flows.documents import CompiledFlow
 from callflows.flows.rules import Answer
 from callflows.models import CallLog
 from callflows.signals import calls_logged
@@ -111,7 +112,7 @@ class CallLogBuffer:
 
     def append(
         self,
-        compiled: dict,
+        compiled: CompiledFlow | None,
         *,
         token: str,
         at,
@@ -122,10 +123,17 @@ class CallLogBuffer:
         is_test: bool = False,
         request_id: str | None = None,
     ):
+        """Log one answered call; ``compiled`` is None when the fallback answered without a
+        flow (none could be read in time)."""
+        tenant_id = subscription_id = version = None
+        if compiled is not None:
+            tenant_id = compiled.get("tenant_id")
+            subscription_id = compiled.get("subscription_id")
+            version = compiled.get("version")
         entry = {
-            "tenant_id": compiled.get("tenant_id"),
-            "subscription_id": compiled.get("subscription_id"),
-            "flow_version": compiled.get("version"),
+            "tenant_id": tenant_id,
+            "subscription_id": subscription_id,
+            "flow_version": version,
             "at": at,
             "caller": caller[:32],
             "recipient": recipient,

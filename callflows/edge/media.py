@@ -28,6 +28,7 @@ from datetime import datetime
 from django.conf import settings
 
 from callflows.edge import published
+from callflows.flows.documents import CompiledFlow
 from callflows.models import AudioFile
 from portal.scoping import scopes_disabled
 
@@ -143,7 +144,7 @@ def audio_copy(public_id: str) -> MediaCopy:
         raise Unavailable(str(error)) from None
 
 
-def read_ahead(compiled: dict) -> int:
+def read_ahead(compiled: CompiledFlow) -> int:
     """Start reading the MP3s a compiled flow plays that this process does not hold yet (on
     free loader threads; none waits). Returns how many reads were started."""
     started = 0

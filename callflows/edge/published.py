@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.db.models.functions import Now
 
+from callflows.flows.documents import FALLBACK, CompiledFlow, Fallback
 from callflows.models import PublishedFlow
 from portal.scoping import scopes_disabled
 
@@ -47,26 +49,29 @@ TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 @dataclass
 class _Entry:
-    compiled: dict | None  # None: the token answers nothing (unknown, released, rotated)
+    compiled: CompiledFlow | None  # None: the token answers nothing (unknown, released, rotated)
     stamp: str | None
 
 
-def _frozen(compiled: dict | None) -> dict | None:
+def _frozen(compiled: CompiledFlow | None) -> CompiledFlow | None:
     """Sets instead of lists where rules look things up (holidays, caller lists)."""
     if compiled is None:
         return None
     for rule in compiled["rules"]:
         when = rule["when"]
-        for key in ("dates", "numbers", "weekdays"):
-            if key in when:
-                when[key] = frozenset(when[key])
+        if "dates" in when:
+            when["dates"] = frozenset(when["dates"])
+        if "numbers" in when:
+            when["numbers"] = frozenset(when["numbers"])
+        if "weekdays" in when:
+            when["weekdays"] = frozenset(when["weekdays"])
     return compiled
 
 
 # --- Reading published rows (the only database work of the edge) ----------------------------
 
 
-def _rows(tokens: list[str]) -> dict[str, tuple[str, dict | None]]:
+def _rows(tokens: list[str]) -> dict[str, tuple[str, CompiledFlow | None]]:
     """token → (stamp, compiled) for the published rows of ``tokens``."""
     with scopes_disabled():
         rows = PublishedFlow.objects.filter(token__in=tokens).values_list(
@@ -155,10 +160,10 @@ memory = FlowMemory(
 
 # Called with every compiled flow this process loads into memory, on the thread that loaded it
 # (a loader or the watcher): ``callflows.edge.media`` reads ahead the MP3s it plays.
-on_flow_loaded: list = []
+on_flow_loaded: list[Callable[[CompiledFlow], object]] = []
 
 
-def _loaded(compiled: dict | None) -> None:
+def _loaded(compiled: CompiledFlow | None) -> None:
     if compiled is None:
         return
     for hook in on_flow_loaded:
@@ -368,8 +373,9 @@ class LoadFailed(Exception):
 loader = Loader(settings.EDGE_LOADER_THREADS)
 
 
-def compiled_for(token: str) -> tuple[dict | None, str]:
-    """(compiled flow or None, how it was found: "memory", "loaded", "stale", "fallback")."""
+def compiled_for(token: str) -> tuple[CompiledFlow | Fallback | None, str]:
+    """(compiled flow, ``FALLBACK`` when none could be read in time, or None when the token
+    answers nothing; how it was found: "memory", "loaded", "stale", "fallback")."""
     if not TOKEN_SHAPE.fullmatch(token):
         return None, "malformed"
     entry = memory.get(token)
@@ -379,7 +385,7 @@ def compiled_for(token: str) -> tuple[dict | None, str]:
         entry = loader.load(token)
     except LoadFailed as error:
         logger.warning("action URL: published flows unavailable (%s)", error)
-        return {"fallback": True}, "fallback"
+        return FALLBACK, "fallback"
     return entry.compiled, "loaded"
 
 

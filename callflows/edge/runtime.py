@@ -3,8 +3,9 @@
 Finds the published flow for the token (``callflows.edge.published``: memory first, the
 database on a miss within a budget), evaluates it (``callflows.flows.rules.evaluate``) and
 appends the answer to the call log's buffer (``callflows.edge.call_log``). Whatever fails, a
-call gets an answer: what memory holds, else the safe fallback (voicemail). Only an unknown
-or released token answers "not found".
+call gets an answer: what memory holds, else the safe fallback (voicemail), which is also what
+``FALLBACK`` (no flow could be read in time) answers. Only an unknown or released token answers
+"not found".
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from django.conf import settings
 from callflows import grammar
 from callflows.edge.call_log import call_log_buffer
 from callflows.edge.published import compiled_for, watcher
+from callflows.flows.documents import Fallback
 from callflows.flows.rules import Answer, caller_digits, evaluate
 from dins.call_marks import marks_test_call
 
 logger = logging.getLogger(__name__)
+
+# What a call hears while no flow can be read (``published.FALLBACK``).
+FALLBACK_ANSWER = Answer(grammar.FALLBACK, "fallback", "fallback")
 
 
 def answer(
@@ -44,20 +49,21 @@ def answer(
     if compiled is None:
         return None
     now = datetime.now(UTC)
-    if compiled.get("fallback"):
-        result = Answer(grammar.FALLBACK, "fallback", "fallback")
+    flow = None if isinstance(compiled, Fallback) else compiled
+    if flow is None:  # no flow could be read in time
+        result = FALLBACK_ANSWER
     else:
         try:
-            result = evaluate(compiled, now, caller)
+            result = evaluate(flow, now, caller)
         except Exception:  # a flow that cannot be evaluated still answers
             logger.exception("action URL: flow evaluation failed")
-            result = Answer(compiled.get("default") or grammar.FALLBACK, "fallback", "fallback")
+            result = Answer(flow.get("default") or grammar.FALLBACK, "fallback", "fallback")
         if result.source == "flow" and (
-            found == "stale" or now.timestamp() > compiled.get("expires", float("inf"))
+            found == "stale" or now.timestamp() > flow.get("expires", float("inf"))
         ):
             result = Answer(result.command, result.rule, "stale")
     call_log_buffer.append(
-        compiled,
+        flow,
         token=token,
         at=now,
         caller=caller_digits(caller),
@@ -65,7 +71,9 @@ def answer(
         recipient=(recipient or "").replace("\x00", "")[:32],
         answer=result,
         latency_us=(time.perf_counter_ns() - started) // 1000,
-        is_test=test_mark is not None and marks_test_call(test_mark, compiled.get("tenant_id")),
+        is_test=flow is not None
+        and test_mark is not None
+        and marks_test_call(test_mark, flow.get("tenant_id")),
         request_id=request_id,
     )
     return result

@@ -9,19 +9,34 @@ refused); publishing (``callflows.flows.publishing``) leniently, and the preview
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from callflows import grammar
 from callflows.flows.closed import closed_days
+from callflows.flows.documents import (
+    Action,
+    CompiledCondition,
+    CompiledFlow,
+    CompiledRule,
+    Condition,
+    FlowDocument,
+    Problem,
+)
 from callflows.flows.rules import FlowError, caller_digits, check_document, minutes_of
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import transfer_target_clean
 from portal.addresses import carrier_url
+from portal.models import Tenant
+
+_Part = TypeVar("_Part", Action, Condition)
+_Built = TypeVar("_Built", str, CompiledCondition)
 
 # A number without a flow of its own answers this: a caller can always leave a message.
-DEFAULT_DOCUMENT = {"rules": [], "default": {"type": "voicemail", "greeting": None}}
+DEFAULT_DOCUMENT: FlowDocument = {"rules": [], "default": {"type": "voicemail", "greeting": None}}
 
 
 # --- Compiling --------------------------------------------------------------------------------
@@ -43,13 +58,13 @@ HOLIDAY_HORIZON_DAYS = 400
 class _Resolver:
     """Turns one tenant's document references into answer lines (all of it, or FlowError)."""
 
-    def __init__(self, tenant, own_number: str = "", *, around: datetime.date):
+    def __init__(self, tenant: Tenant, own_number: str = "", *, around: datetime.date):
         self.tenant = tenant
         self.own_number = own_number
         self.first_day = around - datetime.timedelta(days=1)
         self.last_day = around + datetime.timedelta(days=HOLIDAY_HORIZON_DAYS)
 
-    def action(self, then: dict, path: str) -> str:
+    def action(self, then: Action, path: str) -> str:
         kind = then["type"]
         if kind == "playback":
             return grammar.playback(audio_public_url(self._get(AudioFile, then["audio"], path)))
@@ -67,7 +82,7 @@ class _Resolver:
         greeting = then.get("greeting")
         return grammar.voicemail(self.action(greeting, f"{path}.greeting") if greeting else None)
 
-    def condition(self, when: dict, path: str) -> dict:
+    def condition(self, when: Condition, path: str) -> CompiledCondition:
         kind = when["type"]
         if kind == "hours":
             return {
@@ -97,14 +112,14 @@ class _Resolver:
 
 
 def flow_compile(
-    document: dict,
+    document: FlowDocument,
     *,
-    tenant,
+    tenant: Tenant,
     own_number: str = "",
-    override=None,
+    override: tuple[Action, datetime.datetime] | None = None,
     around: datetime.date | None = None,
-    problems: list[dict] | None = None,
-) -> dict:
+    problems: list[Problem] | None = None,
+) -> CompiledFlow:
     """Resolve and render a document: the plain data the action URL evaluates.
 
     Strict by default: anything that cannot be answered raises ``FlowError`` (saving refuses
@@ -116,14 +131,15 @@ def flow_compile(
     """
     resolve = _Resolver(tenant, own_number, around=around or timezone.localdate())
 
-    def attempt(build, part, path: str, *, fallback):
+    def attempt(build: Callable[[_Part, str], _Built], part: _Part, path: str) -> _Built | None:
+        """``build(part, path)``; None (and the problem noted) when compiling leniently."""
         if problems is None:
             return build(part, path)
         try:
             return build(part, path)
         except (FlowError, KeyError, TypeError) as error:
             problems.append({"where": path, "why": getattr(error, "message", str(error))})
-            return fallback
+            return None
 
     if problems is not None:
         try:
@@ -133,21 +149,22 @@ def flow_compile(
             document = DEFAULT_DOCUMENT
     else:
         check_document(document)
-    rules = []
+    rules: list[CompiledRule] = []
     for index, rule in enumerate(document["rules"]):
         path = f"rules[{index}]"
-        when = attempt(resolve.condition, rule["when"], f"{path}.when", fallback=None)
+        when = attempt(resolve.condition, rule["when"], f"{path}.when")
         if when is None:
             continue  # a condition that cannot be checked never matches
-        command = attempt(resolve.action, rule["then"], f"{path}.then", fallback=None)
-        compiled_rule = {"label": rule.get("label") or f"#{index + 1}", "when": when}
+        command = attempt(resolve.action, rule["then"], f"{path}.then")
+        label = rule.get("label") or f"#{index + 1}"
         if command is None:  # answered by the fallback, and counted as such (alerts)
-            compiled_rule.update(command=grammar.FALLBACK, fallback=True)
+            rules.append(
+                {"label": label, "when": when, "command": grammar.FALLBACK, "fallback": True}
+            )
         else:
-            compiled_rule["command"] = command
-        rules.append(compiled_rule)
-    default = attempt(resolve.action, document["default"], "default", fallback=None)
-    compiled = {
+            rules.append({"label": label, "when": when, "command": command})
+    default = attempt(resolve.action, document["default"], "default")
+    compiled: CompiledFlow = {
         "tz": tenant.timezone,
         "rules": rules,
         "default": default or grammar.FALLBACK,
@@ -157,7 +174,7 @@ def flow_compile(
         compiled["default_fallback"] = True
     if override is not None:
         action, until = override
-        command = attempt(resolve.action, action, "override", fallback=None)
+        command = attempt(resolve.action, action, "override")
         if command is not None:
             compiled["override"] = {"command": command, "until": until.timestamp()}
     return compiled

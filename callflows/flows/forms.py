@@ -11,11 +11,13 @@ blank is skipped, so a flow saves with only its default answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
+from callflows.flows.documents import Action, Condition, Rule
 from callflows.flows.rules import MAX_RULES
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import DestinationRefused, transfer_target_clean
@@ -52,6 +54,13 @@ ACTION_CHOICES = [
 
 def _choices(queryset):
     return [("", CHOOSE)] + [(str(obj.code), str(obj)) for obj in queryset]
+
+
+def _menu(form: forms.Form, name: str) -> forms.ChoiceField:
+    """One of ``form``'s menus, to fill with the company's library."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
 
 
 @dataclass(frozen=True)
@@ -96,16 +105,17 @@ class ActionForm(forms.Form):
         self.subscription = subscription
         self.library = library or Library.load()
         audio, scripts = self.library.audio, self.library.scripts
-        self.fields["audio"].choices = _choices(audio)
-        self.fields["script"].choices = _choices(scripts)
-        self.fields["greeting"].choices = (
+        _menu(self, "audio").choices = _choices(audio)
+        _menu(self, "script").choices = _choices(scripts)
+        _menu(self, "greeting").choices = (
             [("", _("No greeting"))]
             + [(f"say:{s.code}", _("Script: %(name)s") % {"name": s}) for s in scripts]
             + [(f"playback:{a.code}", _("MP3: %(name)s") % {"name": a}) for a in audio]
         )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("action")
         if kind == "playback" and not data.get("audio"):
             self.add_error("audio", _("Choose the MP3 to play."))
@@ -122,7 +132,7 @@ class ActionForm(forms.Form):
                 self.add_error("number", str(error))
         return data
 
-    def action_document(self) -> dict:
+    def action_document(self) -> Action:
         data = self.cleaned_data
         kind = data["action"]
         if kind == "playback":
@@ -131,26 +141,25 @@ class ActionForm(forms.Form):
             return {"type": kind, "script": data["script"]}
         if kind == "transfer":
             return {"type": kind, "number": data["number"]}
-        greeting = None
+        greeting: Action | None = None
         if data.get("greeting"):
             greeting_kind, code = data["greeting"].split(":", 1)
-            greeting = {
-                "type": greeting_kind,
-                ("audio" if greeting_kind == "playback" else "script"): code,
-            }
+            if greeting_kind == "playback":
+                greeting = {"type": "playback", "audio": code}
+            else:
+                greeting = {"type": "say", "script": code}
         return {"type": kind, "greeting": greeting}
 
     @staticmethod
-    def initial_from(action: dict) -> dict:
-        initial = {"action": action["type"]}
+    def initial_from(action: Action) -> dict[str, Any]:
+        initial: dict[str, Any] = {"action": action["type"]}
         if action["type"] == "playback":
             initial["audio"] = action["audio"]
         elif action["type"] == "say":
             initial["script"] = action["script"]
         elif action["type"] == "transfer":
             initial["number"] = phone.display(action["number"])
-        elif action.get("greeting"):
-            greeting = action["greeting"]
+        elif greeting := action.get("greeting"):
             code = greeting.get("audio") or greeting.get("script")
             initial["greeting"] = f"{greeting['type']}:{code}"
         return initial
@@ -188,9 +197,9 @@ class RuleForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["caller_list"].choices = _choices(self.library.caller_lists)
+        _menu(self, "caller_list").choices = _choices(self.library.caller_lists)
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("when") == "hours":
             if not data.get("weekdays"):
@@ -204,21 +213,19 @@ class RuleForm(ActionForm):
             self.add_error("caller_list", _("Choose the list."))
         return data
 
-    def rule_document(self) -> dict:
+    def rule_document(self) -> Rule:
         data = self.cleaned_data
-        when: dict = {"type": data["when"]}
+        when: Condition = {"type": data["when"]}
         if data["when"] == "hours":
-            when.update(
-                weekdays=sorted(data["weekdays"]),
-                start=data["start"].strftime("%H:%M"),
-                end=data["end"].strftime("%H:%M"),
-            )
+            when["weekdays"] = sorted(data["weekdays"])
+            when["start"] = data["start"].strftime("%H:%M")
+            when["end"] = data["end"].strftime("%H:%M")
         elif data["when"] == "caller_list":
             when["list"] = data["caller_list"]
         return {"label": data.get("label", ""), "when": when, "then": self.action_document()}
 
     @staticmethod
-    def initial_from(rule: dict) -> dict:
+    def initial_from_rule(rule: Rule) -> dict[str, Any]:
         initial = ActionForm.initial_from(rule["then"])
         when = rule["when"]
         initial.update(label=rule.get("label", ""), when=when["type"])
@@ -295,12 +302,13 @@ class BaseRuleFormSet(forms.BaseFormSet):
             use_required_attribute=False,
             subscription=self.subscription,
             library=self.library,
-            renderer=self.renderer,
+            # BaseFormSet.__init__ sets ``renderer``; django-stubs does not declare it.
+            renderer=self.renderer,  # type: ignore[attr-defined]
         )
         self.add_fields(form, None)
         return form
 
-    def rules_document(self) -> list[dict]:
+    def rules_document(self) -> list[Rule]:
         """The rules in the order they were posted; rules left completely blank are skipped."""
         return [form.rule_document() for form in self.forms if form.has_changed()]
 
@@ -308,13 +316,17 @@ class BaseRuleFormSet(forms.BaseFormSet):
 # [choice] Rules are checked one by one on every call; 30 cover any real business day. The
 # posted form count is believed only up to absolute_max (the rules and the blank one to add
 # another), so a forged rules-TOTAL_FORMS builds no more forms than that.
-RuleFormSet = forms.formset_factory(
-    RuleForm,
-    formset=BaseRuleFormSet,
-    extra=0,
-    max_num=MAX_RULES,
-    validate_max=True,
-    absolute_max=MAX_RULES,
+# (formset_factory makes a subclass of ``formset``; its stub promises only a BaseFormSet.)
+RuleFormSet = cast(
+    type[BaseRuleFormSet],
+    forms.formset_factory(
+        RuleForm,
+        formset=BaseRuleFormSet,
+        extra=0,
+        max_num=MAX_RULES,
+        validate_max=True,
+        absolute_max=MAX_RULES,
+    ),
 )
 
 

@@ -28,18 +28,20 @@ from django.utils import timezone
 
 from callflows.edge import published
 from callflows.flows.compiler import COMPILER_VERSION, DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.documents import Action, CompiledFlow, Problem
 from callflows.models import CallFlow, PublishedFlow
 from dins.models import Subscription, SubscriptionStatus
 from portal.arrays import AnyOf
+from portal.models import Tenant
 from portal.scoping import scopes_disabled, tenant_scope
 
 logger = logging.getLogger(__name__)
 
 
-def flow_build(subscription: Subscription, *, problems: list[dict]) -> dict:
+def flow_build(subscription: Subscription, *, problems: list[Problem]) -> CompiledFlow:
     """Compile what ``subscription`` answers now, never failing (see ``flow_compile``)."""
     flow = CallFlow.objects.filter(subscription=subscription).first()
-    override = None
+    override: tuple[Action, datetime.datetime] | None = None
     if flow and flow.override_document and flow.override_until:
         override = (flow.override_document, flow.override_until)
     tenant = subscription.tenant
@@ -51,11 +53,9 @@ def flow_build(subscription: Subscription, *, problems: list[dict]) -> dict:
         around=timezone.localdate(timezone=tenant.zone),
         problems=problems,
     )
-    compiled.update(
-        tenant_id=subscription.tenant_id,
-        subscription_id=subscription.pk,
-        version=flow.version if flow else 0,
-    )
+    compiled["tenant_id"] = subscription.tenant_id
+    compiled["subscription_id"] = subscription.pk
+    compiled["version"] = flow.version if flow else 0
     return compiled
 
 
@@ -88,7 +88,7 @@ def flow_publish(*, subscription: Subscription) -> PublishedFlow | None:
             _tombstone(PublishedFlow.objects.filter(token=subscription.action_token))
             _after_commit([subscription.action_token])
             return None
-        problems: list[dict] = []
+        problems: list[Problem] = []
         with tenant_scope(subscription.tenant):
             compiled = flow_build(subscription, problems=problems)
         expires_at = timezone.now() + _lifetime()
@@ -128,7 +128,7 @@ def flows_publish(*, subscriptions: Iterable[Subscription]) -> int:
     return count
 
 
-def flows_publish_for_tenant(*, tenant) -> int:
+def flows_publish_for_tenant(*, tenant: Tenant) -> int:
     """Every live number of a company, e.g. after its time zone or transfer policy changed."""
     with scopes_disabled():
         subscriptions = list(

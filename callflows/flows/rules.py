@@ -18,6 +18,8 @@ playback or say action).
 A *compiled* flow is what the action URL serves from: rules with their answer lines already
 rendered, holidays expanded to dates, caller lists to digit sets, plus the override and the
 fallback. ``evaluate`` is a pure function of a compiled flow, the time and the caller.
+
+Both shapes, as types: ``callflows.flows.documents`` (``FlowDocument``, ``CompiledFlow``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callflows.flows.documents import CompiledCondition, CompiledFlow
 from portal.text import text_problem
 
 CONDITIONS = ("always", "hours", "holiday", "anonymous", "caller_list")
@@ -117,7 +120,7 @@ def check_action(then: Any, path: str, *, greeting: bool = False) -> None:
         check_action(then["greeting"], f"{path}.greeting", greeting=True)
 
 
-def check_document(document: dict) -> None:
+def check_document(document: object) -> None:
     """Raise ``FlowError`` unless ``document`` has the shape of a flow (references unchecked)."""
     if not isinstance(document, dict):
         raise FlowError("flow", "a flow is an object")
@@ -149,7 +152,7 @@ def check_document(document: dict) -> None:
 GREETING_KEYS = {kind: ACTION_KEYS[kind] for kind in ("playback", "say")}
 
 
-def _keys_of(known: dict[str, frozenset[str]], part: dict) -> frozenset[str]:
+def _keys_of(known: dict[str, frozenset[str]], part: dict[str, Any]) -> frozenset[str]:
     kind = part.get("type")
     return known.get(kind, frozenset({"type"})) if isinstance(kind, str) else frozenset({"type"})
 
@@ -207,7 +210,7 @@ def caller_digits(caller: str | None) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-def _in_window(when: dict, weekday: int, minute: int) -> bool:
+def _in_window(when: CompiledCondition, weekday: int, minute: int) -> bool:
     start, end, days = when["start"], when["end"], when["weekdays"]
     if start < end:
         return weekday in days and start <= minute < end
@@ -215,7 +218,7 @@ def _in_window(when: dict, weekday: int, minute: int) -> bool:
     return (weekday in days and minute >= start) or ((weekday - 1) % 7 in days and minute < end)
 
 
-def matches(when: dict, local: datetime, caller: str) -> bool:
+def matches(when: CompiledCondition, local: datetime, caller: str) -> bool:
     kind = when["type"]
     if kind == "always":
         return True
@@ -230,7 +233,7 @@ def matches(when: dict, local: datetime, caller: str) -> bool:
     return False
 
 
-def evaluate(compiled: dict, now: datetime, caller: str | None) -> Answer:
+def evaluate(compiled: CompiledFlow, now: datetime, caller: str | None) -> Answer:
     """The answer of a compiled flow at ``now`` (aware) for ``caller``: first match wins."""
     override = compiled.get("override")
     if override and now.timestamp() < override["until"]:

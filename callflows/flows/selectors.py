@@ -16,6 +16,7 @@ from django.utils.translation import pgettext
 from callflows.assets.scripts import preview_available
 from callflows.flows import words
 from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.documents import Action, CompiledFlow, Condition, FlowDocument
 from callflows.flows.forms import WEEKDAYS
 from callflows.flows.rules import Answer, evaluate
 from callflows.models import AudioFile, CallerList, CallFlow, FlowVersion, TtsScript
@@ -64,7 +65,7 @@ def _labels(model):
     return model.objects.values_list("code", field)
 
 
-def describe_action(action: dict, names: dict) -> str:
+def describe_action(action: Action, names: dict) -> str:
     kind = action["type"]
     if kind == "playback":
         return _("play MP3 “%(name)s”") % {"name": names.get(action["audio"], "?")}
@@ -100,7 +101,7 @@ def days_label(weekdays: list[int]) -> str:
     return pgettext("between days of the week", ", ").join(parts)
 
 
-def _describe_when(when: dict, names: dict) -> str:
+def _describe_when(when: Condition, names: dict) -> str:
     kind = when["type"]
     if kind == "hours":
         return _("%(days)s %(start)s to %(end)s") % {
@@ -117,7 +118,7 @@ def _describe_when(when: dict, names: dict) -> str:
     return _("always")
 
 
-def flow_describe(document: dict, names: dict | None = None) -> list[str]:
+def flow_describe(document: FlowDocument, names: dict | None = None) -> list[str]:
     """One line per rule, then the default: what staff read in history and previews."""
     names = asset_names() if names is None else names
     lines = [
@@ -162,8 +163,11 @@ def flow_history(flow: CallFlow, *, page_number=None) -> tuple[Page, list[dict]]
 
 
 def flow_compiled(
-    subscription: Subscription, document: dict | None = None, *, around: dt.date | None = None
-) -> dict:
+    subscription: Subscription,
+    document: FlowDocument | None = None,
+    *,
+    around: dt.date | None = None,
+) -> CompiledFlow:
     """The number's flow compiled as publishing compiles it, or ``document`` (a draft) as
     saving would: a draft whose references do not resolve raises ``ValueError``
     (``FlowError``), since it could not be saved. Holidays are compiled around ``around``
@@ -171,7 +175,7 @@ def flow_compiled(
     it lasts.
     """
     flow = flow_for_number(subscription)
-    override = None
+    override: tuple[Action, datetime] | None = None
     if flow and flow.override_document and flow.override_until:
         override = (flow.override_document, flow.override_until)
     is_draft = document is not None
@@ -188,7 +192,7 @@ def flow_compiled(
 
 
 def flow_preview(
-    subscription: Subscription, *, at: datetime, caller: str, document: dict | None = None
+    subscription: Subscription, *, at: datetime, caller: str, document: FlowDocument | None = None
 ) -> Answer:
     """What a caller would hear at ``at``: compiled as publishing compiles (holidays around
     that day) and evaluated by the same function as a real call."""
@@ -217,9 +221,13 @@ _PUBLIC_AUDIO = re.compile(r"/media/audio/([A-Za-z0-9_-]+)\.mp3")
 _SAY = re.compile(r'say (ja|en) "((?:[^"\\]|\\.)*)"')
 
 
-def preview_media(answer: Answer) -> dict:
+def preview_media(answer: Answer) -> dict[str, object]:
     """The MP3 or script an answer line plays, so the preview can be listened to."""
-    media = {"audio": None, "script": None, "speech_available": preview_available()}
+    media: dict[str, object] = {
+        "audio": None,
+        "script": None,
+        "speech_available": preview_available(),
+    }
     audio = _PUBLIC_AUDIO.search(answer.command)
     if audio:
         media["audio"] = AudioFile.objects.filter(public_id=audio[1]).first()

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from callflows.flows.compiler import DEFAULT_DOCUMENT, flow_compile
+from callflows.flows.documents import Action, FlowDocument, Problem
 from callflows.flows.publishing import flow_publish
 from callflows.flows.rules import FlowError, check_document_keys
 from callflows.flows.selectors import not_answering_reason
@@ -22,10 +23,10 @@ from portal.text import text_problem
 # --- Saving -----------------------------------------------------------------------------------
 
 
-def flow_check(*, subscription: Subscription, document: dict) -> list[dict]:
+def flow_check(*, subscription: Subscription, document: FlowDocument) -> list[Problem]:
     """What keeps ``document`` from being saved (``flow_save``'s own compile, run to the end):
     ``[{"where": "rules[1].then", "why": …}, …]``, empty when it can be saved. Saves nothing."""
-    problems: list[dict] = []
+    problems: list[Problem] = []
     try:
         check_document_keys(document)
     except FlowError as error:
@@ -64,7 +65,7 @@ def flow_note_clean(note: str) -> str:
 
 
 def flow_save(
-    *, subscription: Subscription, document: dict, by, request=None, note: str = ""
+    *, subscription: Subscription, document: FlowDocument, by, request=None, note: str = ""
 ) -> CallFlow:
     """Validate (the note, the document with its references), store as a new version, audit,
     publish."""
@@ -107,7 +108,11 @@ def flow_save(
 
 
 def flow_set_override(
-    *, subscription: Subscription, action: dict | None, until: datetime.datetime | None, request
+    *,
+    subscription: Subscription,
+    action: Action | None,
+    until: datetime.datetime | None,
+    request,
 ) -> None:
     """Answer ``action`` until ``until`` whatever the rules say ("closed now until 9:00")."""
     _ensure_answering(subscription)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from callflows.flows import week
 from callflows.flows.closed import closed_days
 from callflows.flows.compiler import DEFAULT_DOCUMENT
+from callflows.flows.documents import CompiledCondition, CompiledFlow, CompiledRule, FlowDocument
 from callflows.flows.rules import minutes_of
 from callflows.flows.selectors import asset_names, describe_action, not_answering_reason
 from callflows.models import CallFlow
@@ -19,7 +20,7 @@ from dins.models import Subscription, SubscriptionStatus
 NEXT_OPENING_DAYS = 14  # how far the day/night switch looks for the next opening
 
 
-def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -> datetime:
+def next_opening(subscription: Subscription, compiled: CompiledFlow, *, now: datetime) -> datetime:
     """When the flow next opens after today: the first hours rule answering on a later day.
 
     The one-tap "closed now" switch lasts until then (e.g. tomorrow 9:00, or Monday 9:00 on a
@@ -37,16 +38,17 @@ def next_opening(subscription: Subscription, compiled: dict, *, now: datetime) -
     return datetime.combine(today + dt.timedelta(days=1), dt.time(9, 0), zone)
 
 
-def schedule_of(document: dict, *, tz: str, closed_dates: set[str]) -> dict:
+def schedule_of(document: FlowDocument, *, tz: str, closed_dates: set[str]) -> CompiledFlow:
     """A flow reduced to when each rule matches, in the compiled shape ``evaluate`` reads.
 
     Enough to tell which rule answers when (the day/night switch), without resolving what
     rules play: no query per number. Callers in lists are left out (no list matches).
     """
-    rules = []
+    rules: list[CompiledRule] = []
     for index, rule in enumerate(document.get("rules", [])):
         when = rule["when"]
         kind = when["type"]
+        condition: CompiledCondition
         if kind == "hours":
             condition = {
                 "type": kind,

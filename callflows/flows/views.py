@@ -6,6 +6,8 @@ view and preview of what is on screen, before saving). The week view and the pre
 also refresh in place through htmx (``flow_draft``).
 """
 
+import datetime
+
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -16,8 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from callflows.flows import compiler, services, starting_points, switch, week_view
 from callflows.flows import selectors as flow_selectors
+from callflows.flows.documents import FlowDocument
 from callflows.flows.forms import (
     ActionForm,
+    BaseRuleFormSet,
     OverrideForm,
     PreviewForm,
     RuleForm,
@@ -27,7 +31,7 @@ from callflows.flows.forms import (
     editor_state,
 )
 from callflows.flows.transcript_words import transcript_in_words
-from callflows.models import FlowVersion
+from callflows.models import CallFlow, FlowVersion
 from dins import sandbox_calls
 from dins.carrier_words import CARRIER_PROBLEMS
 from dins.models import Subscription, TestCall
@@ -40,7 +44,7 @@ from portal.services import ServiceError
 EDITOR_MOVES = ("add", "remove", "up", "down", "start", "above")
 
 
-def _saved_document(subscription) -> tuple:
+def _saved_document(subscription: Subscription) -> tuple[CallFlow | None, FlowDocument]:
     flow = flow_selectors.flow_for_number(subscription)
     return flow, (flow.document if flow else compiler.DEFAULT_DOCUMENT)
 
@@ -53,10 +57,10 @@ def _unbound_editor(subscription, rules_initial: list[dict], default_initial: di
     return rules, default
 
 
-def _saved_editor(subscription, document: dict):
+def _saved_editor(subscription: Subscription, document: FlowDocument):
     return _unbound_editor(
         subscription,
-        [RuleForm.initial_from(rule) for rule in document["rules"]],
+        [RuleForm.initial_from_rule(rule) for rule in document["rules"]],
         ActionForm.initial_from(document["default"]),
     )
 
@@ -85,7 +89,7 @@ def _bound_editor(subscription, data):
     return rules, default
 
 
-def _draft_document(rules, default) -> dict | None:
+def _draft_document(rules: BaseRuleFormSet, default: ActionForm) -> FlowDocument | None:
     if rules.is_valid() and default.is_valid():
         return {"rules": rules.rules_document(), "default": default.action_document()}
     return None
@@ -105,7 +109,12 @@ def _positions(rules) -> list[int]:
     return [index for index, form in enumerate(rules.forms) if form.has_changed()]
 
 
-def _insight(subscription, document: dict, preview_form=None, positions=None) -> dict:
+def _insight(
+    subscription: Subscription,
+    document: FlowDocument,
+    preview_form: PreviewForm | None = None,
+    positions: list[int] | None = None,
+) -> dict[str, object]:
     """Week view and preview of ``document`` (saved or draft); a reason when it cannot compile.
 
     With it, the rules that a rule above keeps from answering (``positions``: the editor rows
@@ -116,7 +125,7 @@ def _insight(subscription, document: dict, preview_form=None, positions=None) ->
     except ValueError as error:
         return {"draft_problem": str(error)}
     today = timezone.localdate(timezone=subscription.tenant.zone)
-    context = {
+    context: dict[str, object] = {
         "week": week_view.week_context(subscription, compiled, document=document),
         "shadows": week_view.shadow_warnings(compiled, today=today, positions=positions),
     }
@@ -161,7 +170,7 @@ def _page(request, subscription, *, rules=None, default=None, status=200, **extr
             subscription=subscription,
             library=rules.library,
             initial={
-                "until": (timezone.localtime(now) + timezone.timedelta(days=1)).replace(
+                "until": (timezone.localtime(now) + datetime.timedelta(days=1)).replace(
                     hour=9, minute=0
                 ),
                 "action": document["default"]["type"],
@@ -303,6 +312,7 @@ def flow_draft(request, subscription_code):
     rules, default = _bound_editor(subscription, request.POST)
     preview_form = _preview_form(request.POST, prefix="preview", subscription=subscription)
     document = _draft_document(rules, default)
+    context: dict[str, object]
     if document is None:
         context = {"draft_incomplete": True}
     else:
@@ -389,7 +399,7 @@ def flow_override(request, subscription_code):
             messages.error(
                 request,
                 _("The override was not set: %(why)s")
-                % {"why": "; ".join(" ".join(errors) for errors in form.errors.values())},
+                % {"why": "; ".join(" ".join(map(str, errors)) for errors in form.errors.values())},
             )
             return _back(request, subscription)
         action, until = form.action_document(), form.cleaned_data["until"]

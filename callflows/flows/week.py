@@ -18,6 +18,7 @@ import datetime
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from callflows.flows.documents import CompiledFlow
 from callflows.flows.rules import caller_digits, evaluate, matches
 
 DAY_MINUTES = 24 * 60
@@ -55,13 +56,13 @@ class WeekView:
     upcoming_closed: list[datetime.date] = field(default_factory=list)
 
 
-def without_override(compiled: dict) -> dict:
+def without_override(compiled: CompiledFlow) -> CompiledFlow:
     plain = copy.deepcopy(compiled)
     plain["override"] = None
     return plain
 
 
-def _with_closed_dates(compiled: dict, dates: list[str]) -> dict:
+def _with_closed_dates(compiled: CompiledFlow, dates: list[str]) -> CompiledFlow:
     changed = copy.deepcopy(compiled)
     for rule in changed["rules"]:
         if rule["when"]["type"] == "holiday":
@@ -69,7 +70,7 @@ def _with_closed_dates(compiled: dict, dates: list[str]) -> dict:
     return changed
 
 
-def boundaries(compiled: dict) -> list[int]:
+def boundaries(compiled: CompiledFlow) -> list[int]:
     """Every minute of a day at which some rule may start or stop matching."""
     moments = {0}
     for rule in compiled["rules"]:
@@ -79,7 +80,7 @@ def boundaries(compiled: dict) -> list[int]:
     return sorted(moments)
 
 
-def day_segments(compiled: dict, day: datetime.date, *, caller: str) -> list[Segment]:
+def day_segments(compiled: CompiledFlow, day: datetime.date, *, caller: str) -> list[Segment]:
     """What ``caller`` hears over ``day`` (local date), merged into runs of one answer."""
     zone = ZoneInfo(compiled["tz"])
     segments: list[Segment] = []
@@ -96,11 +97,11 @@ def day_segments(compiled: dict, day: datetime.date, *, caller: str) -> list[Seg
     return segments
 
 
-def has_holiday_rule(compiled: dict) -> bool:
+def has_holiday_rule(compiled: CompiledFlow) -> bool:
     return any(rule["when"]["type"] == "holiday" for rule in compiled["rules"])
 
 
-def closed_dates_of(compiled: dict) -> set[str]:
+def closed_dates_of(compiled: CompiledFlow) -> set[str]:
     dates: set[str] = set()
     for rule in compiled["rules"]:
         if rule["when"]["type"] == "holiday":
@@ -109,7 +110,11 @@ def closed_dates_of(compiled: dict) -> set[str]:
 
 
 def week_view(
-    compiled: dict, *, today: datetime.date, caller: str = ORDINARY_CALLER, upcoming_days: int = 30
+    compiled: CompiledFlow,
+    *,
+    today: datetime.date,
+    caller: str = ORDINARY_CALLER,
+    upcoming_days: int = 30,
 ) -> WeekView:
     """The ordinary week starting today (each weekday's next date), plus a closed day."""
     compiled = without_override(compiled)
@@ -173,7 +178,7 @@ def signature(row: DayRow) -> tuple:
     return tuple((s.start, s.end, s.rule, s.command) for s in row.segments)
 
 
-def special_callers(compiled: dict, *, today: datetime.date) -> list[tuple[int, WeekView]]:
+def special_callers(compiled: CompiledFlow, *, today: datetime.date) -> list[tuple[int, WeekView]]:
     """Callers a rule treats differently, each with their week when it differs from others'.
 
     Returns (index of the rule naming them, that caller's week) for anonymous callers and for a
@@ -181,7 +186,7 @@ def special_callers(compiled: dict, *, today: datetime.date) -> list[tuple[int, 
     """
     base = week_view(compiled, today=today)
     found = []
-    seen = set()
+    seen: set[object] = set()  # "anonymous", ("list", its numbers)
     for index, rule in enumerate(compiled["rules"]):
         when = rule["when"]
         if when["type"] == "anonymous" and "anonymous" not in seen:
@@ -192,7 +197,7 @@ def special_callers(compiled: dict, *, today: datetime.date) -> list[tuple[int, 
             if key in seen:
                 continue
             seen.add(key)
-            caller = "+" + when["numbers"][0]
+            caller = "+" + min(when["numbers"])  # the first of the compiled (sorted) list
         else:
             continue
         view = week_view(compiled, today=today, caller=caller)
@@ -230,16 +235,18 @@ class Shadow:
     moments: list[Moment] = field(default_factory=list)
 
 
-def _probe_callers(compiled: dict) -> list[str]:
+def _probe_callers(compiled: CompiledFlow) -> list[str]:
     callers = [ORDINARY_CALLER, ""]
     for rule in compiled["rules"]:
         when = rule["when"]
         if when["type"] == "caller_list" and when["numbers"]:
-            callers.append("+" + when["numbers"][0])
+            callers.append("+" + min(when["numbers"]))
     return list(dict.fromkeys(callers))
 
 
-def shadowed_rules(compiled: dict, *, today: datetime.date, days_ahead: int = 366) -> list[Shadow]:
+def shadowed_rules(
+    compiled: CompiledFlow, *, today: datetime.date, days_ahead: int = 366
+) -> list[Shadow]:
     """Rules whose condition holds at some moment when a rule above them answers instead.
 
     Asks the action URL's evaluator (``rules.evaluate``), as the week view does, about every

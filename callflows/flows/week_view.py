@@ -3,11 +3,14 @@ text summary, in the reader's words."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from callflows.flows import week, words
+from callflows.flows.documents import CompiledFlow, FlowDocument
 from callflows.flows.forms import WEEKDAYS
 from callflows.flows.selectors import asset_names, days_label
 from dins.models import Subscription
@@ -80,7 +83,9 @@ def _chart_rows(view: week.WeekView, legend: list[dict]) -> list[dict]:
     return rows
 
 
-def week_context(subscription: Subscription, compiled: dict, *, document: dict) -> dict:
+def week_context(
+    subscription: Subscription, compiled: CompiledFlow, *, document: FlowDocument
+) -> dict:
     """Everything the week view template draws, for a compiled flow (saved or draft)."""
     today = timezone.localdate(timezone=subscription.tenant.zone)
     view = week.week_view(compiled, today=today)
@@ -109,7 +114,7 @@ def week_context(subscription: Subscription, compiled: dict, *, document: dict) 
         if when["type"] == "anonymous":
             who = _("Callers who withhold their number")
         else:
-            who = _("Callers in “%(name)s”") % {"name": list_names.get(when.get("list"), "?")}
+            who = _("Callers in “%(name)s”") % {"name": list_names.get(when.get("list", ""), "?")}
         callers.append({"who": who, "summary": _summary(special, legend_of(special))})
     legend = legend_of(view)
     return {
@@ -144,7 +149,9 @@ def _spans_text(spans: set[tuple[int, int]]) -> str:
     )
 
 
-def shadow_warnings(compiled: dict, *, today, positions: list[int] | None = None) -> list[dict]:
+def shadow_warnings(
+    compiled: CompiledFlow, *, today: datetime.date, positions: list[int] | None = None
+) -> list[dict]:
     """The editor's warnings: each rule that never answers, or that a rule above keeps from
     answering on some days (``week.shadowed_rules``), with when, and the move that fixes it.
 
