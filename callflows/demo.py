@@ -9,15 +9,17 @@ Idempotent per number.
 """
 
 import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from callflows.flows.documents import Action, Condition, FlowDocument
 from callflows.flows.services import flow_save
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
 from dins.models import Subscription
-from portal.models import Membership, Role
+from portal.models import Membership, Role, Tenant, User
 from portal.names import name_key
 
 DEMO_MP3 = Path(__file__).resolve().parent / "demo_assets" / "greeting-ja.mp3"
@@ -30,47 +32,61 @@ ANONYMOUS = (
     "恐れ入りますが、番号を非通知にしたお電話はお受けできません。"
     "番号を通知しておかけ直しください。",
 )
-# Asset names and texts per company language: (name, (language, text)).
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The demo's asset names and texts in one company language."""
+
+    audio: str
+    scripts: dict[str, tuple[str, tuple[str, str]]]  # key → (name, (language, text))
+
+
 NAMES = {
-    "en": {
-        "audio": "Demo greeting",
-        "holiday": (
-            "Demo holiday",
-            ("ja", "本日は休業日です。発信音の後にお名前とご用件をお話しください。"),
-        ),
-        "anonymous": ("Demo anonymous", ANONYMOUS),
-        "after_hours": (
-            "Demo after hours",
-            ("en", "Thank you for calling. We are closed now; please leave a message."),
-        ),
-    },
-    "ja": {
-        "audio": "時間外の録音案内",
-        "holiday": (
-            "休業日のご案内",
-            ("ja", "本日は休診日です。発信音の後にお名前とご用件をお話しください。"),
-        ),
-        "anonymous": ("非通知のお断り", ANONYMOUS),
-        "after_hours": (
-            "昼休みのご案内",
-            (
-                "ja",
-                "ただいま昼休み中です。午後は1時から受け付けます。発信音の後にメッセージをどうぞ。",
+    "en": _Names(
+        audio="Demo greeting",
+        scripts={
+            "holiday": (
+                "Demo holiday",
+                ("ja", "本日は休業日です。発信音の後にお名前とご用件をお話しください。"),
             ),
-        ),
-    },
+            "anonymous": ("Demo anonymous", ANONYMOUS),
+            "after_hours": (
+                "Demo after hours",
+                ("en", "Thank you for calling. We are closed now; please leave a message."),
+            ),
+        },
+    ),
+    "ja": _Names(
+        audio="時間外の録音案内",
+        scripts={
+            "holiday": (
+                "休業日のご案内",
+                ("ja", "本日は休診日です。発信音の後にお名前とご用件をお話しください。"),
+            ),
+            "anonymous": ("非通知のお断り", ANONYMOUS),
+            "after_hours": (
+                "昼休みのご案内",
+                (
+                    "ja",
+                    "ただいま昼休み中です。午後は1時から受け付けます。"
+                    "発信音の後にメッセージをどうぞ。",
+                ),
+            ),
+        },
+    ),
 }
 
 
-def _assets(tenant, owner):
+def _assets(tenant: Tenant, owner: User) -> tuple[AudioFile, dict[str, TtsScript]]:
     names = NAMES["ja" if tenant.language == "ja" else "en"]
-    audio = AudioFile.objects.filter(label=names["audio"]).first()
+    audio = AudioFile.objects.filter(label=names.audio).first()
     if audio is None:
         data = DEMO_MP3.read_bytes()
         audio = AudioFile(
             tenant=tenant,
-            label=names["audio"],
-            name_key=name_key(names["audio"]),
+            label=names.audio,
+            name_key=name_key(names.audio),
             original_name=DEMO_MP3.name,
             size_bytes=len(data),
             duration_seconds=2.0,
@@ -79,8 +95,7 @@ def _assets(tenant, owner):
         audio.file.save(f"{audio.public_id}.mp3", ContentFile(data), save=False)
         audio.save()
     scripts = {}
-    for key in ("holiday", "anonymous", "after_hours"):
-        name, (language, text) = names[key]
+    for key, (name, (language, text)) in names.scripts.items():
         scripts[key], _created = TtsScript.objects.get_or_create(
             name=name,
             defaults={
@@ -93,15 +108,17 @@ def _assets(tenant, owner):
     return audio, scripts
 
 
-def _say(script) -> dict:
+def _say(script: TtsScript) -> Action:
     return {"type": "say", "script": str(script.code)}
 
 
-def _hours(days, start, end) -> dict:
+def _hours(days: list[int], start: str, end: str) -> Condition:
     return {"type": "hours", "weekdays": days, "start": start, "end": end}
 
 
-def _clinic_document(tenant, audio, scripts) -> dict:
+def _clinic_document(
+    tenant: Tenant, audio: AudioFile, scripts: dict[str, TtsScript]
+) -> FlowDocument:
     """The dental clinic's flow: VIPs first, then holidays, the lunch break, opening hours."""
     vip, _created = CallerList.objects.get_or_create(
         name="VIP", defaults={"numbers": VIP_CALLERS, "tenant": tenant, "name_key": name_key("VIP")}
@@ -114,7 +131,7 @@ def _clinic_document(tenant, audio, scripts) -> dict:
             end_date=datetime.date(today.year + 1, 1, 3),
             note="年末年始",
         )
-    front_desk = {"type": "transfer", "number": FRONT_DESK}
+    front_desk: Action = {"type": "transfer", "number": FRONT_DESK}
     return {
         "rules": [
             {"label": "非通知", "when": {"type": "anonymous"}, "then": _say(scripts["anonymous"])},
@@ -143,7 +160,7 @@ def _clinic_document(tenant, audio, scripts) -> dict:
     }
 
 
-def _office_document(audio, scripts) -> dict:
+def _office_document(audio: AudioFile, scripts: dict[str, TtsScript]) -> FlowDocument:
     return {
         "rules": [
             {"label": "非通知", "when": {"type": "anonymous"}, "then": _say(scripts["anonymous"])},
