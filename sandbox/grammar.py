@@ -407,7 +407,9 @@ def parse(answer: str) -> Command:
                 f"expected 'say' or 'playback' after 'voicemail', got {_show(greeting_keyword)}",
                 greeting_start,
             )
-        return Voicemail(_parse_arguments(cursor, greeting_keyword, "voicemail "))
+        greeting = _parse_arguments(cursor, greeting_keyword, "voicemail ")
+        assert not isinstance(greeting, Transfer)  # the keyword was say or playback
+        return Voicemail(greeting)
     if keyword in ("playback", "transfer", "say"):
         return _parse_arguments(cursor, keyword, "")
     hint = " (commands are lowercase)" if keyword.lower() in COMMANDS else ""

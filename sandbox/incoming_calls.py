@@ -281,7 +281,7 @@ def sandbox_incoming_burst(
     for number in to or []:
         digits = dialled_din_digits(number)
         url = action_urls.get(f"+{digits}") if digits else None
-        if url is None:
+        if digits is None or url is None:
             errors.append(f"{number}: {NOT_IN_SERVICE}.")
         elif not url:
             errors.append(f"{number}: {NO_ACTION_URL}.")

@@ -236,7 +236,7 @@ def fetch_media(
     if not url.startswith(("http://", "https://")):
         raise MediaError(f"not an http(s) URL: {url!r}")
     own_session = session is None
-    if own_session:
+    if session is None:
         session = requests.Session()
         session.max_redirects = 5
     started = _now()

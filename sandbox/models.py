@@ -5,12 +5,20 @@ it is tenant data: plain managers, no tenant scoping.
 """
 
 import uuid
+from typing import TypedDict
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class _Money(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# Every amount of money: 14 digits, two decimals (typed, so that ``**MONEY`` is checked).
+MONEY: _Money = {"max_digits": 14, "decimal_places": 2}
 
 
 class SandboxAccount(models.Model):

@@ -45,10 +45,10 @@ def sandbox_subscription_list(
 def sandbox_call_get(*, account: SandboxAccount, callid: str) -> SandboxCall | None:
     """The account's call with this id; None alike for a malformed, unknown or foreign id."""
     try:
-        callid = uuid.UUID(callid)
+        code = uuid.UUID(callid)
     except ValueError:
         return None
-    return SandboxCall.objects.filter(account=account, callid=callid).first()
+    return SandboxCall.objects.filter(account=account, callid=code).first()
 
 
 def sandbox_call_list(*, account: SandboxAccount, limit: int = 50) -> list[SandboxCall]:
