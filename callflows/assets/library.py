@@ -67,12 +67,16 @@ def refuse_when_library_full(kind: str) -> None:
         raise ServiceError(messages[kind] % {"count": count})
 
 
-def _name_field(kind: str) -> tuple[type, str]:
-    return {
+_Asset = type[AudioFile] | type[TtsScript] | type[CallerList]
+
+
+def _name_field(kind: str) -> tuple[_Asset, str]:
+    fields: dict[str, tuple[_Asset, str]] = {
         AUDIO: (AudioFile, "label"),
         SCRIPT: (TtsScript, "name"),
         CALLER_LIST: (CallerList, "name"),
-    }[kind]
+    }
+    return fields[kind]
 
 
 def duplicate_name_message(kind: str, name: str) -> str:

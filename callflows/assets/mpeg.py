@@ -116,16 +116,18 @@ def inspect_mp3(data: bytes) -> Mp3Info:
         raise MediaError(
             f"the MP3 cannot be read: {error}", code="unreadable", params={"why": str(error)}
         ) from None
-    if (audio.info.sample_rate, audio.info.channels) != (first.sample_rate, first.channels):
+    info = audio.info
+    assert isinstance(info, mutagen.mp3.MPEGInfo)  # what an MP3 that was read has
+    if (info.sample_rate, info.channels) != (first.sample_rate, first.channels):
         raise MediaError(
             "the file is ambiguous: its frames say "
             f"{first.sample_rate} Hz/{first.channels} ch at byte {walk.first_offset}, mutagen "
-            f"reads {audio.info.sample_rate} Hz/{audio.info.channels} ch",
+            f"reads {info.sample_rate} Hz/{info.channels} ch",
             code="ambiguous",
         )
     return Mp3Info(
         duration_seconds=round(walk.samples / first.sample_rate, 3),
-        bitrate=int(audio.info.bitrate),
+        bitrate=int(info.bitrate),
         sample_rate=first.sample_rate,
         channels=first.channels,
         frame_count=walk.frame_count,
@@ -280,17 +282,13 @@ def _trailing_tags_start(data: bytes, start: int) -> int:
             end -= total
             continue
         if end - start >= 20 and data[end - 10 : end - 7] == b"3DI":
-            size = _syncsafe(data[end - 4 : end])
-            total = None if size is None else size + 20
-            if (
-                total is None
-                or total > end - start
-                or data[end - total : end - total + 3] != (b"ID3")
-            ):
+            tag_size = _syncsafe(data[end - 4 : end])
+            tag = None if tag_size is None else tag_size + 20  # with its header and footer
+            if tag is None or tag > end - start or data[end - tag : end - tag + 3] != (b"ID3"):
                 raise MediaError(
                     "the ID3 tag at the end of the file is corrupt", code="tag_corrupt"
                 )
-            end -= total
+            end -= tag
             continue
         return end
     return end

@@ -84,7 +84,7 @@ def serve_file(
     etag: str,
     last_modified: datetime,
     cache_control: str,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Answer GET/HEAD for a file: 200, 206 for one range, 304, or 416.
 
     Uses no middleware, session or template: the public MP3 is served on the minimal WSGI path.
@@ -132,7 +132,7 @@ def serve_file(
     return response
 
 
-def serve_audio(request, audio: AudioFile, *, cache_control: str) -> HttpResponse:
+def serve_audio(request, audio: AudioFile, *, cache_control: str) -> HttpResponseBase:
     """An MP3 of the library, with ranges and validators (the page's player and the carrier)."""
     storage, name = audio.file.storage, audio.file.name
     try:

@@ -55,9 +55,9 @@ def audio_public(request, public_id):
     try:
         copy = media.audio_copy(public_id)
     except media.Unavailable:
-        response = HttpResponse(b"", status=503, content_type="text/plain")
-        response["Retry-After"] = "1"
-        return with_carrier_headers(response)
+        unavailable = HttpResponse(b"", status=503, content_type="text/plain")
+        unavailable["Retry-After"] = "1"
+        return with_carrier_headers(unavailable)
     data, created_at = copy.data, copy.created_at
     if data is None or created_at is None:
         return _not_found()

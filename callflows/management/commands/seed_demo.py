@@ -12,8 +12,8 @@ class Command(BaseCommand):
     help = "Create the demo tenants, people and numbers (idempotent)."
 
     def handle(self, *args, **options):
-        for tenant, email, role in demo_seed():
-            self.stdout.write(f"  {email:<28} {role:<10} {tenant}")
+        for tenant_name, email, role in demo_seed():
+            self.stdout.write(f"  {email:<28} {role:<10} {tenant_name}")
         self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
         # The worker subscribes the demo numbers through the sandbox once it is up; a company
         # that already has numbers gets none added.
