@@ -31,4 +31,8 @@ def connect() -> None:
     describe_values("subscription", "status", _label(SubscriptionStatus))
     describe_values("outboundcall", "status", _label(OutboundCall.Status))
     describe_values("outboundcall", "message", _label(OutboundCall.MessageKind))
-    describe_values("outboundcall", "source", lambda value: SETTLED_BY.get(value))
+    describe_values(
+        "outboundcall",
+        "source",
+        lambda value: str(SETTLED_BY[value]) if value in SETTLED_BY else None,
+    )

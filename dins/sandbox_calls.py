@@ -90,7 +90,7 @@ def test_call_place(*, test_call_id: int) -> None:
         )
         return
     test_call = TestCall.objects.select_related("subscription").get(pk=test_call_id)
-    values = {"finished_at": timezone.now()}
+    values: dict[str, object] = {"finished_at": timezone.now()}
     try:
         result = xoxzo.get_client().sandbox_test_call(
             to=test_call.subscription.e164,

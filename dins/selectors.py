@@ -1,8 +1,11 @@
 """Read-side queries for numbers; carrier reads go through ``dins.xoxzo``."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -17,11 +20,14 @@ from portal import phone
 from portal.outbox import outbox_waiting
 from portal.scoping import scopes_disabled
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class PrefixChoice:
     key: str
-    label: str
+    label: StrOrPromise  # translated when shown
     country: str
     prefix: str  # with the country code, as the carrier's search wants it
 

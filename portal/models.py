@@ -303,6 +303,9 @@ class Alert(TenantOwned):
     # Recipients already served, so a retry after a partial failure mails only the others.
     email_sent_to = models.JSONField(default=list, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: set on the alerts a page lists (``portal.alerts.alert_title``, RESOLUTIONS).
+    title: str
+    resolution_words: str
 
     class Meta:
         ordering = ["-created_at", "-id"]

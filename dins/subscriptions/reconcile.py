@@ -76,7 +76,7 @@ def subscriptions_reconcile(*, now: datetime | None = None) -> ReconcileResult:
             elif subscription.status == SubscriptionStatus.ACTIVE and held is None:
                 if flag_missing(subscription):
                     result.missing.append(subscription.pk)
-            elif subscription.status == SubscriptionStatus.ACTIVE:
+            elif subscription.status == SubscriptionStatus.ACTIVE and held is not None:
                 if subscription.carrier_missing_since is not None:
                     Subscription.objects.filter(pk=subscription.pk).update(
                         carrier_missing_since=None
@@ -183,9 +183,9 @@ def _recover(din_uid: str, *, now: datetime, result: ReconcileResult) -> bool:
         .order_by("-sent_at", "-pk")
         .first()
     )
-    if failed is None:
+    if failed is None or failed.sent_at is None:  # (the query asked for a send time)
         return False
-    values = {
+    values: dict[str, object] = {
         "status": SubscriptionStatus.ACTIVE,
         "carrier_accepted_at": failed.sent_at,
         "failure_reason": "",

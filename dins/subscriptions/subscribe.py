@@ -293,12 +293,13 @@ def fail(
 @receiver(outbox_gave_up, dispatch_uid="dins.subscribe.gave_up")
 def subscribe_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None:
     """The broker never took the subscribe task in time: nothing reached the carrier."""
-    if task_name != SUBSCRIBE_TASK:
+    subscription_id = kwargs.get("subscription_id")
+    if task_name != SUBSCRIBE_TASK or subscription_id is None:
         return
     with scopes_disabled():
         subscription = (
             Subscription.objects.filter(
-                pk=kwargs.get("subscription_id"),
+                pk=subscription_id,
                 status=SubscriptionStatus.PENDING,
                 claim=kwargs.get("claim", ""),
             )
