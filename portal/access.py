@@ -30,7 +30,6 @@ def member_required(view=None, *, role: str = Role.VIEWER):
             ensure_role(request, role)
             return func(request, *args, **kwargs)
 
-        wrapper.member_required = True
         return wrapper
 
     return decorator(view) if view is not None else decorator

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +19,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.CAP].count()
+        rows = self.object_list
+        assert isinstance(rows, QuerySet)  # an admin changelist pages a queryset
+        return rows.order_by()[: self.CAP].count()
 
 
 class LargeTableAdmin(admin.ModelAdmin):

@@ -318,7 +318,7 @@ def alerts_for_dashboard() -> dict[str, Any]:
     """The newest open alerts (titled) and how many are open: two queries, however many."""
     alerts = list(alert_open_list()[:DASHBOARD_ALERTS])
     for alert in alerts:
-        alert.title = alert_title(alert)  # type: ignore[attr-defined]  # read by the template
+        alert.title = alert_title(alert)  # read by the template
     # Counted every time (the open alerts' partial index), so a page costs the same queries
     # with three open alerts as with three thousand.
     return {"open": alerts, "open_total": alert_open_list().order_by().count()}

@@ -72,9 +72,8 @@ def client_address_from(remote_addr: str, forwarded_for: str, networks) -> str |
 
 def client_address(request) -> str | None:
     """The address of the person behind ``request`` (see the module docstring)."""
-    cached = getattr(request, "_client_address", False)
-    if cached is not False:
-        return cached
+    if hasattr(request, "_client_address"):  # worked out once per request
+        return request._client_address
     meta = request.META
     address = client_address_from(
         meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""), trusted_proxy_networks()

@@ -4,6 +4,7 @@ A date picker never sends 0001-01-01 or 9999-12-31, but a hand-made request does
 date cannot be turned into the start of a day in Tokyo (or one day later) without overflowing.
 Every date and time field of the portal is one of these: outside ``DATE_MIN``..``DATE_MAX`` it
 says which dates it takes, and the browser's picker shows the same range (``min``/``max``).
+``choice_field`` reaches a form's menu to fill it as the form is built.
 """
 
 from __future__ import annotations
@@ -93,3 +94,13 @@ class BoundedDateTimeField(forms.DateTimeField):
         if value is not None and datetime_range_problem(value):
             raise _out_of_range(DATE_MIN, DATE_MAX)
         return value
+
+
+# --- Menus filled when a form is built --------------------------------------------------------
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """``form``'s menu ``name``, to set its choices (the company's own, the reader's words)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField), f"{name} is not a menu"
+    return field

@@ -1,17 +1,24 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit_words import action_label, object_label
-from portal.fields import BoundedDateField
+from portal.fields import BoundedDateField, choice_field
 from portal.models import Language, NotificationSetting, Role, Tenant, User
 from portal.outbox import outbox_enqueue
 from portal.text import validate_line
 from portal.zones import zone_choices
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def role_choices_for(membership) -> list[tuple[str, str]]:
+
+def role_choices_for(membership) -> list[tuple[str, StrOrPromise]]:
     """The roles this member may hand out: owners any, admins up to admin."""
     limit = Role.rank(membership.role)
     return [(role.value, role.label) for role in Role if Role.rank(role) <= limit]
@@ -23,7 +30,7 @@ class InvitationForm(forms.Form):
 
     def __init__(self, *args, membership, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = role_choices_for(membership)
+        choice_field(self, "role").choices = role_choices_for(membership)
 
 
 class RoleForm(forms.Form):
@@ -72,7 +79,7 @@ class TenantSettingsForm(forms.Form):
             "require_second_factor",
         )
         form = cls(data, initial={field: getattr(tenant, field) for field in fields})
-        form.fields["timezone"].choices = zone_choices(current=tenant.timezone)
+        choice_field(form, "timezone").choices = zone_choices(current=tenant.timezone)
         return form
 
 
@@ -87,8 +94,9 @@ class AcceptInvitationForm(forms.Form):
         self.email = email
         super().__init__(*args, **kwargs)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
             self.add_error("password2", _("The two passwords differ."))
@@ -110,14 +118,18 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, facets: dict, members, **kwargs):
         super().__init__(*args, **kwargs)
-        everything = [("", _("All"))]
+        everything: list[tuple[str, StrOrPromise]] = [("", _("All"))]
         # A code the log holds from before the menus knew it stays selectable from a link.
         wanted = self.data if self.is_bound else {}
         actions = sorted({*facets["actions"], wanted.get("action", "")} - {""})
         objects = sorted({*facets["object_types"], wanted.get("object_type", "")} - {""})
-        self.fields["action"].choices = everything + [(a, action_label(a)) for a in actions]
-        self.fields["object_type"].choices = everything + [(t, object_label(t)) for t in objects]
-        self.fields["actor"].choices = everything + [(str(m.code), str(m.user)) for m in members]
+        choice_field(self, "action").choices = everything + [(a, action_label(a)) for a in actions]
+        choice_field(self, "object_type").choices = everything + [
+            (t, object_label(t)) for t in objects
+        ]
+        choice_field(self, "actor").choices = everything + [
+            (str(m.code), str(m.user)) for m in members
+        ]
 
 
 class NotificationSettingForm(forms.ModelForm):
@@ -148,6 +160,7 @@ class NotificationSettingForm(forms.ModelForm):
         # Every address at its longest, one a line: anything longer is refused unread.
         limit = self.MAX_EXTRA_ADDRESSES * 255
         field = self.fields["extra_addresses"]
+        assert isinstance(field, forms.CharField)  # the model's TextField
         field.max_length = limit
         field.validators.append(MaxLengthValidator(limit))
         field.widget.attrs["maxlength"] = limit

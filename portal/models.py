@@ -1,7 +1,10 @@
 """Tenants, their members, invitations and the audit log."""
 
+from __future__ import annotations
+
 import uuid
 import zoneinfo
+from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -12,6 +15,9 @@ from django.utils.translation import pgettext_lazy
 
 from portal.scoping import TenantManager
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class Language(models.TextChoices):
     JAPANESE = "ja", _("Japanese")
@@ -21,7 +27,7 @@ class Language(models.TextChoices):
 TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra):
@@ -46,15 +52,17 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person who signs in with an e-mail address; tenants come through memberships."""
 
-    username = None
+    # No username: people sign in by e-mail (django-stubs cannot express a removed field).
+    username = None  # type: ignore[assignment]
     email = models.EmailField(_("e-mail address"), unique=True)
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.JAPANESE
     )
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = UserManager()
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    # The e-mail manager above; the stub types AbstractUser's as the username-based one.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self):
         return self.get_full_name() or self.email
@@ -305,7 +313,7 @@ class Alert(TenantOwned):
     emailed_at = models.DateTimeField(null=True, blank=True)
     # Not stored: set on the alerts a page lists (``portal.alerts.alert_title``, RESOLUTIONS).
     title: str
-    resolution_words: str
+    resolution_words: StrOrPromise
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -305,7 +306,7 @@ MEDIA_URL = "/media-not-served/"
 # Uploads (MP3s) in the media folder, or, with MEDIA_BUCKET set, in an S3-compatible bucket that
 # every portal and edge machine reads (portal/storage.py): then nothing on disk is shared.
 MEDIA_BUCKET = env.str("MEDIA_BUCKET", default="")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": (
         {
             "BACKEND": "storages.backends.s3.S3Storage",
@@ -640,7 +641,7 @@ MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
 
 # --- Logging ----------------------------------------------------------------------------------
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

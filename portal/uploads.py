@@ -36,8 +36,7 @@ class CappedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size):
         if self.is_over and self.request is not None:
-            refused = getattr(self.request, "upload_refused", None)
-            if refused is None:
-                refused = self.request.upload_refused = {}
+            # An attribute of this request's own (HttpRequest declares no such field).
+            refused = vars(self.request).setdefault("upload_refused", {})
             refused[self.field_name] = file_size
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Mapping
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -63,7 +64,7 @@ def zone_label(name: str, *, language: str | None = None) -> str:
 @lru_cache(maxsize=8)
 def _grouped(language: str, day: datetime.date) -> tuple:
     locale = _locale(language)
-    territories: dict[str, list[str]] = get_global("territory_zones")
+    territories: Mapping[str, list[str]] = get_global("territory_zones")
     available = zoneinfo.available_timezones()
     groups = []
     with translation.override(language):

@@ -22,7 +22,7 @@ from callflows.flows.rules import MAX_RULES
 from callflows.models import AudioFile, CallerList, TtsScript
 from dins.destinations import DestinationRefused, transfer_target_clean
 from portal import phone
-from portal.fields import BoundedDateTimeField
+from portal.fields import BoundedDateTimeField, choice_field
 from portal.text import validate_line
 
 WEEKDAYS = [
@@ -54,13 +54,6 @@ ACTION_CHOICES = [
 
 def _choices(queryset):
     return [("", CHOOSE)] + [(str(obj.code), str(obj)) for obj in queryset]
-
-
-def _menu(form: forms.Form, name: str) -> forms.ChoiceField:
-    """One of ``form``'s menus, to fill with the company's library."""
-    field = form.fields[name]
-    assert isinstance(field, forms.ChoiceField)
-    return field
 
 
 @dataclass(frozen=True)
@@ -105,9 +98,9 @@ class ActionForm(forms.Form):
         self.subscription = subscription
         self.library = library or Library.load()
         audio, scripts = self.library.audio, self.library.scripts
-        _menu(self, "audio").choices = _choices(audio)
-        _menu(self, "script").choices = _choices(scripts)
-        _menu(self, "greeting").choices = (
+        choice_field(self, "audio").choices = _choices(audio)
+        choice_field(self, "script").choices = _choices(scripts)
+        choice_field(self, "greeting").choices = (
             [("", _("No greeting"))]
             + [(f"say:{s.code}", _("Script: %(name)s") % {"name": s}) for s in scripts]
             + [(f"playback:{a.code}", _("MP3: %(name)s") % {"name": a}) for a in audio]
@@ -197,7 +190,7 @@ class RuleForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _menu(self, "caller_list").choices = _choices(self.library.caller_lists)
+        choice_field(self, "caller_list").choices = _choices(self.library.caller_lists)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

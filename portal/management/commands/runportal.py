@@ -96,8 +96,15 @@ class Child:
     name: str
     command: list[str]
     health_url: str | None = None
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     readers: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def started(self) -> subprocess.Popen[bytes]:
+        """The running process (``Command._start`` starts every child before any is read)."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was not started")
+        return self.process
 
 
 def celery(*arguments: str) -> list[str]:
@@ -191,9 +198,9 @@ class Command(BaseCommand):
         """Until asked to stop: a child that exits stops everything, saying which."""
         while not stopping.wait(0.5):
             for child in children:
-                if child.process.poll() is not None:
+                if child.started.poll() is not None:
                     raise CommandError(
-                        f"{child.name} stopped unexpectedly (exit {child.process.returncode})."
+                        f"{child.name} stopped unexpectedly (exit {child.started.returncode})."
                     )
 
     def _start(self, children: list[Child], env: dict) -> None:
@@ -220,27 +227,29 @@ class Command(BaseCommand):
     def _relay(self, child: Child, width: int) -> None:
         prefix = f"{child.name:<{width}} | ".encode()
         out = sys.stdout.buffer
-        for line in iter(child.process.stdout.readline, b""):
+        stream = child.started.stdout
+        assert stream is not None  # started with stdout=PIPE
+        for line in iter(stream.readline, b""):
             out.write(prefix + line)
             out.flush()
 
     def _wait_until_up(self, children: list[Child], stopping: threading.Event) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        waiting = [child for child in children if child.health_url]
+        waiting = {child.health_url: child for child in children if child.health_url}
         while waiting and time.monotonic() < deadline and not stopping.is_set():
-            for child in list(waiting):
-                if child.process.poll() is not None:
+            for url, child in list(waiting.items()):
+                if child.started.poll() is not None:
                     raise CommandError(f"{child.name} did not start (is its port free?).")
                 try:
-                    with urllib.request.urlopen(child.health_url, timeout=2) as response:  # noqa: S310
+                    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
                         if response.status == 200:
-                            waiting.remove(child)
+                            del waiting[url]
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     pass
             if waiting:
                 time.sleep(0.3)
         if waiting and not stopping.is_set():
-            names = ", ".join(child.health_url for child in waiting)
+            names = ", ".join(waiting)
             raise CommandError(f"No answer from {names} within {START_TIMEOUT_SECONDS}s.")
 
     def _banner(self, host: str, port: int, edge_port: int, sandbox_port: int) -> None:
@@ -272,15 +281,15 @@ class Command(BaseCommand):
         for stage in STOP_STAGES:
             group = [running[name] for name in stage if name in running]
             for child in group:
-                if child.process.poll() is None:
-                    child.process.send_signal(signal.SIGTERM)
+                if child.started.poll() is None:
+                    child.started.send_signal(signal.SIGTERM)
             for child in group:
                 try:
-                    child.process.wait(timeout=STOP_GRACE_SECONDS[child.name])
+                    child.started.wait(timeout=STOP_GRACE_SECONDS[child.name])
                 except subprocess.TimeoutExpired:
                     self.stderr.write(f"{child.name} did not stop in time; killing it.")
-                    child.process.kill()
-                    child.process.wait()
+                    child.started.kill()
+                    child.started.wait()
         for child in running.values():
             for reader in child.readers:
                 reader.join(timeout=2)
