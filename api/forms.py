@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from api.models import KeyRole, WebhookEvent
-from portal.fields import BoundedDateTimeField
+from portal.fields import BoundedDateTimeField, choice_field
 from portal.text import validate_line
 
 
@@ -36,7 +36,7 @@ class ApiKeyForm(forms.Form):
     def __init__(self, *args, holders, **kwargs):
         super().__init__(*args, **kwargs)
         self.holders = {str(member.code): member for member in holders}
-        self.fields["holder"].choices = [
+        choice_field(self, "holder").choices = [
             (code, f"{member.user} ({member.get_role_display()})")
             for code, member in self.holders.items()
         ]

@@ -1,5 +1,9 @@
 """API keys of a company, its outgoing webhooks, their deliveries and idempotent requests."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -7,6 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, TenantOwned
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class KeyRole(models.TextChoices):
@@ -67,7 +74,7 @@ class ApiKey(TenantOwned):
         return min(self.role, holder_role, key=Role.rank)
 
     @property
-    def acting_role_label(self) -> str:
+    def acting_role_label(self) -> StrOrPromise:
         return Role(self.acting_role).label if self.acting_role else ""
 
     @property

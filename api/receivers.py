@@ -15,7 +15,8 @@ from portal.formats import money_out, phone_out, time_text
 from portal.models import Alert, AlertKind, Tenant
 from portal.scoping import scopes_disabled
 
-ALERT_EVENTS = {
+# Keyed by the alert's kind as stored (AlertKind values).
+ALERT_EVENTS: dict[str, WebhookEvent] = {
     AlertKind.TRIAL_REMINDER: WebhookEvent.TRIAL_REMINDER,
     AlertKind.TRIAL_RELEASED: WebhookEvent.TRIAL_RELEASED,
     AlertKind.SUBSCRIPTION_FAILED: WebhookEvent.SUBSCRIPTION_FAILED,

@@ -2,17 +2,21 @@
 
 Every request body is a ``Strict`` model: an object (not a list, not null) holding only the
 keys the operation reads (any other is refused, 422 naming it). Strings a person would type
-are ``line(n)`` or ``text(n)``: bounded, and checked by ``portal.text.text_problem``, the
-pages' own validator (no NUL, no lone surrogate, no control character in a line). Times are
-zone-aware and inside the portal's date range (``portal.fields``), as in the pages' forms.
+are ``Annotated[str, typed_line(n)]`` or ``typed_text(n)``: bounded, and checked by
+``portal.text.text_problem``, the pages' own validator (no NUL, no lone surrogate, no control
+character in a line). Times are zone-aware and inside the portal's date range
+(``portal.fields``), as in the pages' forms.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from annotated_types import GroupedMetadata
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -22,6 +26,7 @@ from pydantic import (
     Field,
     WithJsonSchema,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from callflows.flows.rules import MAX_LABEL_LENGTH, MAX_RULES
@@ -44,22 +49,33 @@ def _text_validator(*, multiline: bool) -> AfterValidator:
     return AfterValidator(check)
 
 
-def typed_line(max_length: int, **field: Any) -> Any:
+@dataclass(frozen=True)
+class _Typed(GroupedMetadata):
+    """A typed string's limits (published in the schema) and its check, used as
+    ``Annotated[str, typed_line(…)]``."""
+
+    field: FieldInfo
+    check: AfterValidator
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.field
+        yield self.check
+
+
+def typed_line(max_length: int, **field: Any) -> _Typed:
     """A one-line string a person types (a name, a label, a note), at most ``max_length``."""
-    return Annotated[
-        str,
+    return _Typed(
         Field(max_length=max_length, json_schema_extra={"pattern": LINE_PATTERN}, **field),
         _text_validator(multiline=False),
-    ]
+    )
 
 
-def typed_text(max_length: int, **field: Any) -> Any:
+def typed_text(max_length: int, **field: Any) -> _Typed:
     """A multi-line text (line breaks and tabs allowed), at most ``max_length``."""
-    return Annotated[
-        str,
+    return _Typed(
         Field(max_length=max_length, json_schema_extra={"pattern": TEXT_PATTERN}, **field),
         _text_validator(multiline=True),
-    ]
+    )
 
 
 def _in_range(value: datetime.datetime) -> datetime.datetime:
@@ -115,7 +131,9 @@ class NumberList(Schema):
 
 
 class Release(Strict):
-    typed_number: typed_line(30, description="The number, typed again to confirm (+81 50…, 050-…)")
+    typed_number: Annotated[
+        str, typed_line(30, description="The number, typed again to confirm (+81 50…, 050-…)")
+    ]
 
 
 class Playback(Strict):
@@ -130,7 +148,7 @@ class Say(Strict):
 
 class Transfer(Strict):
     type: Literal["transfer"]
-    number: typed_line(30)
+    number: Annotated[str, typed_line(30)]
 
 
 class Voicemail(Strict):
@@ -252,11 +270,11 @@ class Assets(Schema):
 
 
 class OutboundCallIn(Strict):
-    recipient: typed_line(30, description="E.164 or as dialled in Japan")
+    recipient: Annotated[str, typed_line(30, description="E.164 or as dialled in Japan")]
     message_kind: Literal["audio", "script", "text"]
     audio: UUID | None = None
     script: UUID | None = None
-    text: typed_text(500) = ""
+    text: Annotated[str, typed_text(500)] = ""
     tts_lang: Literal["ja", "en", ""] = ""
     local_caller_id: bool = False
 
@@ -291,7 +309,7 @@ class OfferList(Schema):
 
 
 class SubscribeIn(Strict):
-    din_uid: typed_line(100, min_length=1, description="An offer's din_uid")
+    din_uid: Annotated[str, typed_line(100, min_length=1, description="An offer's din_uid")]
     mode: Literal["trial", "keep"] = Field(
         description="trial: 24 hours at the trial price, released in time unless kept; "
         "keep: a normal subscription"
@@ -378,7 +396,9 @@ FlowDocument = Annotated[dict[str, Any], WithJsonSchema(_flow_document_schema())
 
 class FlowIn(Strict):
     document: FlowDocument = Field(description="The flow document, as GET …/flow answers it")
-    note: typed_line(1000, description="What changed, for the history (200 characters)") = ""
+    note: Annotated[
+        str, typed_line(1000, description="What changed, for the history (200 characters)")
+    ] = ""
 
 
 class FlowCheckIn(Strict):
@@ -398,8 +418,8 @@ class FlowCheck(Schema):
 
 
 class ScriptIn(Strict):
-    name: typed_line(100)
-    language: typed_line(10, description="ja or en")
+    name: Annotated[str, typed_line(100)]
+    language: Annotated[str, typed_line(10, description="ja or en")]
     # Checked by the page's own form (script_text_clean): control characters by position.
     text: str = Field(max_length=5000, description="Read aloud; at most 500 characters")
 

@@ -23,6 +23,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
@@ -313,7 +314,7 @@ def webhook_listeners(event: str) -> set[int]:
         return {tenant_id for tenant_id, events in endpoints if event in events}
 
 
-def webhook_emit_many(events: list[tuple[int, str, dict]]) -> list[WebhookDelivery]:
+def webhook_emit_many(events: Sequence[tuple[int, str, dict]]) -> list[WebhookDelivery]:
     """Queue ``(tenant_id, event, data)`` events for every active endpoint subscribed to them.
 
     Works across tenants (the call-log writer's batches hold many): one query for the

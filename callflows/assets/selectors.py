@@ -8,7 +8,9 @@ flow of the tenant, so the list pages cost the same whatever the number of asset
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from callflows.models import AudioFile, CallerList, CallFlow, ClosedDate, TtsScript
 from dins.models import LIVE_STATUSES, Subscription
@@ -111,28 +113,31 @@ def _users_by_code(kind: str) -> dict[str, list[Subscription]]:
     return users
 
 
+_Asset = TypeVar("_Asset", AudioFile, TtsScript, CallerList)
+
+
 @dataclass(frozen=True)
-class AssetRow:
+class AssetRow(Generic[_Asset]):
     """One line of an asset list page: the asset and the live numbers whose flow uses it."""
 
-    asset: object
+    asset: _Asset
     used_by: list[Subscription]
 
 
-def _rows(queryset, kind: str) -> list[AssetRow]:
+def _rows(assets: Iterable[_Asset], kind: str) -> list[AssetRow[_Asset]]:
     users = _users_by_code(kind)
-    return [AssetRow(asset=asset, used_by=users.get(str(asset.code), [])) for asset in queryset]
+    return [AssetRow(asset=asset, used_by=users.get(str(asset.code), [])) for asset in assets]
 
 
-def audio_list() -> list[AssetRow]:
+def audio_list() -> list[AssetRow[AudioFile]]:
     return _rows(AudioFile.objects.select_related("uploaded_by"), AUDIO)
 
 
-def script_list() -> list[AssetRow]:
+def script_list() -> list[AssetRow[TtsScript]]:
     return _rows(TtsScript.objects.all(), SCRIPT)
 
 
-def caller_list_list() -> list[AssetRow]:
+def caller_list_list() -> list[AssetRow[CallerList]]:
     return _rows(CallerList.objects.all(), CALLER_LIST)
 
 
