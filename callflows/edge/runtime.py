@@ -3,8 +3,8 @@
 Finds the published flow for the token (``callflows.edge.published``: memory first, the
 database on a miss within a budget), evaluates it (``callflows.flows.rules.evaluate``) and
 appends the answer to the call log's buffer (``callflows.edge.call_log``). Whatever fails, a
-call gets an answer: what memory holds, else the safe fallback (voicemail), which is also what
-``FALLBACK`` (no flow could be read in time) answers. Only an unknown or released token answers
+call gets an answer: what memory holds, else the safe fallback (voicemail; the published flows
+answer ``FALLBACK`` when none could be read in time). Only an unknown or released token answers
 "not found".
 """
 
@@ -25,7 +25,7 @@ from dins.call_marks import marks_test_call
 
 logger = logging.getLogger(__name__)
 
-# What a call hears while no flow can be read (``published.FALLBACK``).
+# What a call hears while no flow can be read (``callflows.flows.documents.FALLBACK``).
 FALLBACK_ANSWER = Answer(grammar.FALLBACK, "fallback", "fallback")
 
 
