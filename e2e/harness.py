@@ -716,10 +716,23 @@ class PortalClient:
             {"csrfmiddlewaretoken": self.csrf(login.text), "username": email, "password": password},
         )
 
-    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> PortalClient:
+    def sign_in(
+        self, email: str, password: str = DEMO_PASSWORD, *, second_factor: str | None = None
+    ) -> PortalClient:
+        """Signed in through the login page; ``second_factor``: a code (or recovery code) for
+        a person the portal asks for one (operators in production)."""
         response = self.try_sign_in(email, password)
         if "/account/login/" in response.url:
             raise RuntimeError(f"could not sign in as {email}")
+        if "/second-factor/code/" in response.url:
+            if second_factor is None:
+                raise RuntimeError(f"{email} is asked for a second factor and has none here")
+            response = self.post(
+                response.url,
+                {"csrfmiddlewaretoken": self.csrf(response.text), "code": second_factor},
+            )
+            if "/second-factor/code/" in response.url:
+                raise RuntimeError(f"the second factor of {email} was refused")
         self.session.headers["Accept-Language"] = "en"
         return self
 

@@ -66,7 +66,10 @@ def number_list(
     by cursor."""
     try:
         page = keyset_page(
-            selectors.subscription_list(), field="created_at", size=limit, after=cursor
+            selectors.subscription_list().select_related("tenant"),  # each time in its zone
+            field="created_at",
+            size=limit,
+            after=cursor,
         )
     except BadCursor:
         raise invalid_field("cursor", _("Not a cursor this API gave.")) from None

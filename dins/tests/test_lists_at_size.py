@@ -107,6 +107,23 @@ def test_the_api_lists_numbers_by_cursor(client, personas, api_key):
     assert broken.json()["errors"][0]["field"] == "cursor"
 
 
+def test_the_api_lists_numbers_in_the_same_queries_for_few_numbers_and_many(
+    client, personas, api_key
+):
+    headers = {"Authorization": f"Bearer {api_key}"}
+    counts = []
+    for count in (3, 40):
+        _numbers(personas, count)
+        client.get("/api/v1/numbers", headers=headers)
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get("/api/v1/numbers", headers=headers)
+        assert body.status_code == 200
+        counts.append((len(body.json()["items"]), len(queries)))
+
+    assert [items for items, _queries in counts] == [3, 43]
+    assert counts[0][1] == counts[1][1], counts
+
+
 def test_the_costs_page_sums_every_number_and_pages_the_list(client, personas):
     _numbers(personas, 70)  # 650 a month each
     _numbers(personas, 5, trial=True)  # 32.50 each while a trial, 617.50 given back
