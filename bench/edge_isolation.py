@@ -157,6 +157,15 @@ def main() -> None:
     if args.layout == "launcher":
         line += f" | test calls {presses.count('done')}/{len(presses)}"
     print(line)
+    met = (
+        busy["failed"] == 0
+        and busy["p99_ms"] <= TARGET_SATURATED_P99_MS
+        and presses.count("done") == len(presses)
+    )
+    print(
+        f"verdict: {'MET' if met else 'MISSED'} (every call answered, saturated p99 "
+        f"{busy['p99_ms']} ms ≤ {TARGET_SATURATED_P99_MS:g} ms, every Test call done)"
+    )
 
 
 if __name__ == "__main__":
