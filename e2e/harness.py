@@ -156,6 +156,13 @@ class Layout:
         code += "with scopes_disabled(): print(CallLog.objects.count())"
         return int(self.manage("shell", "-c", code).strip().splitlines()[-1])
 
+    def write_call_log_journal(self) -> int:
+        """Rows left in this machine's call-log journal, written as the next edge process to
+        start here would write them (the servers are stopped); returns how many were new."""
+        code = "from callflows.edge.call_log import call_log_buffer\n"
+        code += "print(call_log_buffer.drain())"
+        return int(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
     def log_text(self, name: str) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

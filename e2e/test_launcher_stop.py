@@ -1,4 +1,5 @@
-"""Stopping `make run` with SIGTERM: within 30 s, no call left unanswered, no call-log row lost."""
+"""Stopping `make run` with SIGTERM: within 30 s, no call left unanswered, no call-log row lost
+(written at the stop, or kept in the journal for the next start)."""
 
 import threading
 import time
@@ -43,16 +44,20 @@ def test_sigterm_stops_everything_in_time_and_loses_no_call(launched, demo_numbe
     caller.join(timeout=10)
 
     answered = [call for call in calls if call.answered]
-    # Once the edge stops listening, a connection is refused, or reset if it reached the
-    # listening socket's queue in the last instant: either way no answer was started, and the
-    # carrier gets the same signal. (make run stops its carrier, the sandbox, before the edge;
-    # in production the proxy retries on another edge instance: test_production_layout.)
+    # Once the edge stops listening, a connection is refused, or reset or closed unanswered if
+    # it reached the listening socket's queue in the last instant: either way no answer was
+    # started, and the carrier gets the same signal. (make run stops its carrier, the sandbox,
+    # before the edge; in production the proxy retries on another edge instance:
+    # test_production_layout.)
     turned_away = [
         call
         for call in calls
         if call.status is None
         and call.seconds >= stop_sent_at[0]
-        and ("refused" in call.error or "reset" in call.error.lower())
+        and any(
+            sign in call.error.lower()
+            for sign in ("refused", "reset", "closed connection without response")
+        )
     ]
     failed = [call for call in calls if not call.answered and call not in turned_away]
     print(
@@ -63,6 +68,10 @@ def test_sigterm_stops_everything_in_time_and_loses_no_call(launched, demo_numbe
     assert not failed, failed[:5]  # no timeout, no 5xx, no reset before the stop
     assert len(answered) > 20
 
-    # every answered call is in the call log, and nothing the edge began is missing from it
-    after = launched.count_call_log()  # the database, with every server stopped
-    assert after - before == len(answered)
+    # every answered call is in the call log once: written by the stopping edge within its
+    # 3 s, or left in the machine's journal for the next start (a busy machine), never lost
+    written = launched.count_call_log() - before  # the database, with every server stopped
+    left = launched.write_call_log_journal()
+    print(f"call-log rows written at the stop {written}, left in the journal {left}")
+    assert written + left == len(answered)
+    assert launched.count_call_log() - before == len(answered)
