@@ -14,7 +14,9 @@ One company grows in a database of its own (``<DATABASE_URL's name>_scale``, e.g
 At each size the portal's pages are served as shipped (granian, 2 workers x 4 threads,
 ``DEPLOYMENT=production``, docs/deploy.md) and every page and API list is fetched one request
 at a time (``--requests`` each, after two unmeasured): median and p95. The queries each makes
-are counted in this process, on the same database, with Django's test client. Then:
+are counted in this process, on the same database, with Django's test client. Meanwhile this
+process does the worker's summing on its schedule (``dins.month_costs_refresh``: the operators'
+costs page reads what it keeps). Then:
 
 - the CSV export of the whole log (page and API): time to the first data row, the whole
   export, and the server's resident memory before, at its peak during, and after;
@@ -39,6 +41,7 @@ Needs PostgreSQL, Redis (the pages' cache: ``REDIS_URL``, default DB 3) and wrk.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -896,6 +899,34 @@ def start_portal(url: str, redis_url: str, broker_url: str, work: Path, nice: bo
     return layout, f"http://127.0.0.1:{layout.portal_port}"
 
 
+@contextlib.contextmanager
+def worker_sums_months():
+    """The worker's ``dins.month_costs_refresh`` on its schedule while the pages are measured
+    (the operators' costs page reads what it keeps), from a thread with its own connection."""
+    from django.conf import settings
+    from django.db import connection
+
+    from dins.costs import month_costs_refresh
+
+    stop = threading.Event()
+
+    def run():
+        try:
+            while not stop.wait(settings.MONTH_COSTS_INTERVAL_SECONDS):
+                month_costs_refresh()
+        finally:
+            connection.close()
+
+    month_costs_refresh()  # before the first page, as a running worker would have
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
@@ -946,9 +977,10 @@ def main() -> None:
             connection.close()
             items = pages(world)
             found: dict = {"world": dict(world.__dict__)}
-            found["queries"] = {page.name: count_queries(world, page) for page in items}
-            connection.close()
-            found["times"] = time_pages(base, world, items, args.requests)
+            with worker_sums_months():
+                found["queries"] = {page.name: count_queries(world, page) for page in items}
+                connection.close()
+                found["times"] = time_pages(base, world, items, args.requests)
             if "csv" not in args.skip:
                 found["csv"] = measure_csv(base, layout, world)
             if "sweep" not in args.skip and size == "L":

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import TenantOwned
+from portal.scoping import TenantManager
 
 
 def new_action_token() -> str:
@@ -202,6 +203,43 @@ class CarrierOrphan(models.Model):
 
     def __str__(self):
         return f"+{self.din} ({self.din_uid})"
+
+
+class MonthCosts(models.Model):
+    """A company's month in totals, as ``dins.costs`` sums them, kept for the operators' page.
+
+    Summing every company's numbers and calls grows with them (10,000 numbers and a month's
+    calls at a call centre); the operators' page reads these rows instead, one per company,
+    written by the worker every ``MONTH_COSTS_INTERVAL_SECONDS`` (``dins.month_costs_refresh``).
+    A company without a fresh row is summed on the page itself, so the page is never wrong
+    for longer than that, whether the worker runs or not.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.CASCADE, related_name="+")
+    month_start = models.DateField()  # the first day of the month, in the company's zone
+    numbers_count = models.PositiveIntegerField(default=0)
+    numbers_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    running_trials = models.PositiveIntegerField(default=0)
+    trial_rebates = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    released_count = models.PositiveIntegerField(default=0)
+    released_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    outbound_count = models.PositiveIntegerField(default=0)
+    outbound_seconds = models.PositiveBigIntegerField(default=0)
+    outbound_cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    outbound_open = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One row per company and month (the refresh's upsert relies on it).
+            models.UniqueConstraint(fields=["tenant", "month_start"], name="month_costs_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.month_start:%Y-%m}: {self.numbers_count} numbers"
 
 
 # --- Outbound calls ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ without sending its request again. Services enqueue these by name through the ou
 from celery import shared_task
 
 from dins import sandbox_calls
+from dins.costs import month_costs_refresh
 from dins.subscriptions.common import TRANSIENT_CARRIER_ERRORS
 from dins.subscriptions.reconcile import subscriptions_reconcile, subscriptions_settle_expired
 from dins.subscriptions.release import subscription_release
@@ -92,3 +93,9 @@ def reconcile() -> dict:
 def settle_subscribes() -> dict:
     result = subscriptions_settle_expired()
     return {"activated": len(result.activated), "resubscribed": len(result.resubscribed)}
+
+
+@shared_task(name="dins.month_costs_refresh")
+def refresh_month_costs() -> dict:
+    """Every company's month summed again for the operators' page (an upsert: safe to repeat)."""
+    return {"companies": month_costs_refresh()}

@@ -476,6 +476,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often the call log's daily counts take in the calls logged meanwhile (the dashboard's
 # "calls today" and the call log's chart are this much behind the log, plus 10 s).
 CALL_DAYS_INTERVAL_SECONDS = env.int("CALL_DAYS_INTERVAL_SECONDS", default=15)
+# How often the worker sums every company's month for the operators' costs page (dins/costs.py),
+# and how old a kept sum may be before the page sums that company itself.
+MONTH_COSTS_INTERVAL_SECONDS = env.int("MONTH_COSTS_INTERVAL_SECONDS", default=60)
+MONTH_COSTS_FRESH_SECONDS = 3 * MONTH_COSTS_INTERVAL_SECONDS
 CELERY_BEAT_SCHEDULE = {
     # Operators' checks: the scheduler's own heartbeats, the task queue (portal/platform.py).
     "portal-platform-check": {
@@ -495,6 +499,11 @@ CELERY_BEAT_SCHEDULE = {
     "dins-trial-sweep": {
         "task": "dins.trial_sweep",
         "schedule": TRIAL_SWEEP_INTERVAL_SECONDS,
+    },
+    # Every company's month in totals, for the operators' costs page.
+    "dins-month-costs": {
+        "task": "dins.month_costs_refresh",
+        "schedule": MONTH_COSTS_INTERVAL_SECONDS,
     },
     "dins-reconcile": {
         "task": "dins.reconcile",

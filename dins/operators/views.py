@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from dins.costs import costs_by_tenant
+from dins.costs import costs_by_tenant_kept
 from dins.operators import selectors as operator_selectors
 from portal.platform import platform_alert_acknowledge
 
@@ -55,9 +55,4 @@ def operator_alert_acknowledge(request, alert_id: int):
 @require_GET
 @operator_required
 def operator_costs(request):
-    companies = costs_by_tenant()
-    return render(
-        request,
-        "portal/operator_costs.html",
-        {"companies": companies, "total": sum((c.total for c in companies), 0)},
-    )
+    return render(request, "portal/operator_costs.html", {"costs": costs_by_tenant_kept()})
