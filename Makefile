@@ -12,7 +12,7 @@ PORT ?= 8000
 export PORT
 # Type-checked in `make test`: every package of the product (tests and migrations excluded in
 # pyproject.toml).
-MYPY_PACKAGES := portal dins callflows api sandbox
+MYPY_PACKAGES := config portal dins callflows api sandbox
 
 .PHONY: run test install messages lint format clean
 

@@ -7,7 +7,7 @@ import pytest
 from callflows.edge import call_log, media, published
 from portal.models import Membership, Role, Tenant, User
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import MembershipFactory, TenantFactory, UserFactory
+from testing.scaffolding import MembershipFactory, TenantFactory, UserFactory
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _start_server(request, application=None):
 
 @pytest.fixture(scope="session")
 def live_server(request):
-    """The portal's pages as ``portal.wsgi`` serves them (``ROOT_URLCONF``, static files).
+    """The portal's pages as ``config.wsgi.portal`` serves them (``ROOT_URLCONF``, static files).
 
     The edge and the sandbox carrier are other servers: ``edge_server``, ``live_sandbox_server``.
     """
@@ -74,8 +74,8 @@ def live_server(request):
 
 @pytest.fixture(scope="session")
 def edge_live_server(request, live_server):
-    """The edge, ``callflows.edge.wsgi.application``, on a server of its own."""
-    from callflows.edge.wsgi import application
+    """The edge, ``config.wsgi.edge.application``, on a server of its own."""
+    from config.wsgi.edge import application
 
     server = _start_server(request, application)
     yield server
@@ -84,8 +84,8 @@ def edge_live_server(request, live_server):
 
 @pytest.fixture(scope="session")
 def sandbox_live_server(request, live_server):
-    """The sandbox carrier, ``sandbox.wsgi.application``, on a server of its own."""
-    from sandbox.wsgi import application
+    """The sandbox carrier, ``config.wsgi.sandbox.application``, on a server of its own."""
+    from config.wsgi.sandbox import application
 
     server = _start_server(request, application)
     yield server
@@ -101,16 +101,16 @@ def edge_server(edge_live_server, settings):
 
 @pytest.fixture
 def edge_client():
-    """A test client that goes through the edge's WSGI app (``callflows.edge.wsgi``)."""
-    from portal.testing import EdgeClient
+    """A test client that goes through the edge's WSGI app (``config.wsgi.edge``)."""
+    from testing.scaffolding import EdgeClient
 
     return EdgeClient()
 
 
 @pytest.fixture
 def sandbox_client():
-    """A test client that goes through the sandbox carrier's server (``sandbox.wsgi``)."""
-    from portal.testing import SandboxClient
+    """A test client that goes through the sandbox carrier's server (``config.wsgi.sandbox``)."""
+    from testing.scaffolding import SandboxClient
 
     return SandboxClient()
 
@@ -250,7 +250,7 @@ def page(chromium, live_server):
 
 @pytest.fixture
 def sign_in(page):
-    from portal.testing import PASSWORD
+    from testing.scaffolding import PASSWORD
 
     def sign_in_as(email: str):
         page.goto("/account/login/")

@@ -5,7 +5,7 @@ SQLite) with ``--numbers`` active numbers spread over ``--tenants`` companies, e
 realistic flow (holiday → voicemail with a Japanese greeting; anonymous caller → a polite
 refusal; weekdays 9:00-18:00 → an MP3 or a TTS script; otherwise voicemail), published as
 ``callflows.flows.publishing`` publishes them, then for each WSGI server starts the edge
-(``callflows.edge.wsgi``) on a free loopback port with ``BENCH_VIEWS_ENABLED`` and drives it with
+(``config.wsgi.edge``) on a free loopback port with ``BENCH_VIEWS_ENABLED`` and drives it with
 wrk (requests spread over every number, one caller in ten withheld):
 
 - ``constant``: a Django view answering a fixed line (the ceiling; the ratio is the figure);
@@ -62,7 +62,7 @@ SERVERS = {
         str(port),
         "--log-level",
         "warning",
-        "callflows.edge.wsgi:application",
+        "config.wsgi.edge:application",
     ],
     "gunicorn": lambda port: [
         str(VENV_BIN / "gunicorn"),
@@ -75,7 +75,7 @@ SERVERS = {
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
-        "callflows.edge.wsgi:application",
+        "config.wsgi.edge:application",
     ],
 }
 
@@ -475,13 +475,16 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": url,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "false",
         "BENCH_VIEWS_ENABLED": "true",
     }
     env.pop("BENCH_CALL_LOG_DISABLED", None)
     os.environ.update(env)
+    from config.var import var_prepare
+
+    var_prepare()  # as manage.py does: var/ and its secrets
     import django
 
     django.setup()

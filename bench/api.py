@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings_test")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testing.settings")
 os.environ["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = "true"
 
 
@@ -185,7 +185,7 @@ def run(args):
     from dins.tests.factories import SubscriptionFactory
     from portal.models import Role
     from portal.scoping import scopes_disabled, tenant_scope
-    from portal.testing import MembershipFactory, TenantFactory, UserFactory
+    from testing.scaffolding import MembershipFactory, TenantFactory, UserFactory
 
     tenant = TenantFactory(name="Bench")
     MembershipFactory(tenant=tenant, user=UserFactory(), role=Role.OWNER)

@@ -100,11 +100,14 @@ def setup_django(url: str, redis_url: str) -> None:
     os.environ.update(
         DATABASE_URL=url,
         REDIS_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="portal.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
         API_RATE_LIMIT_PER_MINUTE="1000000",
     )
+    from config.var import var_prepare
+
+    var_prepare()  # as manage.py does: var/ and its secrets
     import django
 
     django.setup()
@@ -846,7 +849,7 @@ def measure_action_url(layout, world: World, work: Path, seconds: int) -> dict:
         env["BENCH_VIEWS_ENABLED"] = "true"
         env["ALLOW_UNSAFE_SETTINGS"] = "BENCH_VIEWS_ENABLED"
         name = f"edge-{world.size}"
-        layout.spawn(name, harness.serve("callflows.edge.wsgi:application", port, 2, 1), env=env)
+        layout.spawn(name, harness.serve("config.wsgi.edge:application", port, 2, 1), env=env)
         url = f"http://127.0.0.1:{port}"
         harness.wait_for(lambda: harness._get(f"{url}/healthz").ok, timeout=60, what=name)
         try:

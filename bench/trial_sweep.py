@@ -72,8 +72,11 @@ def main() -> None:
     url = _bench_database_url()
     _prepare_database(url)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    from config.var import var_prepare
+
+    var_prepare()  # as manage.py does: var/ and its secrets
     import django
 
     django.setup()
@@ -101,7 +104,7 @@ def main() -> None:
     Celery.send_task = hand_over
 
     def empty_queue() -> None:
-        from portal.celery import app
+        from config.celery import app
 
         with app.connection_for_write() as channel_owner:
             channel_owner.default_channel.queue_purge("celery")

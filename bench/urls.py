@@ -4,7 +4,7 @@ the benchmark's reference views (``bench/views.py``). The action URL itself is s
 from django.urls import path
 
 from bench import views
-from callflows.edge.urls import urlpatterns as edge_urlpatterns
+from config.urls.edge import urlpatterns as edge_urlpatterns
 
 urlpatterns = [
     *edge_urlpatterns,

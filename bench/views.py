@@ -1,6 +1,6 @@
 """Benchmark-only views, served by the edge beside the action URL (no middleware).
 
-Only routed when ``BENCH_VIEWS_ENABLED`` is on (``callflows.edge.wsgi``); ``bench/action_url.py``
+Only routed when ``BENCH_VIEWS_ENABLED`` is on (``config.wsgi.edge``); ``bench/action_url.py``
 starts its own server with it. The request shape is the action URL's
 (``/bench/…/<token>/?caller=…``) so that only the work of the view differs.
 """

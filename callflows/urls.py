@@ -1,4 +1,4 @@
-"""Pages of the call-flow app for signed-in staff (the carrier's: callflows/edge/urls.py)."""
+"""Pages of the call-flow app for signed-in staff (the carrier's: config/urls/edge.py)."""
 
 from django.urls import include, path
 

@@ -356,7 +356,7 @@ class ProductionLayout(Layout):
         servers = [
             Server(
                 "portal",
-                serve("portal.wsgi:application", self.portal_port, 2, 4),
+                serve("config.wsgi.portal:application", self.portal_port, 2, 4),
                 f"http://127.0.0.1:{self.portal_port}/healthz",
             ),
         ]
@@ -364,7 +364,7 @@ class ProductionLayout(Layout):
             servers.append(
                 Server(
                     f"edge-{index}",
-                    serve("callflows.edge.wsgi:application", port, 2, 4),
+                    serve("config.wsgi.edge:application", port, 2, 4),
                     f"http://127.0.0.1:{port}/healthz",
                 )
             )
@@ -375,24 +375,25 @@ class ProductionLayout(Layout):
         self.manage("collectstatic", "--noinput")
         self.manage("seed_demo")
         self.manage("publish_flows")
+        self.manage("prepare_var", env=self.carrier_env)  # the carrier's own machine and disk
         self.spawn(
             "sandbox",
-            serve("sandbox.wsgi:application", self.sandbox_port, 1, 8),
+            serve("config.wsgi.sandbox:application", self.sandbox_port, 1, 8),
             env=self.carrier_env,
         )
         self.spawn(
             "carrier-worker",
-            [PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "1", "-Q", "celery",
+            [PYTHON, "-m", "celery", "-A", "config", "worker", "-c", "1", "-Q", "celery",
              "--without-gossip", "--without-mingle", "-l", "INFO"],
             env=self.carrier_env,
         )  # fmt: skip
         for server in self.servers():
             self.spawn(server.name, server.nice_command, env=self._env_of(server.name))
         nice = ["nice", "-n", str(BACKGROUND_NICENESS)]
-        self.spawn("worker", [*nice, PYTHON, "-m", "celery", "-A", "portal", "worker", "-c", "2",
+        self.spawn("worker", [*nice, PYTHON, "-m", "celery", "-A", "config", "worker", "-c", "2",
                               "--without-gossip", "--without-mingle", "-l", "INFO"])  # fmt: skip
         schedule = str(self.workdir / "portal" / "beat-schedule")
-        self.spawn("beat", [*nice, PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO",
+        self.spawn("beat", [*nice, PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                             "--schedule", schedule])  # fmt: skip
         self._start_nginx()
         for server in self.servers():

@@ -1,5 +1,5 @@
-"""DIN Portal: settings, Celery app, tenants, members, dashboard and audit log."""
+"""DIN Portal's lowest app: tenants, members, the dashboard, the audit log, alerts and the outbox.
 
-from portal.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The project around the apps (settings, URLconfs, WSGI entry points, the Celery app) is
+``config/``.
+"""

@@ -1,8 +1,8 @@
 """Absolute addresses, by who follows them.
 
 One installation answers on several servers, each with a URLconf of its own: people use the
-portal's pages (``PORTAL_BASE_URL``, ``portal.urls``); the carrier reaches the edge
-(``PUBLIC_BASE_URL``, ``callflows.edge.urls`` and the bare action URL ``/a/<token>/``). A
+portal's pages (``PORTAL_BASE_URL``, ``config.urls.portal``); the carrier reaches the edge
+(``PUBLIC_BASE_URL``, ``config.urls.edge`` and the bare action URL ``/a/<token>/``). A
 plain ``reverse()`` resolves the URLconf of the process it runs in: a worker has the portal's,
 the edge has its own. Code that writes down an address for someone else (an e-mail, the
 carrier, a webhook payload) builds it here, by audience, so it resolves in every process.
@@ -13,8 +13,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-PEOPLE_URLCONF = "portal.urls"
-CARRIER_URLCONF = "callflows.edge.urls"
+PEOPLE_URLCONF = "config.urls.portal"
+CARRIER_URLCONF = "config.urls.edge"
 
 
 def people_path(name: str, *args) -> str:

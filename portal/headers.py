@@ -1,6 +1,6 @@
 """Security headers of the answers the carrier fetches: the action URL and public MP3s.
 
-Both are served by the edge without middleware (``callflows/edge/wsgi.py``), so nothing else adds
+Both are served by the edge without middleware (``config/wsgi/edge.py``), so nothing else adds
 headers to them, and both are public: anyone with the link can open it in a browser. They
 must never be rendered as a page, whatever bytes they hold: ``nosniff`` keeps a browser to
 the declared type (audio/mpeg, text/plain) and the policy allows nothing to run or load.

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app as app  # the project's app (config/celery.py)
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
@@ -38,7 +39,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from portal.arrays import AnyOf
-from portal.celery import app
 from portal.models import OutboxMessage
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app as app  # the project's app (config/celery.py)
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -26,7 +27,6 @@ from django.utils import timezone
 from kombu.exceptions import ChannelError
 
 from portal.addresses import people_path, people_url
-from portal.celery import app
 from portal.models import Heartbeat, PlatformAlert, PlatformAlertKind
 from portal.outbox import outbox_enqueue
 
@@ -240,5 +240,5 @@ def platform_check_run() -> list[Check]:
 
 
 def scheduler_started() -> None:
-    """Celery beat has just started (``portal.celery``): lateness is counted from now on."""
+    """Celery beat has just started (``config.celery``): lateness is counted from now on."""
     Heartbeat.objects.update_or_create(name=SCHEDULER_STARTED, defaults={"at": timezone.now()})

@@ -347,10 +347,10 @@ def audit_log(request):
 
 def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW for every server on these settings: a server with a URLconf of its own
-    (the sandbox carrier) shows its own page, ``<package>/403_csrf.html``, since the portal's
-    page links to portal pages that server does not have."""
+    (the sandbox carrier, ``config.urls.sandbox``) shows its own page, ``<server>/403_csrf.html``,
+    since the portal's page links to portal pages that server does not have."""
     urlconf = getattr(request, "urlconf", None)
     names = ["403_csrf.html"]
     if isinstance(urlconf, str) and urlconf != settings.ROOT_URLCONF:
-        names.insert(0, f"{urlconf.split('.')[0]}/403_csrf.html")
+        names.insert(0, f"{urlconf.rsplit('.', 1)[-1]}/403_csrf.html")
     return HttpResponseForbidden(select_template(names).render({}, request))

@@ -88,7 +88,7 @@ def xoxzo_api(*methods: str):
 
 def api_path(request) -> str:
     """The request's path relative to /sandbox (``/voice/dins/``), as fault patterns see it."""
-    # Derived from the URLconf rather than written down: the sandbox is mounted by portal.urls.
+    # Derived from the URLconf rather than written down (the portal's URLconf mounts it).
     mount = reverse("sandbox:account").removesuffix("account/").rstrip("/")
     return request.path_info.removeprefix(mount) or "/"
 

@@ -4,7 +4,7 @@ from api.keys import api_key_create
 from api.models import ApiKey, WebhookEndpoint
 from portal.models import Membership, Role
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import MembershipFactory, UserFactory, tenant_object_factory
+from testing.scaffolding import MembershipFactory, UserFactory, tenant_object_factory
 
 
 def make_key(tenant, *, role: str = "admin", name: str = "Test key") -> tuple[ApiKey, str]:

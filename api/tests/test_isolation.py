@@ -16,8 +16,8 @@ from api.models import ApiKey
 from api.v1 import api
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled
-from portal.testing import TENANT_OBJECT_FACTORIES
 from portal.tests.test_isolation import _load_all_factories, _model_for_kwarg, _snapshot
+from testing.scaffolding import TENANT_OBJECT_FACTORIES
 
 SCHEMA = api.get_openapi_schema()
 WRITES = {"post", "put", "patch", "delete"}

@@ -56,9 +56,10 @@ def test_four_processes_share_one_keys_limit(personas, tmp_path):
     at = "2026-12-07T10:00:05+00:00"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": _database_url(),
-        "VAR_DIR": str(tmp_path),
+        "VAR_DIR": str(tmp_path),  # not prepared: the secret comes from here
+        "SECRET_KEY": "tests-only-" + "not-a-secret-" * 4,
         "API_RATE_LIMIT_PER_MINUTE": str(LIMIT),
         "LOG_LEVEL": "ERROR",
     }

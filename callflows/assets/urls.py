@@ -1,4 +1,4 @@
-"""Pages of the call-flow assets (the carrier's public MP3 route: callflows/edge/urls.py).
+"""Pages of the call-flow assets (the carrier's public MP3 route: config/urls/edge.py).
 
 Object codes are named ``<model>_code`` so the tenant-isolation walk checks every one.
 """

@@ -1,6 +1,6 @@
 """The action URL as a bare WSGI application: the hot path of every incoming call.
 
-Served by the edge (``callflows.edge.wsgi``) without Django's request and response objects or
+Served by the edge (``config.wsgi.edge``) without Django's request and response objects or
 request signals, which cost more than finding and evaluating the flow itself
 (``bench/action_url.py``). It never answers 5xx.
 

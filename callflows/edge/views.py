@@ -27,7 +27,7 @@ def _not_found() -> HttpResponse:
 
 
 def carrier_not_found(request, exception=None) -> HttpResponse:
-    """404 of the edge's URLconf (``callflows.edge.urls``): any path there that
+    """404 of the edge's URLconf (``config.urls.edge``): any path there that
     is not ``<id>.mp3`` or an action URL."""
     return _not_found()
 

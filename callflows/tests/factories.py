@@ -16,7 +16,7 @@ from callflows.models import (
     TtsScript,
 )
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import tenant_object_factory
+from testing.scaffolding import tenant_object_factory
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "sandbox" / "tests" / "data"
 

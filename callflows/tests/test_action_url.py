@@ -11,15 +11,15 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from callflows.edge import call_log, published, runtime
-from callflows.edge.wsgi import application
 from callflows.flows import publishing, services
 from callflows.models import CallLog
 from callflows.tests.factories import make_audio, make_script
+from config.wsgi.edge import application
 from dins.models import Subscription, SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
 from sandbox import grammar
+from testing.scaffolding import edge_get
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 

@@ -12,9 +12,9 @@ from django.test import RequestFactory
 from django.urls import Resolver404, resolve, reverse
 
 from callflows.assets.serving import RangeNotSatisfiable, byte_range
-from callflows.edge.wsgi import application as edge_application
 from callflows.flows.compiler import audio_public_url
 from callflows.tests.factories import SAMPLES, make_audio
+from config.wsgi.edge import application as edge_application
 
 GREETING = (SAMPLES / "greeting-en.mp3").read_bytes()
 SIZE = len(GREETING)
@@ -143,7 +143,7 @@ def test_it_is_the_url_the_flows_give_the_carrier(audio, settings):
 
     path = urlsplit(url).path
     assert url.startswith("https://portal.example.com/")
-    assert path == reverse("audio_public", args=[audio.public_id], urlconf="callflows.edge.urls")
+    assert path == reverse("audio_public", args=[audio.public_id], urlconf="config.urls.edge")
     assert re.fullmatch(r"/[A-Za-z0-9_/-]*\.mp3", path)  # Xoxzo's restriction
 
 
@@ -170,7 +170,7 @@ def wsgi_get(app, path: str, **headers) -> tuple[int, dict, bytes]:
 
 def test_it_is_served_by_the_edge_and_not_by_the_portal(audio):
     with pytest.raises(Resolver404):
-        resolve(public_path(audio), urlconf="portal.urls")  # the portal's own pages
+        resolve(public_path(audio), urlconf="config.urls.portal")  # the portal's own pages
     status, headers, content = wsgi_get(edge_application, public_path(audio))
     assert (status, content) == (200, GREETING)
     assert "X-Edge-Process" in headers

@@ -25,7 +25,7 @@ from callflows.models import AudioFile, AudioUpload
 from callflows.tests.factories import SAMPLES
 from portal.models import PlatformAlert, PlatformAlertKind
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
+from testing.scaffolding import edge_get
 
 GREETING = (SAMPLES / "greeting-en.mp3").read_bytes()
 

@@ -18,7 +18,7 @@ from callflows.edge.journal import Journal
 from callflows.models import CallLog
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled
-from portal.testing import edge_get
+from testing.scaffolding import edge_get
 
 
 def _ring(token: str, *, request_id: str | None = None, caller: str = "+819012345678") -> str:
@@ -123,7 +123,7 @@ def test_a_file_cut_short_by_a_crash_writes_its_whole_lines(personas, tmp_path):
 def test_one_companys_bad_label_costs_no_other_companys_rows(personas):
     """Three companies, 30 calls each; one has a rule whose label was stored with a lone
     surrogate (before text was checked): 90 of 90 rows written, that label repaired."""
-    from portal.testing import TenantFactory
+    from testing.scaffolding import TenantFactory
 
     numbers = [
         SubscriptionFactory(tenant=tenant)

@@ -18,8 +18,8 @@ from dins.models import Subscription
 from dins.tests.factories import SubscriptionFactory
 from portal.models import PlatformAlert, PlatformAlertKind
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
 from portal.tests.relay import TcpRelay
+from testing.scaffolding import edge_get
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -9,8 +9,8 @@ from callflows.flows.services import flow_save
 from callflows.tests.factories import make_audio
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import tenant_scope
-from portal.testing import edge_get
 from portal.tests.relay import TcpRelay
+from testing.scaffolding import edge_get
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",

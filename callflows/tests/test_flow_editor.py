@@ -12,7 +12,7 @@ from callflows.tests.factories import make_audio, make_script
 from callflows.tests.test_flows import _form
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import tenant_scope
-from portal.testing import edge_get
+from testing.scaffolding import edge_get
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 

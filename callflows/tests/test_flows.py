@@ -13,8 +13,8 @@ from callflows.tests.factories import make_audio, make_script
 from dins.tests.factories import SubscriptionFactory
 from portal.models import AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
 from sandbox import grammar
+from testing.scaffolding import edge_get
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 

@@ -14,7 +14,7 @@ from callflows.edge import call_log
 from callflows.models import CallFlow, FlowVersion
 from portal.models import User
 from portal.scoping import scopes_disabled
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from callflows.tests.recordings import recording
 from dins.models import TestCall
 from portal.models import User
 from portal.scoping import scopes_disabled
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

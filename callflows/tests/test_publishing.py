@@ -16,7 +16,7 @@ from dins.subscriptions.request import subscription_rotate_token
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import tenant_update as _tenant_update
-from portal.testing import edge_get
+from testing.scaffolding import edge_get
 
 TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 OPEN_9_TO_18 = {

@@ -16,9 +16,9 @@ from dins import call_marks
 from dins.subscriptions.common import action_url_for
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
 from sandbox import accounts, subscriptions
 from sandbox.models import SandboxDin
+from testing.scaffolding import edge_get
 
 
 def _ring(token: str, mark: str | None = None, caller: str = "+819012345678") -> str:

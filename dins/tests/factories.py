@@ -8,7 +8,7 @@ from django.utils import timezone
 from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall, TrialReminder
 from dins.signals import subscription_answering_changed
 from dins.subscriptions.common import trial_times
-from portal.testing import TenantOwnedFactory, tenant_object_factory
+from testing.scaffolding import TenantOwnedFactory, tenant_object_factory
 
 
 class SubscriptionFactory(TenantOwnedFactory):

@@ -15,19 +15,19 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall
 from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
 from dins.subscriptions.sweep import trial_sweep
 from dins.tests.factories import SubscriptionFactory
 from dins.tests.test_lifecycle import _free_din
-from portal.celery import app as celery_app
 from portal.models import Alert, AlertKind, OutboxMessage
 from portal.outbox import GAVE_UP_REASON, outbox_sweep
 from portal.scoping import scopes_disabled
-from portal.testing import broker_hung, broker_unreachable
 from sandbox.accounts import sandbox_account_get_or_create
 from sandbox.models import SandboxCall, SandboxSubscription
 from sandbox.subscriptions import sandbox_subscription_create
+from testing.scaffolding import broker_hung, broker_unreachable
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 

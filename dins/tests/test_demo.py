@@ -6,7 +6,7 @@ from dins.models import Subscription, SubscriptionStatus
 from portal.models import Tenant
 from portal.names import name_key
 from portal.scoping import scopes_disabled
-from portal.testing import edge_get
+from testing.scaffolding import edge_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,10 +22,10 @@ from dins.tasks import release_number
 from portal.models import Alert, AlertKind, AuditEvent, EmailStatus
 from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import edge_get
 from sandbox.accounts import sandbox_account_get_or_create
 from sandbox.models import SandboxLedgerEntry
 from sandbox.subscriptions import sandbox_subscription_create
+from testing.scaffolding import edge_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -118,7 +118,7 @@ def _worker_killed_after_the_carrier_subscribed(owner, task_queue, xoxzo, sandbo
     # when a worker process runs the real task body and is SIGKILLed once the carrier acted
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DJANGO_SETTINGS_MODULE": "testing.settings",
         "DATABASE_URL": _database_url(),
         "XOXZO_API_URL": sandbox_url,
         "XOXZO_SID": django_settings.XOXZO_SID,

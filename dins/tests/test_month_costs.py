@@ -11,14 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery import app
 from dins.costs import costs_by_tenant, costs_by_tenant_kept, month_costs_refresh
 from dins.models import MonthCosts, OutboundCall
 from dins.templatetags.din_format import credits
 from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
-from portal.celery import app
 from portal.models import User
 from portal.scoping import scopes_disabled
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AlertKind, AuditEvent, User
 from portal.phone import display
 from portal.scoping import scopes_disabled, tenant_scope
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 
 def _login(client, email, password):

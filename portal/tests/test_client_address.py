@@ -9,7 +9,7 @@ from django.urls import reverse
 from portal.client_address import client_address_from
 from portal.models import AuditEvent
 from portal.scoping import tenant_scope
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32"))
 

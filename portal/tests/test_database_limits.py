@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
 
 PROBE = """
 import json, os, sys
-os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 import django
 django.setup()
 import importlib
@@ -49,5 +49,5 @@ def _limits(entry_point: str, db) -> dict:
 
 
 def test_the_edge_gives_up_sooner_than_the_pages(db):
-    assert _limits("callflows.edge.wsgi", db) == {"statement": "3s", "connect": 2}
-    assert _limits("portal.wsgi", db) == {"statement": "30s", "connect": 5}
+    assert _limits("config.wsgi.edge", db) == {"statement": "3s", "connect": 2}
+    assert _limits("config.wsgi.portal", db) == {"statement": "30s", "connect": 5}

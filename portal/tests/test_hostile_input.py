@@ -46,11 +46,11 @@ from django.utils.http import urlsafe_base64_encode
 from callflows.edge import call_log
 from portal.models import User
 from portal.scoping import scopes_disabled
-from portal.testing import EDGE_URLCONF, SANDBOX_URLCONF, EdgeClient, SandboxClient
 from portal.tests import hostile
 from portal.tests.test_isolation import _make_objects, _uuid_kwargs, _walk
 from sandbox import accounts as sandbox_accounts
 from sandbox import subscriptions as sandbox_subscriptions
+from testing.scaffolding import EDGE_URLCONF, SANDBOX_URLCONF, EdgeClient, SandboxClient
 
 # [choice] What one hostile request may cost. The busiest page makes about 40 queries; the
 # formset flood this suite was written against (TOTAL_FORMS=100000) made thousands and
@@ -87,8 +87,8 @@ GENERIC_QUERY_PARAMS = ("page", "next")
 SANE_YEARS = range(2000, 2101)
 
 
-# Each server with its URLconf (portal.testing: each is reached through its own entry point).
-SERVERS = {"portal": "portal.urls", "sandbox": SANDBOX_URLCONF, "edge": EDGE_URLCONF}
+# Each server with its URLconf (testing.scaffolding: each is reached through its own entry point).
+SERVERS = {"portal": "config.urls.portal", "sandbox": SANDBOX_URLCONF, "edge": EDGE_URLCONF}
 CLIENTS = {"portal": Client, "sandbox": SandboxClient, "edge": EdgeClient}
 
 
@@ -494,7 +494,7 @@ def _wsgi_get(path: str, query: str = "") -> tuple[str, dict, float]:
     import io
     import wsgiref.util
 
-    from callflows.edge.wsgi import application
+    from config.wsgi.edge import application
 
     environ = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET"}
     wsgiref.util.setup_testing_defaults(environ)

@@ -17,7 +17,7 @@ from django.urls.converters import UUIDConverter
 
 from portal.models import AuditEvent, TenantOwned
 from portal.scoping import scopes_disabled
-from portal.testing import TENANT_OBJECT_FACTORIES
+from testing.scaffolding import TENANT_OBJECT_FACTORIES
 
 # URLs that are not tenant data: the carrier sandbox (its own account), Django admin and the
 # operators' pages (superusers, across companies: tested in test_operator.py), the action URL

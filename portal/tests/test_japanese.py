@@ -270,7 +270,7 @@ def test_every_audit_action_the_code_records_is_in_words_and_seeded():
     # action="a" if x else "b"
     pairs = _found(r'action="([a-z_.]+)" if \w+ else "([a-z_.]+)"')
     recorded |= {action for pair in pairs for action in pair}
-    recorded -= {"test.event"}  # portal/testing.py's own
+    recorded -= {"test.event"}  # testing/scaffolding.py's own
     seeded = {action.removesuffix(".retry") for action in AUDIT_SAMPLES}
     assert recorded <= set(ACTIONS), recorded - set(ACTIONS)
     assert set(ACTIONS) == seeded

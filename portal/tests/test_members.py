@@ -216,7 +216,7 @@ def test_it_shows_a_viewer_the_members_without_controls(client, personas):
 
 def test_it_keeps_at_most_fifty_invitations_open(client, personas, invite):
     from portal.services import MAX_OPEN_INVITATIONS
-    from portal.testing import InvitationFactory
+    from testing.scaffolding import InvitationFactory
 
     for index in range(MAX_OPEN_INVITATIONS):
         InvitationFactory(tenant=personas.tenant_a, email=f"open{index}@example.com")

@@ -6,10 +6,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from portal.celery import app as celery_app
+from config.celery import app as celery_app
 from portal.models import OutboxMessage
 from portal.outbox import outbox_enqueue, outbox_prune, outbox_sweep
-from portal.testing import broker_unreachable
+from testing.scaffolding import broker_unreachable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

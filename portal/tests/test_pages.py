@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from portal.models import AuditEvent, Role
 from portal.scoping import tenant_scope
-from portal.testing import MembershipFactory
+from testing.scaffolding import MembershipFactory
 
 
 def test_it_shows_the_tenants_real_figures_on_the_dashboard(client, personas):

@@ -63,7 +63,7 @@ def phone(chromium, live_server):
 def _sign_in(context, email: str, language: str):
     """Sign in; the portal then speaks the language the person chose (kept on the account)."""
     from portal.models import User
-    from portal.testing import PASSWORD
+    from testing.scaffolding import PASSWORD
 
     User.objects.filter(email=email).update(language=language)
     page = context.new_page()

@@ -21,16 +21,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("portal", "dins", "callflows", "sandbox", "api")
-SCANNED = (*APPS, "e2e", "bench", "docs")
+SCANNED = (*APPS, "config", "testing", "e2e", "bench", "docs")
 SKIPPED_PARTS = {"migrations", "__pycache__", ".venv", "node_modules"}
 
 PATH = re.compile(
-    r"(?<![\w./-])((?:portal|dins|callflows|sandbox|api|e2e|bench|docs|templates|static|locale)"
+    r"(?<![\w./-])((?:config|testing|portal|dins|callflows|sandbox|api|e2e|bench|docs|templates"
+    r"|static|locale)"
     r"/[\w./-]*[\w/](?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)?)"
 )
 # A dotted name followed by ":" is an outbox subject or a URL name ("dins.subscription:12").
 DOTTED = re.compile(
-    r"(?<![\w./-])((?:portal|dins|callflows|sandbox|api)(?:\.[A-Za-z_]\w*)+)(?![\w:])"
+    r"(?<![\w./-])((?:config|testing|portal|dins|callflows|sandbox|api)(?:\.[A-Za-z_]\w*)+)(?![\w:])"
 )
 
 

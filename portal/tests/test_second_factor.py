@@ -13,7 +13,7 @@ from portal.models import Tenant
 from portal.scoping import tenant_scope
 from portal.second_factor import RECOVERY_CODES
 from portal.services import tenant_update
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 
 def _code(device: TOTPDevice, *, ahead: int = 0) -> str:
@@ -129,7 +129,7 @@ def test_api_keys_are_not_asked(client, personas):
 
 
 def test_operators_need_it_in_production(client, personas, settings):
-    from portal.testing import UserFactory
+    from testing.scaffolding import UserFactory
 
     operator = UserFactory(email="ops@example.com", is_superuser=True, is_staff=True)
     client.force_login(operator)

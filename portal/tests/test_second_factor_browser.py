@@ -9,7 +9,7 @@ from django_otp.oath import totp
 
 from portal.scoping import tenant_scope
 from portal.services import tenant_update
-from portal.testing import PASSWORD
+from testing.scaffolding import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

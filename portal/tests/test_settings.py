@@ -24,15 +24,18 @@ PRODUCTION_ENV = {
 }
 
 
-def _load_settings(env: dict, tmp_path) -> subprocess.CompletedProcess:
+def _load_settings(env: dict, tmp_path, *, prepare: bool = True) -> subprocess.CompletedProcess:
+    """Import the settings in a fresh process, after the start-up step as ``manage.py`` runs it
+    (``prepare``), or straight away as a server process imports them."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "CELERY"))
     }
-    return subprocess.run(
+    start = "from config.var import var_prepare; var_prepare();" if prepare else ""
+    return subprocess.run(  # noqa: S603 - this interpreter, our own code
         [
             sys.executable,
             "-c",
-            "import portal.settings as s; print(s.SECRET_KEY);"
+            start + "import config.settings as s; print(s.SECRET_KEY or '-');"
             "print(s.DATABASES['default']['ENGINE']); print(s.CELERY_BROKER_URL);"
             "print(s.SANDBOX_ENABLED); print(s.CACHES['default']['BACKEND']);"
             "print(s.XOXZO_SID or '-'); print(s.XOXZO_AUTH_TOKEN or '-')",
@@ -148,3 +151,32 @@ def test_it_gives_each_installation_its_own_sandbox_credentials(tmp_path):
 def test_it_uses_the_credentials_set_in_the_environment_over_the_generated_ones(tmp_path):
     env = {"XOXZO_SID": "ACREALSID", "XOXZO_AUTH_TOKEN": "real-token"}
     assert _load_settings(env, tmp_path).stdout.split()[5:7] == ["ACREALSID", "real-token"]
+
+
+def test_importing_the_settings_writes_nothing(tmp_path):
+    var = tmp_path / "var"
+
+    result = _load_settings(
+        {"SECRET_KEY": "", "XOXZO_SID": "", "XOXZO_AUTH_TOKEN": ""}, var, prepare=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert not var.exists()  # no folder, no secret, no broker queue: the start-up step makes them
+    key, _engine, _broker, _sandbox, _cache, sid, token = result.stdout.split()
+    assert (key, sid, token) == ("-", "-", "-")  # nothing to sign with until var/ is prepared
+
+
+def test_the_start_up_step_makes_var_and_its_secrets_once(tmp_path):
+    from config.var import SECRETS
+
+    var = tmp_path / "var"
+    env = {"SECRET_KEY": "", "XOXZO_SID": "", "XOXZO_AUTH_TOKEN": ""}
+
+    first = _load_settings(env, var).stdout.split()
+    files = sorted(p.relative_to(var).as_posix() for p in var.rglob("*"))
+    again = _load_settings(env, var).stdout.split()
+
+    assert set(SECRETS) <= set(files)
+    assert {"staticfiles", "broker/queue", "broker/processed", "broker/control"} <= set(files)
+    assert first == again and first[0] != "-" and len(first[0]) >= 50
+    assert sorted(p.relative_to(var).as_posix() for p in var.rglob("*")) == files

@@ -153,7 +153,7 @@ def test_a_burst_after_the_repair_writes_every_companys_rows(personas):
     from callflows.flows.publishing import flow_publish
     from callflows.models import PublishedFlow
     from callflows.tests.test_action_url import call
-    from portal.testing import TenantFactory
+    from testing.scaffolding import TenantFactory
 
     always = {
         "rules": [{"label": "Open", "when": {"type": "always"}, "then": {"type": "voicemail"}}],

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from portal.celery import app as celery_app
+from config.celery import app as celery_app
 from portal.models import Invitation
 from portal.scoping import scopes_disabled
 from portal.tasks import send_invitation_email
@@ -77,7 +77,7 @@ def test_it_delivers_a_task_through_the_configured_broker_to_a_worker(personas):
     from celery.contrib.testing.worker import start_worker
 
     from portal.services import _token_hash
-    from portal.testing import InvitationFactory
+    from testing.scaffolding import InvitationFactory
 
     invitation = InvitationFactory(tenant=personas.tenant_a, token_hash=_token_hash("t"))
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

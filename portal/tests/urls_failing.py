@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.urls import urlpatterns as portal_urlpatterns
+from config.urls.portal import urlpatterns as portal_urlpatterns
 
 
 def boom(request):

@@ -6,7 +6,6 @@ import pytest
 from django.urls import reverse
 
 from portal.models import User
-from portal.testing import SandboxClient, sandbox_path
 from sandbox import accounts, calls, faults, incoming_calls, subscriptions
 from sandbox.models import (
     SandboxAccount,
@@ -18,6 +17,7 @@ from sandbox.models import (
     SandboxSubscription,
     SandboxVoicemail,
 )
+from testing.scaffolding import SandboxClient, sandbox_path
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 to link to): 404, 403 and an expired form are pages, never a 500."""
 
 from portal.models import User
-from portal.testing import SandboxClient
+from testing.scaffolding import SandboxClient
 
 
 def test_an_unknown_path_is_its_own_404(sandbox_client, db):

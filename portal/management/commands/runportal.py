@@ -108,7 +108,7 @@ class Child:
 
 
 def celery(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "portal", *arguments, "--loglevel", "INFO"]
+    return [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel", "INFO"]
 
 
 def processes(
@@ -122,7 +122,11 @@ def processes(
         Child(
             "portal",
             granian(
-                "portal.wsgi:application", host=host, port=port, workers=workers, threads=threads
+                "config.wsgi.portal:application",
+                host=host,
+                port=port,
+                workers=workers,
+                threads=threads,
             ),
             f"http://{host}:{port}/healthz",
         ),
@@ -131,7 +135,7 @@ def processes(
             # An MP3 its process does not hold waits up to the edge's budget on its thread: the
             # calls beside it have threads of their own.
             granian(
-                "callflows.edge.wsgi:application",
+                "config.wsgi.edge:application",
                 host=host,
                 port=edge_port,
                 workers=edge_workers,
@@ -147,7 +151,7 @@ def processes(
     ]
     if settings.SANDBOX_ENABLED:
         sandbox = granian(
-            "sandbox.wsgi:application", host=host, port=sandbox_port, workers=1, threads=8
+            "config.wsgi.sandbox:application", host=host, port=sandbox_port, workers=1, threads=8
         )
         children.insert(
             2, Child("sandbox", sandbox, f"http://{host}:{sandbox_port}/sandbox/healthz")

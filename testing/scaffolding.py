@@ -32,7 +32,7 @@ from portal.models import (
 from portal.scoping import tenant_scope
 from portal.tests.relay import TcpRelay
 
-PASSWORD = "correct horse battery"  # noqa: S105 (test accounts only)
+PASSWORD = "correct horse battery"
 TENANT_OBJECT_FACTORIES: dict[type, Callable[[Tenant], object]] = {}
 
 
@@ -125,16 +125,16 @@ def make_alert(tenant, **related):
 # --- Each server as it runs ---------------------------------------------------------------------
 #
 # Three servers share one settings module and one database, each with its own URLconf: the
-# portal's pages (``portal.wsgi``, ``ROOT_URLCONF``), the edge (``callflows.edge.wsgi``) and the
-# sandbox carrier (``sandbox.wsgi``). Tests reach each one through its own WSGI entry point, so
-# a URL that only another server resolves fails here as it fails in production.
+# portal's pages (``config.wsgi.portal``, ``ROOT_URLCONF``), the edge (``config.wsgi.edge``)
+# and the sandbox carrier (``config.wsgi.sandbox``). Tests reach each one through its own WSGI
+# entry point, so a URL that only another server resolves fails here as it fails in production.
 
-EDGE_URLCONF = "callflows.edge.urls"
-SANDBOX_URLCONF = "sandbox.site_urls"
+EDGE_URLCONF = "config.urls.edge"
+SANDBOX_URLCONF = "config.urls.sandbox"
 
 
 class EdgeClientHandler:
-    """Runs a request through ``callflows.edge.wsgi.application``, as the edge's server does.
+    """Runs a request through ``config.wsgi.edge.application``, as the edge's server does.
 
     Like Django's test client, it keeps the test's transaction open across the request.
     """
@@ -145,7 +145,7 @@ class EdgeClientHandler:
         from django.db import close_old_connections
         from django.http import HttpResponse
 
-        from callflows.edge.wsgi import application
+        from config.wsgi.edge import application
 
         seen: dict = {}
 
@@ -188,7 +188,7 @@ class EdgeClient(Client):
 
 
 class SandboxClientHandler(ClientHandler):
-    """The sandbox server's handler (``sandbox.wsgi.SandboxHandler``) under the test client."""
+    """The sandbox server's handler (``config/wsgi/sandbox.py``) under the test client."""
 
     def get_response(self, request):
         request.urlconf = SANDBOX_URLCONF

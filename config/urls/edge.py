@@ -1,4 +1,4 @@
-"""URLs the edge serves through Django (``callflows.edge.wsgi``); the action URL is served bare.
+"""URLs the edge serves through Django (``config.wsgi.edge``); the action URL is served bare.
 
 Xoxzo plays MP3s only from paths of [A-Za-z0-9_/-] ending in .mp3 (documented); the view checks
 the id's shape before any query. Nothing else under media/ is routed.
@@ -16,7 +16,7 @@ urlpatterns = [
     path("healthz", views.edge_healthz, name="edge_healthz"),
 ]
 
-# Served without middleware or the portal's templates (callflows/edge/wsgi.py): errors answer
+# Served without middleware or the portal's templates (config/wsgi/edge.py): errors answer
 # empty, with the same security headers as the MP3s.
 handler400 = "callflows.edge.views.carrier_bad_request"
 handler404 = "callflows.edge.views.carrier_not_found"

@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django
 
@@ -13,7 +13,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 class SandboxHandler(WSGIHandler):
     def get_response(self, request):
-        request.urlconf = "sandbox.site_urls"
+        request.urlconf = "config.urls.sandbox"
         return super().get_response(request)
 
 

@@ -1,9 +1,17 @@
-"""Test settings: the real settings, made faster and kept away from var/."""
+"""Test settings: the real settings, made faster and kept away from var/.
+
+A run that starts before anything prepared ``var/`` (``pytest`` straight after a clone; ``make
+test`` prepares it) gets fixed test-only secrets instead of var's, the same in every process.
+"""
 
 import tempfile
 from pathlib import Path
 
-from portal.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
+
+SECRET_KEY = SECRET_KEY or "tests-only-" + "not-a-secret-" * 4  # noqa: F405
+if SANDBOX_ENABLED and not (XOXZO_SID and XOXZO_AUTH_TOKEN):  # noqa: F405
+    XOXZO_SID, XOXZO_AUTH_TOKEN = "SB" + "7E575" * 6, "tests-only-sandbox-token"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

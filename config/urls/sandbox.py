@@ -1,4 +1,4 @@
-"""Root URLconf of the sandbox carrier's own server (``sandbox.wsgi``).
+"""Root URLconf of the sandbox carrier's own server (``config.wsgi.sandbox``).
 
 The sandbox plays another company's system, so it runs as a server of its own: the portal
 calls it over HTTP and it calls the portal's edge back, and no request ever re-enters the pool

@@ -1,8 +1,8 @@
 """WSGI entry point of the portal's pages (people in a browser, Django admin).
 
 The carrier's paths (action URL, public MP3s, call callbacks) are not served here: they belong
-to the edge, ``callflows.edge.wsgi``, which runs in processes of its own so that a live call never
-waits for a page. The sandbox carrier, when enabled, is ``sandbox.wsgi``, a third server.
+to the edge, ``config.wsgi.edge``, which runs in processes of its own so that a live call never
+waits for a page. The sandbox carrier, when enabled, is ``config.wsgi.sandbox``, a third server.
 """
 
 import os
@@ -10,7 +10,7 @@ import os
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
 
 from portal.database import limit_connections  # noqa: E402 (needs the settings loaded)

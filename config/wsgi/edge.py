@@ -8,8 +8,8 @@ an upload, an export or a carrier round trip (docs/deploy.md):
 - ``/media/audio/<id>.mp3`` (the MP3s the carrier plays), ``/c/<token>/`` (outbound-call
   callbacks) and ``/healthz`` go to a Django handler with no middleware at all (no session,
   auth, CSRF or locale: the carrier needs none of them) and their own URLconf,
-  ``callflows.edge.urls``;
-- anything else is a 404 with an empty body: portal pages are served by ``portal.wsgi``.
+  ``config.urls.edge``;
+- anything else is a 404 with an empty body: portal pages are served by ``config.wsgi.portal``.
 
 Every answer names the process that gave it (``X-Edge-Process``, random per process): what
 an operator needs to tell edge processes apart, nothing about the host.
@@ -21,7 +21,7 @@ Django path with ``bench.urls`` as its URLconf (bench/action_url.py).
 import os
 import uuid
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django
 
@@ -52,7 +52,7 @@ _DJANGO_PREFIXES = ("/media/audio/", "/c/", "/healthz") + (
 class EdgeHandler(WSGIHandler):
     """Django without middleware, for the few carrier paths that need a view."""
 
-    urlconf = "bench.urls" if settings.BENCH_VIEWS_ENABLED else "callflows.edge.urls"
+    urlconf = "bench.urls" if settings.BENCH_VIEWS_ENABLED else "config.urls.edge"
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []

@@ -1,0 +1,1 @@
+"""One root URLconf a server: ``portal`` (people), ``edge`` (the carrier), ``sandbox``."""

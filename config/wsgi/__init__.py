@@ -1,0 +1,1 @@
+"""One WSGI entry point a server: ``portal`` (people), ``edge`` (the carrier), ``sandbox``."""
