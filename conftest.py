@@ -7,7 +7,22 @@ import pytest
 from callflows.edge import call_log, media, published
 from portal.models import Membership, Role, Tenant, User
 from portal.scoping import scopes_disabled, tenant_scope
+from testing.run_dir import make_run_dir, remove_run_dir
 from testing.scaffolding import MembershipFactory, TenantFactory, UserFactory
+
+_RUN_DIR_MADE_HERE = False
+
+
+def pytest_configure(config):
+    """The run's own folder (media, broker queue, journal, SQLite test database), named by the
+    test settings, made before the test database and any test."""
+    global _RUN_DIR_MADE_HERE
+    _RUN_DIR_MADE_HERE = make_run_dir()
+
+
+def pytest_unconfigure(config):
+    if _RUN_DIR_MADE_HERE:
+        remove_run_dir()
 
 
 @dataclass

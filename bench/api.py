@@ -37,6 +37,17 @@ def main():
     parser.add_argument("--events", type=int, default=300)
     args = parser.parse_args()
 
+    from testing.run_dir import make_run_dir, remove_run_dir
+
+    made = make_run_dir()  # as the test suite's conftest.py does: media, journal, test database
+    try:
+        _measure(args)
+    finally:
+        if made:
+            remove_run_dir()
+
+
+def _measure(args):
     import django
 
     django.setup()

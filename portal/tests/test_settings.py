@@ -180,3 +180,23 @@ def test_the_start_up_step_makes_var_and_its_secrets_once(tmp_path):
     assert {"staticfiles", "broker/queue", "broker/processed", "broker/control"} <= set(files)
     assert first == again and first[0] != "-" and len(first[0]) >= 50
     assert sorted(p.relative_to(var).as_posix() for p in var.rglob("*")) == files
+
+
+def test_importing_the_test_settings_writes_nothing_either(tmp_path):
+    run, var = tmp_path / "run", tmp_path / "var"
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "CELERY"))
+    }
+
+    result = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", "import testing.settings as s; print(s.MEDIA_ROOT)"],
+        env={**clean, "VAR_DIR": str(var), "DINPORTAL_TEST_RUN_DIR": str(run)},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(run / "media")
+    assert not run.exists() and not var.exists()
