@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from callflows.calllog.selectors import SOURCE_CHOICES, call_log_search
-from callflows.models import CallFlow, CallLog, FlowVersion
+from callflows.models import CallFlow, CallLog, FlowVersion, OutboundCall
 from portal.admin import ReadOnlyAdmin
 from portal.models import Tenant
 from portal.phone import number_search
@@ -77,3 +77,13 @@ class CallLogAdmin(ReadOnlyAdmin):
         # them company by company instead of reading every company's calls.
         tenants = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
         return call_log_search(queryset.filter(tenant_id__in=tenants), search=search), False
+
+
+@admin.register(OutboundCall)
+class OutboundCallAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "tenant", "subscription", "recipient", "status", "duration"]
+    list_filter = ["status", "tenant"]
+    list_select_related = ["tenant", "subscription"]
+    ordering = ["-id"]
+    search_fields = ["recipient", "callid"]
+    exclude = ["callback_token"]

@@ -405,3 +405,7 @@ class NumberCallDay(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.rule or '-'} {self.source}: {self.calls}"
+
+
+# Outbound calls live in their own package; importing the model here registers it with the app.
+from callflows.outbound.models import OutboundCall  # noqa: E402, F401

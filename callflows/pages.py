@@ -15,6 +15,7 @@ from callflows.flows import selectors as flow_selectors
 from callflows.flows.documents import Action
 from callflows.flows.switch import override_switch, override_switches
 from callflows.models import CallFlow
+from callflows.outbound import pages as outbound_pages
 from dins.models import SubscriptionStatus
 from portal.audit_words import describe_values
 from portal.pages import provide
@@ -53,6 +54,7 @@ def _override_words(action: object) -> str | None:
 
 
 def connect() -> None:
+    outbound_pages.connect()
     describe_values("subscription", "action", _override_words)
     provide("dashboard", _dashboard)
     provide("number", _number)

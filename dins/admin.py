@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from dins.models import CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus, TrialReminder
+from dins.models import CarrierOrphan, Subscription, SubscriptionStatus, TrialReminder
 from dins.subscriptions.common import enqueue_push_action_url, enqueue_subscribe
 from dins.subscriptions.release import subscription_release_request
-from portal.admin import LargeTableAdmin, ReadOnlyAdmin
+from portal.admin import LargeTableAdmin
 from portal.phone import display
 from portal.scoping import tenant_scope
 from portal.services import ServiceError, audit_record
@@ -155,16 +155,6 @@ class SubscriptionAdmin(LargeTableAdmin):
 @admin.register(TrialReminder)
 class TrialReminderAdmin(admin.ModelAdmin):
     list_display = ["subscription", "minutes_before", "sent_at"]
-
-
-@admin.register(OutboundCall)
-class OutboundCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "tenant", "subscription", "recipient", "status", "duration"]
-    list_filter = ["status", "tenant"]
-    list_select_related = ["tenant", "subscription"]
-    ordering = ["-id"]
-    search_fields = ["recipient", "callid"]
-    exclude = ["callback_token"]
 
 
 @admin.register(CarrierOrphan)

@@ -21,8 +21,9 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dins import pricing
-from dins.models import MonthCosts, OutboundCall, Subscription, SubscriptionStatus
+from dins.models import MonthCosts, Subscription, SubscriptionStatus
 from portal.models import Tenant
+from portal.pages import page_context
 from portal.scoping import scopes_disabled, tenant_scope
 
 # Trials released this month listed by name on the costs page (all of them are in the totals).
@@ -200,8 +201,20 @@ def _released_this_month(start: datetime.datetime) -> QuerySet[Subscription]:
     )
 
 
+@dataclass(frozen=True)
+class CallSums:
+    """A company's outbound calls placed since a month start, summed: what the app that keeps
+    them (``callflows/outbound/pages.py``) contributes to the page ``costs_calls``."""
+
+    calls: int = 0
+    seconds: int = 0
+    cost: Decimal = Decimal(0)
+    open: int = 0  # calls without a final cost yet
+
+
 def _costs_of(tenants: list[Tenant], *, start: datetime.datetime) -> dict[int, TenantCosts]:
-    """Costs of ``tenants`` (one month start), three grouped queries in the active scope."""
+    """Costs of ``tenants`` (one month start), three grouped queries in the active scope; the
+    calls' come from the app that keeps them, by tenant id (``page_context("costs_calls")``)."""
     costs = {t.pk: TenantCosts(tenant=t, month_start=start.date()) for t in tenants}
     ids = list(costs)
     trial = Q(is_trial=True)
@@ -233,25 +246,12 @@ def _costs_of(tenants: list[Tenant], *, start: datetime.datetime) -> dict[int, T
     for row in released:
         costs[row["tenant_id"]].released_count = row["count"]
         costs[row["tenant_id"]].released_total = row["total"] or Decimal(0)
-    calls = (
-        OutboundCall.objects.filter(tenant_id__in=ids, created_at__gte=start)
-        .order_by()
-        .values("tenant_id")
-        .annotate(
-            calls=Count("id"),
-            seconds=Sum("duration"),
-            billed=Sum("cost"),
-            unbilled=Count(
-                "id", filter=Q(cost__isnull=True) & ~Q(status=OutboundCall.Status.FAILED)
-            ),
-        )
-    )
-    for row in calls:
-        entry = costs[row["tenant_id"]]
-        entry.outbound_count = row["calls"] or 0
-        entry.outbound_seconds = row["seconds"] or 0
-        entry.outbound_cost = row["billed"] or Decimal(0)
-        entry.outbound_open = row["unbilled"] or 0
+    for tenant_id, sums in page_context("costs_calls", tenant_ids=ids, start=start).items():
+        entry = costs[tenant_id]
+        entry.outbound_count = sums.calls
+        entry.outbound_seconds = sums.seconds
+        entry.outbound_cost = sums.cost
+        entry.outbound_open = sums.open
     return costs
 
 

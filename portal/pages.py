@@ -7,7 +7,9 @@ number's page (dins) shows its day/night switch and recent calls (callflows). Su
 
 Pages and what they pass: ``dashboard`` (``request``), ``number`` (``request``,
 ``subscription``; also the live status fragment), ``number_detail`` and ``number_release``
-(``request``, ``subscription``).
+(``request``, ``subscription``); the costs pages' ``costs_calls`` (``tenant_ids``, ``start``:
+the outbound calls' sums by tenant id) and the operators' page's ``operators_stuck`` (``now``:
+``{"stuck": [...]}``).
 """
 
 from __future__ import annotations

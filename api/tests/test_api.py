@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from api.models import ApiKey
 from api.v1 import api
-from callflows.models import CallLog
-from dins.models import OutboundCall, SubscriptionStatus
+from callflows.models import CallLog, OutboundCall
+from dins.models import SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.models import Alert, AuditEvent
 from portal.scoping import scopes_disabled, tenant_scope

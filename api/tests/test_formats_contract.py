@@ -21,9 +21,9 @@ from django.utils import timezone
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.receivers import _calls_logged
 from callflows.flows.services import flow_save, flow_set_override
-from callflows.models import CallLog
+from callflows.models import CallLog, OutboundCall
 from callflows.signals import outbound_call_finished
-from dins.models import OutboundCall, SubscriptionStatus
+from dins.models import SubscriptionStatus
 from dins.tests.factories import SubscriptionFactory
 from portal.alerts import alert_raise
 from portal.models import AlertKind

@@ -24,8 +24,9 @@ from callflows.edge import call_log
 from callflows.models import CallLog
 from callflows.outbound.services import call_fail
 from callflows.signals import calls_logged
+from callflows.tests.factories import OutboundCallFactory
 from dins.subscriptions.subscribe import fail
-from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
+from dins.tests.factories import SubscriptionFactory
 from portal.alerts import alert_raise
 from portal.models import Alert, AlertKind
 from portal.scoping import scopes_disabled, tenant_scope

@@ -11,9 +11,10 @@ from api.auth import require_role
 from api.errors import ApiError
 from api.idempotency import IdempotencyKeyReused, idempotent_write
 from api.v1.common import ERRORS, invalid_form
+from callflows.models import OutboundCall
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
-from dins.models import OutboundCall, Subscription
+from dins.models import Subscription
 from portal.access import get_tenant_object
 from portal.formats import money_out, phone_out, time_out
 from portal.models import Role

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from callflows.outbound.models import OutboundCall
 from callflows.outbound.services import (
     CARRIER_STATUSES,
     POLL_BATCH,
@@ -35,7 +36,6 @@ from callflows.outbound.services import (
 )
 from callflows.signals import outbound_call_finished
 from dins import xoxzo
-from dins.models import OutboundCall
 from portal.outbox import outbox_waiting, send_after_commit
 from portal.scoping import scopes_disabled, tenant_scope
 from portal.services import audit_record
@@ -83,7 +83,7 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
     Raises ``OutboundCall.DoesNotExist`` for an unknown token and ``CallbackRejected`` for a
     body that does not fit the call. A call whose callid we never learnt (its placement's
     answer was lost) adopts the callid of the callback, but since only the token vouches for
-    it, the call-status API confirms it (``dins.poll_call``) before any outcome is recorded.
+    it, the call-status API confirms it (``callflows.poll_call``) before any outcome is recorded.
     """
     with scopes_disabled():
         call = OutboundCall.objects.select_related("tenant").get(callback_token=token)
@@ -118,7 +118,8 @@ def outbound_call_callback(*, token: str, data: dict) -> OutboundCall:
 
 
 def outbound_call_poll(*, call_id: int) -> bool:
-    """Ask the carrier's call-status API about one call (``dins.poll_call``); True if it moved."""
+    """Ask the carrier's call-status API about one call (``callflows.poll_call``); True if it
+    moved."""
     call = (
         OutboundCall.objects.filter(pk=call_id, status__in=UNSETTLED, callid__isnull=False)
         .select_related("tenant")
@@ -194,7 +195,7 @@ class PollDueResult:
 def outbound_calls_poll_due(*, now: datetime | None = None) -> PollDueResult:
     """The beat sweep (all tenants): settle what the callbacks and the workers left open.
 
-    One ``dins.poll_call`` per call to ask about; the rest are single compare-and-sets.
+    One ``callflows.poll_call`` per call to ask about; the rest are single compare-and-sets.
     """
     now = now or timezone.now()
     result = PollDueResult()

@@ -8,8 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from callflows.grammar import MAX_SAY_LENGTH
 from callflows.models import AudioFile, TtsScript
 from callflows.outbound import services as outbound
+from callflows.outbound.models import OutboundCall
 from dins.destinations import DestinationRefused, outbound_recipient_clean
-from dins.models import OutboundCall, Subscription
+from dins.models import Subscription
 from portal.models import Language
 from portal.text import validate_text
 

@@ -4,7 +4,7 @@ The life of a call (``OutboundCall.Status``), every arrow a compare-and-set:
 
 - ``outbound_call_request`` (the form) checks the rate limit and the daily cap with the tenant
   row locked, inserts the call ``queued`` and, in the same transaction, the outbox message of
-  ``dins.place_call`` (``portal.outbox``): a broker that is down delays the call, and one
+  ``callflows.place_call`` (``portal.outbox``): a broker that is down delays the call, and one
   that stays down until the call is stale gives it up with that reason, not the carrier's.
 - ``outbound_call_place`` (the task) claims ``queued → placing`` *and commits it* before the
   one request to the carrier, so that nothing ever sends the same call twice:
@@ -54,10 +54,11 @@ from django.utils.translation import gettext_lazy
 from callflows.flows.compiler import audio_public_url
 from callflows.grammar import UnsayableText, say_text_clean
 from callflows.models import AudioFile, TtsScript
+from callflows.outbound.models import OutboundCall
 from callflows.signals import outbound_call_finished
 from dins import xoxzo
 from dins.destinations import DestinationRefused, outbound_recipient_clean
-from dins.models import OutboundCall, Subscription, SubscriptionStatus
+from dins.models import Subscription, SubscriptionStatus
 from dins.pricing import minute_cost_for
 from portal.addresses import carrier_url, people_path
 from portal.models import PlatformAlertKind, Tenant, User
@@ -84,9 +85,11 @@ UNSETTLED = (CallState.PLACING, CallState.UNKNOWN, CallState.IN_PROGRESS)
 POLL_BATCH = 500
 TROUBLE_CARRIER = OutboundCall.TROUBLE_CARRIER
 TROUBLE_WORKER = OutboundCall.TROUBLE_WORKER
-# Task names (``dins.tasks``), enqueued by name.
-PLACE_CALL_TASK = "dins.place_call"
-POLL_CALL_TASK = "dins.poll_call"
+# Task names (``callflows/outbound/tasks.py``), enqueued by name. The names the tasks were
+# first published under (``dins.``) are still served, for messages and outbox rows saved before.
+PLACE_CALL_TASK = "callflows.place_call"
+POLL_CALL_TASK = "callflows.poll_call"
+PLACE_CALL_TASK_NAMES = (PLACE_CALL_TASK, "dins.place_call")
 _SEPARATORS = re.compile(r"[\s\-().\u3000\u2010-\u2015\u30fc\uff0d]")
 
 
@@ -291,7 +294,7 @@ def outbound_call_queued(call: OutboundCall) -> bool:
 @receiver(outbox_gave_up, dispatch_uid="dins.place_call.gave_up")
 def place_call_given_up(sender, *, task_name: str, kwargs: dict, **extra) -> None:
     """The broker never took the call in time: nothing reached the carrier. Say so."""
-    if task_name != PLACE_CALL_TASK:
+    if task_name not in PLACE_CALL_TASK_NAMES:
         return
     with scopes_disabled():
         call = (
@@ -379,12 +382,12 @@ def _worker_failed(call: OutboundCall, error: Exception) -> None:
         subject=outbox_subject(call.pk),
         message=f"Placing outbound call {call.pk} failed in the worker before anything was "
         f"sent to the carrier: {type(error).__name__}: {error}",
-        link=people_path("admin:dins_outboundcall_change", call.pk),
+        link=people_path("admin:callflows_outboundcall_change", call.pk),
     )
 
 
 def outbound_call_place(*, call_id: int) -> None:
-    """Place the call at the carrier, once (the ``dins.place_call`` task body).
+    """Place the call at the carrier, once (the ``callflows.place_call`` task body).
 
     Raises only ``XoxzoUnavailable`` / ``XoxzoRateLimited`` that prove the call was not sent,
     after putting the row back in ``queued``: the task may retry those, and only those.

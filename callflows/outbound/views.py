@@ -15,8 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from callflows.outbound import follow
 from callflows.outbound import services as outbound
 from callflows.outbound.forms import OutboundCallForm
+from callflows.outbound.models import OutboundCall
 from dins import pricing
-from dins.models import OutboundCall, Subscription, SubscriptionStatus
+from dins.models import Subscription, SubscriptionStatus
 from portal import phone
 from portal.access import get_tenant_object, member_required
 from portal.forms import form_refused

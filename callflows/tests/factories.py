@@ -1,7 +1,9 @@
 """Rows of the call-flow app for tests (registered for the tenant-isolation walk)."""
 
+from decimal import Decimal
 from pathlib import Path
 
+import factory
 from django.core.files.base import ContentFile
 
 from callflows.flows.compiler import DEFAULT_DOCUMENT
@@ -12,11 +14,13 @@ from callflows.models import (
     CallFlow,
     ClosedDate,
     FlowVersion,
+    OutboundCall,
     PublishedFlow,
     TtsScript,
 )
+from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
-from testing.scaffolding import tenant_object_factory
+from testing.scaffolding import TenantOwnedFactory, tenant_object_factory
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "sandbox" / "tests" / "data"
 
@@ -103,3 +107,26 @@ def published_compiled(token: str) -> dict | None:
     with scopes_disabled():
         row = PublishedFlow.objects.filter(token=token).first()
     return row.compiled if row else None
+
+
+class OutboundCallFactory(TenantOwnedFactory):
+    class Meta:
+        model = OutboundCall
+
+    subscription = factory.LazyAttribute(lambda o: SubscriptionFactory(tenant=o.tenant))
+    recipient = "+818012345678"
+    caller_id_used = factory.LazyAttribute(lambda o: o.subscription.e164)
+    caller_sent = factory.LazyAttribute(lambda o: o.subscription.e164)
+    local_caller_id = True
+    message_kind = OutboundCall.MessageKind.TEXT
+    tts_text = "こんにちは"
+    tts_lang = "ja"
+    estimated_minute_cost = Decimal("15")
+    status = OutboundCall.Status.IN_PROGRESS
+    callid = factory.Sequence(lambda n: f"test-call-{n:08d}")
+
+
+@tenant_object_factory(OutboundCall)
+def make_outbound_call(tenant, **related):
+    subscription = related.get("subscription") or SubscriptionFactory(tenant=tenant)
+    return OutboundCallFactory(tenant=tenant, subscription=subscription)

@@ -58,7 +58,7 @@ CHANGELISTS = [
     "admin:callflows_flowversion_changelist",
     "admin:portal_alert_changelist",
     "admin:portal_auditevent_changelist",
-    "admin:dins_outboundcall_changelist",
+    "admin:callflows_outboundcall_changelist",
 ]
 
 

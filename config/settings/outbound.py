@@ -1,7 +1,6 @@
 """Settings: Outbound calls: limits and estimates."""
 
 from config.settings.deployment import env
-from config.settings.tasks import CELERY_BEAT_SCHEDULE
 
 # Per tenant: calls requested in any rolling minute, and per calendar day in the tenant's time
 # zone. They stop a runaway script or an abused account before the carrier bill does.
@@ -28,4 +27,3 @@ OUTBOUND_UNKNOWN_GRACE_MINUTES = env.int("OUTBOUND_UNKNOWN_GRACE_MINUTES", defau
 OUTBOUND_PLACING_LEASE_MINUTES = env.int("OUTBOUND_PLACING_LEASE_MINUTES", default=5)
 # A call still queued this long (carrier unreachable, broker lost the task) is not placed late.
 OUTBOUND_QUEUED_EXPIRY_MINUTES = env.int("OUTBOUND_QUEUED_EXPIRY_MINUTES", default=15)
-CELERY_BEAT_SCHEDULE["dins-poll-calls"] = {"task": "dins.poll_calls", "schedule": 30}

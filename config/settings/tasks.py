@@ -105,6 +105,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "callflows.call_days_recount",
         "schedule": 60 * 60,
     },
+    # Outbound calls the carrier has not reported on: asked for, past OUTBOUND_POLL_AFTER_SECONDS.
+    "callflows-poll-calls": {
+        "task": "callflows.poll_calls",
+        "schedule": 30,
+    },
     # Recordings converted but never saved, and their files (callflows/assets/uploads.py).
     "callflows-prune-audio-uploads": {
         "task": "callflows.prune_audio_uploads",

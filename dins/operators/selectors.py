@@ -13,21 +13,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
-from django.urls import reverse
 from django.utils import timezone
 
-from dins.models import LIVE_STATUSES, CarrierOrphan, OutboundCall, Subscription, SubscriptionStatus
+from dins.models import LIVE_STATUSES, CarrierOrphan, Subscription, SubscriptionStatus
 from portal.alerts import alert_title
 from portal.models import Alert, EmailStatus, Membership, Tenant
-from portal.outbox import outbox_waiting
+from portal.pages import page_context
 from portal.platform import platform_alert_open_list
 from portal.scoping import scopes_disabled
 
 STUCK_LIMIT = 50
-# An outbound call that has not reached the carrier this long after it was asked for is stuck.
-CALL_STUCK_AFTER = timedelta(minutes=1)
-# A call the carrier took but never reported on this long after.
-CALL_UNCONFIRMED_AFTER = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -99,64 +94,13 @@ def stuck_work(*, now=None) -> list[StuckItem]:
             carrier_missing_since__isnull=False, status=SubscriptionStatus.ACTIVE
         )[:STUCK_LIMIT]:
             items.append(StuckItem("carrier_missing", s, s.carrier_missing_since))
-        items += _stuck_calls(now)
+        # Outbound calls not at the carrier in time, from the app that keeps them.
+        items += page_context("operators_stuck", now=now).get("stuck", [])
         for alert in Alert.objects.select_related("subscription__tenant").filter(
             email_status=EmailStatus.FAILED, acknowledged_at__isnull=True
         )[:STUCK_LIMIT]:
             items.append(StuckItem("email", alert.subscription, alert.created_at))
     return sorted(items, key=lambda item: (item.since is None, item.since or now))
-
-
-def _stuck_calls(now) -> list[StuckItem]:
-    """Outbound calls that have not reached the carrier within a minute, with why; and calls
-    the carrier took but never reported on."""
-    OPEN = OutboundCall.Status
-    calls = list(
-        OutboundCall.objects.select_related("subscription__tenant")
-        .filter(
-            Q(
-                status__in=[OPEN.QUEUED, OPEN.PLACING, OPEN.UNKNOWN],
-                created_at__lt=now - CALL_STUCK_AFTER,
-            )
-            | Q(status=OPEN.IN_PROGRESS, placed_at__lt=now - CALL_UNCONFIRMED_AFTER)
-        )
-        .order_by("created_at")[:STUCK_LIMIT]
-    )
-    waiting = outbox_waiting(call.outbox_subject for call in calls)
-    items = []
-    for call in calls:
-        items.append(
-            StuckItem(
-                "call",
-                call.subscription,
-                call.created_at,
-                _call_trouble(call, queued_in_outbox=call.outbox_subject in waiting),
-                reverse("admin:dins_outboundcall_change", args=[call.pk]),
-            )
-        )
-    return items
-
-
-def _call_trouble(call: OutboundCall, *, queued_in_outbox: bool) -> str:
-    """Who is holding the call up, in an operator's words."""
-    status = OutboundCall.Status
-    if call.status == status.QUEUED:
-        if queued_in_outbox:
-            return "queued: the task queue (broker) has not taken it yet"
-        if call.trouble.startswith(OutboundCall.TROUBLE_CARRIER):
-            error = call.trouble.removeprefix(OutboundCall.TROUBLE_CARRIER)
-            return f"queued again: the carrier could not be reached ({error})"
-        return "queued: handed to the task queue, but no worker has taken it (workers down?)"
-    if call.status == status.PLACING:
-        return f"placing since {call.placing_at:%H:%M:%S}: a worker took it and has not finished"
-    if call.status == status.UNKNOWN:
-        who = (
-            "the worker stopped"
-            if call.trouble.startswith(OutboundCall.TROUBLE_WORKER)
-            else "the carrier"
-        )
-        return f"outcome unknown ({who}: {call.trouble.partition(': ')[2] or 'no answer'})"
-    return "the carrier took it but never reported how it ended"
 
 
 def operator_alerts(*, limit: int = 20) -> list:

@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall, TrialReminder
+from dins.models import Subscription, SubscriptionStatus, TestCall, TrialReminder
 from dins.signals import subscription_answering_changed
 from dins.subscriptions.common import trial_times
 from testing.scaffolding import TenantOwnedFactory, tenant_object_factory
@@ -49,29 +49,6 @@ def make_subscription(tenant, **related):
 def make_trial_reminder(tenant, **related):
     subscription = SubscriptionFactory(tenant=tenant, trial=True)
     return TrialReminder.objects.create(tenant=tenant, subscription=subscription, minutes_before=60)
-
-
-class OutboundCallFactory(TenantOwnedFactory):
-    class Meta:
-        model = OutboundCall
-
-    subscription = factory.LazyAttribute(lambda o: SubscriptionFactory(tenant=o.tenant))
-    recipient = "+818012345678"
-    caller_id_used = factory.LazyAttribute(lambda o: o.subscription.e164)
-    caller_sent = factory.LazyAttribute(lambda o: o.subscription.e164)
-    local_caller_id = True
-    message_kind = OutboundCall.MessageKind.TEXT
-    tts_text = "こんにちは"
-    tts_lang = "ja"
-    estimated_minute_cost = Decimal("15")
-    status = OutboundCall.Status.IN_PROGRESS
-    callid = factory.Sequence(lambda n: f"test-call-{n:08d}")
-
-
-@tenant_object_factory(OutboundCall)
-def make_outbound_call(tenant, **related):
-    subscription = related.get("subscription") or SubscriptionFactory(tenant=tenant)
-    return OutboundCallFactory(tenant=tenant, subscription=subscription)
 
 
 @tenant_object_factory(TestCall)

@@ -15,8 +15,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from callflows.models import OutboundCall
 from config.celery import app as celery_app
-from dins.models import OutboundCall, Subscription, SubscriptionStatus, TestCall
+from dins.models import Subscription, SubscriptionStatus, TestCall
 from dins.subscriptions.subscribe import QUEUE_UNREACHABLE
 from dins.subscriptions.sweep import trial_sweep
 from dins.tests.factories import SubscriptionFactory
@@ -101,7 +102,8 @@ def test_clicks_while_the_broker_is_down_are_queued_and_done_when_it_is_back(
     assert [page.status_code for page in pages] == [200, 200, 200]
     assert all(QUEUED in page.content.decode() for page in pages)
     unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
-    assert [m.task_name for m in unsent] == ["dins.subscribe", "dins.release", "dins.place_call"]
+    names = [m.task_name for m in unsent]
+    assert names == ["dins.subscribe", "dins.release", "callflows.place_call"]
     # the first click tried the broker once and moved on; the next ones, right after, left
     # their work to the sweep without trying (work done, not time: a busy machine)
     assert [m.attempts for m in unsent] == [1, 0, 0] and unsent[0].last_error
@@ -247,7 +249,7 @@ def test_clicks_while_the_broker_hangs_answer_at_once_and_are_done_when_it_answe
     assert [page.status_code for page in pages] == [200, 200]
     assert all(QUEUED in page.content.decode() for page in pages)
     unsent = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
-    assert [m.task_name for m in unsent] == ["dins.subscribe", "dins.place_call"]
+    assert [m.task_name for m in unsent] == ["dins.subscribe", "callflows.place_call"]
     # one short try (a timeout, not a refusal), then none: the sweep does the rest
     assert [m.attempts for m in unsent] == [1, 0] and "imeout" in unsent[0].last_error
 

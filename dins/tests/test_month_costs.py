@@ -11,11 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from callflows.models import OutboundCall
+from callflows.tests.factories import OutboundCallFactory
 from config.celery import app
 from dins.costs import costs_by_tenant, costs_by_tenant_kept, month_costs_refresh
-from dins.models import MonthCosts, OutboundCall
+from dins.models import MonthCosts
 from dins.templatetags.din_format import credits
-from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
+from dins.tests.factories import SubscriptionFactory
 from portal.models import User
 from portal.scoping import scopes_disabled
 from testing.scaffolding import PASSWORD

@@ -78,7 +78,7 @@ def test_it_shows_every_companys_costs_to_operators(client, operator, personas):
     "model",
     [
         "dins/subscription",
-        "dins/outboundcall",
+        "callflows/outboundcall",
         "callflows/callflow",
         "callflows/flowversion",
         "callflows/calllog",

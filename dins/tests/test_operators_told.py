@@ -14,11 +14,13 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from callflows.models import OutboundCall
 from callflows.outbound import follow
 from callflows.outbound import services as outbound
-from dins.models import OutboundCall, SubscriptionStatus
+from callflows.tests.factories import OutboundCallFactory
+from dins.models import SubscriptionStatus
 from dins.subscriptions import subscribe
-from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
+from dins.tests.factories import SubscriptionFactory
 from portal import alerts, platform
 from portal.models import Alert, AlertKind, Heartbeat, PlatformAlert, PlatformAlertKind, User
 from portal.outbox import outbox_enqueue
@@ -49,7 +51,7 @@ def _stuck(operator) -> dict[int, str]:
     """The operators' page's stuck outbound calls: call id → the words shown."""
     page = operator.get(reverse("operator_home"))
     assert page.status_code == 200
-    # each links to the call in Django admin: /admin/dins/outboundcall/<id>/change/
+    # each links to the call in Django admin: /admin/callflows/outboundcall/<id>/change/
     return {
         int(item.link.split("/")[-3]): item.detail
         for item in page.context["stuck"]
@@ -70,7 +72,7 @@ def test_a_call_that_has_not_reached_the_carrier_after_a_minute_is_listed_with_w
         retrying = _call(personas, status=State.QUEUED, trouble="carrier: HTTP 503")
         placing = _call(personas, status=State.PLACING, placing_at=timezone.now())
         unknown = _call(personas, status=State.UNKNOWN, trouble="worker: stopped")
-        outbox_enqueue("dins.place_call", kwargs={}, subject=in_outbox.outbox_subject)
+        outbox_enqueue("callflows.place_call", kwargs={}, subject=in_outbox.outbox_subject)
     a_minute_ago = timezone.now() - timedelta(seconds=61)
     with scopes_disabled():
         OutboundCall.objects.exclude(pk=fresh.pk).update(created_at=a_minute_ago)
@@ -125,7 +127,7 @@ def test_a_fault_of_the_worker_before_sending_fails_the_call_saying_so_and_tells
     assert "not of the carrier" in call.failure_reason
     alert = PlatformAlert.objects.get(kind=PlatformAlertKind.TASK_FAILED)
     assert "RuntimeError: a URL only another server resolves" in alert.message
-    assert alert.link == reverse("admin:dins_outboundcall_change", args=[call.pk])
+    assert alert.link == reverse("admin:callflows_outboundcall_change", args=[call.pk])
 
 
 def test_a_placement_whose_worker_died_is_given_up_naming_the_worker(personas, settings):

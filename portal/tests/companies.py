@@ -8,9 +8,17 @@ from django.utils import timezone
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from callflows.calllog.rollup import call_days_catch_up
 from callflows.flows.services import flow_save
-from callflows.models import CallerList, CallFlow, CallLog, ClosedDate, FlowVersion, TtsScript
+from callflows.models import (
+    CallerList,
+    CallFlow,
+    CallLog,
+    ClosedDate,
+    FlowVersion,
+    OutboundCall,
+    TtsScript,
+)
 from callflows.tests.factories import make_audio, make_audio_upload
-from dins.models import OutboundCall, SubscriptionStatus, TestCall
+from dins.models import SubscriptionStatus, TestCall
 from dins.tests.factories import SubscriptionFactory
 from portal.models import (
     Alert,

@@ -161,8 +161,8 @@ def _visitor(server: str, pattern, personas, settings) -> Visitor:
 
 def _path_values(pattern, personas) -> dict:
     """Working values for the pattern's parameters (objects made in tenant A)."""
-    from callflows.tests.factories import make_audio
-    from dins.tests.factories import OutboundCallFactory, SubscriptionFactory
+    from callflows.tests.factories import OutboundCallFactory, make_audio
+    from dins.tests.factories import SubscriptionFactory
 
     tenant_objects = [kwarg for kwarg in _uuid_kwargs(pattern) if kwarg.endswith("_code")]
     objects = _make_objects(pattern, personas.tenant_a) if tenant_objects else {}

@@ -188,7 +188,7 @@ def test_importing_the_test_settings_writes_nothing_either(tmp_path):
         k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "CELERY"))
     }
 
-    result = subprocess.run(  # noqa: S603 - this interpreter, our own code
+    result = subprocess.run(
         [sys.executable, "-c", "import testing.settings as s; print(s.MEDIA_ROOT)"],
         env={**clean, "VAR_DIR": str(var), "DINPORTAL_TEST_RUN_DIR": str(run)},
         cwd=settings.BASE_DIR,

@@ -16,11 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from callflows.flows.compiler import audio_public_url
+from callflows.models import OutboundCall
 from callflows.outbound import follow
 from callflows.outbound import services as outbound
 from callflows.outbound.tasks import place_call
 from callflows.tests.factories import make_audio, make_script
-from dins.models import OutboundCall, Subscription
+from dins.models import Subscription
 from dins.tests.factories import SubscriptionFactory
 from portal import phone
 from portal.models import AuditEvent, Tenant
@@ -128,7 +129,7 @@ def test_it_places_a_call_with_local_caller_id_and_the_callback_records_it_answe
         jp_number.e164,
         True,
     )
-    assert task_queue.names() == ["dins.place_call"]
+    assert task_queue.names() == ["callflows.place_call"]
     task_queue.run_all()
 
     # then the carrier took it with the DIN as caller and the option set
@@ -248,7 +249,7 @@ def test_it_settles_a_call_whose_callback_was_lost_by_polling(
     # when it runs after OUTBOUND_POLL_AFTER_SECONDS, the call-status API settles it
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_POLL_AFTER_SECONDS + 1)
     assert follow.outbound_calls_poll_due(now=later).polled == [call.pk]
-    assert task_queue.names() == ["dins.poll_call"]
+    assert task_queue.names() == ["callflows.poll_call"]
     task_queue.run_all()
 
     call = _reload(call)
@@ -356,7 +357,7 @@ def test_it_settles_an_unknown_placement_through_the_callback_and_the_call_statu
     call = _reload(call)
     assert call.status == State.UNKNOWN
     assert call.callid == str(SandboxCall.objects.get().callid)
-    assert task_queue.names() == ["dins.poll_call"]
+    assert task_queue.names() == ["callflows.poll_call"]
 
     # then the call-status API confirms it and settles the call
     task_queue.run_all()
@@ -461,7 +462,7 @@ def test_it_turns_a_placement_whose_worker_died_into_unknown(personas, settings)
 
 
 def test_it_expires_a_call_that_stayed_queued(personas, settings):
-    from dins.tests.factories import OutboundCallFactory
+    from callflows.tests.factories import OutboundCallFactory
 
     number = SubscriptionFactory(tenant=personas.tenant_a)
     call = OutboundCallFactory(
@@ -475,7 +476,7 @@ def test_it_expires_a_call_that_stayed_queued(personas, settings):
 
 
 def _placing_call(number):
-    from dins.tests.factories import OutboundCallFactory
+    from callflows.tests.factories import OutboundCallFactory
 
     return OutboundCallFactory(
         tenant=number.tenant,
@@ -655,7 +656,7 @@ def test_it_enforces_the_rate_limit_per_tenant(staff, personas, settings, task_q
     assert "Too many calls: your company may place 2 calls per minute" in refused.content.decode()
     with scopes_disabled():
         assert OutboundCall.objects.count() == 2
-    assert task_queue.names() == ["dins.place_call"] * 2
+    assert task_queue.names() == ["callflows.place_call"] * 2
 
     # another tenant is not affected
     other = SubscriptionFactory(tenant=personas.tenant_b)
@@ -731,7 +732,7 @@ def test_a_released_number_cannot_call(staff, personas, task_queue):
 def test_the_history_page_has_a_constant_number_of_queries(
     staff, personas, django_assert_max_num_queries
 ):
-    from dins.tests.factories import OutboundCallFactory
+    from callflows.tests.factories import OutboundCallFactory
 
     number = SubscriptionFactory(tenant=personas.tenant_a)
     for _ in range(15):

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection
 
+from callflows.models import OutboundCall
 from callflows.outbound import services as outbound
-from dins.models import OutboundCall
 from dins.tests.factories import SubscriptionFactory
 from portal.scoping import scopes_disabled, tenant_scope
 

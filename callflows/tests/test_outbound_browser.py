@@ -2,7 +2,8 @@
 
 import pytest
 
-from dins.models import OutboundCall, Subscription
+from callflows.models import OutboundCall
+from dins.models import Subscription
 from portal.phone import display
 from portal.scoping import scopes_disabled
 from sandbox.models import SandboxCall
