@@ -71,7 +71,9 @@ def _alert_saved(sender, instance: Alert, created: bool, **kwargs):
     task, when the number is not ours)."""
     if not created or instance.kind not in ALERT_EVENTS:
         return
-    subscription = instance.subscription
+    subscription = (
+        Subscription.objects.filter(pk=instance.number_id).first() if instance.number_id else None
+    )  # alert_raise saves the alert inside the number's company scope
     zone = instance.tenant.zone
     data: dict = {"number": str(subscription.code) if subscription else None}
     if instance.kind == AlertKind.TRIAL_REMINDER:

@@ -448,14 +448,14 @@ def _add_rows(connection, tenant_id: int, *, audit: int, alerts: int) -> None:
             cursor.execute(
                 """
                 INSERT INTO portal_alert (tenant_id, code, created_at, updated_at, kind,
-                    subscription_id, context, dedup_key, email_status, email_attempts,
+                    number_id, number_code, context, dedup_key, email_status, email_attempts,
                     email_last_error, email_sent_to, acknowledged_at, resolution)
-                SELECT %s, gen_random_uuid(), t, t, 'action_url_fallback', s.id,
+                SELECT %s, gen_random_uuid(), t, t, 'action_url_fallback', s.id, s.code,
                     '{"calls": 3}'::jsonb, 'bench-' || gen_random_uuid(), 'sent', 1, '',
                     '[]'::jsonb, CASE WHEN g %% 4 = 0 THEN NULL ELSE t + interval '1 hour' END, ''
                 FROM (SELECT g, now() - random() * interval '60 days' AS t
                       FROM generate_series(1, %s) g) a
-                JOIN LATERAL (SELECT id FROM dins_subscription WHERE tenant_id = %s
+                JOIN LATERAL (SELECT id, code FROM dins_subscription WHERE tenant_id = %s
                               ORDER BY id OFFSET a.g %% 50 LIMIT 1) s ON true
                 """,
                 [tenant_id, alerts - have, tenant_id],
@@ -468,7 +468,8 @@ def _add_outbound(tenant, *, count: int) -> None:
 
     from django.utils import timezone
 
-    from dins.models import OutboundCall, Subscription, SubscriptionStatus
+    from callflows.models import OutboundCall
+    from dins.models import Subscription, SubscriptionStatus
     from portal.scoping import scopes_disabled
 
     with scopes_disabled():

@@ -3,7 +3,7 @@
 Imported by ``DinsConfig.ready``, once every model is loaded.
 """
 
-from dins.models import SubscriptionStatus
+from dins.models import Subscription, SubscriptionStatus
 from dins.selectors import numbers_figures
 from portal.audit_words import describe_values
 from portal.pages import provide
@@ -13,11 +13,18 @@ def _dashboard(*, request) -> dict:
     return {"numbers": numbers_figures()}
 
 
+def _alert_email(*, alert) -> dict:
+    """The number an alert e-mail is about, as it is now (its trial's deadline, release time)."""
+    number = Subscription.objects.filter(pk=alert.number_id).first() if alert.number_id else None
+    return {"subscription": number}
+
+
 def _label(choices):
     return lambda value: str(choices(value).label) if value in choices.values else None
 
 
 def connect() -> None:
     provide("dashboard", _dashboard)
+    provide("alert_email", _alert_email)
     # The audit log's values in words (portal.audit_words).
     describe_values("subscription", "status", _label(SubscriptionStatus))

@@ -120,15 +120,19 @@ class AlertAdmin(LargeTableAdmin):
         "created_at",
         "tenant",
         "kind",
-        "subscription",
+        "number",
         "email_status",
         "acknowledged_at",
     ]
     list_filter = ["kind", "email_status", "tenant"]
-    list_select_related = ["tenant", "subscription"]
+    list_select_related = ["tenant"]
     ordering = ["-id"]  # the primary key's index: every company's alerts, newest first
     sortable_by = ["created_at"]
     readonly_fields = [field.name for field in Alert._meta.fields]
+
+    @admin.display(description=_("number"))
+    def number(self, alert: Alert) -> str:
+        return alert.context.get("number", "")
 
     def has_add_permission(self, request):
         return False

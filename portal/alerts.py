@@ -35,13 +35,14 @@ from portal.models import (
     Tenant,
 )
 from portal.outbox import outbox_enqueue
+from portal.pages import page_context
 from portal.phone import display
 from portal.platform import platform_alert_raise
 from portal.scoping import current_tenant, tenant_scope
 from portal.services import audit_record
 
 # A number (``dins.models.Subscription``) is passed in by the apps above; this module only
-# reads its ``pk``, ``tenant`` and ``e164``.
+# reads its ``pk``, ``code``, ``tenant`` and ``e164``.
 Subscription = Any
 
 DEDUP_WINDOW = timedelta(hours=1)
@@ -95,7 +96,7 @@ def alert_raise(
     with tenant_scope(tenant):
         recent = Alert.objects.filter(kind=kind, created_at__gt=now - DEDUP_WINDOW)
         if kind not in TENANT_WIDE_KINDS:
-            recent = recent.filter(subscription=subscription)
+            recent = recent.filter(number_id=subscription.pk if subscription else None)
         if recent.exists():
             return None
         try:
@@ -103,7 +104,8 @@ def alert_raise(
                 alert = Alert.objects.create(
                     tenant=tenant,
                     kind=kind,
-                    subscription=subscription,
+                    number_id=subscription.pk if subscription else None,
+                    number_code=subscription.code if subscription else None,
                     dedup_key=alert_dedup_key(
                         kind=kind,
                         subscription_id=subscription.pk if subscription else None,
@@ -135,7 +137,7 @@ def alert_resolve(*, kind: str, subscription: Subscription, resolution: str) -> 
     now = timezone.now()
     with tenant_scope(subscription.tenant):
         return Alert.objects.filter(
-            kind=kind, subscription=subscription, acknowledged_at__isnull=True
+            kind=kind, number_id=subscription.pk, acknowledged_at__isnull=True
         ).update(acknowledged_at=now, resolution=resolution, updated_at=now)
 
 
@@ -225,19 +227,18 @@ def alert_template(kind: str) -> str:
 
 
 def alert_message_context(alert: Alert) -> dict[str, Any]:
-    """What the e-mail and the page title of ``alert`` are rendered from."""
-    subscription = alert.subscription
+    """What the page title and the e-mail of ``alert`` are rendered from (an e-mail adds what
+    the apps above contribute, ``alert_email_context``)."""
     context = {
         **alert.context,
         # Numbers as people read them (050-1234-5678); the stored context keeps E.164.
         **({"number": display(alert.context["number"])} if alert.context.get("number") else {}),
         "alert": alert,
         "tenant": alert.tenant,
-        "subscription": subscription,
         "alerts_url": people_url("alert_list"),
     }
-    if subscription is not None:
-        context["number_url"] = people_url("number_detail", subscription.code)
+    if alert.number_code is not None:
+        context["number_url"] = people_url("number_detail", alert.number_code)
     if alert.kind == AlertKind.WEBHOOK_DISABLED:
         context["settings_url"] = people_url("api_settings")
     return context
@@ -257,7 +258,7 @@ def alert_email_send(*, alert_id: int, final_attempt: bool = True) -> int:
     Every attempt is recorded on the row. A failure propagates (the task retries transient
     ones); the row says "failed" once no retry will follow, with the error, for the pages.
     """
-    alert = Alert.objects.select_related("tenant", "subscription").filter(pk=alert_id).first()
+    alert = Alert.objects.select_related("tenant").filter(pk=alert_id).first()
     if alert is None or alert.email_status == EmailStatus.SENT:
         return 0
     Alert.objects.filter(pk=alert.pk).update(email_attempts=F("email_attempts") + 1)
@@ -266,7 +267,9 @@ def alert_email_send(*, alert_id: int, final_attempt: bool = True) -> int:
     if not recipients and not served:
         _record_email(alert, served, status=EmailStatus.FAILED, error="No recipients configured.")
         return 0
-    context = alert_message_context(alert)
+    # The number as it is now (its trial's deadline, when it is released), from the numbers
+    # app: ``page_context("alert_email")``.
+    context = {**alert_message_context(alert), **page_context("alert_email", alert=alert)}
     try:
         for email, language in recipients:
             send_templated(
@@ -301,9 +304,7 @@ def _record_email(alert: Alert, served: list[str], *, status: str, error: str) -
 
 
 def alert_open_list() -> QuerySet[Alert]:
-    return Alert.objects.filter(acknowledged_at__isnull=True).select_related(
-        "tenant", "subscription"
-    )
+    return Alert.objects.filter(acknowledged_at__isnull=True).select_related("tenant")
 
 
 def alert_recent_list() -> QuerySet[Alert]:
@@ -311,7 +312,7 @@ def alert_recent_list() -> QuerySet[Alert]:
     since = timezone.now() - timedelta(days=RECENT_DAYS)
     return Alert.objects.filter(
         acknowledged_at__isnull=False, created_at__gte=since
-    ).select_related("tenant", "subscription", "acknowledged_by")
+    ).select_related("tenant", "acknowledged_by")
 
 
 def alerts_for_dashboard() -> dict[str, Any]:

@@ -285,13 +285,11 @@ class Alert(TenantOwned):
     """Something a tenant should know about, e-mailed once and listed until acknowledged."""
 
     kind = models.CharField(_("kind"), max_length=32, choices=AlertKind.choices)
-    subscription = models.ForeignKey(
-        "dins.Subscription",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    # The number the alert is about, when it is about one: a subscription of the numbers app,
+    # which sits above this one and so is named, not pointed at. Its id keeps "one alert per
+    # kind and number per hour"; its code makes the links. Set by ``portal.alerts.alert_raise``.
+    number_id = models.BigIntegerField(null=True, blank=True)
+    number_code = models.UUIDField(null=True, blank=True)
     # "<kind>:<subject>:<hour>": the unique constraint below is what makes "at most one alert
     # per kind and number per hour" hold under concurrent workers (portal.alerts.alert_raise).
     dedup_key = models.CharField(max_length=120)
@@ -331,7 +329,7 @@ class Alert(TenantOwned):
             models.Index(fields=["tenant", "-created_at"], name="alert_tenant_recent"),
             # alert_raise's look-back for the same kind and number in the last hour.
             models.Index(
-                fields=["tenant", "kind", "subscription", "-created_at"], name="alert_recent"
+                fields=["tenant", "kind", "number_id", "-created_at"], name="alert_recent"
             ),
         ]
         verbose_name = _("alert")

@@ -8,8 +8,8 @@ number's page (dins) shows its day/night switch and recent calls (callflows). Su
 Pages and what they pass: ``dashboard`` (``request``), ``number`` (``request``,
 ``subscription``; also the live status fragment), ``number_detail`` and ``number_release``
 (``request``, ``subscription``); the costs pages' ``costs_calls`` (``tenant_ids``, ``start``:
-the outbound calls' sums by tenant id) and the operators' page's ``operators_stuck`` (``now``:
-``{"stuck": [...]}``).
+the outbound calls' sums by tenant id), the operators' page's ``operators_stuck`` (``now``:
+``{"stuck": [...]}``) and an alert's e-mail, ``alert_email`` (``alert``: the number it is about).
 """
 
 from __future__ import annotations

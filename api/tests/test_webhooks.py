@@ -173,7 +173,8 @@ def test_it_sends_a_released_trial_and_nothing_to_another_company(
         Alert.objects.create(
             tenant=personas.tenant_a,
             kind=AlertKind.TRIAL_RELEASED,
-            subscription=trial,
+            number_id=trial.pk,
+            number_code=trial.code,
             dedup_key="trial_released:x",
             context={"number": trial.e164, "saved": "617.50"},
         )
@@ -282,7 +283,8 @@ def test_it_sends_a_trial_reminder_and_a_failed_subscription_where_their_alerts_
         Alert.objects.create(
             tenant=personas.tenant_a,
             kind=AlertKind.TRIAL_RELEASED,
-            subscription=trial,
+            number_id=trial.pk,
+            number_code=trial.code,
             dedup_key="trial_released:y",
             context={"number": trial.e164},
         )

@@ -26,7 +26,7 @@ def _alert(alert: Alert) -> dict:
         "code": alert.code,
         "kind": alert.kind,
         "title": alerts.alert_title(alert),
-        "number": alert.subscription.code if alert.subscription else None,
+        "number": alert.number_code,
         "context": alert.context,
         "created_at": time_out(alert.created_at, zone),
         "acknowledged_at": time_out(alert.acknowledged_at, zone),
@@ -45,7 +45,7 @@ def alert_list(
     found = alerts.alert_open_list() if open else alerts.alert_recent_list()
     try:
         page = keyset_page(
-            found.select_related("subscription", "tenant"),
+            found.select_related("tenant"),
             field="created_at",
             size=limit,
             after=cursor,

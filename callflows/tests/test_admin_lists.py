@@ -34,7 +34,8 @@ def _grow(personas, count: int) -> None:
             Alert.objects.create(
                 tenant=tenant,
                 kind=AlertKind.ACTION_URL_FALLBACK,
-                subscription=number,
+                number_id=number.pk,
+                number_code=number.code,
                 dedup_key=f"k{number.pk}",
             )
             CallLog.objects.bulk_create(

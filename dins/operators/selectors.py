@@ -96,10 +96,16 @@ def stuck_work(*, now=None) -> list[StuckItem]:
             items.append(StuckItem("carrier_missing", s, s.carrier_missing_since))
         # Outbound calls not at the carrier in time, from the app that keeps them.
         items += page_context("operators_stuck", now=now).get("stuck", [])
-        for alert in Alert.objects.select_related("subscription__tenant").filter(
-            email_status=EmailStatus.FAILED, acknowledged_at__isnull=True
-        )[:STUCK_LIMIT]:
-            items.append(StuckItem("email", alert.subscription, alert.created_at))
+        failed = list(
+            Alert.objects.filter(email_status=EmailStatus.FAILED, acknowledged_at__isnull=True)[
+                :STUCK_LIMIT
+            ]
+        )
+        numbers = Subscription.objects.select_related("tenant").in_bulk(
+            {alert.number_id for alert in failed if alert.number_id}
+        )
+        for alert in failed:
+            items.append(StuckItem("email", numbers.get(alert.number_id), alert.created_at))
     return sorted(items, key=lambda item: (item.since is None, item.since or now))
 
 
@@ -113,7 +119,7 @@ def platform_alerts(*, limit: int = 20) -> list[Alert]:
     with scopes_disabled():
         alerts = list(
             Alert.objects.filter(acknowledged_at__isnull=True)
-            .select_related("tenant", "subscription")
+            .select_related("tenant")
             .order_by("-created_at")[:limit]
         )
     for alert in alerts:

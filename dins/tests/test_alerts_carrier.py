@@ -32,7 +32,7 @@ def owner(client, personas, sandbox_url, settings, live_server):
 
 def _alerts() -> list[tuple[str, int | None]]:
     with scopes_disabled():
-        return list(Alert.objects.order_by("id").values_list("kind", "subscription_id"))
+        return list(Alert.objects.order_by("id").values_list("kind", "number_id"))
 
 
 def _release(subscription):
@@ -53,7 +53,7 @@ def test_it_alerts_when_the_carrier_refuses_a_subscription(owner, task_queue, xo
         subscription = Subscription.objects.get(din_uid=din.din_uid)
         alert = Alert.objects.get()
     assert subscription.status == SubscriptionStatus.FAILED
-    assert (alert.kind, alert.subscription_id) == (AlertKind.SUBSCRIPTION_FAILED, subscription.pk)
+    assert (alert.kind, alert.number_id) == (AlertKind.SUBSCRIPTION_FAILED, subscription.pk)
     assert alert.context["reason"] == subscription.failure_reason
     assert sorted(m.to[0] for m in mail.outbox) == OWNER_AND_ADMIN
     assert all(

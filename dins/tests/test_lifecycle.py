@@ -309,7 +309,7 @@ def test_it_marks_a_trial_released_after_its_deadline_as_overdue_once(owner, tas
         assert trial_sweep().overdue == []
         task_queue.run_all_named("portal.send_alert_email")
     with tenant_scope(subscription.tenant):
-        alerts = list(Alert.objects.values_list("kind", "subscription_id", "email_status"))
+        alerts = list(Alert.objects.values_list("kind", "number_id", "email_status"))
     assert alerts == [(AlertKind.TRIAL_OVERDUE, subscription.pk, EmailStatus.SENT)]
     # owners and admins were told once, the number in the subject
     assert sorted(m.to[0] for m in mail.outbox) == ["admin.a@example.com", "owner.a@example.com"]

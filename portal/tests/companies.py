@@ -183,7 +183,8 @@ def japanese_clinic(personas) -> dict:
             Alert.objects.create(
                 tenant=tenant,
                 kind=kind,
-                subscription=subscription,
+                number_id=subscription.pk if subscription else None,
+                number_code=subscription.code if subscription else None,
                 dedup_key=f"{kind}:{subscription.pk if subscription else '-'}",
                 context=context,
             )
@@ -474,7 +475,8 @@ def every_alert_kind(tenant, subscription) -> list:
                 Alert.objects.create(
                     tenant=tenant,
                     kind=kind,
-                    subscription=number,
+                    number_id=number.pk if number else None,
+                    number_code=number.code if number else None,
                     dedup_key=f"every:{kind}",
                     context=ALERT_CONTEXTS[kind],
                     acknowledged_at=timezone.now() if index % 2 else None,
@@ -484,7 +486,8 @@ def every_alert_kind(tenant, subscription) -> list:
             Alert.objects.create(
                 tenant=tenant,
                 kind=AlertKind.SUBSCRIPTION_FAILED,
-                subscription=subscription,
+                number_id=subscription.pk,
+                number_code=subscription.code,
                 dedup_key="every:queue",
                 context={"operation": "subscribe", "reason": "", "cause": "queue"},
                 acknowledged_at=timezone.now(),

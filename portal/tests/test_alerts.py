@@ -93,7 +93,7 @@ def test_it_keeps_numbers_and_kinds_apart(number, personas):
     assert _raise(subscription=other) is not None
     assert _raise(kind=AlertKind.RELEASE_FAILED, subscription=number, reason="x") is not None
 
-    kinds = [(a.kind, a.subscription_id) for a in _alerts(personas.tenant_a)]
+    kinds = [(a.kind, a.number_id) for a in _alerts(personas.tenant_a)]
     assert kinds == [
         (AlertKind.TRIAL_OVERDUE, number.pk),
         (AlertKind.TRIAL_OVERDUE, other.pk),

@@ -24,9 +24,7 @@ def broken_flows(monkeypatch):
 def _alerts():
     with scopes_disabled():
         return list(
-            Alert.objects.order_by("id").values_list(
-                "tenant_id", "kind", "subscription_id", "context"
-            )
+            Alert.objects.order_by("id").values_list("tenant_id", "kind", "number_id", "context")
         )
 
 

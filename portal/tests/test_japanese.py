@@ -295,8 +295,9 @@ def test_every_failure_reason_of_a_recording_is_seeded(personas, company):
 
 
 def test_every_failure_of_an_outbound_call_and_a_test_call_is_seeded(personas, company):
+    from callflows.models import OutboundCall
     from dins.carrier_words import CARRIER_PROBLEMS
-    from dins.models import OutboundCall, TestCall
+    from dins.models import TestCall
 
     # call_fail( sites: queue, worker, refused, credentials, error, give-up, not found, and
     # the sweep's stale (2) and unconfirmed (2) reasons; plus one older free-text reason
