@@ -40,7 +40,9 @@ from e2e.harness import Carrier, Layout, MailSink, PortalClient, WebhookReceiver
 
 # Generous for a machine busy with other work; a real hang still fails.
 JOURNEY_TIMEOUT = 120
-TRIAL_SECONDS = 40  # from the subscribe request to the release the sweep starts
+# From the subscribe request to the release the sweep starts: the trial is active within a few
+# seconds of its request, so this leaves it active long enough to be seen, and no longer.
+TRIAL_SECONDS = 25
 
 JOURNEY_ENV = {
     "TRIAL_RELEASE_MARGIN_MINUTES": str(24 * 60 - TRIAL_SECONDS / 60),
