@@ -8,7 +8,9 @@ production refuses to start while a required one is missing or an unsafe one is 
 Importing the settings writes nothing: ``var/`` and its secrets are made by the start-up step
 (``config/var.py:var_prepare``, run by ``manage.py`` before any command, so by ``make run``).
 
-Later topics read earlier ones; the order below is that order.
+A topic imports by name what it reads from another, and no name is set in two topics
+(``portal/tests/test_settings.py`` checks it), so the order of the lines below is only
+alphabetical.
 """
 
 from config.settings.accounts import *  # noqa: F403
@@ -23,10 +25,10 @@ from config.settings.i18n import *  # noqa: F403
 from config.settings.limits import *  # noqa: F403
 from config.settings.logs import *  # noqa: F403
 from config.settings.mail import *  # noqa: F403
-from config.settings.numbers_ import *  # noqa: F403
 from config.settings.operators import *  # noqa: F403
 from config.settings.outbound import *  # noqa: F403
 from config.settings.production import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.storage import *  # noqa: F403
+from config.settings.subscriptions import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

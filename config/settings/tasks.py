@@ -2,7 +2,7 @@
 
 from config.settings.deployment import VAR_DIR, env
 from config.settings.i18n import TIME_ZONE
-from config.settings.numbers_ import RECONCILE_INTERVAL_MINUTES, TRIAL_SWEEP_INTERVAL_SECONDS
+from config.settings.subscriptions import RECONCILE_INTERVAL_MINUTES, TRIAL_SWEEP_INTERVAL_SECONDS
 from config.var import BROKER_FOLDER
 
 BROKER_DIR = VAR_DIR / BROKER_FOLDER  # its folders made by config/var.py:var_prepare

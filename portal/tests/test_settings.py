@@ -200,3 +200,21 @@ def test_importing_the_test_settings_writes_nothing_either(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(run / "media")
     assert not run.exists() and not var.exists()
+
+
+def test_no_setting_is_set_in_two_topics():
+    """config/settings/__init__.py reads the topics in any order: none may override another."""
+    import ast
+    from pathlib import Path
+
+    topics = Path(settings.BASE_DIR, "config", "settings").glob("*.py")
+    where: dict[str, list[str]] = {}
+    for topic in sorted(topics):
+        for node in ast.walk(ast.parse(topic.read_text())):
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):
+                            where.setdefault(name.id, []).append(topic.stem)
+
+    assert {name: found for name, found in where.items() if len(set(found)) > 1} == {}

@@ -1,4 +1,4 @@
-"""Settings: Numbers: subscriptions, trials, reconciliation."""
+"""Settings: numbers: subscriptions, trials, reconciliation."""
 
 from django.core.exceptions import ImproperlyConfigured
 
