@@ -2,7 +2,7 @@
 
 With no environment at all the portal runs in its *embedded default*: SQLite, a file-system
 Celery broker and the local media folder, all under ``var/``, and the sandbox carrier. A real
-deployment sets ``DEPLOYMENT=production`` and the variables listed in README.md ("Settings");
+deployment sets ``DEPLOYMENT=production`` and the variables listed in README.md ("Configuration");
 production refuses to start while a required one is missing or an unsafe one is set.
 
 Importing the settings writes nothing: ``var/`` and its secrets are made by the start-up step
