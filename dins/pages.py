@@ -5,7 +5,7 @@ Imported by ``DinsConfig.ready``, once every model is loaded.
 
 from dins.models import Subscription, SubscriptionStatus
 from dins.selectors import numbers_figures
-from portal.audit_words import describe_values
+from portal.audit_words import choice_words, describe_values
 from portal.pages import provide
 
 
@@ -19,12 +19,8 @@ def _alert_email(*, alert) -> dict:
     return {"subscription": number}
 
 
-def _label(choices):
-    return lambda value: str(choices(value).label) if value in choices.values else None
-
-
 def connect() -> None:
     provide("dashboard", _dashboard)
     provide("alert_email", _alert_email)
     # The audit log's values in words (portal.audit_words).
-    describe_values("subscription", "status", _label(SubscriptionStatus))
+    describe_values("subscription", "status", choice_words(SubscriptionStatus))

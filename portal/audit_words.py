@@ -179,6 +179,11 @@ def describe_values(object_type: str, field: str, words: Callable[[Any], str | N
     _value_words[(object_type, field)] = words
 
 
+def choice_words(choices) -> Callable[[Any], str | None]:
+    """``describe_values``'s words for a model's ``TextChoices``: each code's label."""
+    return lambda value: str(choices(value).label) if value in choices.values else None
+
+
 def action_label(code: str) -> str:
     return str(ACTIONS.get(code, code))
 

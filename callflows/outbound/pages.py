@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from callflows.outbound.models import OutboundCall
 from dins.costs import CallSums
 from dins.operators.selectors import STUCK_LIMIT, StuckItem
-from portal.audit_words import describe_values
+from portal.audit_words import choice_words, describe_values
 from portal.outbox import outbox_waiting
 from portal.pages import provide
 
@@ -116,16 +116,12 @@ def _call_trouble(call: OutboundCall, *, queued_in_outbox: bool) -> str:
     return "the carrier took it but never reported how it ended"
 
 
-def _label(choices):
-    return lambda value: str(choices(value).label) if value in choices.values else None
-
-
 def connect() -> None:
     provide("costs_calls", _costs_calls)
     provide("operators_stuck", _operators_stuck)
     # The audit log's values in words (portal.audit_words).
-    describe_values("outboundcall", "status", _label(OutboundCall.Status))
-    describe_values("outboundcall", "message", _label(OutboundCall.MessageKind))
+    describe_values("outboundcall", "status", choice_words(OutboundCall.Status))
+    describe_values("outboundcall", "message", choice_words(OutboundCall.MessageKind))
     describe_values(
         "outboundcall",
         "source",
